@@ -1,0 +1,201 @@
+"""Reverse-mode automatic differentiation: the graph walk.
+
+A computation builds a directed acyclic graph of :class:`~minigrad.Tensor` nodes.
+Every node made by an op remembers its ``_parents`` (the op's inputs, in order) and
+one vector-Jacobian product (VJP) per parent in ``_vjps``. A VJP maps the gradient
+of the final scalar with respect to the node, ``g = dL/dz``, to the contribution of
+that node to one parent's gradient, ``dL/dx_i = g @ dz/dx_i``.
+
+Backpropagation (:func:`backprop`) visits nodes in *reverse topological order*, so a
+node's gradient is complete (all of its consumers have contributed) before it is
+passed on to its parents. The sort is needed, not an optimisation: with reuse such as
+``b = a + a; c = b + b`` a naive depth-first walk would push ``b``'s gradient on
+before both contributions had arrived.
+
+The engine, not the ops, takes care of the bookkeeping every op would otherwise
+repeat: it skips parents that need no gradient, sums gradients back to a parent's
+shape after broadcasting, checks shapes and dtypes (one comparison each), and
+accumulates the contributions of a node that is used several times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .broadcast import unbroadcast
+
+
+class _GradMode:
+    """Whether ops record the graph. A class attribute, read on every op."""
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default), False inside :func:`no_grad`."""
+    return _GradMode.enabled
+
+
+@contextlib.contextmanager
+def _set_grad_enabled(enabled: bool):
+    previous = _GradMode.enabled
+    _GradMode.enabled = enabled
+    try:
+        yield
+    finally:
+        _GradMode.enabled = previous
+
+
+def no_grad():
+    """Context manager in which no graph is recorded (evaluation, optimizer updates).
+
+    >>> import minigrad
+    >>> w = minigrad.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with minigrad.no_grad():
+    ...     y = (w * 3.0).sum()
+    >>> y.requires_grad
+    False
+    """
+    return _set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager that records the graph even inside :func:`no_grad`."""
+    return _set_grad_enabled(True)
+
+
+class FreedGraphError(RuntimeError):
+    """Raised when backward walks a graph whose buffers an earlier backward freed."""
+
+
+def topological_order(root) -> list:
+    """All nodes that require grad and lead to ``root``, every node after its parents.
+
+    Iterative depth-first post-order (an explicit stack instead of recursion, so a
+    chain of 10,000 ops does not hit Python's recursion limit). A node is appended
+    only when its ``expanded`` marker is popped, which happens after everything
+    pushed above it, that is after all of its parents.
+    """
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        if node._vjps is None:
+            raise FreedGraphError(
+                f"backward through a graph that was already freed (at op {node._op!r}); "
+                "pass retain_graph=True to the first backward() to walk it twice"
+            )
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _nodes_leading_to(order, targets) -> set:
+    """ids of the nodes in ``order`` from which some target can be reached backwards.
+
+    A node needs its gradient only if it is a target or one of its parents needs one;
+    ``order`` has parents first, so one forward pass decides it.
+    """
+    needed = {id(t) for t in targets}
+    for node in order:
+        if id(node) not in needed:
+            for parent in node._parents:
+                if id(parent) in needed:
+                    needed.add(id(node))
+                    break
+    return needed
+
+
+def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> list:
+    """Propagate ``seed = dL/droot`` back through the graph below ``root``.
+
+    Returns ``[(leaf, dL/dleaf), ...]`` for the leaves reached (nodes without parents
+    that require grad). With ``targets`` (a sequence of nodes) only the VJPs on paths
+    to those nodes are evaluated, so an input gradient does not pay for weight
+    gradients, and ``(target, dL/dtarget)`` pairs are returned instead.
+
+    While the walk runs, each node's ``_pending`` slot holds the sum of the gradient
+    contributions that have reached it so far; by the time the reverse topological
+    order arrives at a node, all of its consumers have contributed. Unless
+    ``retain_graph``, every node's parents and VJPs (and with them the intermediate
+    arrays the VJPs close over) are released as soon as the node has been processed.
+    """
+    order = topological_order(root)
+    needed = None if targets is None else _nodes_leading_to(order, targets)
+    target_ids = None if targets is None else {id(t) for t in targets}
+    owned = set()  # ids of nodes whose _pending buffer the engine allocated: safe to add into
+    results = []
+    root._pending = seed
+    try:
+        for node in reversed(order):
+            g = node._pending
+            if g is None:
+                continue
+            node._pending = None
+            parents = node._parents
+            if not parents or (target_ids is not None and id(node) in target_ids):
+                results.append((node, g))
+                if not parents:
+                    continue
+            index = 0
+            for parent, vjp in zip(parents, node._vjps):
+                if parent.requires_grad and (needed is None or id(parent) in needed):
+                    g_parent = vjp(g)
+                    data = parent.data
+                    # dtypes of built-in types are singletons: ``is`` is the cheap test.
+                    if g_parent.shape != data.shape or g_parent.dtype is not data.dtype:
+                        g_parent = _conform(g_parent, parent, node, index)
+                    previous = parent._pending
+                    if previous is None:
+                        parent._pending = g_parent
+                    elif id(parent) in owned:
+                        previous += g_parent
+                    else:
+                        parent._pending = previous + g_parent
+                        owned.add(id(parent))
+                index += 1
+            if not retain_graph:
+                node._parents = ()
+                node._vjps = None
+    finally:
+        for node in order:  # after an error, leave no stale partial gradient behind
+            node._pending = None
+    return results
+
+
+def _conform(g, parent, node, index):
+    """Bring one VJP's result to the parent's shape and dtype, or say which op is wrong.
+
+    Broadcasting in the forward pass means the VJP may return the output's shape; it
+    is summed back to the parent's shape here, so no op has to. A dtype that differs
+    from the parent's is legitimate only when the op itself promoted (for example a
+    float32 and a float64 input); otherwise the VJP leaked a dtype, which is a bug.
+    """
+    data = parent.data
+    if g.shape != data.shape:
+        try:
+            g = unbroadcast(g, data.shape)
+        except ValueError:
+            raise ValueError(
+                f"op {node._op!r}: the gradient for input {index} has shape {g.shape}, "
+                f"which does not reduce to the input's shape {data.shape}"
+            ) from None
+    if g.dtype != data.dtype:
+        if node.data.dtype == data.dtype:
+            raise TypeError(
+                f"op {node._op!r}: the gradient for input {index} is {g.dtype} but the "
+                f"input and the output are {data.dtype}: a dtype leak in the op's VJP"
+            )
+        g = g.astype(data.dtype)
+    return g

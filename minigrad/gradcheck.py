@@ -1,0 +1,75 @@
+"""Checking analytic gradients against central finite differences, in float64.
+
+For a scalar function f and an input element x_j, the central difference
+
+    (f(x + h e_j) - f(x - h e_j)) / (2 h)  =  df/dx_j + O(h^2)
+
+approximates the derivative with an error of order h^2 (plus the rounding error of
+f, about 1e-16 |f| / h in float64). It needs two evaluations of f per element, so
+it is a tool for tests on small inputs, not something to run on a network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import no_grad
+from .tensor import Tensor
+from .transforms import value_and_grad
+
+
+def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference estimate of d f / d arrays[index], element by element (float64)."""
+    x = arrays[index]
+    numeric = np.zeros_like(x)
+    flat, out = x.reshape(-1), numeric.reshape(-1)  # views: perturbing flat perturbs x
+    for j in range(flat.size):
+        saved = flat[j]
+        flat[j] = saved + eps
+        f_plus = _evaluate(f, arrays)
+        flat[j] = saved - eps
+        f_minus = _evaluate(f, arrays)
+        flat[j] = saved
+        out[j] = (f_plus - f_minus) / (2 * eps)
+    return numeric
+
+
+def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """Assert that the engine's gradients of ``f`` match central finite differences.
+
+    ``f`` takes one Tensor per entry of ``inputs`` (a list of arrays) and returns a
+    single-element Tensor. Every input is converted to float64 and every element is
+    checked: ``|analytic - numeric| <= atol + rtol * |numeric|``. Returns True, or
+    raises ``AssertionError`` naming the input index, the failing element with the
+    largest error, both values there and that error. Non-differentiable points (relu at 0, ties in max) make any
+    finite-difference check fail: keep inputs away from them.
+    """
+    arrays = [np.array(x, dtype=np.float64) for x in inputs]
+    for i, a in enumerate(arrays):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"gradcheck: input {i} contains NaN or inf")
+    positions = tuple(range(len(arrays)))
+    _, analytic = value_and_grad(f, argnums=positions)(*[a.copy() for a in arrays])
+    for i, a_grad in enumerate(analytic):
+        if a_grad.shape != arrays[i].shape or a_grad.dtype != np.float64:
+            raise AssertionError(
+                f"gradcheck: the gradient of input {i} has shape {a_grad.shape} and dtype "
+                f"{a_grad.dtype}, expected {arrays[i].shape} and float64"
+            )
+        numeric = numerical_gradient(f, arrays, i, eps)
+        error = np.abs(a_grad - numeric)
+        bad = error > atol + rtol * np.abs(numeric)
+        if bad.any():
+            element = np.unravel_index(np.argmax(np.where(bad, error, -1.0)), error.shape)
+            raise AssertionError(
+                f"gradcheck failed for input {i} at element {tuple(map(int, element))}: analytic "
+                f"{a_grad[element]:.8g}, numeric {numeric[element]:.8g}; max abs error "
+                f"{error.max():.3g} (atol={atol}, rtol={rtol})"
+            )
+    return True
+
+
+def _evaluate(f, arrays) -> float:
+    with no_grad():
+        out = f(*[Tensor(a, dtype=np.float64) for a in arrays])
+    return float(np.asarray(out.data).reshape(()))

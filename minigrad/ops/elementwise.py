@@ -1,0 +1,173 @@
+"""Elementwise ops: arithmetic, activations, and their vector-Jacobian products.
+
+For an elementwise ``z = f(x)`` the Jacobian is diagonal, so the VJP is an
+elementwise product ``dL/dx = g * f'(x)`` with ``g = dL/dz``. Binary ops broadcast
+like NumPy; their VJPs return gradients of the broadcast shape and the engine sums
+them back to each input's shape (:mod:`minigrad.broadcast`).
+
+Conventions at points where the derivative does not exist:
+``relu'(0) = 0``, ``abs'(0) = 0``, ``maximum``/``minimum`` give a tie to their
+*first* argument, and ``clip`` passes the gradient at the bounds themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ..tensor import Tensor, as_tensor, as_tensors
+
+
+def add(a, b) -> Tensor:
+    """z = a + b. VJPs: dL/da = g, dL/db = g."""
+    a, b = as_tensors(a, b)
+    return Tensor.from_op(a.data + b.data, (a, b), (_identity, _identity), "add")
+
+
+def subtract(a, b) -> Tensor:
+    """z = a - b. VJPs: dL/da = g, dL/db = -g."""
+    a, b = as_tensors(a, b)
+    return Tensor.from_op(a.data - b.data, (a, b), (_identity, np.negative), "subtract")
+
+
+def multiply(a, b) -> Tensor:
+    """z = a * b. VJPs: dL/da = g * b, dL/db = g * a."""
+    a, b = as_tensors(a, b)
+    x, y = a.data, b.data
+    return Tensor.from_op(x * y, (a, b), (lambda g: g * y, lambda g: g * x), "multiply")
+
+
+def divide(a, b) -> Tensor:
+    """z = a / b. VJPs: dL/da = g / b, dL/db = -g * a / b^2 = -g * z / b."""
+    a, b = as_tensors(a, b)
+    x, y = a.data, b.data
+    z = x / y
+    return Tensor.from_op(z, (a, b), (lambda g: g / y, lambda g: -g * z / y), "divide")
+
+
+def negative(a) -> Tensor:
+    """z = -a. VJP: dL/da = -g."""
+    a = as_tensor(a)
+    return Tensor.from_op(-a.data, (a,), (np.negative,), "negative")
+
+
+def power(a, b) -> Tensor:
+    """z = a ** b. VJPs: dL/da = g * b * a^(b-1), dL/db = g * z * log(a) (needs a > 0)."""
+    a, b = as_tensors(a, b)
+    x, y = a.data, b.data
+    z = x**y
+    return Tensor.from_op(
+        z, (a, b), (lambda g: g * y * x ** (y - 1), lambda g: g * z * np.log(x)), "power"
+    )
+
+
+def exp(a) -> Tensor:
+    """z = e^a. VJP: dL/da = g * z (the output is saved, not recomputed)."""
+    a = as_tensor(a)
+    z = np.exp(a.data)
+    return Tensor.from_op(z, (a,), (lambda g: g * z,), "exp")
+
+
+def log(a) -> Tensor:
+    """z = ln a (natural log). VJP: dL/da = g / a."""
+    a = as_tensor(a)
+    x = a.data
+    return Tensor.from_op(np.log(x), (a,), (lambda g: g / x,), "log")
+
+
+def sqrt(a) -> Tensor:
+    """z = sqrt(a). VJP: dL/da = g / (2 z)."""
+    a = as_tensor(a)
+    z = np.sqrt(a.data)
+    return Tensor.from_op(z, (a,), (lambda g: g * 0.5 / z,), "sqrt")
+
+
+def tanh(a) -> Tensor:
+    """z = tanh(a). VJP: dL/da = g * (1 - z^2)."""
+    a = as_tensor(a)
+    z = np.tanh(a.data)
+    return Tensor.from_op(z, (a,), (lambda g: g * (1 - z * z),), "tanh")
+
+
+def sigmoid(a) -> Tensor:
+    """z = 1 / (1 + e^-a), computed without overflow. VJP: dL/da = g * z * (1 - z)."""
+    a = as_tensor(a)
+    z = special.expit(a.data)
+    return Tensor.from_op(z, (a,), (lambda g: g * z * (1 - z),), "sigmoid")
+
+
+def relu(a) -> Tensor:
+    """z = max(a, 0). VJP: dL/da = g * [a > 0] (so relu'(0) = 0)."""
+    a = as_tensor(a)
+    x = a.data
+    return Tensor.from_op(np.maximum(x, 0), (a,), (lambda g: g * (x > 0),), "relu")
+
+
+def abs(a) -> Tensor:  # noqa: A001  (the NumPy name)
+    """z = |a|. VJP: dL/da = g * sign(a) (so abs'(0) = 0)."""
+    a = as_tensor(a)
+    x = a.data
+    return Tensor.from_op(np.abs(x), (a,), (lambda g: g * np.sign(x),), "abs")
+
+
+def maximum(a, b) -> Tensor:
+    """z = max(a, b) elementwise. VJPs: g where a >= b to a, elsewhere to b (ties go to a)."""
+    a, b = as_tensors(a, b)
+    x, y = a.data, b.data
+    first = x >= y
+    return Tensor.from_op(
+        np.maximum(x, y), (a, b), (lambda g: g * first, lambda g: g * ~first), "maximum"
+    )
+
+
+def minimum(a, b) -> Tensor:
+    """z = min(a, b) elementwise. VJPs: g where a <= b to a, elsewhere to b (ties go to a)."""
+    a, b = as_tensors(a, b)
+    x, y = a.data, b.data
+    first = x <= y
+    return Tensor.from_op(
+        np.minimum(x, y), (a, b), (lambda g: g * first, lambda g: g * ~first), "minimum"
+    )
+
+
+def where(condition, a, b) -> Tensor:
+    """z = a where condition else b. VJPs: g masked by condition to a, by its negation to b.
+
+    ``condition`` is a boolean array (or a boolean Tensor); it gets no gradient.
+    """
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if condition.dtype != np.bool_:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    a, b = as_tensors(a, b)
+    return Tensor.from_op(
+        np.where(condition, a.data, b.data),
+        (a, b),
+        (lambda g: np.where(condition, g, 0), lambda g: np.where(condition, 0, g)),
+        "where",
+    )
+
+
+def clip(a, low=None, high=None) -> Tensor:
+    """z = min(max(a, low), high); ``None`` leaves a side open.
+
+    VJP: dL/da = g where low <= a <= high, else 0 (the gradient passes at the bounds).
+    """
+    a = as_tensor(a)
+    x = a.data
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"clip: low ({low}) is greater than high ({high})")
+    z = x.copy() if low is None and high is None else np.clip(x, low, high)
+
+    def vjp(g):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return g * inside
+
+    return Tensor.from_op(z, (a,), (vjp,), "clip")
+
+
+def _identity(g):
+    return g

@@ -1,0 +1,67 @@
+"""Matrix multiplication, the op that dominates training time (it runs in BLAS).
+
+For ``Z = A @ B`` with A of shape (n, k) and B of shape (k, m), the VJPs are
+
+    dL/dA = G @ B^T      (n, m) @ (m, k) -> (n, k)
+    dL/dB = A^T @ G      (k, n) @ (n, m) -> (k, m)
+
+``.T`` is a view, so both go straight to BLAS with a transpose flag and no copy.
+Like ``np.matmul``, a 1-D operand is treated as a row (first) or column (second)
+vector and stacks of matrices broadcast over their leading axes; the engine sums
+a broadcast operand's gradient back over those axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensors
+
+
+def matmul(a, b) -> Tensor:
+    """Z = a @ b with NumPy's matmul semantics. VJPs: G @ B^T and A^T @ G.
+
+    Raises ``ValueError`` naming both shapes when the inner dimensions differ.
+    """
+    a, b = as_tensors(a, b)
+    x, w = a.data, b.data
+    if x.ndim == 0 or w.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {w.shape} (use * for scalars)")
+    inner_b = w.shape[0] if w.ndim == 1 else w.shape[-2]
+    if x.shape[-1] != inner_b:
+        raise ValueError(
+            f"matmul: shapes {x.shape} and {w.shape} do not align: the last axis of the first "
+            f"({x.shape[-1]}) must equal the {'only' if w.ndim == 1 else 'second-to-last'} axis of the second ({inner_b})"
+        )
+    try:
+        z = np.matmul(x, w)
+    except ValueError:
+        raise ValueError(f"matmul: the batch axes of shapes {x.shape} and {w.shape} do not broadcast") from None
+    if x.ndim == 2 and w.ndim == 2:
+        vjps = (lambda g: g @ w.T, lambda g: x.T @ g)
+    else:
+        vjps = _batched_vjps(x, w)
+    return Tensor.from_op(z, (a, b), vjps, "matmul")
+
+
+def _batched_vjps(x: np.ndarray, w: np.ndarray):
+    """VJPs for 1-D operands and stacks: promote to matrices, multiply, drop the added axes."""
+    x2 = x[None, :] if x.ndim == 1 else x  # a vector on the left is a (1, k) row
+    w2 = w[:, None] if w.ndim == 1 else w  # a vector on the right is a (k, 1) column
+
+    def as_matrix_grad(g):
+        if w.ndim == 1:
+            g = g[..., None]
+        if x.ndim == 1:
+            g = g[..., None, :]
+        return g
+
+    def vjp_x(g):
+        dx = as_matrix_grad(g) @ np.swapaxes(w2, -1, -2)
+        return dx[..., 0, :] if x.ndim == 1 else dx
+
+    def vjp_w(g):
+        dw = np.swapaxes(x2, -1, -2) @ as_matrix_grad(g)
+        return dw[..., 0] if w.ndim == 1 else dw
+
+    return vjp_x, vjp_w

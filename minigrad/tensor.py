@@ -1,0 +1,324 @@
+"""The :class:`Tensor`: an ndarray plus what reverse-mode autodiff needs to know about it.
+
+A tensor holds its value in ``.data`` (a NumPy array) and, after a backward pass,
+its gradient in ``.grad``. A tensor made by an op also remembers the op's inputs
+(``_parents``) and one vector-Jacobian product per input (``_vjps``); that is the
+graph :mod:`minigrad.engine` walks backwards. The ops themselves live in
+:mod:`minigrad.ops`; the Python operators below only forward to them.
+
+dtype policy (float32 unless you ask otherwise, so nothing silently runs in float64):
+
+* ``Tensor(data)`` with ``dtype=None``: Python scalars, lists and float64 arrays become
+  float32; float32 (and float16) arrays keep their dtype; integer and boolean arrays
+  stay as they are and cannot require gradients.
+* A Python scalar or an ndarray operand of an op takes the tensor's dtype, so
+  ``x * 0.5`` or ``x + np.ones(3)`` never upcasts a float32 graph.
+* float64 appears only where you create a float64 tensor (``Tensor(a, dtype=np.float64)``,
+  as :func:`minigrad.gradcheck` does); two tensors of different float dtypes follow
+  NumPy's promotion, and each input's gradient comes back in the input's own dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine
+from .engine import _GradMode
+
+_new = object.__new__
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Parameters
+    ----------
+    data : array_like
+        The value. An ndarray that needs no conversion is used without a copy.
+    requires_grad : bool
+        Whether gradients should flow to this tensor (only floating dtypes).
+    dtype : numpy dtype, optional
+        Forces the dtype; by default see the module's dtype policy.
+
+    >>> import numpy as np, minigrad
+    >>> x = minigrad.Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()          # y = sum_i x_i^2
+    >>> y.backward()               # dy/dx = 2x
+    >>> x.grad
+    array([ 2., -4.,  6.], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "__weakref__")
+    # Makes ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of NumPy broadcasting
+    # over the tensor as if it were a Python object.
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            array = np.asarray(data, dtype=dtype)
+        elif isinstance(data, (np.ndarray, np.generic)):
+            array = np.asarray(data)
+            if array.dtype == np.float64:
+                array = array.astype(np.float32)
+        else:
+            array = np.asarray(data)
+            if array.dtype.kind in "iuf":
+                array = array.astype(np.float32)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {array.dtype} "
+                "(integer tensors hold labels or indices)"
+            )
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._vjps = ()
+        self._op = "leaf"
+        self._pending = None
+
+    @staticmethod
+    def from_op(data, parents: tuple, vjps: tuple, name: str) -> "Tensor":
+        """The output of op ``name``: value ``data``, one VJP per entry of ``parents``.
+
+        The graph is recorded only when gradients are enabled and some parent
+        requires grad; otherwise the result is a constant and the VJPs are dropped.
+        """
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        out = _new(Tensor)
+        out.data = data
+        out.grad = None
+        out._op = name
+        out._pending = None
+        if _GradMode.enabled:
+            for parent in parents:
+                if parent.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._vjps = vjps
+                    return out
+        out.requires_grad = False
+        out._parents = ()
+        out._vjps = ()
+        return out
+
+    # --- array-like attributes ---------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> "Tensor":
+        return _ops.transpose(self)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, prefix="Tensor(", separator=", ")
+        extra = f", dtype={self.data.dtype}" if self.data.dtype != np.float32 else ""
+        if self.requires_grad:
+            extra += f", requires_grad=True" if self.is_leaf else f", op={self._op!r}"
+        return f"Tensor({body}{extra})"
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op (inputs, parameters, constants)."""
+        return not self._parents and self._vjps is not None
+
+    # --- autodiff ----------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate ``d self / d leaf`` into the ``.grad`` of every leaf that requires grad.
+
+        ``grad`` is the upstream gradient ``dL/dself`` and is required unless this
+        tensor holds a single element (a loss). Gradients *add* into existing
+        ``.grad`` arrays: call :meth:`zero_grad` (or an optimizer's) between steps.
+        Intermediate buffers are freed unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of its "
+                "computation has requires_grad=True, or it was computed under no_grad()"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without grad needs a single-element output, got shape {self.shape}; "
+                    "pass grad=dL/dself of the same shape (or reduce with .sum() first)"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if seed.shape != self.shape:
+                raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
+        stored = set()
+        for leaf, g in engine.backprop(self, seed, retain_graph=retain_graph):
+            if leaf.grad is None:
+                # The engine may hand the same array (or a read-only broadcast view) to
+                # several leaves; each .grad must be its own writable array.
+                if id(g) in stored or g.base is not None or not g.flags.writeable:
+                    g = g.copy()
+                leaf.grad = g
+                stored.add(id(g))
+            else:
+                leaf.grad = leaf.grad + g
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (sets ``.grad`` to None)."""
+        self.grad = None
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut from the graph (no gradient flows)."""
+        return constant(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The value as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a single-element tensor as a Python number."""
+        return self.data.item()
+
+    # --- operators: thin forwards to minigrad.ops ------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons return plain boolean arrays: they have no gradient.
+    def __lt__(self, other):
+        return self.data < _value(other)
+
+    def __le__(self, other):
+        return self.data <= _value(other)
+
+    def __gt__(self, other):
+        return self.data > _value(other)
+
+    def __ge__(self, other):
+        return self.data >= _value(other)
+
+    def __eq__(self, other):
+        return self.data == _value(other)
+
+    def __ne__(self, other):
+        return self.data != _value(other)
+
+    __hash__ = object.__hash__  # identity, so tensors can be dict keys despite __eq__
+
+    # --- methods mirroring ndarray -------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    def transpose(self, *axes):
+        return _ops.transpose(self, *axes)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+
+def _value(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def constant(array: np.ndarray) -> Tensor:
+    """A leaf that needs no gradient, wrapping ``array`` as it is (no dtype policy)."""
+    out = _new(Tensor)
+    out.data = array
+    out.grad = None
+    out.requires_grad = False
+    out._parents = ()
+    out._vjps = ()
+    out._op = "leaf"
+    out._pending = None
+    return out
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """``x`` if it is a Tensor; otherwise a constant in ``like``'s float dtype.
+
+    This is how ``x * 0.5`` or ``x + ndarray`` keep a float32 graph in float32.
+    """
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and like.data.dtype.kind == "f":
+        return constant(np.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
+
+
+def as_tensors(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as Tensors; a non-Tensor takes the other's dtype."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, a)
+    return a, b
+
+
+from . import ops as _ops  # noqa: E402  (the ops import Tensor from this module)

@@ -1,0 +1,107 @@
+"""The dtype policy: float32 by default, and no float64 sneaking into a float32 graph."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+
+F32 = np.float32
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (1.5, np.float32),
+        ([1.0, 2.0], np.float32),
+        ([1, 2], np.float32),  # Python lists become float32, even of ints
+        (np.array([1.0, 2.0]), np.float32),  # float64 arrays are converted
+        (np.array([1.0], dtype=np.float32), np.float32),
+        (np.array([1, 2], dtype=np.int64), np.int64),  # integer arrays (labels) stay integer
+        (np.array([1, 2], dtype=np.int32), np.int32),
+        (np.array([True]), np.bool_),
+    ],
+)
+def test_constructor_dtype_policy(data, expected):
+    assert Tensor(data).dtype == expected
+
+
+def test_explicit_dtype_and_shared_memory():
+    a = np.array([1.0, 2.0])
+    assert Tensor(a, dtype=np.float64).dtype == np.float64
+    b = np.array([1.0], dtype=np.float32)
+    assert Tensor(b).data is b  # no copy when no conversion is needed
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="only floating-point tensors can require gradients.*int64"):
+        Tensor(np.array([1, 2]), requires_grad=True)
+    with pytest.raises(TypeError, match="numeric"):
+        Tensor(np.array(["a"]))
+
+
+def x32(*shape, low=-2.0, high=2.0, seed=0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape).astype(F32)
+
+
+# Every op, applied to float32 inputs (with Python scalars and float64 ndarrays as extra
+# operands where an op takes them): the output and every gradient must stay float32.
+OPS = {
+    "add scalar": (lambda t: t + 0.5, [x32(3, 4)]),
+    "radd float64 array": (lambda t: np.ones(4) + t, [x32(3, 4)]),
+    "mul float64 array": (lambda t: t * np.full((3, 4), 2.0), [x32(3, 4)]),
+    "rsub scalar": (lambda t: 1.0 - t, [x32(3)]),
+    "div scalars": (lambda t: 2.0 / (t * t + 1.0) / 3.0, [x32(3)]),
+    "pow": (lambda t: (t * t + 1.0) ** 1.5, [x32(3)]),
+    "rpow": (lambda t: 2.0**t, [x32(3)]),
+    "exp log sqrt": (lambda t: mg.sqrt(mg.log(mg.exp(t) + 1.0)), [x32(3)]),
+    "tanh sigmoid relu abs": (lambda t: mg.relu(mg.tanh(t)) + mg.sigmoid(t) + mg.abs(t), [x32(3)]),
+    "maximum minimum": (lambda a, b: mg.maximum(a, b) * mg.minimum(a, 0.0), [x32(3, 4), x32(4, seed=1)]),
+    "where clip": (lambda t: mg.where(t.data > 0, t, t * 2.0) + mg.clip(t, -1.0, 1.0), [x32(5)]),
+    "matmul": (lambda a, b: a @ b, [x32(3, 4), x32(4, 2, seed=1)]),
+    "sum mean max": (lambda t: t.sum(0) + t.mean(1).sum() + t.max(1).sum() + t.max(), [x32(3, 4)]),
+    "logsumexp softmax": (lambda t: mg.logsumexp(t, 1).sum() + mg.softmax(t) + mg.log_softmax(t), [x32(3, 4)]),
+    "maxout": (lambda t: mg.maxout(t, 3), [x32(2, 6)]),
+    "indexing": (lambda t: t[np.array([0, 0, 2])] + t[::-1], [x32(3, 2)]),
+    "reshape transpose": (lambda t: t.reshape(4, 3).T, [x32(3, 4)]),
+    "concatenate stack": (lambda a, b: mg.concatenate([a, b]) + mg.stack([a, b]).sum(0).sum(0), [x32(2), x32(2)]),
+    "cross_entropy": (lambda t: mg.cross_entropy(t, np.array([0, 2, 1])), [x32(3, 4)]),
+    "bce": (lambda t: mg.binary_cross_entropy_with_logits(t, np.array([0.0, 1.0, 1.0])), [x32(3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_float32_graph_stays_float32(name):
+    op, inputs = OPS[name]
+    tensors = [Tensor(x, requires_grad=True) for x in inputs]
+    out = op(*tensors)
+    assert out.dtype == F32, f"{name}: output is {out.dtype}"
+    out.backward(np.ones(out.shape, dtype=F32))
+    for i, t in enumerate(tensors):
+        assert t.grad is not None and t.grad.dtype == F32, f"{name}: gradient {i} is {None if t.grad is None else t.grad.dtype}"
+
+
+def test_two_float_dtypes_follow_numpy_promotion_and_grads_keep_each_dtype():
+    a = Tensor(np.ones(2, dtype=F32), requires_grad=True)
+    b = Tensor(np.ones(2), requires_grad=True, dtype=np.float64)
+    out = (a * b).sum()
+    assert out.dtype == np.float64
+    out.backward()
+    assert a.grad.dtype == F32 and b.grad.dtype == np.float64
+
+
+def test_engine_catches_a_float64_leak_in_a_vjp():
+    def leaky(t):
+        return Tensor.from_op(t.data * 2, (t,), (lambda g: (g * 2).astype(np.float64),), "leaky_double")
+
+    x = Tensor(np.ones(3, dtype=F32), requires_grad=True)
+    with pytest.raises(TypeError, match=r"op 'leaky_double'.*input 0 is float64.*float32: a dtype leak"):
+        leaky(x).sum().backward()
+
+
+def test_engine_names_the_op_when_a_vjp_returns_a_wrong_shape():
+    def bad(t):
+        return Tensor.from_op(t.data * 2, (t,), (lambda g: np.ones((5, 5), dtype=g.dtype),), "bad_shape")
+
+    with pytest.raises(ValueError, match=r"op 'bad_shape'.*input 0 has shape \(5, 5\).*\(3,\)"):
+        bad(Tensor(np.ones(3), requires_grad=True)).sum().backward()

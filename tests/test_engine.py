@@ -1,0 +1,204 @@
+"""The graph walk: order, accumulation, freeing, no_grad, and the functional grad."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.engine import FreedGraphError
+from minigrad.tensor import Tensor
+
+
+def test_reuse_accumulates_in_topological_order():
+    """b = a + a; c = b + b: dc/da = 4. A walk without the topological sort gets this wrong."""
+    a = Tensor(3.0, requires_grad=True)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert a.grad == 4.0
+
+
+def test_diamond_graph():
+    """x feeds two branches that meet again: both contributions must arrive before x's parents."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * x  # dy/dx = 2x
+    z = (mg.exp(y) + y * 3.0).sum()  # dz/dy = e^y + 3
+    z.backward()
+    np.testing.assert_allclose(x.grad, (np.exp([1.0, 4.0]) + 3) * 2 * np.array([1.0, 2.0]), rtol=1e-6)
+
+
+def test_gradients_add_up_across_backward_calls_until_zeroed():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * 3.0).sum().backward()
+    (w * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad, [6.0, 6.0])
+    w.zero_grad()
+    assert w.grad is None
+
+
+def test_a_chain_of_ten_thousand_ops_does_not_recurse():
+    x = Tensor(1.0, requires_grad=True, dtype=np.float64)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**10_000, rel=1e-9)
+
+
+def test_backward_frees_the_graph_unless_retained():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    hidden = mg.tanh(x)
+    loss = (hidden * hidden).sum()
+    loss.backward()
+    assert hidden._parents == () and hidden._vjps is None  # the saved arrays are released
+    with pytest.raises(FreedGraphError, match="retain_graph=True"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (mg.tanh(x) ** 2).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+
+
+def test_leaf_gradients_are_independent_writable_arrays():
+    """add passes the same upstream array to both inputs; each .grad must still be its own."""
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad and a.grad.flags.writeable and b.grad.flags.writeable
+    a.grad += 1
+    np.testing.assert_array_equal(b.grad, np.ones(3))
+
+
+def test_backward_with_an_explicit_upstream_gradient():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2.0
+    upstream = np.array([1.0, 0.0, -1.0])
+    y.backward(upstream)
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, -2.0])
+    x.grad[0] = 99.0
+    assert upstream[0] == 1.0  # the caller's array was not aliased
+
+
+def test_no_grad_records_nothing_and_enable_grad_overrides_it():
+    w = Tensor([1.0], requires_grad=True)
+    with mg.no_grad():
+        assert not mg.is_grad_enabled()
+        y = w * 2.0
+        with mg.enable_grad():
+            z = w * 2.0
+    assert mg.is_grad_enabled()
+    assert not y.requires_grad and y._parents == ()
+    assert z.requires_grad
+
+
+def test_detach_cuts_the_graph():
+    x = Tensor([2.0], requires_grad=True)
+    y = (x * x).detach() * x  # only the last factor carries a gradient
+    y.backward(np.ones(1))
+    np.testing.assert_array_equal(x.grad, [4.0])
+
+
+class CountingMultiply:
+    """multiply, but recording which input's VJP the engine evaluates."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, a, b):
+        def vjp(index, other):
+            def apply(g):
+                self.calls.append(index)
+                return g * other
+
+            return apply
+
+        return Tensor.from_op(a.data * b.data, (a, b), (vjp(0, b.data), vjp(1, a.data)), "counted_multiply")
+
+
+def test_grad_evaluates_only_the_vjps_on_paths_to_the_input():
+    multiply = CountingMultiply()
+    weight = Tensor(np.array([2.0, -1.0], dtype=np.float32), requires_grad=True)
+    bias = Tensor(np.array([0.5, 0.5], dtype=np.float32), requires_grad=True)
+
+    def loss(x):
+        return mg.sum(multiply(x, weight) + bias)
+
+    g = mg.grad(loss)(np.array([3.0, 4.0], dtype=np.float32))
+    np.testing.assert_array_equal(g, [2.0, -1.0])
+    assert multiply.calls == [0]  # the weight's VJP was never called
+    assert weight.grad is None and bias.grad is None
+
+
+def test_grad_neither_reads_nor_writes_existing_grads():
+    weight = Tensor([2.0, -1.0], requires_grad=True)
+    weight.grad = np.array([7.0, 7.0], dtype=np.float32)
+    g = mg.grad(lambda x: (x * weight).sum())(np.ones(2, dtype=np.float32))
+    np.testing.assert_array_equal(g, [2.0, -1.0])
+    np.testing.assert_array_equal(weight.grad, [7.0, 7.0])
+
+
+def test_value_and_grad_with_several_argnums_and_pass_through_arguments():
+    def f(x, scale, w):
+        return (x * w).sum() * scale
+
+    x = np.array([1.0, 2.0])
+    w = np.array([3.0, 4.0])
+    value, (gx, gw) = mg.value_and_grad(f, argnums=(0, 2))(x, 10.0, w)
+    assert value == pytest.approx(110.0)
+    np.testing.assert_allclose(gx, 10 * w)
+    np.testing.assert_allclose(gw, 10 * x)
+    assert gx.dtype == np.float64  # float64 arrays stay float64 in grad
+
+
+def test_grad_works_inside_no_grad_and_gives_zeros_for_unused_inputs():
+    with mg.no_grad():
+        gx, gy = mg.grad(lambda x, y: (x * x).sum(), argnums=(0, 1))(np.ones(2, np.float32), np.ones(3, np.float32))
+    np.testing.assert_array_equal(gx, [2.0, 2.0])
+    np.testing.assert_array_equal(gy, np.zeros(3))
+
+
+def test_grad_rejects_non_scalar_outputs_and_integer_inputs():
+    with pytest.raises(TypeError, match="single-element Tensor"):
+        mg.grad(lambda x: x * 2.0)(np.ones(3))
+    with pytest.raises(TypeError, match="floating-point"):
+        mg.grad(lambda x: x.sum())(np.ones(3, dtype=np.int64))
+
+
+def test_closed_form_logistic_input_gradient():
+    """For L = BCE(sigma(w.x + b), y), dL/dx = (sigma(w.x + b) - y) w."""
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(size=10), 0.3
+    for label in (0.0, 1.0):
+        x = rng.normal(size=10)
+        g = mg.grad(lambda t: mg.binary_cross_entropy_with_logits((t * w).sum() + b, np.array(label)))(x)
+        sigma = 1 / (1 + np.exp(-(w @ x + b)))
+        np.testing.assert_allclose(g, (sigma - label) * w, rtol=1e-12)
+
+
+def test_closed_form_softmax_cross_entropy_input_gradient():
+    """For L = CE(x W + b, y) summed over examples, dL/dx = (softmax(x W + b) - onehot(y)) W^T."""
+    rng = np.random.default_rng(4)
+    x, W, b = rng.normal(size=(5, 6)), rng.normal(size=(6, 3)), rng.normal(size=3)
+    y = np.array([0, 2, 1, 1, 0])
+    g = mg.grad(lambda t: mg.cross_entropy(t @ W + b, y, reduction="sum"))(x)
+    z = x @ W + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(g, (p - np.eye(3)[y]) @ W.T, rtol=1e-10)
+
+
+def test_gradcheck_reports_a_wrong_vjp():
+    def wrong_square(t):
+        return Tensor.from_op(t.data**2, (t,), (lambda g: g * t.data,), "wrong_square")  # should be 2 t g
+
+    with pytest.raises(AssertionError, match=r"input 0 at element \(1,\): analytic 2, numeric 4"):
+        mg.gradcheck(lambda t: wrong_square(t).sum(), [np.array([1.0, 2.0])])
+
+
+def test_gradcheck_rejects_non_finite_inputs():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        mg.gradcheck(lambda t: t.sum(), [np.array([1.0, np.nan])])
