@@ -1,4 +1,26 @@
-"""Models of the paper (logistic and softmax regression, ReLU, maxout and RBF networks).
+"""The models of the paper, built from layers on :mod:`minigrad`'s public API.
 
-Built only on :mod:`minigrad`'s public API. Not written yet: see the models issue.
+Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
+``Dropout``, ``Sequential``. Classifiers (:mod:`models.classifiers`):
+``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
+``RBFNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``.
+
+>>> import numpy as np, models
+>>> net = models.SoftmaxRegression(n_features=4, n_classes=3)
+>>> net.predict_proba(np.ones((2, 4), dtype=np.float32))    # zero weights: uniform
+array([[0.33333334, 0.33333334, 0.33333334],
+       [0.33333334, 0.33333334, 0.33333334]], dtype=float32)
 """
+
+from .classifiers import (
+    CLASSIFIERS,
+    MLP,
+    Classifier,
+    LogisticRegression,
+    MaxoutNetwork,
+    RBFNetwork,
+    SoftmaxRegression,
+)
+from .io import ModelFileError, load, save
+from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh
+from .module import Module

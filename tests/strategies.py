@@ -27,10 +27,9 @@ def away_from_zero(low: float, high: float):
 
 
 def grid(halves: bool = False):
-    """Multiples of 1/8 in [-4, 4] (offset by 1/16 when ``halves``: never equal to the others).
+    """Multiples of 1/8 in [-4, 4]; with ``halves``, shifted by 1/16 so they never equal those.
 
-    None of them is 0 unless ``halves`` is False and 0 is drawn: use ``nonzero=True``-style
-    filtering at the call site where 0 is a kink.
+    The plain grid includes 0: filter it out where 0 is a kink (relu, abs).
     """
     offset = 1 / 16 if halves else 0.0
     return st.integers(-32, 32).map(lambda k: k / 8 + offset)

@@ -55,6 +55,7 @@ OPS = {
     "pow": (lambda t: (t * t + 1.0) ** 1.5, [x32(3)]),
     "rpow": (lambda t: 2.0**t, [x32(3)]),
     "exp log sqrt": (lambda t: mg.sqrt(mg.log(mg.exp(t) + 1.0)), [x32(3)]),
+    "log1mexp": (lambda t: mg.log1mexp(t - 3.0), [x32(3)]),
     "tanh sigmoid relu abs": (lambda t: mg.relu(mg.tanh(t)) + mg.sigmoid(t) + mg.abs(t), [x32(3)]),
     "maximum minimum": (lambda a, b: mg.maximum(a, b) * mg.minimum(a, 0.0), [x32(3, 4), x32(4, seed=1)]),
     "where clip": (lambda t: mg.where(t.data > 0, t, t * 2.0) + mg.clip(t, -1.0, 1.0), [x32(5)]),

@@ -51,6 +51,7 @@ UNARY = {
     "exp": (mg.exp, np.exp, floats(-3, 3)),
     "log": (mg.log, np.log, floats(0.2, 5)),
     "sqrt": (mg.sqrt, np.sqrt, floats(0.2, 5)),
+    "log1mexp": (mg.log1mexp, lambda x: np.log(1 - np.exp(x)), floats(-20, -0.05)),
     "tanh": (mg.tanh, np.tanh, floats(-3, 3)),
     "sigmoid": (mg.sigmoid, scipy.special.expit, floats(-6, 6)),
     "negative": (lambda t: -t, np.negative, floats(-3, 3)),

@@ -7,6 +7,7 @@ from .elementwise import (
     divide,
     exp,
     log,
+    log1mexp,
     maximum,
     minimum,
     multiply,
@@ -26,7 +27,7 @@ from .shape import concatenate, getitem, reshape, stack, transpose
 
 __all__ = [
     "abs", "add", "binary_cross_entropy_with_logits", "clip", "concatenate", "cross_entropy",
-    "divide", "exp", "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
+    "divide", "exp", "getitem", "log", "log1mexp", "log_softmax", "logsumexp", "matmul", "max", "maximum",
     "maxout", "mean", "minimum", "multiply", "negative", "power", "relu", "reshape", "sigmoid",
     "softmax", "sqrt", "stack", "subtract", "sum", "tanh", "transpose", "where",
 ]

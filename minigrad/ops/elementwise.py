@@ -75,6 +75,21 @@ def log(a) -> Tensor:
     return Tensor.from_op(np.log(x), (a,), (lambda g: g / x,), "log")
 
 
+def log1mexp(a) -> Tensor:
+    """z = log(1 - e^a) for a < 0, accurate over the whole range (Maechler 2012).
+
+    Near 0 it is log(-expm1(a)) (1 - e^a would cancel); for a < -ln 2 it is
+    log1p(-e^a) (e^a is small). This is the log-probability of "not this class" for a
+    unit whose probability is e^a, as in the RBF network's one-vs-rest loss.
+    VJP: dL/da = g * -e^a / (1 - e^a) = -g / expm1(-a).
+    """
+    a = as_tensor(a)
+    x = a.data
+    with np.errstate(divide="ignore"):  # a = 0 gives log(0) = -inf, which is the value
+        z = np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+        return Tensor.from_op(z.astype(x.dtype, copy=False), (a,), (lambda g: -g / np.expm1(-x),), "log1mexp")
+
+
 def sqrt(a) -> Tensor:
     """z = sqrt(a). VJP: dL/da = g / (2 z)."""
     a = as_tensor(a)

@@ -1,0 +1,249 @@
+"""The classifiers of the paper, each a :class:`Module` with a loss and predictions.
+
+Every classifier maps a batch of inputs (N, n_features) to logits, and offers:
+
+* ``model(x)``: logits as a Tensor (x a Tensor or an ndarray, float32).
+* ``model.loss(logits, y, reduction="mean"|"sum"|"none")``: its own training loss,
+  which the training loop and the attacks use by default.
+* ``model.predict_proba(x)`` / ``model.predict(x)``: batched, in evaluation mode,
+  without recording a graph. A model's *confidence* in a prediction is the top entry
+  of ``predict_proba`` (for the RBF network those entries are not normalised).
+* ``model.config``: the constructor arguments, which :func:`models.save` stores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+
+from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator
+from .module import Module
+
+CLASSIFIERS = {}
+
+
+def _register(cls):
+    CLASSIFIERS[cls.__name__] = cls
+    return cls
+
+
+class Classifier(Module):
+    """Shared behaviour: input checks, softmax cross-entropy loss, batched predictions."""
+
+    n_features: int
+    n_classes: int
+
+    def forward(self, x):
+        x = x if isinstance(x, mg.Tensor) else mg.Tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"{type(self).__name__} expects inputs of shape (N, {self.n_features}), got {x.shape}")
+        return self.logits(x)
+
+    def logits(self, x: mg.Tensor) -> mg.Tensor:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def loss(self, logits, y, reduction: str = "mean"):
+        """Softmax cross-entropy of the logits against integer labels y."""
+        return mg.cross_entropy(logits, y, reduction=reduction)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Class probabilities from logits (ndarray): the softmax."""
+        return mg.softmax(mg.Tensor(logits)).data
+
+    def predict_proba(self, x, batch_size: int = 1000) -> np.ndarray:
+        """(N, n_classes) float32 probabilities, computed in batches in evaluation mode."""
+        x = np.asarray(x, dtype=np.float32)
+        was_training = self.training
+        self.eval()
+        try:
+            with mg.no_grad():
+                parts = [self.probabilities(self(x[i : i + batch_size]).data) for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(was_training)
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_classes), dtype=np.float32)
+
+    def predict(self, x, batch_size: int = 1000) -> np.ndarray:
+        """(N,) int64 predicted classes: the argmax of ``predict_proba``."""
+        return self.predict_proba(x, batch_size).argmax(axis=1).astype(np.int64)
+
+
+@_register
+class LogisticRegression(Classifier):
+    """p(y = 1 | x) = sigmoid(w . x + b), for labels in {0, 1}.
+
+    ``model(x)`` returns the logits w . x + b of shape (N,); ``predict_proba`` returns
+    (N, 2) = [1 - sigma, sigma]. With y in {-1, +1} (y = 2 * label - 1) the loss is
+    softplus(-y (w . x + b)), which is the binary cross-entropy used here.
+    """
+
+    def __init__(self, n_features: int, *, init="zeros", seed=None):
+        self.config = dict(n_features=n_features, init=init, seed=seed)
+        self.n_features, self.n_classes = n_features, 2
+        self.linear = Linear(n_features, 1, init=init, rng=seed)
+
+    def logits(self, x):
+        return self.linear(x).reshape(-1)
+
+    def loss(self, logits, y, reduction: str = "mean"):
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 1)):
+            raise ValueError(f"LogisticRegression labels must be integers in {{0, 1}}, got dtype {y.dtype} with values {np.unique(y)[:5]}")
+        return mg.binary_cross_entropy_with_logits(logits, y, reduction=reduction)
+
+    def probabilities(self, logits):
+        p = mg.sigmoid(mg.Tensor(logits)).data
+        return np.stack([1 - p, p], axis=1)
+
+
+@_register
+class SoftmaxRegression(Classifier):
+    """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
+
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, init="zeros", seed=None):
+        self.config = dict(n_features=n_features, n_classes=n_classes, init=init, seed=seed)
+        self.n_features, self.n_classes = n_features, n_classes
+        self.linear = Linear(n_features, n_classes, init=init, rng=seed)
+
+    def logits(self, x):
+        return self.linear(x)
+
+
+@_register
+class MLP(Classifier):
+    """A fully connected network, ``sizes = (n_features, hidden..., n_classes)``.
+
+    Hidden layers use ``activation`` ("relu" or "tanh"); the last layer is linear.
+    """
+
+    ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+
+    def __init__(self, sizes=(784, 1200, 1200, 10), activation: str = "relu", *, init="he", seed=None):
+        sizes = tuple(int(s) for s in sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least (n_features, n_classes), got sizes={sizes}")
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"MLP activation must be one of {sorted(self.ACTIVATIONS)}, got {activation!r}")
+        self.config = dict(sizes=list(sizes), activation=activation, init=init, seed=seed)
+        self.n_features, self.n_classes = sizes[0], sizes[-1]
+        rng = _generator(seed)
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = i == len(sizes) - 2
+            layers.append(Linear(fan_in, fan_out, init="glorot" if last else init, rng=rng))
+            if not last:
+                layers.append(self.ACTIVATIONS[activation]())
+        self.net = Sequential(*layers)
+
+    def logits(self, x):
+        return self.net(x)
+
+
+@_register
+class MaxoutNetwork(Classifier):
+    """The paper's maxout network: two maxout layers and a softmax, with dropout and max-norm.
+
+    Defaults follow the maxout paper's permutation-invariant MNIST recipe: 784 ->
+    maxout(240 units x 5 pieces) -> maxout(240 x 5) -> softmax(10); weights uniform in
+    +-0.005; every weight column's L2 norm kept <= 1.9365 (``constrain()``, called by
+    the training loop after each update); dropout given as (keep_prob, scale) for the
+    inputs of each of the three layers: the pixels kept with probability 0.8 and not
+    rescaled, the hidden inputs kept with 0.5 and scaled by 2. ``dropout=None`` turns
+    it off.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 784,
+        hidden=(240, 240),
+        pieces: int = 5,
+        n_classes: int = 10,
+        dropout=((0.8, 1.0), (0.5, None), (0.5, None)),
+        *,
+        init=0.005,
+        max_norm=1.9365,
+        seed=None,
+    ):
+        hidden = tuple(int(h) for h in hidden)
+        if dropout is not None and len(dropout) != len(hidden) + 1:
+            raise ValueError(f"MaxoutNetwork: dropout needs one (keep_prob, scale) per layer ({len(hidden) + 1}), got {dropout}")
+        self.config = dict(
+            n_features=n_features, hidden=list(hidden), pieces=pieces, n_classes=n_classes,
+            dropout=None if dropout is None else [list(d) for d in dropout], init=init, max_norm=max_norm, seed=seed,
+        )
+        self.n_features, self.n_classes = n_features, n_classes
+        rng = _generator(seed)
+        layers = []
+        fan_in = n_features
+        for i, units in enumerate(hidden + (None,)):
+            if dropout is not None:
+                keep_prob, scale = dropout[i]
+                layers.append(Dropout(keep_prob, scale, rng=rng))
+            if units is None:
+                layers.append(Linear(fan_in, n_classes, init=init, max_norm=max_norm, rng=rng))
+            else:
+                layers.append(Maxout(fan_in, units, pieces, init=init, max_norm=max_norm, rng=rng))
+                fan_in = units
+        self.net = Sequential(*layers)
+
+    def logits(self, x):
+        return self.net(x)
+
+
+@_register
+class RBFNetwork(Classifier):
+    """A shallow RBF network: p_c(x) = exp(-sum_i beta_ci (x_i - mu_ci)^2), one unit per class.
+
+    The p_c are *not* normalised across classes: each unit answers "is this my class?"
+    on its own, trained with one-vs-rest binary cross-entropy on p_c, and ``predict``
+    is the argmax of p_c. ``predict_proba`` returns the p_c themselves, so the
+    confidence (the top p_c) can be far below 1 / n_classes: far from all centers,
+    the model says it does not know.
+
+    Initialisation: centers uniform in [0, 1] unless given; :meth:`from_data` puts
+    them at the class means, which trains far more easily (the gradient of a unit
+    vanishes for inputs far from its center, so a badly placed center never moves).
+    """
+
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, centers=None, seed=None):
+        self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, seed=seed)
+        self.n_features, self.n_classes = n_features, n_classes
+        self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, rng=seed)
+
+    @classmethod
+    def from_data(cls, X, y, *, beta: float = 0.05, seed=None) -> "RBFNetwork":
+        """An RBF network whose centers start at the mean input of each class."""
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+        n_classes = int(y.max()) + 1
+        counts = np.bincount(y, minlength=n_classes)
+        if (counts == 0).any():
+            raise ValueError(f"RBFNetwork.from_data: classes {np.flatnonzero(counts == 0).tolist()} have no examples")
+        means = np.zeros((n_classes, X.shape[1]), dtype=np.float64)
+        np.add.at(means, y, X)
+        means /= counts[:, None]
+        return cls(X.shape[1], n_classes, beta=beta, centers=means, seed=seed)
+
+    def logits(self, x):
+        return self.rbf(x)
+
+    def loss(self, logits, y, reduction: str = "mean"):
+        """One-vs-rest binary cross-entropy on p_c = exp(logit_c), summed over classes.
+
+        -log p_y - sum_{c != y} log(1 - p_c), with log p_c = logit_c and
+        log(1 - p_c) = log1mexp(logit_c), exact even when p_c is tiny. For the wrong
+        classes p_c is capped at 1 - 1e-6 (the logit at -1e-6), so an input sitting on
+        a wrong class's center costs log(1e6) instead of infinity.
+        """
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" or y.shape != (logits.shape[0],) or (y.size and (y.min() < 0 or y.max() >= self.n_classes)):
+            raise ValueError(f"RBFNetwork labels must be integers in [0, {self.n_classes}) of shape ({logits.shape[0]},), got dtype {y.dtype}, shape {y.shape}")
+        is_target = np.zeros(logits.shape, dtype=bool)
+        is_target[np.arange(len(y)), y] = True
+        log_not_c = mg.log1mexp(mg.minimum(logits, -1e-6))
+        per_example = -mg.where(is_target, logits, log_not_c).sum(axis=1)
+        if reduction == "none":
+            return per_example
+        return per_example.sum() if reduction == "sum" else per_example.mean()
+
+    def probabilities(self, logits):
+        return np.exp(logits)

@@ -1,0 +1,171 @@
+"""Layers: affine maps, activations, maxout, radial basis functions, dropout.
+
+Weights are stored (in_features, out_features) so a layer computes ``x @ W + b`` on a
+batch of row vectors. Every random initialisation takes a ``numpy.random.Generator``.
+
+Initialisation schemes (``init=`` of :class:`Linear` and :class:`Maxout`):
+
+* ``"glorot"``: uniform in +-sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010), keeps
+  the variance of activations roughly constant through tanh/linear layers.
+* ``"he"``: normal with std sqrt(2 / fan_in) (He et al. 2015), the same for ReLU layers,
+  which zero half their inputs.
+* ``"zeros"``: all zero (fine for a single softmax/logistic layer, whose loss is convex).
+* a number ``s``: uniform in +-s, e.g. the maxout paper's 0.005.
+Biases start at zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+
+from .module import Module
+
+
+def _generator(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def init_weights(shape, init, rng) -> np.ndarray:
+    """A float32 weight array of ``shape`` = (fan_in, fan_out) drawn by scheme ``init``."""
+    fan_in, fan_out = shape[0], shape[-1]
+    rng = _generator(rng)
+    if init == "glorot":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        w = rng.uniform(-limit, limit, size=shape)
+    elif init == "he":
+        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    elif init == "zeros":
+        w = np.zeros(shape)
+    elif isinstance(init, (int, float)) and not isinstance(init, bool) and init > 0:
+        w = rng.uniform(-init, init, size=shape)
+    else:
+        raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'zeros' or a positive number (uniform +-s)")
+    return w.astype(np.float32)
+
+
+class Linear(Module):
+    """y = x @ W + b, with W of shape (in_features, out_features).
+
+    ``max_norm``: if set, :meth:`apply_constraint` rescales every column of W (the
+    weights into one output unit) whose L2 norm exceeds it back to that norm, as the
+    maxout paper does after every update.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, init="glorot", max_norm=None, rng=None):
+        self.in_features, self.out_features, self.max_norm = in_features, out_features, max_norm
+        self.weight = mg.Tensor(init_weights((in_features, out_features), init, rng), requires_grad=True)
+        self.bias = mg.Tensor(np.zeros(out_features, dtype=np.float32), requires_grad=True)
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+    def apply_constraint(self) -> None:
+        if self.max_norm is not None:
+            clip_column_norms(self.weight.data, self.max_norm)
+
+
+def clip_column_norms(w: np.ndarray, max_norm: float) -> None:
+    """Rescale, in place, the columns of ``w`` whose L2 norm exceeds ``max_norm``."""
+    norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+    too_long = norms > max_norm
+    if too_long.any():
+        w[:, too_long] *= (max_norm / norms[too_long]).astype(w.dtype)
+
+
+class ReLU(Module):
+    """y = max(x, 0) elementwise."""
+
+    def forward(self, x):
+        return mg.relu(x)
+
+
+class Tanh(Module):
+    """y = tanh(x) elementwise."""
+
+    def forward(self, x):
+        return mg.tanh(x)
+
+
+class Maxout(Module):
+    """Maxout units (Goodfellow et al. 2013): y_u = max_k (x @ W + b)[u * pieces + k].
+
+    One affine map to ``units * pieces`` columns, grouped contiguously (as
+    :func:`minigrad.maxout`); each unit outputs the largest of its ``pieces``
+    linear functions, so the layer is piecewise linear and learns its activation.
+    """
+
+    def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):
+        self.units, self.pieces = units, pieces
+        self.linear = Linear(in_features, units * pieces, init=init, max_norm=max_norm, rng=rng)
+
+    def forward(self, x):
+        return mg.maxout(self.linear(x), self.pieces)
+
+
+class Dropout(Module):
+    """Keeps each input with probability ``keep_prob`` and multiplies kept ones by ``scale``.
+
+    ``scale=None`` means 1 / keep_prob (inverted dropout: the expected output equals
+    the input, so nothing changes at test time); the maxout paper's inputs use
+    keep_prob 0.8 with scale 1. Active only in training mode; in evaluation mode it is
+    the identity. The mask is drawn from ``self.rng`` (a Generator), which
+    :func:`training.fit` replaces with its own so that a seed fixes a whole run.
+    """
+
+    def __init__(self, keep_prob: float, scale=None, *, rng=None):
+        if not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob}")
+        self.keep_prob = keep_prob
+        self.scale = 1.0 / keep_prob if scale is None else scale
+        self.rng = _generator(rng)
+
+    def forward(self, x):
+        if not self.training or (self.keep_prob == 1.0 and self.scale == 1.0):
+            return x
+        data = x.data if isinstance(x, mg.Tensor) else np.asarray(x)
+        mask = self.rng.random(data.shape, dtype=np.float32) < self.keep_prob
+        return x * (mask * np.float32(self.scale))
+
+
+class RBF(Module):
+    """Radial basis units: logit_c = -sum_i beta_ci (x_i - mu_ci)^2, one unit per class c.
+
+    ``centers`` mu (units, in_features) and precisions beta = exp(log_beta) (the exp keeps
+    them positive without a constraint). Expanding the square turns the layer into
+    three matrix products, so it runs in BLAS:
+
+        sum_i beta_ci (x_i - mu_ci)^2 = (x*x) @ beta_c - 2 x @ (beta_c * mu_c) + sum_i beta_ci mu_ci^2
+
+    The output exp(logit_c) is in (0, 1] and is 1 only at the center: far from every
+    center, every unit says "not my class", which is why RBF networks are not
+    confidently fooled by a small linear step.
+    """
+
+    def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, rng=None):
+        rng = _generator(rng)
+        if centers is None:
+            centers = rng.uniform(0.0, 1.0, size=(units, in_features))
+        centers = np.asarray(centers, dtype=np.float32)
+        if centers.shape != (units, in_features):
+            raise ValueError(f"RBF: centers must have shape {(units, in_features)}, got {centers.shape}")
+        self.centers = mg.Tensor(centers.copy(), requires_grad=True)
+        self.log_beta = mg.Tensor(np.full((units, in_features), np.log(beta), dtype=np.float32), requires_grad=True)
+
+    def forward(self, x):
+        beta = mg.exp(self.log_beta)
+        mu = self.centers
+        return -((x * x) @ beta.T - 2.0 * (x @ (beta * mu).T) + (beta * mu * mu).sum(axis=1))
+
+
+class Sequential(Module):
+    """Applies its layers in order: ``Sequential(Linear(784, 10), ReLU())``."""
+
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -1,0 +1,102 @@
+"""``Module``: the base of every layer and model, holding parameters, mode and state.
+
+A module's parameters are the ``Tensor`` attributes that require grad; its children
+are its ``Module`` attributes (and the modules in a ``list`` attribute, for
+``Sequential``). Both are found by looking at the attributes in the order they were
+assigned, so a layer only has to create them in ``__init__``: nothing to register.
+Names are dotted paths (``"layers.0.weight"``), which is also how ``state_dict`` keys
+and checkpoint files name them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+
+
+class Module:
+    """Base class: ``parameters()``, ``train()``/``eval()``, ``state_dict()``, ``constrain()``."""
+
+    training: bool = True
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    # --- structure ------------------------------------------------------------------
+    def children(self):
+        """``(name, module)`` for each direct sub-module, in assignment order."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_parameters(self, prefix: str = ""):
+        """``(dotted name, Tensor)`` for every parameter of this module and its children."""
+        for name, value in vars(self).items():
+            if isinstance(value, mg.Tensor) and value.requires_grad:
+                yield prefix + name, value
+        for name, child in self.children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def parameters(self) -> list:
+        """Every parameter Tensor (requires_grad=True), in a fixed order."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self):
+        """This module and all modules below it, depth first."""
+        yield self
+        for _, child in self.children():
+            yield from child.modules()
+
+    # --- mode -------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active) for this module and all below it."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode (dropout off)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def constrain(self) -> None:
+        """Apply the constraints of every layer (such as max-norm) after an update."""
+        for module in self.modules():
+            module.apply_constraint()
+
+    def apply_constraint(self) -> None:
+        """This layer's own constraint on its parameters; none by default."""
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{name: copy of the parameter array}``: everything needed to restore the weights."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters; names, shapes and dtypes must match exactly."""
+        own = dict(self.named_parameters())
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state does not fit this model "
+                f"(missing: {missing or 'none'}; unexpected: {unexpected or 'none'})"
+            )
+        for name, p in own.items():
+            value = np.asarray(state[name])
+            if value.shape != p.data.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {p.data.shape}")
+            if value.dtype != p.data.dtype:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has dtype {value.dtype}, the model expects {p.data.dtype}")
+        for name, p in own.items():
+            p.data[...] = state[name]

@@ -1,0 +1,199 @@
+"""Layers and classifiers: shapes, gradients through real layers, modes, constraints, save/load."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import models
+from conftest import GRAD_ATOL, GRAD_RTOL
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(0, 1, size=shape).astype(np.float32)
+
+
+ALL_MODELS = {
+    "logistic": lambda: models.LogisticRegression(6, init=0.1, seed=0),
+    "softmax": lambda: models.SoftmaxRegression(6, 3, init=0.1, seed=0),
+    "mlp": lambda: models.MLP((6, 5, 4, 3), seed=0),
+    "maxout": lambda: models.MaxoutNetwork(6, hidden=(4, 3), pieces=2, n_classes=3, init=0.3, seed=0),
+    "rbf": lambda: models.RBFNetwork(6, 3, beta=0.5, seed=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_classifier_interface(name):
+    model = ALL_MODELS[name]()
+    x = rand(7, 6)
+    logits = model(x)
+    expected_shape = (7,) if name == "logistic" else (7, 3)
+    assert isinstance(logits, mg.Tensor) and logits.shape == expected_shape and logits.dtype == np.float32
+    proba = model.predict_proba(x)
+    assert proba.shape == (7, model.n_classes) and proba.dtype == np.float32
+    assert np.all((proba >= 0) & (proba <= 1))
+    if name != "rbf":  # the RBF's probabilities are deliberately not normalised
+        np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(model.predict(x), proba.argmax(1))
+    assert model.predict(x).dtype == np.int64
+    y = np.arange(7) % model.n_classes
+    assert model.loss(logits, y).shape == () and model.loss(logits, y, reduction="none").shape == (7,)
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(N, 6\)"):
+        model(rand(7, 5))
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_loss_gradient_through_each_model_matches_finite_differences(name):
+    """Every parameter and the input, gradchecked through the real layers (float64 copies)."""
+    model = ALL_MODELS[name]().eval()
+    params = model.parameters()
+    x = rand(4, 6, seed=1).astype(np.float64)
+    y = np.arange(4) % model.n_classes
+
+    def loss(x, *weights):
+        return _with_params(model, params, weights, lambda: model.loss(model(x), y, reduction="sum"))
+
+    assert mg.gradcheck(loss, [x] + [p.data.astype(np.float64) for p in params], atol=GRAD_ATOL, rtol=GRAD_RTOL)
+
+
+def _with_params(model, params, weights, compute):
+    """Run ``compute`` with each parameter attribute temporarily replaced by a given Tensor.
+
+    gradcheck hands in fresh float64 Tensors; putting them where the parameters live
+    differentiates the real layers with respect to them.
+    """
+    names = [name for name, _ in model.named_parameters()]
+    owners = []
+    for name in names:
+        *path, attr = name.split(".")
+        owner = model
+        for part in path:
+            owner = owner[int(part)] if isinstance(owner, list) else getattr(owner, part)
+        owners.append((owner, attr))
+    for (owner, attr), w in zip(owners, weights):
+        setattr(owner, attr, w)
+    try:
+        return compute()
+    finally:
+        for (owner, attr), p in zip(owners, params):
+            setattr(owner, attr, p)
+
+
+def test_dropout_is_active_only_in_training_mode_and_scales():
+    layer = models.Dropout(0.5, rng=0)
+    x = mg.Tensor(np.ones((1000, 100), dtype=np.float32))
+    out = layer(x).data
+    assert set(np.unique(out)) == {0.0, 2.0}  # inverted dropout: kept inputs scaled by 1/0.5
+    assert abs(out.mean() - 1.0) < 0.02
+    assert layer.eval()(x) is x
+    unscaled = models.Dropout(0.8, scale=1.0, rng=0).train()(x).data
+    assert set(np.unique(unscaled)) == {0.0, 1.0} and abs(unscaled.mean() - 0.8) < 0.02
+    with pytest.raises(ValueError, match="keep_prob must be in"):
+        models.Dropout(0.0)
+
+
+def test_train_and_eval_propagate_to_every_layer():
+    model = models.MaxoutNetwork(8, hidden=(4, 4), pieces=2, n_classes=3, seed=0)
+    model.eval()
+    assert all(not m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+    x = rand(5, 8)
+    model.eval()
+    np.testing.assert_array_equal(model(x).data, model(x).data)  # deterministic without dropout
+
+
+def test_max_norm_constraint_rescales_only_long_columns():
+    layer = models.Linear(3, 2, init="zeros", max_norm=1.0)
+    layer.weight.data[:] = [[3.0, 0.1], [4.0, 0.2], [0.0, 0.2]]  # column norms 5 and 0.3
+    layer.apply_constraint()
+    np.testing.assert_allclose(np.linalg.norm(layer.weight.data, axis=0), [1.0, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(layer.weight.data[:, 0], [0.6, 0.8, 0.0], rtol=1e-6)
+
+
+def test_maxout_network_defaults_follow_the_paper():
+    model = models.MaxoutNetwork(seed=0)
+    shapes = [p.shape for p in model.parameters()]
+    assert shapes == [(784, 1200), (1200,), (240, 1200), (1200,), (240, 10), (10,)]
+    weights = [p.data for p in model.parameters() if p.ndim == 2]
+    assert all(np.abs(w).max() <= 0.005 for w in weights)
+    dropouts = [m for m in model.modules() if isinstance(m, models.Dropout)]
+    assert [(d.keep_prob, d.scale) for d in dropouts] == [(0.8, 1.0), (0.5, 2.0), (0.5, 2.0)]
+    linears = [m for m in model.modules() if isinstance(m, models.Linear)]
+    assert all(layer.max_norm == 1.9365 for layer in linears)
+
+
+def test_init_schemes_are_seeded_and_documented_ones_only():
+    a = models.MLP((10, 8, 3), seed=5).parameters()[0].data
+    b = models.MLP((10, 8, 3), seed=5).parameters()[0].data
+    np.testing.assert_array_equal(a, b)
+    assert abs(a.std() - np.sqrt(2 / 10)) < 0.15  # He initialisation
+    with pytest.raises(ValueError, match="unknown init"):
+        models.Linear(3, 2, init="xavier")
+
+
+def test_rbf_network_from_class_means_and_low_confidence_far_away():
+    x = np.concatenate([np.zeros((5, 4)), np.ones((5, 4))]).astype(np.float32)
+    y = np.array([0] * 5 + [1] * 5)
+    model = models.RBFNetwork.from_data(x, y, beta=1.0)
+    np.testing.assert_allclose(model.rbf.centers.data, [[0] * 4, [1] * 4])
+    np.testing.assert_array_equal(model.predict(x), y)
+    far = np.full((1, 4), 5.0, dtype=np.float32)
+    assert model.predict_proba(far).max() < 1e-6  # far from every center: no confidence
+
+
+def test_logistic_regression_probabilities_and_label_check():
+    model = models.LogisticRegression(2, init="zeros")
+    model.linear.weight.data[:] = [[1.0], [0.0]]
+    p = model.predict_proba(np.array([[2.0, 0.0]], dtype=np.float32))
+    np.testing.assert_allclose(p, [[1 - 1 / (1 + np.exp(-2)), 1 / (1 + np.exp(-2))]], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"labels must be integers in \{0, 1\}"):
+        model.loss(model(np.zeros((2, 2), dtype=np.float32)), np.array([0, 2]))
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_save_and_load_round_trip(name, tmp_path):
+    model = ALL_MODELS[name]()
+    for p in model.parameters():
+        p.data += np.float32(0.25)  # not the initial weights
+    path = tmp_path / "model.npz"
+    models.save(model, path)
+    loaded = models.load(path)
+    assert type(loaded) is type(model)
+    x = rand(3, 6)
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
+def test_load_errors(tmp_path):
+    path = tmp_path / "m.npz"
+    models.save(models.SoftmaxRegression(6, 3), path)
+    with pytest.raises(models.ModelFileError, match="holds a SoftmaxRegression, not a MLP"):
+        models.load(path, expected=models.MLP)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(models.ModelFileError, match="truncated or corrupt"):
+        models.load(truncated)
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        models.load(tmp_path / "missing.npz")
+    np.savez(tmp_path / "plain.npz", w=np.zeros(3))
+    with pytest.raises(models.ModelFileError, match="no model description"):
+        models.load(tmp_path / "plain.npz")
+    other = models.SoftmaxRegression(5, 3)
+    with pytest.raises(ValueError, match=r"linear.weight has shape \(6, 3\), the model expects \(5, 3\)"):
+        other.load_state_dict(models.SoftmaxRegression(6, 3).state_dict())
+    with pytest.raises(ValueError, match="missing: \\['linear.bias'\\]"):
+        other.load_state_dict({"linear.weight": np.zeros((5, 3), np.float32)})
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    models.save(models.SoftmaxRegression(6, 3), path)
+    before = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        models.save(models.SoftmaxRegression(6, 3, init=0.5, seed=1), path)
+    assert path.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]

@@ -1,0 +1,233 @@
+"""The training loop, optimizers and schedules: learning, determinism, exact resume, errors."""
+
+import io
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import models
+from training.loop import EarlyStopping, error_rate, fit
+from training.optim import SGD, Adam, ExponentialDecay, LinearRamp, StepDecay
+from training.progress import progress_bar
+from training.recipes import maxout_paper_recipe
+
+
+def blobs(n=600, features=20, classes=4, seed=0):
+    """Gaussian clusters in [0, 1]^features: easy to learn, hard to learn by chance."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0.2, 0.8, size=(classes, features))
+    y = rng.integers(0, classes, size=n)
+    X = np.clip(centers[y] + rng.normal(0, 0.15, size=(n, features)), 0, 1).astype(np.float32)
+    return X, y.astype(np.int64)
+
+
+def small_maxout(seed=0):
+    return models.MaxoutNetwork(20, hidden=(16, 16), pieces=3, n_classes=4, init=0.2, seed=seed)
+
+
+LEARNERS = {
+    "softmax": (lambda: models.SoftmaxRegression(20, 4), lambda m: SGD(m.parameters(), lr=0.5)),
+    "mlp": (lambda: models.MLP((20, 32, 4), seed=0), lambda m: SGD(m.parameters(), lr=0.1, momentum=0.9)),
+    "maxout": (
+        lambda: models.MaxoutNetwork(20, hidden=(32, 32), pieces=3, n_classes=4, dropout=((1.0, 1.0), (0.8, None), (0.8, None)), init=0.2, seed=0),
+        lambda m: SGD(m.parameters(), lr=0.1, momentum=0.9),
+    ),
+    # random centers (seed 1: blobs() draws its cluster centers from seed 0's stream)
+    "rbf": (lambda: models.RBFNetwork(20, 4, beta=0.5, seed=1), lambda m: Adam(m.parameters(), lr=0.05)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_fit_learns(name):
+    X, y = blobs()
+    make_model, make_optimizer = LEARNERS[name]
+    model = make_model()
+    before = error_rate(model, X, y)
+    history = fit(model, X, y, epochs=8, batch_size=50, optimizer=make_optimizer(model), val_fraction=0.25, progress=False)
+    assert history.val_error[-1] < 0.15  # chance is 75% error
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert error_rate(model, X, y) < before
+
+
+def run(seed=0, epochs=3, **kwargs):
+    X, y = blobs()
+    model = small_maxout()
+    recipe = maxout_paper_recipe(model, epochs=epochs)
+    # Keep the last weights (not the best), so a run's end state shows every step it took.
+    recipe["early_stopping"] = EarlyStopping(patience=10, restore_best=False)
+    history = fit(model, X, y, val_fraction=0.25, seed=seed, progress=False, **{**recipe, **kwargs})
+    return model, history
+
+
+def weights(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_same_seed_gives_bit_identical_weights_and_another_seed_does_not():
+    a, _ = run(seed=3)
+    b, _ = run(seed=3)
+    c, _ = run(seed=4)
+    assert all(np.array_equal(u, v) for u, v in zip(weights(a), weights(b)))
+    assert not all(np.array_equal(u, v) for u, v in zip(weights(a), weights(c)))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tmp_path):
+    """Dropout, momentum, lr decay, a momentum ramp and early stopping all carry over."""
+    reference, reference_history = run(epochs=4)
+
+    calls = {"n": 0}
+
+    def interrupted_loss(model, x, y):
+        calls["n"] += 1
+        if calls["n"] == 13:  # in the middle of the third epoch (450 examples: 5 batches of 100)
+            raise Interrupt
+        return model.loss(model(mg.Tensor(x)), y)
+
+    with pytest.raises(Interrupt):
+        run(epochs=4, loss=interrupted_loss, checkpoint_dir=tmp_path)
+    resumed, history = run(epochs=4, checkpoint_dir=tmp_path, resume=True)
+    assert all(np.array_equal(u, v) for u, v in zip(weights(resumed), weights(reference)))
+    assert history.epoch == [1, 2, 3, 4] and history.val_error == reference_history.val_error
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
+    run(epochs=1, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="checkpoint .* is of another run"):
+        run(epochs=2, checkpoint_dir=tmp_path, resume=True, seed=99)
+
+
+def test_early_stopping_keeps_the_best_weights():
+    X, y = blobs()
+    model = models.MLP((20, 32, 4), seed=0)
+    stopper = EarlyStopping(patience=2)
+    # A learning rate this large makes training diverge after the first epochs.
+    history = fit(model, X, y, epochs=30, batch_size=50, optimizer=SGD(model.parameters(), lr=5.0),
+                  val_fraction=0.25, early_stopping=stopper, progress=False)
+    assert len(history.epoch) < 30 and history.best_epoch == stopper.best_epoch
+    assert min(history.val_error) == stopper.best
+    assert error_rate(model, X[450:], y[450:]) == pytest.approx(stopper.best)
+
+
+def test_custom_loss_receives_float32_batches_and_int64_labels():
+    X, y = blobs(n=100)
+    seen = []
+
+    def loss(model, x, labels):
+        seen.append((x.dtype, x.shape, labels.dtype))
+        return model.loss(model(mg.Tensor(x)), labels)
+
+    model = models.SoftmaxRegression(20, 4)
+    fit(model, X.astype(np.float64), y.astype(np.int32), epochs=1, batch_size=40, optimizer=SGD(model.parameters(), lr=0.1), loss=loss, progress=False)
+    assert seen == [(np.float32, (40, 20), np.int64), (np.float32, (40, 20), np.int64), (np.float32, (20, 20), np.int64)]
+
+
+def test_fit_rejects_bad_input():
+    X, y = blobs(n=50)
+    model = models.SoftmaxRegression(20, 4)
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="raw pixels\\? divide by 255"):
+        fit(model, (X * 255).astype(np.uint8), y, epochs=1, batch_size=10, optimizer=opt, progress=False)
+    with pytest.raises(ValueError, match=r"y must be integer labels of shape \(50,\)"):
+        fit(model, X, y[:10], epochs=1, batch_size=10, optimizer=opt, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        fit(model, np.full_like(X, np.nan), y, epochs=1, batch_size=10, optimizer=opt, progress=False)
+    with pytest.raises(ValueError, match="needs validation data"):
+        fit(model, X, y, epochs=1, batch_size=10, optimizer=opt, early_stopping=EarlyStopping(3), progress=False)
+    with pytest.raises(ValueError, match="either val"):
+        fit(model, X, y, epochs=1, batch_size=10, optimizer=opt, val=(X, y), val_fraction=0.1, progress=False)
+
+
+def test_progress_lines_when_enabled_and_silence_when_not(capsys):
+    X, y = blobs(n=100)
+    model = models.SoftmaxRegression(20, 4)
+    fit(model, X, y, epochs=2, batch_size=50, optimizer=SGD(model.parameters(), lr=0.1), progress=False)
+    assert capsys.readouterr().err == ""
+    stream = io.StringIO()
+    bar = progress_bar(100, "epoch 1/2", stream=stream)
+    bar.update(60)
+    bar.set_postfix_str("loss 0.5")
+    bar.close()
+    if type(bar).__name__ == "_PlainBar":
+        assert stream.getvalue() == stream.getvalue().strip() + "\n" and "epoch 1/2: 60/100" in stream.getvalue()
+
+
+# --- optimizers and schedules -------------------------------------------------------------
+def quadratic_grad(p, target):
+    """Set p.grad for L = 0.5 * ||p - target||^2, whose gradient is p - target."""
+    p.grad = (p.data - target).astype(np.float32)
+
+
+def test_sgd_momentum_and_nesterov_follow_their_formulas():
+    target = np.array([1.0, -2.0], dtype=np.float32)
+    for nesterov in (False, True):
+        p = mg.Tensor(np.zeros(2, np.float32), requires_grad=True)
+        opt = SGD([p], lr=0.1, momentum=0.9, nesterov=nesterov)
+        w, v = np.zeros(2), np.zeros(2)
+        for _ in range(5):
+            quadratic_grad(p, target)
+            opt.step()
+            g = w - target
+            v = 0.9 * v - 0.1 * g
+            w = w + (0.9 * v - 0.1 * g if nesterov else v)
+            np.testing.assert_allclose(p.data, w, rtol=1e-5)
+
+
+def test_sgd_weight_decay_and_adam_against_reference_formulas():
+    p = mg.Tensor(np.array([2.0], np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, weight_decay=0.5)
+    p.grad = np.array([1.0], np.float32)
+    opt.step()
+    np.testing.assert_allclose(p.data, [2.0 - 0.1 * (1.0 + 0.5 * 2.0)])
+
+    target = np.array([1.0, -2.0], dtype=np.float32)
+    p = mg.Tensor(np.zeros(2, np.float32), requires_grad=True)
+    opt = Adam([p], lr=0.1)
+    w, m, s = np.zeros(2), np.zeros(2), np.zeros(2)
+    for t in range(1, 6):
+        quadratic_grad(p, target)
+        opt.step()
+        g = w - target
+        m, s = 0.9 * m + 0.1 * g, 0.999 * s + 0.001 * g * g
+        w = w - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(s / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(p.data, w, rtol=1e-5)
+    assert p.data.dtype == np.float32
+
+
+def test_optimizer_state_round_trip():
+    p = mg.Tensor(np.zeros(3, np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.5)
+    p.grad = np.ones(3, np.float32)
+    opt.step()
+    state = opt.state_dict()
+    other = SGD([mg.Tensor(np.zeros(3, np.float32), requires_grad=True)], lr=1.0)
+    other.load_state_dict(state)
+    assert other.lr == 0.1 and other.momentum == 0.5 and other.steps == 1
+    np.testing.assert_array_equal(other.buffers["velocity"][0], opt.buffers["velocity"][0])
+
+
+def test_schedules():
+    decay = ExponentialDecay("lr", 0.1, 1 / 1.000004, floor=1e-6)
+    assert decay.value(0, 0) == 0.1 and decay.value(10**6, 0) == pytest.approx(0.1 / 1.000004**1e6)
+    assert decay.value(10**9, 0) == 1e-6
+    ramp = LinearRamp("momentum", 0.5, 0.7, begin=1, finish=250)
+    assert ramp.value(0, 0) == 0.5 and ramp.value(0, 1) == 0.5 and ramp.value(0, 250) == pytest.approx(0.7)
+    assert ramp.value(0, 125.5) == pytest.approx(0.6) and ramp.value(0, 400) == pytest.approx(0.7)
+    assert StepDecay("lr", 1.0, 0.5, every=10).value(0, 25) == 0.25
+    opt = SGD([mg.Tensor(np.zeros(1, np.float32), requires_grad=True)], lr=1.0, momentum=0.1)
+    ramp.apply(opt, 0, 250)
+    assert opt.momentum == pytest.approx(0.7)
+
+
+def test_optimizer_argument_errors():
+    p = [mg.Tensor(np.zeros(1, np.float32), requires_grad=True)]
+    with pytest.raises(ValueError, match="lr must be positive"):
+        SGD(p, lr=0)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        SGD(p, lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="no parameters"):
+        Adam([], lr=0.1)

@@ -1,0 +1,252 @@
+"""The training loop: minibatch SGD with validation, early stopping, checkpoints and resume.
+
+``fit`` owns every source of randomness of a run: one ``numpy.random.Generator``
+made from ``seed`` shuffles the minibatches and draws the dropout masks (it replaces
+the generators of the model's ``Dropout`` layers). Its state is checkpointed with the
+weights and the optimizer after every epoch, so ``fit(..., resume=True)`` continues an
+interrupted run and ends with exactly the weights an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+
+import minigrad as mg
+from models import Dropout
+from models.io import atomic_savez, read_npz
+
+from .progress import progress_bar
+
+CHECKPOINT_NAME = "checkpoint.npz"
+
+
+def default_loss(model, x, y):
+    """The model's own loss on its logits: ``model.loss(model(x), y)`` (mean over the batch)."""
+    return model.loss(model(mg.Tensor(x)), y)
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch records of a run; ``best_epoch`` is the one whose weights were kept."""
+
+    epoch: list = dataclasses.field(default_factory=list)
+    train_loss: list = dataclasses.field(default_factory=list)
+    train_error: list = dataclasses.field(default_factory=list)
+    val_error: list = dataclasses.field(default_factory=list)
+    lr: list = dataclasses.field(default_factory=list)
+    seconds: list = dataclasses.field(default_factory=list)
+    best_epoch: int | None = None
+
+    def append(self, **row) -> None:
+        for name, value in row.items():
+            getattr(self, name).append(value)
+
+
+@dataclasses.dataclass
+class EarlyStopping:
+    """Stop after ``patience`` epochs without a lower validation error; keep the best weights.
+
+    ``restore_best``: at the end of training the model gets the weights of its best
+    epoch back (the paper's "keep the best"). ``min_delta``: how much lower counts.
+    """
+
+    patience: int
+    min_delta: float = 0.0
+    restore_best: bool = True
+    best: float = np.inf
+    best_epoch: int | None = None
+    waited: int = 0
+    best_state: dict | None = dataclasses.field(default=None, repr=False)
+
+    def update(self, value: float, epoch: int, model) -> bool:
+        """Record one epoch's validation error; True when training should stop."""
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.waited = value, epoch, 0
+            self.best_state = model.state_dict()
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
+
+
+def error_rate(model, X, y, batch_size: int = 1000) -> float:
+    """Fraction of examples the model misclassifies (evaluation mode, batched)."""
+    return float(np.mean(model.predict(X, batch_size) != y)) if len(y) else float("nan")
+
+
+def fit(
+    model,
+    X,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer,
+    loss=None,
+    val=None,
+    val_fraction: float | None = None,
+    early_stopping: EarlyStopping | None = None,
+    schedules=(),
+    seed: int = 0,
+    checkpoint_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    monitor_size: int = 10_000,
+) -> History:
+    """Train ``model`` on (X, y) with minibatches; return the per-epoch :class:`History`.
+
+    Each step: the ``schedules`` set the optimizer's settings for this step, then
+    ``loss(model, x_batch, y_batch)`` (a scalar Tensor; default: the model's own loss),
+    ``backward()``, ``optimizer.step()``, and ``model.constrain()`` (max-norm).
+
+    X: (N, D) float32 in any range (float64 is converted once); y: (N,) integer labels.
+    Validation data: ``val=(X_val, y_val)``, or ``val_fraction``, which holds out the
+    *last* fraction of (X, y) (the paper trains on the first 50,000 MNIST images and
+    validates on the last 10,000). The training error is measured in evaluation mode
+    on the first ``monitor_size`` training examples after every epoch.
+    ``checkpoint_dir``: after every epoch the whole state is written there atomically;
+    ``resume=True`` continues from it (and is a no-op start when there is none).
+    """
+    X, y = _check_data(X, y)
+    if val is not None and val_fraction is not None:
+        raise ValueError("fit: pass either val=(X_val, y_val) or val_fraction, not both")
+    if val_fraction is not None:
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"fit: val_fraction must be in (0, 1), got {val_fraction}")
+        cut = len(X) - int(round(len(X) * val_fraction))
+        X, y, val = X[:cut], y[:cut], (X[cut:], y[cut:])
+    if val is not None:
+        val = _check_data(*val)
+    if early_stopping is not None and val is None:
+        raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
+    loss = default_loss if loss is None else loss
+
+    rng = np.random.default_rng(seed)
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.rng = rng
+    history = History()
+    run = {"n_train": len(X), "batch_size": batch_size, "seed": seed}
+    checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
+    start_epoch, step = 0, 0
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
+        start_epoch, step = _restore(checkpoint, run, model, optimizer, rng, history, early_stopping)
+        if early_stopping is not None and early_stopping.waited >= early_stopping.patience:
+            start_epoch = epochs  # that run had already stopped early
+
+    n_batches = -(-len(X) // batch_size)
+    for epoch in range(start_epoch, epochs):
+        started = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(X))
+        bar = progress_bar(len(X), f"epoch {epoch + 1}/{epochs}", progress)
+        total_loss = 0.0
+        for b in range(n_batches):
+            batch = order[b * batch_size : (b + 1) * batch_size]
+            for schedule in schedules:
+                schedule.apply(optimizer, step, epoch)
+            optimizer.zero_grad()
+            value = loss(model, X[batch], y[batch])
+            value.backward()
+            optimizer.step()
+            model.constrain()
+            step += 1
+            total_loss += float(value.data) * len(batch)
+            bar.update(len(batch))
+        model.eval()
+        row = dict(
+            epoch=epoch + 1,
+            train_loss=total_loss / len(X),
+            train_error=error_rate(model, X[:monitor_size], y[:monitor_size]),
+            val_error=error_rate(model, *val) if val is not None else None,
+            lr=float(optimizer.lr),
+            seconds=time.perf_counter() - started,
+        )
+        history.append(**row)
+        bar.set_postfix_str(_summary(row))
+        bar.close()
+        stop = early_stopping is not None and early_stopping.update(row["val_error"], epoch + 1, model)
+        if checkpoint is not None:
+            _save(checkpoint, run, epoch + 1, step, model, optimizer, rng, history, early_stopping)
+        if stop:
+            break
+    if early_stopping is not None and early_stopping.best_state is not None:
+        history.best_epoch = early_stopping.best_epoch
+        if early_stopping.restore_best:
+            model.load_state_dict(early_stopping.best_state)
+    model.eval()
+    return history
+
+
+def _check_data(X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"fit: X must have shape (N, features), got {X.shape}")
+    if X.dtype.kind != "f":
+        hint = " (raw pixels? divide by 255)" if X.dtype == np.uint8 else ""
+        raise TypeError(f"fit: X must be floating point, got {X.dtype}{hint}")
+    if y.shape != (len(X),) or y.dtype.kind not in "iu":
+        raise ValueError(f"fit: y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("fit: X contains NaN or inf")
+    return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64, copy=False)
+
+
+def _summary(row: dict) -> str:
+    parts = [f"loss {row['train_loss']:.4f}", f"train err {100 * row['train_error']:.2f}%"]
+    if row["val_error"] is not None:
+        parts.append(f"val err {100 * row['val_error']:.2f}%")
+    return ", ".join(parts)
+
+
+def _save(path, run, epoch, step, model, optimizer, rng, history, early_stopping) -> None:
+    """Everything needed to continue the run, in one atomically written .npz."""
+    opt_state = optimizer.state_dict()
+    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    for name, buffers in opt_state["buffers"].items():
+        arrays.update({f"optimizer/{name}/{i}": b for i, b in enumerate(buffers)})
+    stopper = None
+    if early_stopping is not None:
+        stopper = {"best": early_stopping.best, "best_epoch": early_stopping.best_epoch, "waited": early_stopping.waited}
+        if early_stopping.best_state is not None:
+            arrays.update({f"best/{k}": v for k, v in early_stopping.best_state.items()})
+    meta = {
+        "run": run,
+        "epoch": epoch,
+        "step": step,
+        "optimizer": {"settings": opt_state["settings"], "steps": opt_state["steps"]},
+        "rng": rng.bit_generator.state,
+        "history": dataclasses.asdict(history),
+        "early_stopping": stopper,
+    }
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    atomic_savez(path, arrays)
+
+
+def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple[int, int]:
+    arrays = read_npz(path)
+    meta = json.loads(str(arrays.pop("__meta__")))
+    if meta["run"] != run:
+        raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run ({meta['run']}), not {run}")
+    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    buffers = {}
+    for key, value in arrays.items():
+        if key.startswith("optimizer/"):
+            _, name, index = key.split("/")
+            buffers.setdefault(name, {})[int(index)] = value
+    optimizer.load_state_dict({**meta["optimizer"], "buffers": {n: [b[i] for i in sorted(b)] for n, b in buffers.items()}})
+    rng.bit_generator.state = meta["rng"]
+    for name, value in meta["history"].items():
+        setattr(history, name, value)
+    if early_stopping is not None and meta["early_stopping"] is not None:
+        for name, value in meta["early_stopping"].items():
+            setattr(early_stopping, name, value)
+        best = {k[len("best/"):]: v for k, v in arrays.items() if k.startswith("best/")}
+        early_stopping.best_state = best or None
+    return meta["epoch"], meta["step"]

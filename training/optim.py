@@ -1,0 +1,216 @@
+"""Optimizers: update parameters in place from their ``.grad``, and schedules for their settings.
+
+Each optimizer keeps one buffer per parameter (velocity, or Adam's moments) and
+updates with in-place NumPy operations into those buffers, so a step allocates no
+parameter-sized temporaries. ``state_dict()`` holds everything needed to resume
+exactly (buffers, step count and settings); checkpoints store it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: the parameter list, ``zero_grad()``, and state for checkpoints."""
+
+    settings: tuple = ("lr",)
+
+    def __init__(self, params, lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got no parameters to optimise")
+        if not lr > 0:
+            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        self.lr = float(lr)
+        self.steps = 0
+        self.buffers: dict[str, list[np.ndarray]] = {}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def _new_buffers(self, *names: str) -> None:
+        for name in names:
+            self.buffers[name] = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        """One update from the current gradients (a parameter without ``.grad`` is left alone)."""
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p.data, p.grad)
+        self.steps += 1
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """``{"settings": {...}, "steps": n, "buffers": {name: [arrays]}}`` (arrays copied)."""
+        return {
+            "settings": {name: getattr(self, name) for name in self.settings},
+            "steps": self.steps,
+            "buffers": {name: [b.copy() for b in arrays] for name, arrays in self.buffers.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, value in state["settings"].items():
+            setattr(self, name, value)
+        self.steps = int(state["steps"])
+        for name, arrays in state["buffers"].items():
+            if len(arrays) != len(self.params) or any(a.shape != p.data.shape for a, p in zip(arrays, self.params)):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} does not match the parameters")
+            for mine, saved in zip(self.buffers[name], arrays):
+                mine[...] = saved
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (optionally Nesterov) momentum and weight decay.
+
+    With d = g + weight_decay * w, the velocity and the weights are updated as
+
+        v <- momentum * v - lr * d
+        w <- w + v                          (classical momentum)
+        w <- w + momentum * v - lr * d      (Nesterov)
+
+    ``lr`` and ``momentum`` are plain attributes, so a schedule can change them.
+    """
+
+    settings = ("lr", "momentum", "nesterov", "weight_decay")
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0.0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self._new_buffers("velocity", "scratch")
+
+    def _update(self, i, w, g):
+        step = self.buffers["scratch"][i]  # step = -lr * (g + weight_decay * w)
+        if self.weight_decay:
+            np.multiply(w, self.weight_decay, out=step)
+            step += g
+            step *= -self.lr
+        else:
+            np.multiply(g, -self.lr, out=step)
+        v = self.buffers["velocity"][i]
+        v *= self.momentum
+        v += step
+        if self.nesterov:
+            w += step
+            step[...] = v
+            step *= self.momentum
+        else:
+            step = v
+        w += step
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["buffers"]["scratch"]  # a work area, not state
+        return state
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015): per-parameter step sizes from running moments of the gradient.
+
+        m <- b1 m + (1 - b1) g,   s <- b2 s + (1 - b2) g^2
+        w <- w - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
+
+    ``weight_decay`` adds weight_decay * w to g (L2 regularisation, not AdamW).
+    """
+
+    settings = ("lr", "beta1", "beta2", "eps", "weight_decay")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        self.beta1, self.beta2 = (float(b) for b in betas)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self._new_buffers("m", "s", "scratch")
+
+    def step(self) -> None:
+        self._t = self.steps + 1  # bias corrections use the number of this step
+        super().step()
+
+    def _update(self, i, w, g):
+        m, s, work = self.buffers["m"][i], self.buffers["s"][i], self.buffers["scratch"][i]
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        s *= self.beta2
+        np.multiply(g, g, out=work)
+        work *= 1 - self.beta2
+        s += work
+        bias1, bias2 = 1 - self.beta1**self._t, 1 - self.beta2**self._t
+        np.sqrt(s, out=work)
+        work *= 1 / np.sqrt(bias2)
+        work += self.eps
+        np.divide(m, work, out=work)
+        work *= -self.lr / bias1
+        w += work
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["buffers"]["scratch"]
+        return state
+
+
+class Schedule:
+    """Sets one optimizer attribute (``attr``) from the step and epoch before every update.
+
+    Schedules are pure functions of (step, epoch), so a resumed run sees exactly the
+    values an uninterrupted one would.
+    """
+
+    def __init__(self, attr: str):
+        self.attr = attr
+
+    def value(self, step: int, epoch: int) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def apply(self, optimizer, step: int, epoch: int) -> None:
+        setattr(optimizer, self.attr, self.value(step, epoch))
+
+
+class ExponentialDecay(Schedule):
+    """value = max(start * factor ** step, floor), step counting updates from 0.
+
+    The maxout recipe: lr = 0.1 multiplied by 1 / 1.000004 after every update, floor 1e-6.
+    """
+
+    def __init__(self, attr: str, start: float, factor: float, floor: float = 0.0):
+        super().__init__(attr)
+        self.start, self.factor, self.floor = start, factor, floor
+
+    def value(self, step, epoch):
+        return max(self.start * self.factor**step, self.floor)
+
+
+class StepDecay(Schedule):
+    """value = start * gamma ** (epoch // every): multiplied by gamma every ``every`` epochs."""
+
+    def __init__(self, attr: str, start: float, gamma: float, every: int):
+        super().__init__(attr)
+        self.start, self.gamma, self.every = start, gamma, every
+
+    def value(self, step, epoch):
+        return self.start * self.gamma ** (epoch // self.every)
+
+
+class LinearRamp(Schedule):
+    """value goes linearly from ``start`` to ``end`` between epochs ``begin`` and ``finish``.
+
+    Epochs count from 0 here; the maxout recipe ramps momentum from 0.5 to 0.7 between
+    epochs 1 and 250 (pylearn2's MomentumAdjustor(start=1, saturate=250)).
+    """
+
+    def __init__(self, attr: str, start: float, end: float, begin: int, finish: int):
+        super().__init__(attr)
+        if finish <= begin:
+            raise ValueError(f"LinearRamp: finish ({finish}) must come after begin ({begin})")
+        self.start, self.end, self.begin, self.finish = start, end, begin, finish
+
+    def value(self, step, epoch):
+        fraction = min(max((epoch - self.begin) / (self.finish - self.begin), 0.0), 1.0)
+        return self.start + fraction * (self.end - self.start)
