@@ -7,6 +7,7 @@ with its vector-Jacobian product), :mod:`minigrad.transforms` (``grad``), and
 """
 
 from . import functional
+from .memory import keep_freed_memory
 from .engine import enable_grad, is_grad_enabled, no_grad
 from .functional import *  # noqa: F401,F403
 from .gradcheck import gradcheck, numerical_gradient
@@ -14,3 +15,5 @@ from .tensor import Tensor
 from .transforms import grad, value_and_grad
 
 __version__ = "0.1.0"
+
+keep_freed_memory()  # see minigrad/memory.py: large temporaries reuse mapped pages

@@ -59,7 +59,7 @@ class Linear(Module):
         self.bias = mg.Tensor(np.zeros(out_features, dtype=np.float32), requires_grad=True)
 
     def forward(self, x):
-        return x @ self.weight + self.bias
+        return mg.linear(x, self.weight, self.bias)
 
     def apply_constraint(self) -> None:
         if self.max_norm is not None:

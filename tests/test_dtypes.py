@@ -60,6 +60,7 @@ OPS = {
     "maximum minimum": (lambda a, b: mg.maximum(a, b) * mg.minimum(a, 0.0), [x32(3, 4), x32(4, seed=1)]),
     "where clip": (lambda t: mg.where(t.data > 0, t, t * 2.0) + mg.clip(t, -1.0, 1.0), [x32(5)]),
     "matmul": (lambda a, b: a @ b, [x32(3, 4), x32(4, 2, seed=1)]),
+    "linear": (lambda a, w, b: mg.linear(a, w, b), [x32(3, 4), x32(4, 2, seed=1), x32(2, seed=2)]),
     "sum mean max": (lambda t: t.sum(0) + t.mean(1).sum() + t.max(1).sum() + t.max(), [x32(3, 4)]),
     "logsumexp softmax": (lambda t: mg.logsumexp(t, 1).sum() + mg.softmax(t) + mg.log_softmax(t), [x32(3, 4)]),
     "maxout": (lambda t: mg.maxout(t, 3), [x32(2, 6)]),

@@ -202,3 +202,13 @@ def test_gradcheck_reports_a_wrong_vjp():
 def test_gradcheck_rejects_non_finite_inputs():
     with pytest.raises(ValueError, match="NaN or inf"):
         mg.gradcheck(lambda t: t.sum(), [np.array([1.0, np.nan])])
+
+
+def test_keep_freed_memory_applies_on_glibc_and_can_be_switched_off(monkeypatch):
+    import platform
+
+    from minigrad.memory import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MINIGRAD_KEEP_FREED_MEMORY", "0")
+    assert keep_freed_memory() is False

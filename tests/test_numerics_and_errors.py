@@ -51,6 +51,10 @@ def test_softmax_at_extreme_logits():
 def test_matmul_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"matmul: shapes \(3, 4\) and \(5, 2\) do not align"):
         Tensor(np.ones((3, 4))) @ Tensor(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"linear: expected x of shape \(N, 5\) and a 2-D weight, got \(3, 4\) and \(5, 2\)"):
+        mg.linear(Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2))))
+    with pytest.raises(ValueError, match=r"linear: bias must have shape \(2,\), got \(3,\)"):
+        mg.linear(Tensor(np.ones((3, 4))), Tensor(np.ones((4, 2))), Tensor(np.ones(3)))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         mg.matmul(Tensor(1.0), Tensor([1.0]))
 

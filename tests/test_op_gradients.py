@@ -112,6 +112,19 @@ def test_matmul(data, shapes):
     check(lambda x, y: x @ y, a, b)
 
 
+@given(data=st.data(), n=st.integers(1, 4), fan_in=st.integers(1, 4), fan_out=st.integers(1, 4), with_bias=st.booleans())
+def test_linear(data, n, fan_in, fan_out, with_bias):
+    x = data.draw(arrays((n, fan_in), floats(-2, 2)))
+    w = data.draw(arrays((fan_in, fan_out), floats(-2, 2)))
+    b = data.draw(arrays((fan_out,), floats(-2, 2)))
+    if with_bias:
+        np.testing.assert_allclose(forward(mg.linear, x, w, b), x @ w + b, rtol=1e-12, atol=1e-12)
+        check(mg.linear, x, w, b)
+    else:
+        np.testing.assert_allclose(forward(mg.linear, x, w), x @ w, rtol=1e-12, atol=1e-12)
+        check(mg.linear, x, w)
+
+
 # --- reductions ------------------------------------------------------------------------------
 REDUCTIONS = {
     "sum": (mg.sum, np.sum, floats(-3, 3)),

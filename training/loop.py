@@ -193,7 +193,9 @@ def _check_data(X, y):
         raise TypeError(f"fit: X must be floating point, got {X.dtype}{hint}")
     if y.shape != (len(X),) or y.dtype.kind not in "iu":
         raise ValueError(f"fit: y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
-    if not np.isfinite(X).all():
+    # One float64 sum is NaN or inf if any entry is (and costs a tenth of np.isfinite(X),
+    # which would write a bool array as large as X); only then look for the culprit.
+    if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
         raise ValueError("fit: X contains NaN or inf")
     return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64, copy=False)
 

@@ -1,0 +1,78 @@
+"""The engine benchmark runs end to end, and its hand-written baseline computes what the engine does.
+
+Nothing here asserts on time: the machines are shared and timings are noisy.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import minigrad
+from benchmarks import engine as bench
+
+TINY = {"d_in": 12, "width": 15, "classes": 4}  # maxout: 3 units of 5 pieces
+BATCH = 6
+
+
+def tiny_problem(kind):
+    params = bench.init_params(bench.layer_shapes(kind, **TINY))
+    X, y = bench.synthetic_data(2 * BATCH, TINY["d_in"], TINY["classes"])
+    return params, X, y
+
+
+def test_quick_run_writes_every_section(tmp_path, capsys):
+    out = tmp_path / "sub" / "engine.json"
+    assert bench.main(["--quick", "--repeats", "1", "--out", str(out)]) == 0
+    assert "| task |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result["results"]) == set(bench.TASKS)
+    assert "blas" in result["environment"] and "OPENBLAS_CORETYPE" in result["environment"]
+    for section in result["results"].values():
+        assert {"engine", "numpy"} <= set(section["runs"])
+        for impl, runs in section["runs"].items():
+            assert len(runs) == 1 and runs[0] > 0
+            assert section["min"][impl] > 0 and section["median"][impl] > 0
+        for ratio in section["ratios"].values():
+            assert ratio["min"] > 0 and ratio["median"] > 0
+    assert not list(out.parent.glob("*.tmp"))
+    for task in ("mlp", "maxout"):  # training.fit's epoch, compared with the engine step
+        assert "fit" in result["results"][task]["runs"] and "fit/engine" in result["results"][task]["ratios"]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "maxout"])
+def test_engine_and_hand_written_steps_give_the_same_weights(kind):
+    params, X, y = tiny_problem(kind)
+    net = bench.EngineNet(kind, params)
+    velocity = [np.zeros_like(t.data) for t in net.tensors]
+    hand = bench.NumpyNet(kind, params, BATCH)
+    # Two steps: the first checks the gradients, the second also the momentum.
+    for start in (0, BATCH):
+        xb, yb = X[start : start + BATCH], y[start : start + BATCH]
+        engine_loss = bench.engine_step(net, velocity, xb, yb)
+        hand_loss = hand.step(xb, yb)
+        np.testing.assert_allclose(hand_loss, engine_loss, rtol=1e-5)
+        hand_weights = [a for layer in hand.weights() for a in layer]
+        for t, a in zip(net.tensors, hand_weights, strict=True):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a, t.data, rtol=1e-6, atol=1e-7)
+    # The weights did move, so the comparison above is not vacuous.
+    assert not np.allclose(net.tensors[0].data, params[0][0])
+
+
+@pytest.mark.parametrize("kind", ["mlp", "maxout"])
+def test_input_gradients_match(kind):
+    params, X, y = tiny_problem(kind)
+    engine_grad = bench.engine_input_grad(bench.EngineNet(kind, params), X, y)
+    hand_grad = bench.NumpyNet(kind, params, len(X)).input_grad(X, y)
+    assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
+    np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_hand_written_maxout_sends_a_tie_to_the_first_piece():
+    layer = bench.Maxout(batch=1, width=bench.PIECES)  # one unit: columns are its pieces
+    z = np.array([[1.0, 3.0, 3.0, 2.0, 3.0]], np.float32)
+    assert layer.forward(z.copy()).tolist() == [[3.0]]
+    assert layer.backward(np.array([[2.0]], np.float32)).tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
+    engine_grad = minigrad.grad(lambda x: (minigrad.maxout(x, bench.PIECES) * 2.0).sum())(z)
+    assert engine_grad.tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
