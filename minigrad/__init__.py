@@ -8,7 +8,7 @@ with its vector-Jacobian product), :mod:`minigrad.transforms` (``grad``), and
 
 from . import functional
 from .memory import keep_freed_memory
-from .engine import enable_grad, is_grad_enabled, no_grad
+from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .functional import *  # noqa: F401,F403
 from .gradcheck import gradcheck, numerical_gradient
 from .tensor import Tensor

@@ -28,9 +28,10 @@ from .broadcast import unbroadcast
 
 
 class _GradMode:
-    """Whether ops record the graph. A class attribute, read on every op."""
+    """Whether ops record the graph, and whether to hunt for NaN/inf. Read on every op."""
 
     enabled = True
+    detect_anomaly = False
 
 
 def is_grad_enabled() -> bool:
@@ -64,6 +65,36 @@ def no_grad():
 def enable_grad():
     """Context manager that records the graph even inside :func:`no_grad`."""
     return _set_grad_enabled(True)
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Debug mode: raise ``FloatingPointError`` at the first op whose output or gradient has NaN/inf.
+
+    Every op's value and every VJP's result is scanned (a full pass over each array,
+    so it is off by default). The error names the op and, for a gradient, the input,
+    which is where a NaN is born rather than where it finally shows up in a loss.
+
+    >>> import numpy as np, minigrad
+    >>> x = minigrad.Tensor([-1.0, 4.0], requires_grad=True)
+    >>> with minigrad.detect_anomaly():
+    ...     minigrad.sqrt(x)
+    Traceback (most recent call last):
+    FloatingPointError: the output of op 'sqrt' has NaN or inf (shape (2,))
+    """
+    previous = _GradMode.detect_anomaly
+    _GradMode.detect_anomaly = True
+    try:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            yield
+    finally:
+        _GradMode.detect_anomaly = previous
+
+
+def check_finite(array: np.ndarray, what: str) -> None:
+    """The check :func:`detect_anomaly` runs; ``what`` names the array in the error."""
+    if not np.isfinite(array).all():
+        raise FloatingPointError(f"{what} has NaN or inf (shape {array.shape})")
 
 
 class FreedGraphError(RuntimeError):
@@ -156,6 +187,8 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                     # dtypes of built-in types are singletons: ``is`` is the cheap test.
                     if g_parent.shape != data.shape or g_parent.dtype is not data.dtype:
                         g_parent = _conform(g_parent, parent, node, index)
+                    if _GradMode.detect_anomaly:
+                        check_finite(g_parent, f"the gradient op {node._op!r} passes to input {index}")
                     previous = parent._pending
                     if previous is None:
                         parent._pending = g_parent

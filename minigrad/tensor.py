@@ -90,6 +90,8 @@ class Tensor:
         """
         if type(data) is not np.ndarray:
             data = np.asarray(data)
+        if _GradMode.detect_anomaly:
+            engine.check_finite(data, f"the output of op {name!r}")
         out = _new(Tensor)
         out.data = data
         out.grad = None

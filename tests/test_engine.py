@@ -212,3 +212,15 @@ def test_keep_freed_memory_applies_on_glibc_and_can_be_switched_off(monkeypatch)
     assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
     monkeypatch.setenv("MINIGRAD_KEEP_FREED_MEMORY", "0")
     assert keep_freed_memory() is False
+
+
+def test_detect_anomaly_names_the_op_where_nan_is_born():
+    x = Tensor([0.0, 4.0], requires_grad=True)
+    y = mg.sqrt(x).sum()  # fine forward; the gradient 1 / (2 sqrt(0)) is inf
+    with mg.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=r"the gradient op 'sqrt' passes to input 0 has NaN or inf"):
+            y.backward()
+    with mg.detect_anomaly(), pytest.raises(FloatingPointError, match=r"the output of op 'log' has NaN or inf \(shape \(2,\)\)"):
+        mg.log(Tensor([-1.0, 1.0]))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(mg.log(Tensor([-1.0])).data[0])  # off by default: no scan, no error

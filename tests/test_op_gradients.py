@@ -72,6 +72,16 @@ def test_unary_ops(name, data):
     check(op, x)
 
 
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_unary_ops_keep_the_input_dtype(name, data, dtype):
+    """Output and gradient stay in the input's dtype: no float64 in a float32 graph."""
+    op, _, elements = UNARY[name]
+    x = data.draw(arrays(SMALL_SHAPES, elements)).astype(dtype)
+    value, g = mg.value_and_grad(lambda t: weighted_sum(op(t)))(x)
+    assert value.dtype == dtype and g.dtype == dtype and g.shape == x.shape
+
+
 # --- binary elementwise, with broadcasting -------------------------------------------------
 BINARY = {
     "add": (lambda a, b: a + b, np.add, floats(-3, 3), floats(-3, 3)),
