@@ -41,13 +41,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 import minigrad
+from models.io import atomic_write_text
 
 TASKS = ("overhead", "mlp", "maxout", "input_grad")
 TITLES = {
@@ -451,11 +451,7 @@ def report(result: dict) -> str:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2)  # before the temporary file exists, so a failure leaves none
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        f.write(text)
-    os.replace(f.name, path)
+    atomic_write_text(path, json.dumps(data, indent=2))
 
 
 def parse_args(argv):

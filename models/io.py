@@ -34,21 +34,36 @@ def save(model, path) -> None:
     atomic_savez(path, arrays)
 
 
-def atomic_savez(path, arrays: dict) -> None:
-    """``np.savez`` to a temporary file beside ``path``, then rename it into place."""
+def atomic_write(path, write) -> None:
+    """Call ``write(f)`` on a temporary binary file beside ``path``, then rename it onto ``path``.
+
+    The rename is atomic, so ``path`` holds either its old content or the complete new
+    one, never a half-written file; on any error the temporary file is removed. This is
+    the one place the project writes files that way (models, checkpoints, results, figures).
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_savez(path, arrays: dict) -> None:
+    """``np.savez`` of ``arrays`` to ``path``, atomically."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_npz(path) -> dict:

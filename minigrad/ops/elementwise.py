@@ -87,7 +87,12 @@ def log1mexp(a) -> Tensor:
     x = a.data
     with np.errstate(divide="ignore"):  # a = 0 gives log(0) = -inf, which is the value
         z = np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
-        return Tensor.from_op(z.astype(x.dtype, copy=False), (a,), (lambda g: -g / np.expm1(-x),), "log1mexp")
+        return Tensor.from_op(z.astype(x.dtype, copy=False), (a,), (lambda g: _log1mexp_vjp(g, x),), "log1mexp")
+
+
+def _log1mexp_vjp(g, x):
+    with np.errstate(over="ignore"):  # expm1(-x) = inf for very negative x: the gradient is -0
+        return -g / np.expm1(-x)
 
 
 def sqrt(a) -> Tensor:

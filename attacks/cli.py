@@ -1,0 +1,138 @@
+"""``advex``: the command line of the lab.
+
+    advex demo                                   the lecture's logistic example, computed
+    advex attack --model PATH [--eps E ...]      attack a saved model on the MNIST test set
+
+``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
+installed, figures (clean vs adversarial digits, error and confidence versus eps, the
+linearity plot) into ``--out``. Errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+import models
+import training
+from models.io import atomic_write_text
+
+from . import figures
+from .methods import fgsm, noise_attack, pgd
+from .metrics import evaluate, linearity
+from .toy import describe, toy_example
+
+
+class CommandError(Exception):
+    """A problem the user can fix, reported as one line."""
+
+
+def table(rows: list, title: str) -> str:
+    """The rows of :func:`attacks.evaluate` as a Markdown table."""
+    clip = rows[0]["clip"] if rows else None
+    lines = [f"# {title}", "", f"n = {rows[0]['n'] if rows else 0} test examples; clip = {clip}", "",
+             "| eps | error | confidence on mistakes | p(true class) | mean L-inf | mean L2 | zero-gradient fraction |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['eps']:g} | {100 * r['error_rate']:.2f}% | {100 * r['confidence_wrong']:.1f}% "
+                     f"| {100 * r['p_true']:.1f}% | {r['linf']:.3f} | {r['l2']:.2f} | {r['zero_grad_fraction']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_test_set(data):
+    """The test split of ``data`` (any IDX data set, unchecked) or of MNIST (checksummed)."""
+    if data is not None:
+        return training.load_idx_dataset(data, "test")
+    return training.load_mnist("test")
+
+
+def _attack(name: str, steps: int, step_size):
+    if name == "fgsm":
+        return fgsm
+    if name == "noise":
+        return noise_attack(seed=0)
+
+    def iterated(model, x, y, eps, clip=(0.0, 1.0)):
+        return pgd(model, x, y, eps, step_size=eps / 4 if step_size is None else step_size, steps=steps, seed=0, clip=clip)
+
+    return iterated
+
+
+def run_attack(args) -> int:
+    if any(e < 0 for e in args.eps):
+        raise CommandError(f"--eps must be >= 0, got {args.eps}")
+    try:
+        model = models.load(args.model)
+    except (FileNotFoundError, models.ModelFileError) as error:
+        raise CommandError(str(error)) from None
+    try:
+        X, y = load_test_set(args.data)
+    except training.DataError as error:
+        raise CommandError(str(error).splitlines()[0]) from None
+    if args.n:
+        X, y = X[: args.n], y[: args.n]
+    if X.shape[1] != model.n_features or y.max() >= model.n_classes:
+        raise CommandError(f"{args.model} is a {type(model).__name__} for {model.n_features} features and "
+                           f"{model.n_classes} classes; the test set has {X.shape[1]} features and 10 classes")
+    clip = None if args.no_clip else (0.0, 1.0)
+    attack = _attack(args.attack, args.steps, args.step_size)
+    rows = evaluate(model, X, y, attack=attack, eps=[0.0] + sorted(args.eps), clip=clip, batch_size=args.batch_size)
+    title = f"{args.attack} on {os.path.basename(args.model)} ({type(model).__name__})"
+    atomic_write_text(os.path.join(args.out, "attack.json"), json.dumps({"model": args.model, "attack": args.attack, "rows": rows}, indent=2))
+    atomic_write_text(os.path.join(args.out, "attack.md"), table(rows, title))
+    print(table(rows, title))
+    try:
+        eps = max(args.eps)
+        x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
+        figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
+                              title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")
+        figures.plot_eps_curves({title: rows}, os.path.join(args.out, "eps_curve.png"))
+        figures.plot_linearity(linearity(model, X[:1], y[:1], eps_max=max(1.0, eps)), os.path.join(args.out, "linearity.png"))
+        print(f"figures and tables written to {args.out}")
+    except ImportError as error:
+        print(f"tables written to {args.out}; no figures: {error}")
+    return 0
+
+
+def run_demo(args) -> int:
+    print(describe(toy_example(args.eps)))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="advex", description="Adversarial examples, reproduced from first principles.")
+    commands = top.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="print the lecture's 10-dimensional logistic example")
+    demo.add_argument("--eps", type=float, default=0.1, help="the FGSM step (default 0.1)")
+    demo.set_defaults(run=run_demo)
+    attack = commands.add_parser("attack", help="attack a saved model on the MNIST test set")
+    attack.add_argument("--model", required=True, help="a model file written by models.save")
+    attack.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.25], help="perturbation sizes (L-inf)")
+    attack.add_argument("--attack", choices=("fgsm", "pgd", "noise"), default="fgsm")
+    attack.add_argument("--steps", type=int, default=10, help="pgd: number of steps (default 10)")
+    attack.add_argument("--step-size", type=float, default=None, help="pgd: step size (default eps / 4)")
+    attack.add_argument("--no-clip", action="store_true", help="do not clip to [0, 1] (the paper's setting)")
+    attack.add_argument("--data", help="folder with a data set in MNIST's IDX layout, e.g. Fashion-MNIST "
+                        "(default: MNIST from $MINIGRAD_DATA, the cache, or a download)")
+    attack.add_argument("--n", type=int, default=0, help="use the first N test images (default: all 10,000)")
+    attack.add_argument("--batch-size", type=int, default=1000)
+    attack.add_argument("--out", default="advex-out", help="output folder (default ./advex-out)")
+    attack.set_defaults(run=run_attack)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CommandError as error:
+        print(f"advex {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Figures of the lab (matplotlib, an optional extra: ``pip install -e ".[plot]"``).
+
+Each function draws one figure and writes it to a PNG file atomically; nothing else
+in the project imports matplotlib. The Agg backend is used, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from models.io import atomic_write
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('the figures need matplotlib: pip install -e ".[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> str:
+    """Write ``fig`` as a PNG to ``path`` atomically, then release it."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=fig.dpi))
+    finally:
+        _pyplot().close(fig)
+    return os.fspath(path)
+
+
+def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=(28, 28), title: str = "") -> str:
+    """Clean images (top row) above their adversarial versions, each with label and confidence.
+
+    Our version of the paper's panda and gibbon: the two rows look alike to a person,
+    and the model's answers below them do not.
+    """
+    plt = _pyplot()
+    n = min(n, len(x))
+    p_clean, p_adv = model.predict_proba(x[:n]), model.predict_proba(x_adv[:n])
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.2), squeeze=False, dpi=100)
+    for i in range(n):
+        for row, (images, proba) in enumerate(((x, p_clean), (x_adv, p_adv))):
+            ax = axes[row, i]
+            ax.imshow(images[i].reshape(image_shape), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            guess = int(proba[i].argmax())
+            ax.set_xlabel(f"{guess} ({100 * proba[i, guess]:.0f}%)", color="black" if guess == y[i] else "red", fontsize=8)
+    axes[0, 0].set_ylabel("clean", fontsize=9)
+    axes[1, 0].set_ylabel("adversarial", fontsize=9)
+    fig.suptitle(title or "prediction (confidence); red: wrong", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_eps_curves(curves: dict, path, *, title: str = "") -> str:
+    """Error rate and confidence on mistakes versus eps, one line per entry of ``curves``.
+
+    ``curves`` maps a label (e.g. "maxout, FGSM" or "maxout, noise") to the rows of
+    :func:`attacks.evaluate`. Labels sharing the text before the comma share a colour;
+    those containing "noise" are dashed.
+    """
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
+    models = list(dict.fromkeys(label.split(",")[0] for label in curves))  # one colour per model
+    for label, rows in curves.items():
+        eps = [r["eps"] for r in rows]
+        look = dict(linestyle="--" if "noise" in label else "-", marker="o", ms=3, label=label,
+                    color=f"C{models.index(label.split(',')[0]) % 10}")
+        left.plot(eps, [100 * r["error_rate"] for r in rows], **look)
+        right.plot(eps, [100 * r["confidence_wrong"] for r in rows], **look)
+    left.set(xlabel="eps", ylabel="error rate (%)", ylim=(0, 100))
+    right.set(xlabel="eps", ylabel="mean confidence on mistakes (%)", ylim=(0, 100))
+    left.legend(fontsize=7)
+    n = next(iter(curves.values()))[0]["n"] if curves else 0
+    fig.suptitle(title or f"n = {n} test examples", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "") -> str:
+    """The logits of one example along the FGSM direction (the paper's Figure 4)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
+    logits = walk["logits"][:, example, :]
+    for c in range(logits.shape[1]):
+        ax.plot(walk["eps"], logits[:, c], lw=2.5 if c == walk["labels"][example] else 1, label=str(c))
+    ax.axvline(0, color="gray", lw=0.5)
+    ax.set(xlabel="eps (along sign of the gradient)", ylabel="logit")
+    ax.legend(fontsize=6, ncol=2, title="class", title_fontsize=7)
+    ax.set_title(title or f"logits along the FGSM direction (label {walk['labels'][example]})", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

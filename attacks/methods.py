@@ -1,0 +1,131 @@
+"""The attacks: one gradient step (FGSM, FGM), iterated steps (BIM, PGD), and the noise baseline.
+
+All of them take a batch ``x`` of shape (N, n_features) in the input space the model
+sees (MNIST pixels in [0, 1]; preprocessing belongs inside the model), never modify
+it, and return a new array of its shape and dtype. ``clip=(low, high)`` is the valid
+input range the result is clipped to (``clip=None``: no clipping, as in the paper);
+``x`` itself must lie inside it. Labels are integer class indices; ``y=None`` in an
+untargeted attack uses the model's own predictions instead of the true labels, so
+the attack cannot exploit "label leaking" (Kurakin et al. 2017). The model runs in
+evaluation mode (dropout off) unless ``train_mode=True``, and gets its mode back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_eps, check_inputs, check_labels
+from .gradients import attack_direction
+
+
+def _prepare(model, x, y, eps, clip, targeted):
+    x = check_inputs(model, x, clip)
+    eps = check_eps(eps, len(x), x.dtype)
+    y = check_labels(model, y, len(x), required=targeted)
+    if y is None:
+        y = model.predict(x)
+    return x, y, eps
+
+
+def _clip(x_adv, clip):
+    return x_adv if clip is None else np.clip(x_adv, clip[0], clip[1], out=x_adv)
+
+
+def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=None, train_mode=False, exact=True):
+    """The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015).
+
+        untargeted:  x_adv = clip(x + eps * sign(grad_x L(x, y)))         (raise the loss of y)
+        targeted:    x_adv = clip(x - eps * sign(grad_x L(x, y_target)))  (lower the loss of the target)
+
+    It is the exact maximiser of the linearised loss over the L-infinity ball of
+    radius eps: each pixel moves by eps in the direction that increases the loss.
+    ``eps`` is a scalar or one value per example; ``eps=0`` returns a copy of x.
+    ``exact=False`` uses the plain float32 gradient, which is 0 wherever the softmax
+    saturates (a teaching option: see :mod:`attacks.gradients`).
+    """
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    direction = np.sign(attack_direction(model, x, y, exact=exact, loss=loss, train_mode=train_mode))
+    step = -eps if targeted else eps
+    return _clip(x + step * direction, clip)
+
+
+def fgm(model, x, y=None, eps=1.0, *, targeted=False, clip=(0.0, 1.0), loss=None, train_mode=False):
+    """The fast gradient method in L2: x_adv = clip(x + eps * g / ||g||_2), g = grad_x L (per example).
+
+    The maximiser of the linearised loss over the L2 ball of radius eps. A row whose
+    gradient is exactly 0 is left unchanged.
+    """
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    g = attack_direction(model, x, y, loss=loss, train_mode=train_mode)
+    norms = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]
+    unit = np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
+    return _clip(x + (-eps if targeted else eps) * unit, clip)
+
+
+def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=True, seed=None, targeted=False,
+        clip=(0.0, 1.0), loss=None, train_mode=False):
+    """Projected gradient descent in L-infinity (Madry et al. 2018): iterated FGSM.
+
+    Start at x (or, with ``random_start``, at x plus uniform noise in [-eps, eps]), then
+    ``steps`` times:
+
+        step:     x_k <- x_k + step_size * sign(grad L(x_k))    (minus, if targeted)
+        project:  x_k <- x + clip(x_k - x, -eps, eps)           (back into the eps-ball)
+        clip:     x_k <- clip(x_k, valid range)
+
+    The labels are fixed once, from ``y`` or the clean predictions. With one step,
+    ``step_size = eps`` and no random start it is exactly FGSM.
+    """
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    if steps < 0 or not step_size >= 0:
+        raise ValueError(f"pgd: need steps >= 0 and step_size >= 0, got {steps} and {step_size}")
+    x_adv = x.copy()
+    if random_start:
+        rng = np.random.default_rng(seed)
+        x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
+        _clip(x_adv, clip)
+    step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
+    for _ in range(steps):
+        x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
+        np.clip(x_adv, x - eps, x + eps, out=x_adv)
+        _clip(x_adv, clip)
+    return x_adv
+
+
+def bim(model, x, y=None, eps=0.25, step_size=0.01, steps=40, **kwargs):
+    """The basic iterative method (Kurakin et al. 2017): :func:`pgd` without the random start."""
+    return pgd(model, x, y, eps, step_size, steps, random_start=False, **kwargs)
+
+
+def least_likely_class(model, x) -> np.ndarray:
+    """The class each example is *least* likely to be: the hardest target for a targeted attack.
+
+    ``fgsm(model, x, least_likely_class(model, x), targeted=True)`` is the "step l.l."
+    attack of Kurakin et al.
+    """
+    return model.predict_proba(x).argmin(axis=1).astype(np.int64)
+
+
+def random_sign_noise(x, eps, *, clip=(0.0, 1.0), seed=None) -> np.ndarray:
+    """The baseline: x + eps * s with s a random sign per pixel, clipped like FGSM.
+
+    The same L-infinity size as FGSM's perturbation, but in a random direction: the
+    comparison shows that the *direction* of an adversarial perturbation matters, not
+    its size.
+    """
+    x = np.asarray(x)
+    eps = np.asarray(eps, dtype=x.dtype)
+    if np.isnan(eps).any() or (eps < 0).any():
+        raise ValueError(f"eps must be >= 0 and not NaN, got {eps}")
+    signs = np.random.default_rng(seed).integers(0, 2, size=x.shape).astype(x.dtype) * 2 - 1
+    return _clip(x + (eps.reshape(-1, 1) if eps.ndim == 1 else eps) * signs, clip)
+
+
+def noise_attack(seed=None):
+    """``random_sign_noise`` as an attack callable ``(model, x, y, eps, clip=...) -> x_adv``."""
+    rng = np.random.default_rng(seed)
+
+    def attack(model, x, y, eps, clip=(0.0, 1.0)):
+        return random_sign_noise(x, eps, clip=clip, seed=rng)
+
+    return attack

@@ -1,0 +1,125 @@
+"""Measuring attacks: error and confidence versus eps, transfer between models, linearity.
+
+Every number here comes with ``n``, the number of examples it was measured on, and
+records whether the adversarial examples were clipped to the valid range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_labels
+from .gradients import attack_direction
+from .methods import fgsm
+
+DEFAULT_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batch_size: int = 1000) -> list:
+    """One row per eps: how the model does on ``attack(model, x, y, eps, clip=clip)``.
+
+    Keys of each row:
+
+    * ``error_rate``: fraction of adversarial examples misclassified;
+    * ``confidence_wrong``: mean top probability on the misclassified ones (the paper's
+      "average confidence"; NaN if none is wrong);
+    * ``p_true``: mean probability of the true class;
+    * ``linf``, ``l2``: mean L-infinity and L2 size of the perturbation actually applied
+      (after clipping);
+    * ``zero_grad_fraction``: fraction of input-gradient components that are exactly 0
+      at the clean inputs (the plain float32 gradient: where it is 0, a plain FGSM
+      does nothing);
+    * ``eps``, ``n``, ``clip``.
+
+    ``attack`` is any callable ``(model, x, y, eps, clip=...) -> x_adv`` (use
+    ``functools.partial`` for more arguments; :func:`attacks.noise_attack` adapts the
+    random baseline). Works in batches of ``batch_size``, so memory stays bounded.
+    """
+    x = np.asarray(x)
+    y = check_labels(model, y, len(x), required=True)
+    eps_values = [float(e) for e in np.atleast_1d(eps)]
+    totals = {e: dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for e in eps_values}
+    zero_grad = 0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        zero_grad += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
+        for e in eps_values:
+            x_adv = attack(model, xb, yb, e, clip=clip)
+            proba = model.predict_proba(x_adv)
+            wrong = proba.argmax(axis=1) != yb
+            delta = (x_adv - xb).reshape(len(xb), -1)
+            t = totals[e]
+            t["wrong"] += int(wrong.sum())
+            t["confidence_wrong"] += float(proba.max(axis=1)[wrong].sum())
+            t["p_true"] += float(proba[np.arange(len(yb)), yb].sum())
+            t["linf"] += float(np.abs(delta).max(axis=1).sum()) if delta.size else 0.0
+            t["l2"] += float(np.sqrt(np.einsum("ij,ij->i", delta, delta)).sum())
+    n = len(x)
+    rows = []
+    for e in eps_values:
+        t = totals[e]
+        rows.append({
+            "eps": e,
+            "error_rate": t["wrong"] / n,
+            "confidence_wrong": t["confidence_wrong"] / t["wrong"] if t["wrong"] else float("nan"),
+            "p_true": t["p_true"] / n,
+            "linf": t["linf"] / n,
+            "l2": t["l2"] / n,
+            "zero_grad_fraction": zero_grad / x.size,
+            "n": n,
+            "clip": None if clip is None else [float(clip[0]), float(clip[1])],
+        })
+    return rows
+
+
+def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_size: int = 1000) -> dict:
+    """How examples crafted on one model fool the others.
+
+    Returns ``{"error": E, "agree_wrong": A, "n": n}`` with E[i, j] the error rate of
+    model j on the examples crafted (with ``attack`` at ``eps``) on model i, and
+    A[i, j] the fraction of examples that both models misclassify *as the same class*
+    (the paper: adversarial examples transfer, and often with the same wrong label).
+    """
+    models = list(models)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    k = len(models)
+    wrong = np.zeros((k, k))
+    agree = np.zeros((k, k))
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        for i, source in enumerate(models):
+            x_adv = attack(source, xb, yb, eps, clip=clip)
+            predictions = [m.predict(x_adv) for m in models]
+            for j in range(k):
+                wrong_i, wrong_j = predictions[i] != yb, predictions[j] != yb
+                wrong[i, j] += np.count_nonzero(wrong_j)
+                agree[i, j] += np.count_nonzero(wrong_i & wrong_j & (predictions[i] == predictions[j]))
+    n = len(x)
+    return {"error": wrong / n, "agree_wrong": agree / n, "n": n, "eps": float(eps),
+            "clip": None if clip is None else [float(clip[0]), float(clip[1])]}
+
+
+def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict:
+    """The logits along the FGSM direction (the paper's Figure 4): how linear is the model?
+
+    For each example x_i (a batch of shape (N, D)), d_i = sign(grad_x L(x_i, y_i)) and the
+    logits of x_i + eps * d_i for ``num`` values of eps from -eps_max to +eps_max, with no
+    clipping. Returns ``{"eps": (num,), "logits": (num, N, n_classes), "labels": (N,)}``.
+    A model that is linear in this direction draws straight lines.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    y = model.predict(x) if y is None else check_labels(model, y, len(x), required=True)
+    direction = np.sign(attack_direction(model, x, y))
+    eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
+    walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])
+    from minigrad import no_grad
+
+    with no_grad():
+        was_training = model.training
+        model.eval()
+        try:
+            logits = np.concatenate([model(walked[i : i + 2000]).data for i in range(0, len(walked), 2000)])
+        finally:
+            model.train(was_training)
+    return {"eps": eps, "logits": logits.reshape(num, len(x), -1), "labels": y}

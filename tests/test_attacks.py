@@ -1,0 +1,255 @@
+"""Attacks: exact numbers on the linear cases, the perturbation bounds, and the effect on trained models."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import attacks
+import models
+import training
+
+F32_SLACK = 1e-6  # x + eps and the clip are float32 operations: allow one rounding
+
+
+# --- the lecture's toy example and the logistic closed form ----------------------------------
+def test_toy_example_numbers():
+    e = attacks.toy_example()
+    assert e["wx"] == pytest.approx(-2.0) and e["p_before"] == pytest.approx(0.1192, abs=1e-4)
+    assert e["wx_adv"] == pytest.approx(1.4, abs=1e-5) and e["p_after"] == pytest.approx(0.8022, abs=1e-4)
+    assert e["wx_adv"] - e["wx"] == pytest.approx(0.1 * 34, abs=1e-5)
+    np.testing.assert_allclose(e["x_adv"], attacks.toy.X + 0.1 * np.sign(attacks.toy.W), atol=1e-7)
+    targeted = attacks.fgsm(attacks.toy_model(), attacks.toy.X[None], np.array([1]), eps=0.1, targeted=True, clip=None)
+    np.testing.assert_array_equal(targeted[0], e["x_adv"])
+    assert "w.x   = -2.00" in attacks.describe(e) and "0.80" in attacks.describe(e)
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_logistic_fgsm_closed_form(label):
+    rng = np.random.default_rng(0)
+    model = models.LogisticRegression(8, init=0.5, seed=1)
+    model.linear.bias.data[:] = 0.3
+    w, b = model.linear.weight.data[:, 0], 0.3
+    x = rng.uniform(0, 1, size=(5, 8)).astype(np.float32)
+    labels = np.full(5, label)
+    eps = 0.2
+    x_adv = attacks.fgsm(model, x, labels, eps=eps, clip=None)
+    y_pm = 2 * label - 1
+    np.testing.assert_allclose(x_adv - x, np.broadcast_to(-eps * y_pm * np.sign(w), x.shape), atol=1e-7)
+    expected = np.logaddexp(0, -y_pm * (x @ w + b) + eps * np.abs(w).sum())  # softplus(-y(w.x+b) + eps ||w||_1)
+    actual = model.loss(model(x_adv), labels, reduction="none").data
+    np.testing.assert_allclose(actual, expected, rtol=1e-5)
+
+
+# --- bounds, range, dtype, immutability (hypothesis) ------------------------------------------
+def small_softmax(d=6, k=3, seed=0):
+    model = models.SoftmaxRegression(d, k, init=1.0, seed=seed)
+    model.linear.bias.data[:] = np.random.default_rng(seed).normal(size=k)
+    return model
+
+
+ATTACKS = {
+    "fgsm": lambda m, x, y, eps, clip: attacks.fgsm(m, x, y, eps, clip=clip),
+    "fgsm_targeted": lambda m, x, y, eps, clip: attacks.fgsm(m, x, (y + 1) % m.n_classes, eps, targeted=True, clip=clip),
+    "pgd": lambda m, x, y, eps, clip: attacks.pgd(m, x, y, eps, step_size=eps / 4, steps=5, seed=0, clip=clip),
+    "bim": lambda m, x, y, eps, clip: attacks.bim(m, x, y, eps, step_size=eps / 4, steps=5, clip=clip),
+    "noise": lambda m, x, y, eps, clip: attacks.random_sign_noise(x, eps, clip=clip, seed=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+@given(n=st.integers(1, 8), eps=st.floats(0.0, 0.5, width=32), seed=st.integers(0, 100))
+def test_linf_bound_range_dtype_and_no_mutation(name, clip, n, eps, seed):
+    model = small_softmax()
+    x = np.random.default_rng(seed).uniform(0, 1, size=(n, 6)).astype(np.float32)
+    y = np.arange(n) % 3
+    before = x.copy()
+    x_adv = ATTACKS[name](model, x, y, eps, clip)
+    np.testing.assert_array_equal(x, before)
+    assert x_adv.dtype == np.float32 and x_adv.shape == x.shape and x_adv is not x
+    assert np.abs(x_adv - x).max() <= eps + F32_SLACK
+    if clip is not None:
+        assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    elif name in ("fgsm", "fgsm_targeted", "noise") and eps > 0:
+        # unclipped sign steps move every pixel by exactly eps (the gradient has no zero here)
+        np.testing.assert_allclose(np.abs(x_adv - x), eps, rtol=1e-6, atol=F32_SLACK)
+
+
+@given(n=st.integers(1, 6), eps=st.floats(0.0625, 2.0, width=32))
+def test_fgm_takes_an_l2_step_of_size_eps(n, eps):
+    model = small_softmax()
+    x = np.random.default_rng(n).uniform(0, 1, size=(n, 6)).astype(np.float32)
+    x_adv = attacks.fgm(model, x, np.zeros(n, dtype=np.int64), eps=eps, clip=None)
+    np.testing.assert_allclose(np.linalg.norm(x_adv - x, axis=1), eps, rtol=1e-5)
+
+
+def test_eps_zero_returns_a_copy_and_per_example_eps():
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
+    same = attacks.fgsm(model, x, eps=0.0)
+    assert same is not x and np.array_equal(same, x)
+    eps = np.array([0.0, 0.1, 0.2, 0.3], dtype=np.float32)
+    moved = np.abs(attacks.fgsm(model, x, eps=eps, clip=None) - x).max(axis=1)
+    np.testing.assert_allclose(moved, eps, rtol=1e-6)
+
+
+def test_y_none_uses_the_models_predictions():
+    model = small_softmax()
+    x = np.random.default_rng(1).uniform(0, 1, size=(6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(attacks.fgsm(model, x), attacks.fgsm(model, x, model.predict(x)))
+
+
+def test_fgsm_moves_an_example_with_a_logit_margin_of_200():
+    model = models.SoftmaxRegression(2, 2, init="zeros")
+    model.linear.weight.data[:] = [[100.0, -100.0], [0.0, 0.0]]  # logits (100 x0, -100 x0)
+    x = np.array([[1.0, 0.5]], dtype=np.float32)  # margin 200 for class 0
+    assert attacks.attack_direction(model, x, np.array([0]), exact=False).max() == 0  # plain float32 gradient vanishes
+    moved = attacks.fgsm(model, x, np.array([0]), eps=0.1, clip=None)
+    np.testing.assert_allclose(moved, [[0.9, 0.5]], atol=1e-6)  # the exact direction still pushes x0 down
+    assert np.array_equal(attacks.fgsm(model, x, np.array([0]), eps=0.1, clip=None, exact=False), x)
+
+
+def test_input_gradient_is_the_plain_gradient_and_leaves_weights_alone():
+    model = small_softmax()
+    x = np.random.default_rng(2).uniform(0, 1, size=(5, 6)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1])
+    g = attacks.input_gradient(model, x, y)
+    W, b = model.linear.weight.data, model.linear.bias.data
+    z = x @ W + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(g, (p - np.eye(3)[y]) @ W.T, rtol=1e-5, atol=1e-6)
+    assert all(p.grad is None for p in model.parameters())
+    # the attack direction is a positive multiple of it, row by row
+    d = attacks.attack_direction(model, x, y)
+    ratio = np.linalg.norm(g, axis=1) / np.linalg.norm(d, axis=1)
+    np.testing.assert_allclose(g, d * ratio[:, None], rtol=1e-4, atol=1e-6)
+
+
+def test_attacks_run_in_eval_mode_and_restore_the_mode():
+    model = models.MaxoutNetwork(6, hidden=(4, 4), pieces=2, n_classes=3, init=0.5, seed=0).train()
+    x = np.random.default_rng(3).uniform(0, 1, size=(5, 6)).astype(np.float32)
+    y = np.zeros(5, dtype=np.int64)
+    first, second = attacks.fgsm(model, x, y), attacks.fgsm(model, x, y)
+    np.testing.assert_array_equal(first, second)  # no dropout noise in the gradient
+    assert all(m.training for m in model.modules())
+    model.eval()
+    attacks.pgd(model, x, y, steps=2)
+    assert not any(m.training for m in model.modules())
+
+
+def test_attack_errors():
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(3, 6)).astype(np.float32)
+    y = np.array([0, 1, 2])
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        attacks.fgsm(model, x, y, eps=-0.1)
+    with pytest.raises(ValueError, match="eps must be >= 0 and not NaN"):
+        attacks.fgsm(model, x, y, eps=float("nan"))
+    with pytest.raises(ValueError, match=r"outside clip=\(0, 1\)"):
+        attacks.fgsm(model, x + 1, y)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        attacks.fgsm(model, np.full_like(x, np.nan), y, clip=None)
+    with pytest.raises(ValueError, match=r"shape \(N, 6\)"):
+        attacks.fgsm(model, x[:, :5], y)
+    with pytest.raises(ValueError, match="labels outside 0..2"):
+        attacks.fgsm(model, x, np.array([0, 1, 3]))
+    with pytest.raises(TypeError, match="one-hot"):
+        attacks.fgsm(model, x, np.eye(3)[y])
+    with pytest.raises(ValueError, match="required for a targeted attack"):
+        attacks.fgsm(model, x, targeted=True)
+    with pytest.raises(ValueError, match=r"eps must be a scalar or have shape \(3,\)"):
+        attacks.fgsm(model, x, y, eps=np.ones(2))
+
+
+# --- on a trained model --------------------------------------------------------------------------
+def faint_patterns(n, seed=0):
+    """Ten classes, each a faint random pattern (+0.2 on 30% of 784 pixels) in strong noise.
+
+    Like MNIST in the way that matters here: no single pixel decides the class, so a
+    linear model spreads its weight over many pixels, and a small step on each of them
+    adds up (the paper's linearity argument). Clean error is near 0, FGSM at 0.25 near 100%.
+    """
+    rng = np.random.default_rng(seed)
+    templates = (rng.random((10, 784)) < 0.3).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    X = np.clip(0.3 + 0.2 * templates[y] + rng.normal(0, 0.2, (n, 784)), 0, 1).astype(np.float32)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A softmax classifier trained on faint patterns, and 200 held-out examples."""
+    X, y = faint_patterns(1200)
+    model = models.SoftmaxRegression(784, 10)
+    training.fit(model, X[:1000], y[:1000], epochs=5, batch_size=50, optimizer=training.SGD(model.parameters(), lr=0.1),
+                 progress=False)
+    return model, X[1000:], y[1000:]
+
+
+def test_fgsm_beats_random_noise_of_the_same_size(trained):
+    model, X, y = trained
+    clean = training.error_rate(model, X, y)
+    fgsm_error = np.mean(model.predict(attacks.fgsm(model, X, y, eps=0.25)) != y)
+    noise_error = np.mean(model.predict(attacks.random_sign_noise(X, 0.25, seed=0)) != y)
+    assert clean < 0.1
+    assert fgsm_error > 0.9 and noise_error < 0.3
+    assert fgsm_error - clean > 5 * (noise_error - clean)
+
+
+def test_targeted_fgsm_raises_the_target_probability(trained):
+    model, X, y = trained
+    target = (y + 3) % 10
+    before = model.predict_proba(X)[np.arange(len(y)), target]
+    after = model.predict_proba(attacks.fgsm(model, X, target, eps=0.1, targeted=True))[np.arange(len(y)), target]
+    assert (after > before).mean() > 0.95
+    ll = attacks.least_likely_class(model, X)
+    assert (model.predict_proba(X)[np.arange(len(y)), ll] <= model.predict_proba(X).min(axis=1) + 1e-12).all()
+
+
+def test_pgd_one_step_equals_fgsm_and_many_steps_are_at_least_as_strong(trained):
+    model, X, y = trained
+    one = attacks.pgd(model, X, y, eps=0.1, step_size=0.1, steps=1, random_start=False)
+    np.testing.assert_array_equal(one, attacks.fgsm(model, X, y, eps=0.1))
+    many = attacks.pgd(model, X, y, eps=0.1, step_size=0.02, steps=10, seed=0)
+    assert np.mean(model.predict(many) != y) >= np.mean(model.predict(one) != y) - 0.02
+
+
+def test_evaluate_rows(trained):
+    model, X, y = trained
+    rows = attacks.evaluate(model, X, y, eps=[0.0, 0.1, 0.25], batch_size=40)
+    assert [r["eps"] for r in rows] == [0.0, 0.1, 0.25] and all(r["n"] == len(y) and r["clip"] == [0.0, 1.0] for r in rows)
+    assert rows[0]["error_rate"] == pytest.approx(training.error_rate(model, X, y))
+    assert rows[0]["linf"] == 0 and rows[1]["linf"] <= 0.1 + F32_SLACK and rows[2]["linf"] <= 0.25 + F32_SLACK
+    assert rows[2]["error_rate"] >= rows[1]["error_rate"] >= rows[0]["error_rate"]
+    assert rows[2]["p_true"] < rows[0]["p_true"]
+    assert 0.0 <= rows[0]["zero_grad_fraction"] <= 1.0
+    wrong = model.predict(attacks.fgsm(model, X, y, eps=0.25)) != y
+    proba = model.predict_proba(attacks.fgsm(model, X, y, eps=0.25))
+    assert rows[2]["confidence_wrong"] == pytest.approx(proba.max(1)[wrong].mean(), rel=1e-5)
+    noise = attacks.evaluate(model, X, y, attack=attacks.noise_attack(seed=0), eps=[0.25], clip=None)
+    assert noise[0]["clip"] is None and noise[0]["linf"] == pytest.approx(0.25)
+
+
+def test_transfer_matrix_matches_direct_evaluation(trained):
+    model, X, y = trained
+    other = models.SoftmaxRegression(784, 10)
+    training.fit(other, X, y, epochs=3, batch_size=20, optimizer=training.SGD(other.parameters(), lr=0.1), progress=False, seed=1)
+    result = attacks.transfer_matrix([model, other], X, y, eps=0.15, batch_size=30)
+    for i, source in enumerate([model, other]):
+        x_adv = attacks.fgsm(source, X, y, eps=0.15)
+        for j, target in enumerate([model, other]):
+            assert result["error"][i, j] == pytest.approx(np.mean(target.predict(x_adv) != y))
+    p0, p1 = model.predict(attacks.fgsm(model, X, y, eps=0.15)), other.predict(attacks.fgsm(model, X, y, eps=0.15))
+    assert result["agree_wrong"][0, 1] == pytest.approx(np.mean((p0 != y) & (p1 != y) & (p0 == p1)))
+    assert result["n"] == len(y)
+
+
+def test_linearity_walks_along_the_fgsm_direction(trained):
+    model, X, y = trained
+    walk = attacks.linearity(model, X[:3], eps_max=0.5, num=11)
+    assert walk["logits"].shape == (11, 3, 10) and walk["eps"][5] == 0
+    np.testing.assert_allclose(walk["logits"][5], model(X[:3]).data, rtol=1e-5, atol=1e-5)
+    # a softmax regression is exactly linear: second differences along the walk vanish
+    np.testing.assert_allclose(np.diff(walk["logits"], 2, axis=0), 0, atol=1e-3)
