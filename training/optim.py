@@ -84,9 +84,20 @@ class SGD(Optimizer):
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
-        self._new_buffers("velocity", "scratch")
+        self._new_buffers("velocity")
 
     def _update(self, i, w, g):
+        v = self.buffers["velocity"][i]
+        if self.momentum and not (self.nesterov or self.weight_decay):
+            # The common case in three passes over v and no temporary array:
+            # momentum * v - lr * g  ==  (v * (-momentum / lr) + g) * (-lr).
+            v *= -self.momentum / self.lr
+            v += g
+            v *= -self.lr
+            w += v
+            return
+        if "scratch" not in self.buffers:  # a work area, made only when this path is taken
+            self._new_buffers("scratch")
         step = self.buffers["scratch"][i]  # step = -lr * (g + weight_decay * w)
         if self.weight_decay:
             np.multiply(w, self.weight_decay, out=step)
@@ -94,7 +105,6 @@ class SGD(Optimizer):
             step *= -self.lr
         else:
             np.multiply(g, -self.lr, out=step)
-        v = self.buffers["velocity"][i]
         v *= self.momentum
         v += step
         if self.nesterov:
@@ -107,7 +117,7 @@ class SGD(Optimizer):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        del state["buffers"]["scratch"]  # a work area, not state
+        state["buffers"].pop("scratch", None)  # a work area, not state
         return state
 
 
