@@ -203,15 +203,23 @@ class RBFNetwork(Classifier):
     Initialisation: centers uniform in [0, 1] unless given; :meth:`from_data` puts
     them at the class means, which trains far more easily (the gradient of a unit
     vanishes for inputs far from its center, so a badly placed center never moves).
+    Precisions start at ``beta`` and are capped at ``max_beta`` after every update
+    (see :class:`models.RBF`). Measured on MNIST (class-mean init, beta 0.05, Adam
+    lr 0.01, 10 epochs; ``python -m benchmarks.train_mnist``): without the cap, clean
+    error 13.4% but random +-0.25 noise raises the error to 51% (the free precisions
+    reach 35 on near-constant pixels); with caps 0.1 / 0.2 / 0.5 / 1.0, clean error
+    14.0 / 13.7 / 13.1 / 13.3% and noise error 15.6 / 17.3 / 18.0 / 25.8%. The default
+    0.2 keeps the clean error under 15% and the model calm under noise.
     """
 
-    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, centers=None, seed=None):
-        self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, seed=seed)
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,
+                 centers=None, seed=None):
+        self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, max_beta=max_beta, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
-        self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, rng=seed)
+        self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, max_beta=max_beta, rng=seed)
 
     @classmethod
-    def from_data(cls, X, y, *, beta: float = 0.05, seed=None) -> "RBFNetwork":
+    def from_data(cls, X, y, *, beta: float = 0.05, max_beta=0.2, seed=None) -> "RBFNetwork":
         """An RBF network whose centers start at the mean input of each class."""
         X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
         n_classes = int(y.max()) + 1
@@ -221,7 +229,7 @@ class RBFNetwork(Classifier):
         means = np.zeros((n_classes, X.shape[1]), dtype=np.float64)
         np.add.at(means, y, X)
         means /= counts[:, None]
-        return cls(X.shape[1], n_classes, beta=beta, centers=means, seed=seed)
+        return cls(X.shape[1], n_classes, beta=beta, max_beta=max_beta, centers=means, seed=seed)
 
     def logits(self, x):
         return self.rbf(x)

@@ -141,9 +141,14 @@ class RBF(Module):
     The output exp(logit_c) is in (0, 1] and is 1 only at the center: far from every
     center, every unit says "not my class", which is why RBF networks are not
     confidently fooled by a small linear step.
+
+    ``max_beta``: if set, :meth:`apply_constraint` caps every precision at it (a floor
+    on each unit's variance). Left free, the precision of a pixel that is almost
+    constant within a class grows without bound (the variance shrinks towards 0), and
+    the unit becomes hypersensitive to any change of that pixel, random noise included.
     """
 
-    def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, rng=None):
+    def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, max_beta=None, rng=None):
         rng = _generator(rng)
         if centers is None:
             centers = rng.uniform(0.0, 1.0, size=(units, in_features))
@@ -152,6 +157,11 @@ class RBF(Module):
             raise ValueError(f"RBF: centers must have shape {(units, in_features)}, got {centers.shape}")
         self.centers = mg.Tensor(centers.copy(), requires_grad=True)
         self.log_beta = mg.Tensor(np.full((units, in_features), np.log(beta), dtype=np.float32), requires_grad=True)
+        self.max_beta = max_beta
+
+    def apply_constraint(self) -> None:
+        if self.max_beta is not None:
+            np.minimum(self.log_beta.data, np.float32(np.log(self.max_beta)), out=self.log_beta.data)
 
     def forward(self, x):
         beta = mg.exp(self.log_beta)

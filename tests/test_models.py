@@ -197,3 +197,14 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
         models.save(models.SoftmaxRegression(6, 3, init=0.5, seed=1), path)
     assert path.read_bytes() == before  # the old file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_rbf_precision_cap_and_logits_formula():
+    layer = models.RBF(3, 2, centers=np.zeros((2, 3)), beta=0.5, max_beta=1.0)
+    layer.log_beta.data[0, 0] = np.log(50.0)
+    layer.apply_constraint()
+    assert np.exp(layer.log_beta.data).max() == pytest.approx(1.0)
+    x = np.array([[1.0, 2.0, 0.0]], dtype=np.float32)
+    beta = np.exp(layer.log_beta.data)
+    expected = -(beta * (x[:, None, :] - layer.centers.data[None]) ** 2).sum(-1)  # -sum_i beta_ci (x_i - mu_ci)^2
+    np.testing.assert_allclose(layer(mg.Tensor(x)).data, expected, rtol=1e-6)
