@@ -2,6 +2,7 @@
 
     advex demo                                   the lecture's logistic example, computed
     advex attack --model PATH [--eps E ...]      attack a saved model on the MNIST test set
+    advex reproduce [--quick] [--out DIR]        the paper's experiments, our numbers beside its own
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -98,6 +100,21 @@ def run_attack(args) -> int:
     return 0
 
 
+def run_reproduce(args) -> int:
+    from .reproduce import FULL, FULL_SIZE, QUICK, Reproduction
+
+    budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
+    started = time.perf_counter()
+    try:
+        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet)
+    except training.DataError as error:
+        raise CommandError(str(error).splitlines()[0]) from None
+    run.run()
+    print(open(os.path.join(args.out, "results.md")).read())
+    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
+    return 0
+
+
 def run_demo(args) -> int:
     print(describe(toy_example(args.eps)))
     return 0
@@ -122,6 +139,14 @@ def parser() -> argparse.ArgumentParser:
     attack.add_argument("--batch-size", type=int, default=1000)
     attack.add_argument("--out", default="advex-out", help="output folder (default ./advex-out)")
     attack.set_defaults(run=run_attack)
+    reproduce = commands.add_parser("reproduce", help="train, attack and adversarially train: the paper's numbers")
+    reproduce.add_argument("--quick", action="store_true", help="small models and few epochs (minutes, not an hour)")
+    reproduce.add_argument("--full-size", action="store_true", help="1600 maxout units per layer (hours; never in CI)")
+    reproduce.add_argument("--data", help="an IDX data set folder (default: MNIST); the paper's numbers show only for MNIST")
+    reproduce.add_argument("--out", default="advex-results", help="output folder; re-running reuses finished stages")
+    reproduce.add_argument("--seed", type=int, default=0)
+    reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
+    reproduce.set_defaults(run=run_reproduce)
     return top
 
 

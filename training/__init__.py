@@ -1,4 +1,4 @@
-"""Data, optimizers and the training loop (adversarial training comes with its issue).
+"""Data, optimizers, the training loop and adversarial training.
 
 Built only on :mod:`minigrad`'s public API:
 
@@ -8,6 +8,8 @@ Built only on :mod:`minigrad`'s public API:
 * :mod:`training.loop`: ``fit`` (shuffled minibatches, validation, ``EarlyStopping``,
   atomic checkpoints and exact resume, progress bars), ``error_rate``.
 * :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's exact settings.
+* :mod:`training.adversarial`: ``AdversarialObjective`` (FGSM or PGD adversarial training)
+  and ``logistic_adversarial_loss``, its closed form for logistic regression.
 """
 
 from . import data
@@ -26,11 +28,12 @@ from .data import (
     read_idx,
     write_idx_dataset,
 )
+from .adversarial import AdversarialObjective, logistic_adversarial_loss
 from .loop import EarlyStopping, History, default_loss, error_rate, fit
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
 from .recipes import maxout_paper_recipe
 
 __all__ = list(data.__all__) + [
-    "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "default_loss", "error_rate", "fit", "maxout_paper_recipe",
+    "Adam", "AdversarialObjective", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
+    "StepDecay", "default_loss", "error_rate", "fit", "logistic_adversarial_loss", "maxout_paper_recipe",
 ]  # fmt: skip

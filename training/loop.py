@@ -96,6 +96,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     monitor_size: int = 10_000,
+    validate=None,
 ) -> History:
     """Train ``model`` on (X, y) with minibatches; return the per-epoch :class:`History`.
 
@@ -110,6 +111,9 @@ def fit(
     on the first ``monitor_size`` training examples after every epoch.
     ``checkpoint_dir``: after every epoch the whole state is written there atomically;
     ``resume=True`` continues from it (and is a no-op start when there is none).
+    ``validate(model, X_val, y_val) -> error`` replaces :func:`error_rate` as the
+    validation error that is recorded and early-stopped on (for example the error on
+    adversarial examples, when training for robustness).
     """
     X, y = _check_data(X, y)
     if val is not None and val_fraction is not None:
@@ -164,7 +168,7 @@ def fit(
             epoch=epoch + 1,
             train_loss=total_loss / len(X),
             train_error=error_rate(model, X[:monitor_size], y[:monitor_size]),
-            val_error=error_rate(model, *val) if val is not None else None,
+            val_error=(validate or error_rate)(model, *val) if val is not None else None,
             lr=float(optimizer.lr),
             seconds=time.perf_counter() - started,
         )

@@ -1,0 +1,102 @@
+"""Adversarial training: the objective's value and gradient, its closed form, and its effect."""
+
+import numpy as np
+import pytest
+
+import attacks
+import minigrad as mg
+import models
+import training
+from test_attacks import faint_patterns
+
+
+def grads_of(model, loss):
+    model.zero_grad()
+    loss.backward()
+    return [p.grad.copy() for p in model.parameters()]
+
+
+def test_objective_is_the_weighted_sum_with_a_constant_perturbation():
+    X, y = faint_patterns(40, seed=3)
+    model = models.MLP((784, 16, 10), seed=0)
+    objective = training.AdversarialObjective(eps=0.1, alpha=0.3)
+    value = objective(model, X, y)
+    ours = grads_of(model, value)
+    x_adv = attacks.fgsm(model, X, y, eps=0.1, clip=None)
+    reference = 0.3 * model.loss(model(mg.Tensor(X)), y) + 0.7 * model.loss(model(mg.Tensor(x_adv)), y)
+    assert value.item() == pytest.approx(reference.item(), rel=1e-5)
+    for a, b in zip(ours, grads_of(model, reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_logistic_closed_form_equals_the_fgsm_objective_value_and_gradient():
+    rng = np.random.default_rng(0)
+    model = models.LogisticRegression(12, init=0.3, seed=2)
+    model.linear.bias.data[:] = -0.2
+    X = rng.uniform(0, 1, size=(30, 12)).astype(np.float32)
+    y = rng.integers(0, 2, size=30)
+    closed = training.logistic_adversarial_loss(0.1)(model, X, y)
+    fgsm_objective = training.AdversarialObjective(eps=0.1, alpha=0.0, clip=None)(model, X, y)
+    assert closed.item() == pytest.approx(fgsm_objective.item(), rel=1e-5)
+    for a, b in zip(grads_of(model, closed), grads_of(model, fgsm_objective)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_label_predicted_crafts_against_the_models_own_predictions():
+    X, y = faint_patterns(20, seed=4)
+    model = models.SoftmaxRegression(784, 10, init=0.01, seed=0)
+    wrong = (y + 1) % 10
+    objective = training.AdversarialObjective(eps=0.1, label="predicted")
+    np.testing.assert_array_equal(objective.craft(model, X, wrong), attacks.fgsm(model, X, model.predict(X), 0.1, clip=None))
+    pgd = training.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2, "random_start": False})
+    assert np.abs(pgd.craft(model, X, y) - X).max() <= 0.1 + 1e-6
+
+
+def test_crafting_leaves_the_training_mode_on():
+    X, y = faint_patterns(20, seed=5)
+    model = models.MaxoutNetwork(784, hidden=(8, 8), pieces=2, n_classes=10, init=0.05, seed=0).train()
+    training.AdversarialObjective(eps=0.1)(model, X, y).backward()
+    assert all(m.training for m in model.modules())
+
+
+def robust_and_fragile_features(n, seed=0):
+    """Each class has a strong feature (24 bright pixels) and a faint one (+0.15 on 30% of pixels).
+
+    Plain training leans on the many faint pixels too, which FGSM flips cheaply;
+    robust classification is still possible through the strong feature alone, so
+    adversarial training has something to learn.
+    """
+    rng = np.random.default_rng(seed)
+    faint = (rng.random((10, 784)) < 0.3).astype(np.float32)
+    strong = np.zeros((10, 784), dtype=np.float32)
+    for k in range(10):  # ten classes, not a loop over examples
+        strong[k, 40 * k : 40 * k + 24] = 1.0
+    y = rng.integers(0, 10, n)
+    X = np.clip(0.2 + 0.6 * strong[y] + 0.15 * faint[y] + rng.normal(0, 0.15, (n, 784)), 0, 1).astype(np.float32)
+    return X, y
+
+
+def test_adversarial_training_makes_the_model_robust():
+    X, y = robust_and_fragile_features(1500, seed=6)
+    X_test, y_test = X[1200:], y[1200:]
+    results = {}
+    for name, loss in (("plain", None), ("adversarial", training.AdversarialObjective(eps=0.2))):
+        model = models.SoftmaxRegression(784, 10)
+        training.fit(model, X[:1200], y[:1200], epochs=5, batch_size=50, loss=loss,
+                     optimizer=training.SGD(model.parameters(), lr=0.1), progress=False)
+        clean, adversarial = attacks.evaluate(model, X_test, y_test, eps=[0.0, 0.2], clip=None)
+        results[name] = (clean["error_rate"], adversarial["error_rate"])
+    assert results["plain"][1] > 0.9  # FGSM at 0.2 fools the plainly trained model
+    assert results["adversarial"][1] < 0.1  # not the adversarially trained one
+    assert results["adversarial"][0] < 0.05 and results["plain"][0] < 0.05  # both classify clean examples
+
+
+def test_objective_argument_errors():
+    with pytest.raises(ValueError, match="alpha must be in"):
+        training.AdversarialObjective(alpha=1.5)
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        training.AdversarialObjective(eps=-1)
+    with pytest.raises(ValueError, match="attack must be one of"):
+        training.AdversarialObjective(attack="cw")
+    with pytest.raises(ValueError, match="label must be one of"):
+        training.AdversarialObjective(label="leaked")
