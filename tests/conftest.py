@@ -5,6 +5,7 @@ Profiles (choose with HYPOTHESIS_PROFILE=...; CI=true selects "ci"):
   ci        fewer examples, derandomised so a CI run is reproducible
   thorough  many examples, for hunting bugs locally
 Deadlines are off everywhere: these machines are shared and timings are noisy.
+The gradient tolerances live beside the strategies, in tests/strategies.py.
 """
 
 import os
@@ -19,10 +20,6 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
-
-# Tolerances for comparing the engine's float64 gradients with central differences.
-GRAD_ATOL = 1e-5
-GRAD_RTOL = 1e-3
 
 
 # ---------------------------------------------------------------------------- data sets

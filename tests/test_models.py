@@ -5,7 +5,7 @@ import pytest
 
 import minigrad as mg
 import models
-from conftest import GRAD_ATOL, GRAD_RTOL
+from strategies import GRAD_ATOL, GRAD_RTOL
 
 
 def rand(*shape, seed=0):

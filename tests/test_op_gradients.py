@@ -9,12 +9,13 @@ of every input's gradient, and checks its shape and dtype.
 import numpy as np
 import pytest
 import scipy.special
-from conftest import GRAD_ATOL, GRAD_RTOL
 from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
 from strategies import (
+    GRAD_ATOL,
+    GRAD_RTOL,
     BROADCAST_PAIRS,
     MATMUL_PAIRS,
     SMALL_SHAPES,
