@@ -76,8 +76,13 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tmp_path):
-    """Dropout, momentum, lr decay, a momentum ramp and early stopping all carry over."""
+@pytest.mark.parametrize("interval", [0.0, 1e9], ids=["every-epoch", "no-checkpoint-yet"])
+def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tmp_path, interval):
+    """Dropout, momentum, lr decay, a momentum ramp and early stopping all carry over.
+
+    With a long ``checkpoint_interval`` nothing was written before the interruption, and
+    the resumed run starts afresh: the same weights again.
+    """
     reference, reference_history = run(epochs=4)
 
     calls = {"n": 0}
@@ -89,8 +94,9 @@ def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tm
         return model.loss(model(mg.Tensor(x)), y)
 
     with pytest.raises(Interrupt):
-        run(epochs=4, loss=interrupted_loss, checkpoint_dir=tmp_path)
-    resumed, history = run(epochs=4, checkpoint_dir=tmp_path, resume=True)
+        run(epochs=4, loss=interrupted_loss, checkpoint_dir=tmp_path, checkpoint_interval=interval)
+    assert (tmp_path / "checkpoint.npz").exists() == (interval == 0.0)
+    resumed, history = run(epochs=4, checkpoint_dir=tmp_path, resume=True, checkpoint_interval=interval)
     assert all(np.array_equal(u, v) for u, v in zip(weights(resumed), weights(reference)))
     assert history.epoch == [1, 2, 3, 4] and history.val_error == reference_history.val_error
 

@@ -97,6 +97,7 @@ def fit(
     progress: bool = True,
     monitor_size: int = 10_000,
     validate=None,
+    checkpoint_interval: float = 0.0,
 ) -> History:
     """Train ``model`` on (X, y) with minibatches; return the per-epoch :class:`History`.
 
@@ -109,8 +110,10 @@ def fit(
     *last* fraction of (X, y) (the paper trains on the first 50,000 MNIST images and
     validates on the last 10,000). The training error is measured in evaluation mode
     on the first ``monitor_size`` training examples after every epoch.
-    ``checkpoint_dir``: after every epoch the whole state is written there atomically;
-    ``resume=True`` continues from it (and is a no-op start when there is none).
+    ``checkpoint_dir``: after every epoch the whole state is written there atomically
+    (or, with ``checkpoint_interval``, after an epoch once that many seconds have passed
+    since the last write, and after the last epoch); ``resume=True`` continues from it
+    (and is a no-op start when there is none) with exactly the uninterrupted result.
     ``validate(model, X_val, y_val) -> error`` replaces :func:`error_rate` as the
     validation error that is recorded and early-stopped on (for example the error on
     adversarial examples, when training for robustness).
@@ -145,6 +148,7 @@ def fit(
             start_epoch = epochs  # that run had already stopped early
 
     n_batches = -(-len(X) // batch_size)
+    last_checkpoint = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         model.train()
@@ -176,8 +180,10 @@ def fit(
         bar.set_postfix_str(_summary(row))
         bar.close()
         stop = early_stopping is not None and early_stopping.update(row["val_error"], epoch + 1, model)
-        if checkpoint is not None:
+        due = time.perf_counter() - last_checkpoint >= checkpoint_interval or stop or epoch + 1 == epochs
+        if checkpoint is not None and due:
             _save(checkpoint, run, epoch + 1, step, model, optimizer, rng, history, early_stopping)
+            last_checkpoint = time.perf_counter()
         if stop:
             break
     if early_stopping is not None and early_stopping.best_state is not None:
