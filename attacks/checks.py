@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
-
-
-@contextlib.contextmanager
-def eval_mode(model, enabled: bool = True):
-    """Run the block with the model in evaluation mode (dropout off), then restore its mode."""
-    was_training = model.training
-    if enabled:
-        model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def check_inputs(model, x, clip) -> np.ndarray:

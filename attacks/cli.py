@@ -79,7 +79,7 @@ def run_attack(args) -> int:
         X, y = X[: args.n], y[: args.n]
     if X.shape[1] != model.n_features or y.max() >= model.n_classes:
         raise CommandError(f"{args.model} is a {type(model).__name__} for {model.n_features} features and "
-                           f"{model.n_classes} classes; the test set has {X.shape[1]} features and 10 classes")
+                           f"{model.n_classes} classes; the test set has {X.shape[1]} features and {int(y.max()) + 1} classes")
     clip = None if args.no_clip else (0.0, 1.0)
     attack = _attack(args.attack, args.steps, args.step_size)
     rows = evaluate(model, X, y, attack=attack, eps=[0.0] + sorted(args.eps), clip=clip, batch_size=args.batch_size)
@@ -107,7 +107,7 @@ def run_reproduce(args) -> int:
     started = time.perf_counter()
     try:
         run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet)
-    except training.DataError as error:
+    except ValueError as error:  # data not found or unreadable, or --out holds a run with other settings
         raise CommandError(str(error).splitlines()[0]) from None
     run.run()
     print(open(os.path.join(args.out, "results.md")).read())

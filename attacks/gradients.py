@@ -12,8 +12,10 @@ gradient does vanish on confident examples. For softmax cross-entropy,
 
 where q = softmax of the logits with the true class left out. Since
 1 - p_y = sum_{c != y} p_c, the gradient is (1 - p_y) (q - onehot(y)). In float32,
-1 - p_y rounds to exactly 0 once the true class wins by a margin of about 17, so the
-plain gradient is 0 and FGSM silently does nothing; at a margin of 200, 1 - p_y is
+p_y rounds to exactly 1 once the true class wins by a margin of about 17: the plain
+gradient loses its true-class term and points the wrong way (FGSM then only raises
+the other logits); past a margin of about 100 the other p_c underflow too, the
+gradient is exactly 0 and FGSM silently does nothing. At a margin of 200, 1 - p_y is
 about 1e-87, beyond even float64. Dropping that positive factor leaves
 ``q - onehot(y)``: the same direction, rescaled so that its largest entry (the true
 class's) is -1, exact at any margin and in float32. For a binary logistic model the
@@ -25,10 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from models import Classifier, LogisticRegression
-
-from .checks import eval_mode
-
 
 def input_gradient(model, x, y, loss=None) -> np.ndarray:
     """d(sum_i loss_i) / dx, so row i is d loss_i / d x_i (same shape and dtype as x).
@@ -68,27 +66,19 @@ def logistic_direction_loss(logits, y, reduction: str = "sum"):
     return mg.Tensor.from_op(value.data, (logits,), (lambda g: g * direction,), "logistic_direction_loss")
 
 
-def direction_loss_for(model):
-    """The never-vanishing loss for a model whose ``.loss`` is cross-entropy, else its own."""
-    if isinstance(model, LogisticRegression):
-        return logistic_direction_loss
-    if isinstance(model, Classifier) and type(model).loss is Classifier.loss:
-        return softmax_direction_loss
-    return model.loss
-
-
 def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: bool = False) -> np.ndarray:
     """Rows that are positive multiples of d loss_i / d x_i: what FGSM takes the sign of.
 
-    ``exact=True`` (default) uses the never-vanishing gradient for cross-entropy models
-    (module docstring); ``exact=False`` the plain float32 one, which is 0 on saturated
-    examples (kept for teaching: compare the two). A custom ``loss`` is used as given.
+    ``exact=True`` (default) uses the model's ``direction_loss``, whose gradient does not
+    vanish (module docstring); ``exact=False`` the plain float32 gradient of its ``loss``
+    (kept for teaching: compare the two). A custom ``loss`` is used as given.
     The model runs in evaluation mode unless ``train_mode``.
     """
     if loss is None:
-        loss = direction_loss_for(model) if exact else model.loss
-    with eval_mode(model, not train_mode):
-        return input_gradient(model, x, y, loss=loss)
+        loss = model.direction_loss if exact else model.loss
+    x = np.asarray(x)
+    with model.evaluating(not train_mode):  # float32 whatever x is: a float64 graph costs twice as much
+        return input_gradient(model, x.astype(np.float32, copy=False), y, loss=loss).astype(x.dtype, copy=False)
 
 
 def _require_sum(reduction):

@@ -40,10 +40,12 @@ def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=No
     It is the exact maximiser of the linearised loss over the L-infinity ball of
     radius eps: each pixel moves by eps in the direction that increases the loss.
     ``eps`` is a scalar or one value per example; ``eps=0`` returns a copy of x.
-    ``exact=False`` uses the plain float32 gradient, which is 0 wherever the softmax
-    saturates (a teaching option: see :mod:`attacks.gradients`).
+    ``exact=False`` uses the plain float32 gradient, which points the wrong way, or
+    vanishes, where the softmax saturates (a teaching option: see :mod:`attacks.gradients`).
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    if not eps.any():
+        return x.copy()
     direction = np.sign(attack_direction(model, x, y, exact=exact, loss=loss, train_mode=train_mode))
     step = -eps if targeted else eps
     return _clip(x + step * direction, clip)
@@ -114,11 +116,9 @@ def random_sign_noise(x, eps, *, clip=(0.0, 1.0), seed=None) -> np.ndarray:
     its size.
     """
     x = np.asarray(x)
-    eps = np.asarray(eps, dtype=x.dtype)
-    if np.isnan(eps).any() or (eps < 0).any():
-        raise ValueError(f"eps must be >= 0 and not NaN, got {eps}")
+    eps = check_eps(eps, len(x), x.dtype)
     signs = np.random.default_rng(seed).integers(0, 2, size=x.shape).astype(x.dtype) * 2 - 1
-    return _clip(x + (eps.reshape(-1, 1) if eps.ndim == 1 else eps) * signs, clip)
+    return _clip(x + eps * signs, clip)
 
 
 def noise_attack(seed=None):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import minigrad as mg
+
 from .checks import check_labels
 from .gradients import attack_direction
 from .methods import fgsm
@@ -38,17 +40,16 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     x = np.asarray(x)
     y = check_labels(model, y, len(x), required=True)
     eps_values = [float(e) for e in np.atleast_1d(eps)]
-    totals = {e: dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for e in eps_values}
+    totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
     zero_grad = 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         zero_grad += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
-        for e in eps_values:
-            x_adv = attack(model, xb, yb, e, clip=clip)
+        for t, e in zip(totals, eps_values):
+            x_adv = xb if e == 0 else attack(model, xb, yb, e, clip=clip)
             proba = model.predict_proba(x_adv)
             wrong = proba.argmax(axis=1) != yb
             delta = (x_adv - xb).reshape(len(xb), -1)
-            t = totals[e]
             t["wrong"] += int(wrong.sum())
             t["confidence_wrong"] += float(proba.max(axis=1)[wrong].sum())
             t["p_true"] += float(proba[np.arange(len(yb)), yb].sum())
@@ -56,8 +57,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
             t["l2"] += float(np.sqrt(np.einsum("ij,ij->i", delta, delta)).sum())
     n = len(x)
     rows = []
-    for e in eps_values:
-        t = totals[e]
+    for t, e in zip(totals, eps_values):
         rows.append({
             "eps": e,
             "error_rate": t["wrong"] / n,
@@ -113,13 +113,6 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
     walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])
-    from minigrad import no_grad
-
-    with no_grad():
-        was_training = model.training
-        model.eval()
-        try:
-            logits = np.concatenate([model(walked[i : i + 2000]).data for i in range(0, len(walked), 2000)])
-        finally:
-            model.train(was_training)
+    with model.evaluating(), mg.no_grad():
+        logits = np.concatenate([model(walked[i : i + 2000]).data for i in range(0, len(walked), 2000)])
     return {"eps": eps, "logits": logits.reshape(num, len(x), -1), "labels": y}

@@ -1,22 +1,26 @@
 """``advex reproduce``: the experiments of Goodfellow, Shlens & Szegedy (2015) from one command.
 
-Stages, in order (each trained model is checkpointed every epoch and saved when done;
-a finished stage is recorded in ``OUT/stages.json``, so re-running the command reuses
-it and resumes an interrupted one):
+Stages, in the order they run:
 
- 1. the lecture's toy example;            7. FGSM at eps = 0.25 against each model, and
- 2. the shallow softmax classifier          the random-noise baseline of the same size;
-    (1 epoch, as the paper, and converged); 8. error and confidence versus eps;
- 3. logistic regression on MNIST 3 vs 7;  9. transfer between the original and the
- 4. the maxout network (paper's recipe);     adversarially trained maxout network;
- 5. the RBF network;                      10. the linearity plot;
- 6. the adversarially trained maxout       11. the "rubbish class" test on N(0, I) noise.
-    network (eps = 0.25, alpha = 0.5);
+ 1. the lecture's toy example;            7. FGSM against the adversarially trained
+ 2. logistic regression on MNIST 3 vs 7;     maxout network (eps = 0.25, alpha = 0.5);
+ 3. the shallow softmax classifier        8. the random-noise baseline of the same size;
+    (1 epoch, as the paper, and converged); 9. error and confidence versus eps;
+ 4. the maxout network (paper's recipe)  10. transfer between the original and the
+    and FGSM at eps = 0.25 against it;       adversarially trained maxout network;
+ 5. the RBF network, and FGSM;           11. the linearity plot and example digits;
+ 6. adversarial training of the maxout;  12. the "rubbish class" test on N(0, I) noise.
 
-It writes ``OUT/results.json`` (a list of rows: ``id, metric, ours, paper, tolerance,
-n, clip, setup``, plus ``ok`` where there is a tolerance), ``OUT/results.md`` (our
-number beside the paper's), and figures. FGSM is the paper's, unclipped; the clipped
-variant is reported beside it. Numbers are fractions in [0, 1].
+A trained model is saved in ``OUT/models`` when its training ends; while it trains,
+a checkpoint is written at least every minute (every epoch for the small models), so
+an interrupted run resumes where it stopped. Each finished stage's result is kept in
+``OUT/stages.json`` with the settings of the run, and a re-run with the same settings
+reuses it (a re-run with other settings is refused: use another ``--out``).
+
+It writes ``OUT/results.json`` (a list of rows: ``id, metric, kind, ours, paper,
+tolerance, ok, n, clip, setup``), ``OUT/results.md`` (our number beside the paper's)
+and figures. FGSM is the paper's, unclipped; the clipped variant is reported beside it
+under the same id with ``_clipped``. Rates are fractions in [0, 1].
 """
 
 from __future__ import annotations
@@ -64,12 +68,16 @@ FULL_SIZE = dataclasses.replace(FULL, maxout_hidden=(1600, 1600))
 
 
 def row(id, metric, ours, paper=None, tolerance=None, *, n, clip=None, setup=""):
-    """One result. ``tolerance``: {"at_least": v}, {"at_most": v} or {"within": d} (of the paper's)."""
+    """One result. ``tolerance``: {"at_least": v}, {"at_most": v} or {"within": d} (of the paper's).
+
+    A metric named "holds: ..." is a yes/no claim (ours 1.0 or 0.0), of kind "claim".
+    """
     ok = None
     if tolerance is not None and ours is not None:
         kind, value = next(iter(tolerance.items()))
         ok = {"at_least": ours >= value, "at_most": ours <= value, "within": paper is not None and abs(ours - paper) <= value}[kind]
-    return {"id": id, "metric": metric, "ours": ours, "paper": paper, "tolerance": tolerance, "ok": ok,
+    kind = "claim" if metric.startswith("holds:") else "rate"
+    return {"id": id, "metric": metric, "kind": kind, "ours": ours, "paper": paper, "tolerance": tolerance, "ok": ok,
             "n": n, "clip": None if clip is None else list(clip), "setup": setup}
 
 
@@ -79,13 +87,24 @@ class Reproduction:
     def __init__(self, out, *, budget: Budget = FULL, data=None, seed: int = 0, progress: bool = True):
         self.out, self.budget, self.seed, self.progress = os.fspath(out), budget, seed, progress
         self.is_mnist, (self.X, self.y), (self.X_test, self.y_test) = load_data(data)
+        self.n_classes = int(max(self.y.max(), self.y_test.max())) + 1
         n_val = max(1, len(self.X) // 6)  # MNIST: the last 10,000 training images validate, as in the paper
         n_train = min(budget.n_train, len(self.X) - n_val)
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
         self.train = (self.X[:n_train], self.y[:n_train])
         self.val = (self.X[-n_val:], self.y[-n_val:])
         self.stages_path = os.path.join(self.out, "stages.json")
-        self.stages = json.load(open(self.stages_path)) if os.path.exists(self.stages_path) else {}
+        self.config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
+                       "data": None if data is None else os.path.abspath(data)}
+        self.config["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
+        self.stages = {}
+        if os.path.exists(self.stages_path):
+            with open(self.stages_path) as f:
+                saved = json.load(f)
+            if saved.get("config") != self.config:
+                raise ValueError(f"{self.out} holds a run with other settings ({saved.get('config')}); "
+                                 "pass another --out to start a new one")
+            self.stages = saved["stages"]
         self.models = {}
 
     # --- bookkeeping --------------------------------------------------------------------
@@ -94,21 +113,26 @@ class Reproduction:
         if name not in self.stages:
             started = time.perf_counter()
             result = run()
-            self.stages[name] = {"result": result, "seconds": time.perf_counter() - started}
-            atomic_write_text(self.stages_path, json.dumps(self.stages, indent=1))
+            self.record(name, result, time.perf_counter() - started)
         return self.stages[name]["result"]
+
+    def record(self, name: str, result, seconds: float) -> None:
+        self.stages[name] = {"result": result, "seconds": seconds}
+        atomic_write_text(self.stages_path, json.dumps({"config": self.config, "stages": self.stages}, indent=1))
 
     def trained(self, name: str, make):
         """The model ``name``: loaded if saved, else ``make() -> (model, fit kwargs)``, trained
         (resuming its checkpoint, if any) and saved."""
         if name not in self.models:
             path = os.path.join(self.out, "models", f"{name}.npz")
-            if os.path.exists(path):
+            if os.path.exists(path):  # the file, not a record, decides: it is written last
                 self.models[name] = models.load(path)
             else:
                 model, fit_kwargs = make()
-                self.stage(f"train {name}", lambda: self._fit(name, model, fit_kwargs))
+                started = time.perf_counter()
+                result = self._fit(name, model, fit_kwargs)
                 models.save(model, path)
+                self.record(f"train {name}", result, time.perf_counter() - started)
                 self.models[name] = model
         return self.models[name]
 
@@ -125,7 +149,7 @@ class Reproduction:
     # --- the models -----------------------------------------------------------------------
     def softmax(self, converged: bool):
         def make():
-            model = models.SoftmaxRegression(self.X.shape[1], 10)
+            model = models.SoftmaxRegression(self.X.shape[1], self.n_classes)
             return model, dict(epochs=self.budget.softmax_epochs if converged else 1, batch_size=100,
                                optimizer=training.SGD(model.parameters(), lr=0.1))
 
@@ -133,7 +157,8 @@ class Reproduction:
 
     def maxout(self, adversarial: bool):
         def make():
-            model = models.MaxoutNetwork(self.X.shape[1], hidden=self.budget.maxout_hidden, seed=self.seed)
+            model = models.MaxoutNetwork(self.X.shape[1], hidden=self.budget.maxout_hidden, n_classes=self.n_classes,
+                                         seed=self.seed)
             epochs = self.budget.adv_epochs if adversarial else self.budget.maxout_epochs
             kwargs = dict(monitor_size=0, checkpoint_interval=60.0,
                           **training.maxout_paper_recipe(model, epochs=epochs, patience=self.budget.patience))
@@ -208,8 +233,9 @@ class Reproduction:
         error, confidence = error or (None, None), confidence or (None, None)
         return [row(id, "error_rate", r["error"], self.paper(error[0]), error[1], n=r["n"], setup=setup),
                 row(id, "confidence_wrong", r["confidence"], self.paper(confidence[0]), confidence[1], n=r["n"], setup=setup),
-                row(id, "error_rate", r["error_clipped"], None, None, n=r["n"], clip=(0.0, 1.0), setup=setup),
-                row(id, "confidence_wrong", r["confidence_clipped"], None, None, n=r["n"], clip=(0.0, 1.0), setup=setup)]
+                row(f"{id}_clipped", "error_rate", r["error_clipped"], None, None, n=r["n"], clip=(0.0, 1.0), setup=setup),
+                row(f"{id}_clipped", "confidence_wrong", r["confidence_clipped"], None, None, n=r["n"], clip=(0.0, 1.0),
+                    setup=setup)]
 
     def shallow_softmax(self):
         short = self.fgsm_stage("softmax", self.softmax(converged=False))
@@ -276,7 +302,7 @@ class Reproduction:
         setup = "FGSM eps 0.25 crafted on one maxout network, evaluated on the other; the paper: first < second"
         rows = [row("transfer_orig_to_adv", "error_rate", t["orig_to_adv"], self.paper(0.196), {"within": 0.10}, n=t["n"], setup=setup),
                 row("transfer_adv_to_orig", "error_rate", t["adv_to_orig"], self.paper(0.409), {"within": 0.10}, n=t["n"], setup=setup)]
-        rows.append(row("transfer_asymmetry", "orig_to_adv < adv_to_orig", float(t["orig_to_adv"] < t["adv_to_orig"]), self.paper(1.0),
+        rows.append(row("transfer_asymmetry", "holds: orig_to_adv < adv_to_orig", float(t["orig_to_adv"] < t["adv_to_orig"]), self.paper(1.0),
                         {"at_least": 1.0}, n=t["n"], setup=setup))
         return rows
 
@@ -301,10 +327,14 @@ class Reproduction:
 
         r = self.stage("rubbish", run)
         n, setup = self.budget.n_rubbish, "N(0, I) samples counted wrong when the top probability exceeds 0.5"
-        rows = [row(f"rubbish_{name}", "fooled_fraction", r[name]["fooled"], self.paper(paper), None, n=n, setup=setup)
-                for name, paper in (("maxout", 0.9835), ("softmax", 0.598), ("rbf", 0.0))]
+        rows = []
+        for name, fooled, confidence in (("maxout", 0.9835, 0.928), ("softmax", 0.598, 0.708), ("rbf", 0.0, None)):
+            rows.append(row(f"rubbish_{name}", "fooled_fraction", r[name]["fooled"], self.paper(fooled), None, n=n, setup=setup))
+            rows.append(row(f"rubbish_{name}", "confidence_fooled", r[name]["confidence"], self.paper(confidence), None, n=n,
+                            setup=setup))
         order = r["rbf"]["fooled"] < r["softmax"]["fooled"] < r["maxout"]["fooled"]
-        rows.append(row("rubbish_order", "rbf < softmax < maxout", float(order), self.paper(1.0), {"at_least": 1.0}, n=n, setup=setup))
+        rows.append(row("rubbish_order", "holds: rbf < softmax < maxout", float(order), self.paper(1.0), {"at_least": 1.0},
+                        n=n, setup=setup))
         return rows
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -328,19 +358,32 @@ class Reproduction:
         atomic_write_text(os.path.join(self.out, "results.md"), markdown(rows, self.budget, timing))
 
 
-def adversarial_error(model, X, y) -> float:
-    """The error on FGSM examples (eps 0.25, unclipped): what adversarial training early-stops on."""
-    return float(np.mean(model.predict(fgsm(model, X, y, EPS, clip=None)) != y))
+def adversarial_error(model, X, y, batch_size: int = 1000) -> float:
+    """The error on FGSM examples (eps 0.25, unclipped): what adversarial training early-stops on.
+
+    In batches: one graph over all 10,000 validation images would hold gigabytes of
+    activations at --full-size, and its large temporaries cost page faults at any size.
+    """
+    wrong = sum(int(np.count_nonzero(model.predict(fgsm(model, X[i : i + batch_size], y[i : i + batch_size], EPS, clip=None))
+                                     != y[i : i + batch_size])) for i in range(0, len(X), batch_size))
+    return wrong / len(X)
 
 
 def load_data(data):
-    """(is MNIST, train, test): MNIST (checksummed) unless ``data`` names another IDX data set."""
-    if data is not None:
-        try:
-            return True, training.load_mnist("train", path=data, download=False), training.load_mnist("test", path=data, download=False)
-        except training.DataError:
-            return False, training.load_idx_dataset(data, "train"), training.load_idx_dataset(data, "test")
-    return True, training.load_mnist("train"), training.load_mnist("test")
+    """(is MNIST, train, test): MNIST by default; with ``data``, that folder only.
+
+    A folder is MNIST when its files match MNIST's checksums; any other IDX data set
+    (Fashion-MNIST, KMNIST) loads without them and is reported without the paper's numbers.
+    """
+    if data is None:
+        return True, training.load_mnist("train"), training.load_mnist("test")
+    try:
+        splits = [training.load_idx_dataset(data, split, checksums=training.MNIST_SHA256) for split in ("train", "test")]
+        return True, *splits
+    except training.DataNotFoundError:
+        raise
+    except training.DataError:  # readable, but not MNIST
+        return False, training.load_idx_dataset(data, "train"), training.load_idx_dataset(data, "test")
 
 
 def markdown(rows, budget: Budget, timing: dict) -> str:
@@ -352,7 +395,7 @@ def markdown(rows, budget: Budget, timing: dict) -> str:
              "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         difference = "" if r["paper"] is None or r["ours"] is None else f"{100 * (r['ours'] - r['paper']):+.2f} pts"
-        claim = "<" in r["metric"]  # a yes/no row, such as the transfer asymmetry
+        claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry
         if r["tolerance"] is None:
             target = ""
         elif claim:

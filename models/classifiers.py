@@ -47,6 +47,19 @@ class Classifier(Module):
         """Softmax cross-entropy of the logits against integer labels y."""
         return mg.cross_entropy(logits, y, reduction=reduction)
 
+    def direction_loss(self, logits, y, reduction: str = "sum"):
+        """The loss an attack differentiates: the model's own, with a never-vanishing gradient.
+
+        Its value is ``self.loss``; its gradient is a positive multiple of the true one per
+        example, exact where a saturated float32 softmax loses it (see
+        :mod:`attacks.gradients`). A model whose loss does not saturate returns ``self.loss``.
+        """
+        from attacks.gradients import softmax_direction_loss  # the derivation lives with the attacks
+
+        if type(self).loss is Classifier.loss:
+            return softmax_direction_loss(logits, y, reduction)
+        return self.loss(logits, y, reduction=reduction)
+
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Class probabilities from logits (ndarray): the softmax."""
         return mg.softmax(mg.Tensor(logits)).data
@@ -54,13 +67,8 @@ class Classifier(Module):
     def predict_proba(self, x, batch_size: int = 1000) -> np.ndarray:
         """(N, n_classes) float32 probabilities, computed in batches in evaluation mode."""
         x = np.asarray(x, dtype=np.float32)
-        was_training = self.training
-        self.eval()
-        try:
-            with mg.no_grad():
-                parts = [self.probabilities(self(x[i : i + batch_size]).data) for i in range(0, len(x), batch_size)]
-        finally:
-            self.train(was_training)
+        with self.evaluating(), mg.no_grad():
+            parts = [self.probabilities(self(x[i : i + batch_size]).data) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, self.n_classes), dtype=np.float32)
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
@@ -90,6 +98,12 @@ class LogisticRegression(Classifier):
         if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 1)):
             raise ValueError(f"LogisticRegression labels must be integers in {{0, 1}}, got dtype {y.dtype} with values {np.unique(y)[:5]}")
         return mg.binary_cross_entropy_with_logits(logits, y, reduction=reduction)
+
+    def direction_loss(self, logits, y, reduction: str = "sum"):
+        """Binary cross-entropy whose gradient is its sign, 1 - 2t per example (never 0)."""
+        from attacks.gradients import logistic_direction_loss
+
+        return logistic_direction_loss(logits, y, reduction)
 
     def probabilities(self, logits):
         p = mg.sigmoid(mg.Tensor(logits)).data

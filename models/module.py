@@ -10,6 +10,8 @@ and checkpoint files name them.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import minigrad as mg
@@ -65,6 +67,24 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode (dropout off)."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self, enabled: bool = True):
+        """Run the block in evaluation mode (if ``enabled``), then restore the mode it had.
+
+        Predictions and attacks use it, so they see the deterministic network without
+        changing the mode a training loop set.
+        """
+        if not enabled:
+            yield self
+            return
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for module, mode in modes:  # each its own: a layer may have been set apart
+                module.training = mode
 
     def zero_grad(self) -> None:
         for p in self.parameters():

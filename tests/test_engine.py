@@ -224,3 +224,10 @@ def test_detect_anomaly_names_the_op_where_nan_is_born():
         mg.log(Tensor([-1.0, 1.0]))
     with np.errstate(invalid="ignore"):
         assert np.isnan(mg.log(Tensor([-1.0])).data[0])  # off by default: no scan, no error
+
+
+def test_grad_returns_independent_arrays_for_inputs_that_share_a_gradient():
+    ga, gb = mg.grad(lambda a, b: (a + b).sum(), argnums=(0, 1))(np.ones(3, np.float32), np.ones(3, np.float32))
+    assert ga is not gb
+    ga += 1
+    np.testing.assert_array_equal(gb, np.ones(3))

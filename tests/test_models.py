@@ -208,3 +208,14 @@ def test_rbf_precision_cap_and_logits_formula():
     beta = np.exp(layer.log_beta.data)
     expected = -(beta * (x[:, None, :] - layer.centers.data[None]) ** 2).sum(-1)  # -sum_i beta_ci (x_i - mu_ci)^2
     np.testing.assert_allclose(layer(mg.Tensor(x)).data, expected, rtol=1e-6)
+
+
+def test_evaluating_restores_each_layers_own_mode():
+    model = models.MaxoutNetwork(8, hidden=(4, 4), pieces=2, n_classes=3, seed=0).train()
+    first_dropout = next(m for m in model.modules() if isinstance(m, models.Dropout))
+    first_dropout.eval()  # a layer set apart on purpose
+    with model.evaluating():
+        assert not any(m.training for m in model.modules())
+    assert not first_dropout.training and sum(m.training for m in model.modules()) == len(list(model.modules())) - 1
+    with model.evaluating(enabled=False):
+        assert not first_dropout.training and model.training

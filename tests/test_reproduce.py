@@ -2,6 +2,7 @@
 
 import json
 
+import training
 from attacks import cli
 
 REQUIRED_IDS = {
@@ -22,16 +23,42 @@ def test_quick_reproduction_writes_every_section_and_reuses_finished_stages(synt
     assert results["mnist"] is False and all(r["paper"] is None for r in rows if r["id"] != "toy_example")
     errors = [r["ours"] for r in rows if r["metric"] in ("error_rate", "fooled_fraction")]
     assert errors and all(0.0 <= v <= 1.0 for v in errors)
-    assert {json.dumps(r["clip"]) for r in rows if r["id"] == "maxout_fgsm"} == {"null", "[0.0, 1.0]"}
+    assert {json.dumps(r["clip"]) for r in rows if r["id"] == "maxout_fgsm"} == {"null"}
+    assert {json.dumps(r["clip"]) for r in rows if r["id"] == "maxout_fgsm_clipped"} == {"[0.0, 1.0]"}
+    assert len({(r["id"], r["metric"]) for r in rows}) == len(rows)  # every row is its own
+    assert {r["kind"] for r in rows if r["id"] in ("transfer_asymmetry", "rubbish_order")} == {"claim"}
     assert "| softmax_fgsm |" in (out / "results.md").read_text()
     for figure in ("eps_curves.png", "linearity.png", "examples.png"):
         assert (out / "figures" / figure).exists()
     for model in ("softmax", "softmax_converged", "maxout", "rbf", "maxout_adversarial"):
         assert (out / "models" / f"{model}.npz").exists()
 
-    stages = json.loads((out / "stages.json").read_text())
-    (out / "results.json").unlink()
-    assert cli.main(argv) == 0  # a second run reuses every finished stage: nothing is retrained
-    assert json.loads((out / "stages.json").read_text()) == stages
-    assert json.loads((out / "results.json").read_text())["rows"] == rows
     assert "done in" in capsys.readouterr().out
+
+
+def test_a_rerun_reuses_finished_stages_retrains_only_missing_models_and_refuses_other_settings(
+        synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+    assert cli.main(argv) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+
+    trained = []
+    real_fit = training.fit
+
+    def counting_fit(model, *args, **kwargs):
+        trained.append(type(model).__name__)
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", counting_fit)
+    (out / "results.json").unlink()
+    assert cli.main(argv) == 0
+    assert trained == [] and json.loads((out / "results.json").read_text())["rows"] == rows
+
+    (out / "models" / "rbf.npz").unlink()  # a missing model file is trained again, never taken as done
+    assert cli.main(argv) == 0
+    assert trained == ["RBFNetwork"] and (out / "models" / "rbf.npz").exists()
+
+    capsys.readouterr()
+    assert cli.main(argv + ["--seed", "1"]) == 2
+    assert "other settings" in capsys.readouterr().err

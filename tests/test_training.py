@@ -7,9 +7,10 @@ import pytest
 
 import minigrad as mg
 import models
+import training
 from training.loop import EarlyStopping, error_rate, fit
 from training.optim import SGD, Adam, ExponentialDecay, LinearRamp, StepDecay
-from training.progress import progress_bar
+from training.progress import _PlainBar
 from training.recipes import maxout_paper_recipe
 
 
@@ -101,6 +102,26 @@ def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tm
     assert history.epoch == [1, 2, 3, 4] and history.val_error == reference_history.val_error
 
 
+def test_pgd_adversarial_training_resumes_exactly(tmp_path):
+    """PGD's random starts come from fit's generator, so they too are checkpointed."""
+    objective = lambda: training.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2})  # noqa: E731
+    reference, _ = run(epochs=3, loss=objective())
+
+    class Interrupting(training.AdversarialObjective):
+        calls = 0
+
+        def __call__(self, model, x, y):
+            Interrupting.calls += 1
+            if Interrupting.calls == 8:  # in the second epoch
+                raise Interrupt
+            return super().__call__(model, x, y)
+
+    with pytest.raises(Interrupt):
+        run(epochs=3, loss=Interrupting(eps=0.1, attack="pgd", attack_kwargs={"steps": 2}), checkpoint_dir=tmp_path)
+    resumed, _ = run(epochs=3, loss=objective(), checkpoint_dir=tmp_path, resume=True)
+    assert all(np.array_equal(u, v) for u, v in zip(weights(resumed), weights(reference)))
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     run(epochs=1, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="checkpoint .* is of another run"):
@@ -153,13 +174,17 @@ def test_progress_lines_when_enabled_and_silence_when_not(capsys):
     model = models.SoftmaxRegression(20, 4)
     fit(model, X, y, epochs=2, batch_size=50, optimizer=SGD(model.parameters(), lr=0.1), progress=False)
     assert capsys.readouterr().err == ""
-    stream = io.StringIO()
-    bar = progress_bar(100, "epoch 1/2", stream=stream)
-    bar.update(60)
-    bar.set_postfix_str("loss 0.5")
-    bar.close()
-    if type(bar).__name__ == "_PlainBar":
-        assert stream.getvalue() == stream.getvalue().strip() + "\n" and "epoch 1/2: 60/100" in stream.getvalue()
+    for tty in (False, True):
+        stream = io.StringIO()
+        stream.isatty = lambda tty=tty: tty
+        bar = _PlainBar(100, "epoch 1/2", stream)
+        bar.last_draw = -1e9  # draw on the next update, whatever the clock says
+        bar.update(60)
+        bar.set_postfix_str("loss 0.5")
+        bar.close()
+        text = stream.getvalue()
+        assert "epoch 1/2: 60/100" in text and text.endswith("loss 0.5\n") and text.count("\n") == 1
+        assert text.count("\r") == (2 if tty else 0)  # a live line on a terminal, one plain line in a log
 
 
 # --- optimizers and schedules -------------------------------------------------------------
@@ -227,6 +252,15 @@ def test_schedules():
     opt = SGD([mg.Tensor(np.zeros(1, np.float32), requires_grad=True)], lr=1.0, momentum=0.1)
     ramp.apply(opt, 0, 250)
     assert opt.momentum == pytest.approx(0.7)
+
+
+def test_sgd_with_a_learning_rate_of_zero_keeps_the_weights():
+    p = mg.Tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    opt.lr = 0.0  # as a schedule may set it
+    p.grad = np.ones(3, np.float32)
+    opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))
 
 
 def test_optimizer_argument_errors():

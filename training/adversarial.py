@@ -61,6 +61,7 @@ class AdversarialObjective:
         self.eps, self.alpha, self.attack, self.label = float(eps), float(alpha), attack, label
         self.attack_kwargs = dict(attack_kwargs or {})
         self.clip, self.train_mode = clip, train_mode
+        self.rng = np.random.default_rng()  # PGD's random starts; training.fit replaces it with its own
 
     def craft(self, model, x, y) -> np.ndarray:
         """The adversarial version of the batch against the current parameters (a constant)."""
@@ -69,7 +70,7 @@ class AdversarialObjective:
         target = y if self.label == "true" else model.predict(x)
         if self.attack == "fgsm":
             return attacks.fgsm(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **self.attack_kwargs)
-        kwargs = {"step_size": self.eps / 4, "steps": 10, **self.attack_kwargs}
+        kwargs = {"step_size": self.eps / 4, "steps": 10, "seed": self.rng, **self.attack_kwargs}
         return attacks.pgd(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **kwargs)
 
     def __call__(self, model, x, y):

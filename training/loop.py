@@ -2,7 +2,8 @@
 
 ``fit`` owns every source of randomness of a run: one ``numpy.random.Generator``
 made from ``seed`` shuffles the minibatches and draws the dropout masks (it replaces
-the generators of the model's ``Dropout`` layers). Its state is checkpointed with the
+the generators of the model's ``Dropout`` layers, and the ``rng`` of a loss that has one,
+such as PGD adversarial training's random starts). Its state is checkpointed with the
 weights and the optimizer after every epoch, so ``fit(..., resume=True)`` continues an
 interrupted run and ends with exactly the weights an uninterrupted run would have.
 """
@@ -109,11 +110,12 @@ def fit(
     Validation data: ``val=(X_val, y_val)``, or ``val_fraction``, which holds out the
     *last* fraction of (X, y) (the paper trains on the first 50,000 MNIST images and
     validates on the last 10,000). The training error is measured in evaluation mode
-    on the first ``monitor_size`` training examples after every epoch.
+    on the first ``monitor_size`` training examples after every epoch (0: not at all).
     ``checkpoint_dir``: after every epoch the whole state is written there atomically
     (or, with ``checkpoint_interval``, after an epoch once that many seconds have passed
     since the last write, and after the last epoch); ``resume=True`` continues from it
     (and is a no-op start when there is none) with exactly the uninterrupted result.
+    The model is left in evaluation mode (with the best weights, under early stopping).
     ``validate(model, X_val, y_val) -> error`` replaces :func:`error_rate` as the
     validation error that is recorded and early-stopped on (for example the error on
     adversarial examples, when training for robustness).
@@ -127,7 +129,7 @@ def fit(
         cut = len(X) - int(round(len(X) * val_fraction))
         X, y, val = X[:cut], y[:cut], (X[cut:], y[cut:])
     if val is not None:
-        val = _check_data(*val)
+        val = _check_data(*val, what="validation ")
     if early_stopping is not None and val is None:
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
     if epochs < 0 or batch_size < 1:
@@ -138,6 +140,8 @@ def fit(
     for module in model.modules():
         if isinstance(module, Dropout):
             module.rng = rng
+    if hasattr(loss, "rng"):  # a loss that draws random numbers (PGD's random start) shares it
+        loss.rng = rng
     history = History()
     run = {"n_train": len(X), "batch_size": batch_size, "seed": seed}
     checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
@@ -171,7 +175,7 @@ def fit(
         row = dict(
             epoch=epoch + 1,
             train_loss=total_loss / len(X),
-            train_error=error_rate(model, X[:monitor_size], y[:monitor_size]),
+            train_error=error_rate(model, X[:monitor_size], y[:monitor_size]) if monitor_size else None,
             val_error=(validate or error_rate)(model, *val) if val is not None else None,
             lr=float(optimizer.lr),
             seconds=time.perf_counter() - started,
@@ -194,24 +198,26 @@ def fit(
     return history
 
 
-def _check_data(X, y):
+def _check_data(X, y, what: str = ""):
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2:
-        raise ValueError(f"fit: X must have shape (N, features), got {X.shape}")
+        raise ValueError(f"fit: {what}X must have shape (N, features), got {X.shape}")
     if X.dtype.kind != "f":
         hint = " (raw pixels? divide by 255)" if X.dtype == np.uint8 else ""
-        raise TypeError(f"fit: X must be floating point, got {X.dtype}{hint}")
+        raise TypeError(f"fit: {what}X must be floating point, got {X.dtype}{hint}")
     if y.shape != (len(X),) or y.dtype.kind not in "iu":
-        raise ValueError(f"fit: y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
+        raise ValueError(f"fit: {what}y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
     # One float64 sum is NaN or inf if any entry is (and costs a tenth of np.isfinite(X),
     # which would write a bool array as large as X); only then look for the culprit.
     if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
-        raise ValueError("fit: X contains NaN or inf")
+        raise ValueError(f"fit: {what}X contains NaN or inf")
     return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64, copy=False)
 
 
 def _summary(row: dict) -> str:
-    parts = [f"loss {row['train_loss']:.4f}", f"train err {100 * row['train_error']:.2f}%"]
+    parts = [f"loss {row['train_loss']:.4f}"]
+    if row["train_error"] is not None:
+        parts.append(f"train err {100 * row['train_error']:.2f}%")
     if row["val_error"] is not None:
         parts.append(f"val err {100 * row['val_error']:.2f}%")
     return ", ".join(parts)

@@ -88,7 +88,7 @@ class SGD(Optimizer):
 
     def _update(self, i, w, g):
         v = self.buffers["velocity"][i]
-        if self.momentum and not (self.nesterov or self.weight_decay):
+        if self.momentum and self.lr and not (self.nesterov or self.weight_decay):
             # The common case in three passes over v and no temporary array:
             # momentum * v - lr * g  ==  (v * (-momentum / lr) + g) * (-lr).
             v *= -self.momentum / self.lr
@@ -127,7 +127,8 @@ class Adam(Optimizer):
         m <- b1 m + (1 - b1) g,   s <- b2 s + (1 - b2) g^2
         w <- w - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
 
-    ``weight_decay`` adds weight_decay * w to g (L2 regularisation, not AdamW).
+    ``weight_decay`` adds weight_decay * w to g (L2 regularisation, not AdamW); that one
+    option allocates a temporary per step.
     """
 
     settings = ("lr", "beta1", "beta2", "eps", "weight_decay")
@@ -147,7 +148,8 @@ class Adam(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * w
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        np.multiply(g, 1 - self.beta1, out=work)
+        m += work
         s *= self.beta2
         np.multiply(g, g, out=work)
         work *= 1 - self.beta2
