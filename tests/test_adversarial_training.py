@@ -8,6 +8,7 @@ import minigrad as mg
 import models
 import training
 from test_attacks import faint_patterns
+from training.synthetic import strong_and_faint_features
 
 
 def grads_of(model, loss):
@@ -59,25 +60,8 @@ def test_crafting_leaves_the_training_mode_on():
     assert all(m.training for m in model.modules())
 
 
-def robust_and_fragile_features(n, seed=0):
-    """Each class has a strong feature (24 bright pixels) and a faint one (+0.15 on 30% of pixels).
-
-    Plain training leans on the many faint pixels too, which FGSM flips cheaply;
-    robust classification is still possible through the strong feature alone, so
-    adversarial training has something to learn.
-    """
-    rng = np.random.default_rng(seed)
-    faint = (rng.random((10, 784)) < 0.3).astype(np.float32)
-    strong = np.zeros((10, 784), dtype=np.float32)
-    for k in range(10):  # ten classes, not a loop over examples
-        strong[k, 40 * k : 40 * k + 24] = 1.0
-    y = rng.integers(0, 10, n)
-    X = np.clip(0.2 + 0.6 * strong[y] + 0.15 * faint[y] + rng.normal(0, 0.15, (n, 784)), 0, 1).astype(np.float32)
-    return X, y
-
-
 def test_adversarial_training_makes_the_model_robust():
-    X, y = robust_and_fragile_features(1500, seed=6)
+    X, y = strong_and_faint_features(1500, seed=6)
     X_test, y_test = X[1200:], y[1200:]
     results = {}
     for name, loss in (("plain", None), ("adversarial", training.AdversarialObjective(eps=0.2))):

@@ -10,6 +10,7 @@ Built only on :mod:`minigrad`'s public API:
 * :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's exact settings.
 * :mod:`training.adversarial`: ``AdversarialObjective`` (FGSM or PGD adversarial training)
   and ``logistic_adversarial_loss``, its closed form for logistic regression.
+* :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
 """
 
 from . import data
