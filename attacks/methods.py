@@ -87,9 +87,10 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
         x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
         _clip(x_adv, clip)
     step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
+    low, high = x - eps, x + eps  # the eps-ball, computed once for all steps
     for _ in range(steps):
         x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
-        np.clip(x_adv, x - eps, x + eps, out=x_adv)
+        np.clip(x_adv, low, high, out=x_adv)
         _clip(x_adv, clip)
     return x_adv
 

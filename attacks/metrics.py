@@ -17,7 +17,8 @@ from .methods import fgsm
 DEFAULT_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
-def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batch_size: int = 1000) -> list:
+def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batch_size: int = 1000,
+             zero_grad: bool = True) -> list:
     """One row per eps: how the model does on ``attack(model, x, y, eps, clip=clip)``.
 
     Keys of each row:
@@ -30,7 +31,8 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
       (after clipping);
     * ``zero_grad_fraction``: fraction of input-gradient components that are exactly 0
       at the clean inputs (the plain float32 gradient: where it is 0, a plain FGSM
-      does nothing);
+      does nothing); it costs one extra gradient pass per batch, so ``zero_grad=False``
+      skips it (the key is then None), as a gradient-free baseline such as noise wants;
     * ``eps``, ``n``, ``clip``.
 
     ``attack`` is any callable ``(model, x, y, eps, clip=...) -> x_adv`` (use
@@ -41,10 +43,11 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     y = check_labels(model, y, len(x), required=True)
     eps_values = [float(e) for e in np.atleast_1d(eps)]
     totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
-    zero_grad = 0
+    zeros = 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        zero_grad += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
+        if zero_grad:
+            zeros += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
         for t, e in zip(totals, eps_values):
             x_adv = xb if e == 0 else attack(model, xb, yb, e, clip=clip)
             proba = model.predict_proba(x_adv)
@@ -65,7 +68,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
             "p_true": t["p_true"] / n,
             "linf": t["linf"] / n,
             "l2": t["l2"] / n,
-            "zero_grad_fraction": zero_grad / x.size,
+            "zero_grad_fraction": zeros / x.size if zero_grad else None,
             "n": n,
             "clip": None if clip is None else [float(clip[0]), float(clip[1])],
         })

@@ -272,7 +272,8 @@ class Reproduction:
         def run():
             result = {}
             for name, model in self.all_models().items():
-                clean, noisy = evaluate(model, self.X_test, self.y_test, attack=noise_attack(self.seed), eps=[0.0, EPS], clip=None)
+                clean, noisy = evaluate(model, self.X_test, self.y_test, attack=noise_attack(self.seed), eps=[0.0, EPS],
+                                        clip=None, zero_grad=False)
                 result[name] = {"clean": clean["error_rate"], "noise": noisy["error_rate"], "n": noisy["n"]}
             return result
 

@@ -240,6 +240,8 @@ def test_evaluate_rows(trained):
     assert rows[2]["confidence_wrong"] == pytest.approx(proba.max(1)[wrong].mean(), rel=1e-5)
     noise = attacks.evaluate(model, X, y, attack=attacks.noise_attack(seed=0), eps=[0.25], clip=None)
     assert noise[0]["clip"] is None and noise[0]["linf"] == pytest.approx(0.25)
+    skipped = attacks.evaluate(model, X, y, attack=attacks.noise_attack(seed=0), eps=[0.25], clip=None, zero_grad=False)
+    assert skipped[0]["zero_grad_fraction"] is None and skipped[0]["error_rate"] == noise[0]["error_rate"]
 
 
 def test_transfer_matrix_matches_direct_evaluation(trained):
