@@ -79,6 +79,17 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
     return float(np.mean(model.predict(X, batch_size) != y)) if len(y) else float("nan")
 
 
+def train_step(model, optimizer, loss, x, y) -> float:
+    """One update: ``loss(model, x, y)``, its gradient, the optimizer's step, then the
+    model's constraints (max-norm). Returns the loss, a float."""
+    optimizer.zero_grad()
+    value = loss(model, x, y)
+    value.backward()
+    optimizer.step()
+    model.constrain()
+    return float(value.data)
+
+
 def fit(
     model,
     X,
@@ -163,13 +174,8 @@ def fit(
             batch = order[b * batch_size : (b + 1) * batch_size]
             for schedule in schedules:
                 schedule.apply(optimizer, step, epoch)
-            optimizer.zero_grad()
-            value = loss(model, X[batch], y[batch])
-            value.backward()
-            optimizer.step()
-            model.constrain()
+            total_loss += train_step(model, optimizer, loss, X[batch], y[batch]) * len(batch)
             step += 1
-            total_loss += float(value.data) * len(batch)
             bar.update(len(batch))
         model.eval()
         row = dict(
