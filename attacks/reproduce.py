@@ -363,10 +363,11 @@ class Reproduction:
 
     def write(self, rows) -> None:
         timing = {name: round(stage["seconds"], 1) for name, stage in self.stages.items()}
+        trained = {name[len("train "):]: stage["result"] for name, stage in self.stages.items() if name.startswith("train ")}
         results = {"budget": dataclasses.asdict(self.budget), "seed": self.seed, "mnist": self.is_mnist,
-                   "eps": EPS, "rows": rows, "seconds": timing}
+                   "eps": EPS, "rows": rows, "seconds": timing, "training": trained}
         atomic_write_text(os.path.join(self.out, "results.json"), json.dumps(results, indent=2))
-        atomic_write_text(os.path.join(self.out, "results.md"), markdown(rows, self.budget, timing))
+        atomic_write_text(os.path.join(self.out, "results.md"), markdown(rows, self.budget, timing, trained))
 
 
 def adversarial_error(model, X, y, batch_size: int = 1000) -> float:
@@ -397,7 +398,7 @@ def load_data(data):
         return False, training.load_idx_dataset(data, "train"), training.load_idx_dataset(data, "test")
 
 
-def markdown(rows, budget: Budget, timing: dict) -> str:
+def markdown(rows, budget: Budget, timing: dict, trained: dict) -> str:
     def fmt(v):
         return "" if v is None else f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
 
@@ -418,5 +419,14 @@ def markdown(rows, budget: Budget, timing: dict) -> str:
         ours = ("yes" if r["ours"] else "no") if claim else fmt(r["ours"])
         lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {ours} | {'' if claim else fmt(r['paper'])} "
                      f"| {'' if claim else difference} | {target} | {verdict} | {r['n']} |")
-    lines += ["", "Time per stage (seconds): " + ", ".join(f"{k} {v}" for k, v in timing.items())]
+    lines += ["", "| model | epochs run | best epoch | seconds per epoch |", "|---|---|---|---|"]
+    for name, t in trained.items():
+        per_epoch = "" if t["seconds_per_epoch"] is None else f"{t['seconds_per_epoch']:.2f}"
+        lines.append(f"| {name} | {t['epochs']} | {t['best_epoch'] or ''} | {per_epoch} |")
+    clean, adversarial = trained.get("maxout"), trained.get("maxout_adversarial")
+    if clean and adversarial and clean["seconds_per_epoch"] and adversarial["seconds_per_epoch"]:
+        ratio = adversarial["seconds_per_epoch"] / clean["seconds_per_epoch"]
+        lines += ["", f"In this run an adversarial-training epoch (validation included) took {ratio:.2f}x a clean one."]
+    total = sum(timing.values())
+    lines += ["", f"Time per stage (seconds; {total / 60:.1f} minutes summed over stages): " + ", ".join(f"{k} {v}" for k, v in timing.items())]
     return "\n".join(lines) + "\n"

@@ -27,7 +27,12 @@ def test_quick_reproduction_writes_every_section_and_reuses_finished_stages(synt
     assert {json.dumps(r["clip"]) for r in rows if r["id"] == "maxout_fgsm_clipped"} == {"[0.0, 1.0]"}
     assert len({(r["id"], r["metric"]) for r in rows}) == len(rows)  # every row is its own
     assert {r["kind"] for r in rows if r["id"] in ("transfer_asymmetry", "rubbish_order")} == {"claim"}
-    assert "| softmax_fgsm |" in (out / "results.md").read_text()
+    report = (out / "results.md").read_text()
+    assert "| softmax_fgsm |" in report
+    budget = results["budget"]
+    assert results["training"]["maxout"]["epochs"] <= budget["maxout_epochs"]
+    assert results["training"]["maxout_adversarial"]["epochs"] <= budget["adv_epochs"]
+    assert "| maxout_adversarial |" in report and "x a clean one" in report  # the cost of adversarial training
     for figure in ("eps_curves.png", "linearity.png", "examples.png"):
         assert (out / "figures" / figure).exists()
     for model in ("softmax", "softmax_converged", "maxout", "rbf", "maxout_adversarial"):
