@@ -76,3 +76,25 @@ def test_hand_written_maxout_sends_a_tie_to_the_first_piece():
     assert layer.backward(np.array([[2.0]], np.float32)).tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
     engine_grad = minigrad.grad(lambda x: (minigrad.maxout(x, bench.PIECES) * 2.0).sum())(z)
     assert engine_grad.tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
+
+
+def test_adversarial_cost_quick_run_reports_every_ratio(tmp_path, capsys):
+    from benchmarks import adversarial_cost
+
+    out = tmp_path / "cost.json"
+    assert adversarial_cost.main(["--quick", "--out", str(out)]) == 0
+    assert "| adversarial / clean training step |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result["ratios"]) == set(adversarial_cost.RATIOS)
+    assert all(r["min"] > 0 and r["median"] >= r["min"] for r in result["ratios"].values())
+    parts = {p for top, bottom in adversarial_cost.RATIOS.values() for p in top + bottom}
+    assert parts <= set(result["seconds_per_epoch"][0])
+
+
+def test_taking_turns_gives_every_function_every_batch_in_order():
+    from benchmarks.adversarial_cost import taking_turns
+
+    X, y = np.arange(10, dtype=np.float32)[:, None], np.arange(10)
+    seen = {"a": [], "b": []}
+    spent = taking_turns({name: (lambda name: lambda xb, yb: seen[name].extend(yb))(name) for name in seen}, X, y, 3, 2)
+    assert seen["a"] == seen["b"] == list(range(10)) and set(spent) == {"a", "b"}

@@ -1,0 +1,154 @@
+"""What does adversarial training cost over ordinary training?  Run ``python -m benchmarks.adversarial_cost``.
+
+It times the pieces of an epoch of the paper's maxout network (``MaxoutNetwork()``,
+784-(240x5)-(240x5)-10 with dropout and max-norm, SGD with momentum, batch 100) on
+synthetic data of MNIST's shape:
+
+* ``clean``: a training step (``training.train_step``, what ``fit`` runs) on the ordinary loss;
+* ``adversarial``: a training step on ``AdversarialObjective(eps=0.25, alpha=0.5)``;
+* ``craft``: the FGSM examples alone (``attacks.fgsm``), the part of the adversarial
+  step that the clean one does not have;
+* ``clean_val`` and ``adversarial_val``: the validation that each early-stops on (the
+  error on the validation images, or on their FGSM examples), per 1,000 images.
+
+The shared machines this was written on switch between a fast and a slow speed for
+minutes at a time, so the pieces take turns, one pass over the 10,000 images each,
+and every ratio compares the passes of one repeat. Reported: the min and the median
+over repeats of each ratio, and the ratio of whole epochs as ``advex reproduce`` runs
+them (training on 50,000 images and validating on 10,000). Shorter turns do not help:
+switching models every step or every 20 steps made the clean step 1.2-1.5x slower
+than in a run of its own. The slow speed slows the clean step more (about 1.45x,
+against 1.3x for the adversarial one), so the ratio is about 2.55 in the fast mode
+and 2.3 in the slow one.
+
+Why the ratio is above 2. Per batch of N images, let F be the cost of a forward
+pass. A clean step costs about 3F: the forward, the weight gradients (as many
+multiply-adds as the forward) and the input gradients of the upper layers (the first
+layer's is skipped, nobody needs it). The adversarial step crafts first: a forward in
+evaluation mode (dropout off, so it cannot reuse the training forward) and a backward
+to the input, which *does* include the first layer's input gradient, as large as its
+forward: about 2F. Then the clean and adversarial halves train as one batch of 2N:
+about 6F, cheaper per row than two batches of N because BLAS is more efficient on
+taller matrices. So about 8F against 3F, before that gain. Crafting against the
+dropout network with the training forward's own masks would save the crafting
+forward, at the price of crafting against a network that is never attacked (see
+``AdversarialObjective``'s ``train_mode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import attacks
+import models
+import training
+from attacks.reproduce import EPS, adversarial_error
+from models.io import atomic_write_text
+
+from .engine import environment
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = {"train": 10_000, "val": 10_000, "repeats": 5}
+QUICK = {"train": 400, "val": 2_000, "repeats": 1}
+EPOCH = {"train": 50_000, "val": 10_000}  # what advex reproduce trains and validates on
+BATCH, VAL_BATCH, TURN = 100, 1000, 100
+RATIOS = {  # name -> (numerator, denominator), each a sum of parts
+    "adversarial / clean training step": (("adversarial",), ("clean",)),
+    "crafting / clean training step": (("craft",), ("clean",)),
+    "adversarial / clean validation": (("adversarial_val",), ("clean_val",)),
+    "adversarial / clean epoch, validation included": (("adversarial", "adversarial_val"), ("clean", "clean_val")),
+}
+
+
+def synthetic_mnist(n: int, seed: int):
+    """n images of MNIST's shape, pixels uniform in [0, 1), labels in 0..9 (the timings do not depend on the values)."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def taking_turns(functions: dict, X, y, batch: int, turn: int) -> dict:
+    """Seconds spent in each ``fn(x_batch, y_batch)`` over all batches of (X, y): the
+    functions take turns, each running ``turn`` batches in a row."""
+    spent = dict.fromkeys(functions, 0.0)
+    for first in range(0, len(X), batch * turn):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            for i in range(first, min(first + batch * turn, len(X)), batch):
+                fn(X[i : i + batch], y[i : i + batch])
+            spent[name] += time.perf_counter() - start
+    return spent
+
+
+def stepper(model, loss):
+    """A training step of ``model`` on ``loss`` with the paper's SGD settings (lr 0.1, momentum 0.5)."""
+    model.train()
+    optimizer = training.SGD(model.parameters(), lr=0.1, momentum=0.5)
+    return lambda x, y: training.train_step(model, optimizer, loss, x, y)
+
+
+def measure(sizes: dict) -> list:
+    """One {part: seconds} per repeat, scaled to an epoch of ``advex reproduce``."""
+    X, y = synthetic_mnist(sizes["train"], seed=0)
+    X_val, y_val = synthetic_mnist(sizes["val"], seed=1)
+    clean_model, adversarial_model = models.MaxoutNetwork(seed=0), models.MaxoutNetwork(seed=0)
+    training_parts = {
+        "clean": stepper(clean_model, training.default_loss),
+        "adversarial": stepper(adversarial_model, training.AdversarialObjective(eps=EPS, alpha=0.5)),
+        "craft": lambda x, y: attacks.fgsm(adversarial_model, x, y, EPS, clip=None),
+    }
+    validation_parts = {
+        "clean_val": lambda x, y: training.error_rate(clean_model, x, y),
+        "adversarial_val": lambda x, y: adversarial_error(adversarial_model, x, y),
+    }
+    taking_turns(training_parts, X[:BATCH], y[:BATCH], BATCH, TURN)  # one untimed warm-up step
+    repeats = []
+    for _ in range(sizes["repeats"]):
+        spent = {name: seconds * EPOCH["train"] / len(X) for name, seconds in taking_turns(training_parts, X, y, BATCH, TURN).items()}
+        spent.update({name: seconds * EPOCH["val"] / len(X_val)
+                      for name, seconds in taking_turns(validation_parts, X_val, y_val, VAL_BATCH, 2).items()})
+        repeats.append(spent)
+    return repeats
+
+
+def summarize(repeats: list) -> dict:
+    per_repeat = {name: [sum(r[p] for p in top) / sum(r[p] for p in bottom) for r in repeats]
+                  for name, (top, bottom) in RATIOS.items()}
+    return {"seconds_per_epoch": repeats, "ratios": {name: {"min": min(v), "median": statistics.median(v)}
+                                                      for name, v in per_repeat.items()}}
+
+
+def report(result: dict) -> str:
+    env, ratios = result["environment"], result["ratios"]
+    lines = [f"## The cost of adversarial training: {json.dumps(result['config'])}", "",
+             f"Python {env['python']}, NumPy {env['numpy']}, {env['cpus']} CPUs, "
+             f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}"]
+    lines += ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
+    lines += ["", "| ratio | min | median |", "|---|---|---|"]
+    lines += [f"| {name} | {r['min']:.2f} | {r['median']:.2f} |" for name, r in ratios.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.adversarial_cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 1 repeat (a smoke run)")
+    parser.add_argument("--repeats", type=int, help=f"interleaved repeats (default {FULL['repeats']})")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adversarial_cost.json")
+    args = parser.parse_args(argv)
+    sizes = dict(QUICK if args.quick else FULL)
+    sizes["repeats"] = args.repeats or sizes["repeats"]
+    result = {"config": {"quick": args.quick, **sizes}, "environment": environment(), **summarize(measure(sizes))}
+    print(report(result))
+    atomic_write_text(args.out, json.dumps(result, indent=2))
+    print(f"\nJSON written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
