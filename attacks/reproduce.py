@@ -160,8 +160,7 @@ class Reproduction:
     def softmax(self, converged: bool):
         def make():
             model = models.SoftmaxRegression(self.X.shape[1], self.n_classes)
-            return model, dict(epochs=self.budget.softmax_epochs if converged else 1, batch_size=100,
-                               optimizer=training.SGD(model.parameters(), lr=0.1))
+            return model, training.linear_classifier_recipe(model, epochs=self.budget.softmax_epochs if converged else 1)
 
         return self.trained("softmax_converged" if converged else "softmax", make)
 
@@ -181,7 +180,7 @@ class Reproduction:
     def rbf(self):
         def make():
             model = models.RBFNetwork.from_data(*self.train)
-            return model, dict(epochs=self.budget.rbf_epochs, batch_size=100, optimizer=training.Adam(model.parameters(), lr=0.01))
+            return model, training.rbf_recipe(model, epochs=self.budget.rbf_epochs)
 
         return self.trained("rbf", make)
 
@@ -217,8 +216,8 @@ class Reproduction:
             test = np.isin(self.y_test, (3, 7))
             X_test, y_test = self.X_test[test], (self.y_test[test] == 7).astype(np.int64)
             model = models.LogisticRegression(X.shape[1])
-            training.fit(model, X, y, epochs=self.budget.logreg_epochs, batch_size=100, seed=self.seed,
-                         optimizer=training.SGD(model.parameters(), lr=0.1), progress=False)
+            training.fit(model, X, y, seed=self.seed, progress=False,
+                         **training.linear_classifier_recipe(model, epochs=self.budget.logreg_epochs))
             clean, adv = evaluate(model, X_test, y_test, eps=[0.0, EPS], clip=None)
             return {"clean": clean["error_rate"], "fgsm": adv["error_rate"], "n": clean["n"]}
 

@@ -35,7 +35,7 @@ PAPER = {  # error, confidence on mistakes; FGSM eps = 0.25, unclipped
 def short_budget_softmax(X, y) -> models.SoftmaxRegression:
     """The paper's shallow softmax: one epoch of SGD, lr 0.1, batch 100, zero init."""
     model = models.SoftmaxRegression()
-    training.fit(model, X, y, epochs=1, batch_size=100, optimizer=training.SGD(model.parameters(), lr=0.1), progress=False)
+    training.fit(model, X, y, progress=False, **training.linear_classifier_recipe(model, epochs=1))
     return model
 
 

@@ -52,12 +52,12 @@ def setups(X, y, quick: bool, seed: int, maxout_epochs: int) -> dict:
     rbf = models.RBFNetwork.from_data(X, y, beta=0.05)
     recipe = training.maxout_paper_recipe(maxout, epochs=epochs(maxout_epochs))
     return {
-        "softmax": (softmax, dict(optimizer=training.SGD(softmax.parameters(), lr=0.1), epochs=epochs(20), batch_size=100),
+        "softmax": (softmax, training.linear_classifier_recipe(softmax, epochs=epochs(20)),
                     "zero init, SGD lr 0.1, batch 100"),
         "mlp": (mlp, dict(optimizer=training.SGD(mlp.parameters(), lr=0.05, momentum=0.9), epochs=epochs(20), batch_size=100),
                 "784-1200-1200-10 ReLU, He init, SGD lr 0.05 momentum 0.9, batch 100"),
         "maxout": (maxout, recipe, "paper recipe: dropout, max-norm 1.9365, lr 0.1 decaying, momentum 0.5->0.7"),
-        "rbf": (rbf, dict(optimizer=training.Adam(rbf.parameters(), lr=0.01), epochs=epochs(10), batch_size=100),
+        "rbf": (rbf, training.rbf_recipe(rbf, epochs=epochs(10)),
                 "centers at class means, beta 0.05 capped at 0.2, Adam lr 0.01, batch 100"),
     }
 

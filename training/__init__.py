@@ -32,9 +32,10 @@ from .data import (
 from .adversarial import AdversarialObjective, logistic_adversarial_loss
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
-from .recipes import maxout_paper_recipe
+from .recipes import linear_classifier_recipe, maxout_paper_recipe, rbf_recipe
 
 __all__ = list(data.__all__) + [
     "Adam", "AdversarialObjective", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "default_loss", "error_rate", "fit", "logistic_adversarial_loss", "maxout_paper_recipe", "train_step",
+    "StepDecay", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "logistic_adversarial_loss", "maxout_paper_recipe", "rbf_recipe",
+    "train_step",
 ]  # fmt: skip
