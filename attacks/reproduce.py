@@ -18,8 +18,9 @@ an interrupted run resumes where it stopped. Each finished stage's result is kep
 reuses it (a re-run with other settings is refused: use another ``--out``).
 
 It writes ``OUT/results.json`` (a list of rows: ``id, metric, kind, ours, paper,
-tolerance, ok, n, clip, setup``), ``OUT/results.md`` (our number beside the paper's)
-and figures. FGSM is the paper's, unclipped; the clipped variant is reported beside it
+tolerance, ok, n, clip, setup``, plus each model's epochs, best epoch and seconds per
+epoch under ``training``), ``OUT/results.md`` (our number beside the paper's, then the
+training table) and figures. FGSM is the paper's, unclipped; the clipped variant is reported beside it
 under the same id with ``_clipped``. Rates are fractions in [0, 1].
 """
 
@@ -425,7 +426,9 @@ def markdown(rows, budget: Budget, timing: dict, trained: dict) -> str:
     clean, adversarial = trained.get("maxout"), trained.get("maxout_adversarial")
     if clean and adversarial and clean["seconds_per_epoch"] and adversarial["seconds_per_epoch"]:
         ratio = adversarial["seconds_per_epoch"] / clean["seconds_per_epoch"]
-        lines += ["", f"In this run an adversarial-training epoch (validation included) took {ratio:.2f}x a clean one."]
+        lines += ["", f"In this run an adversarial-training epoch (validation included) took {ratio:.2f}x a clean one; the two "
+                  "trained at different times on a machine whose speed may change, so `python -m benchmarks.adversarial_cost` "
+                  "gives the controlled ratio."]
     total = sum(timing.values())
     lines += ["", f"Time per stage (seconds; {total / 60:.1f} minutes summed over stages): " + ", ".join(f"{k} {v}" for k, v in timing.items())]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,10 @@ synthetic data of MNIST's shape:
 * ``craft``: the FGSM examples alone (``attacks.fgsm``), the part of the adversarial
   step that the clean one does not have;
 * ``clean_val`` and ``adversarial_val``: the validation that each early-stops on (the
-  error on the validation images, or on their FGSM examples), per 1,000 images.
+  error on the validation images, or on their FGSM examples), in batches of 1,000.
+
+Every time is scaled to one epoch of ``advex reproduce`` (50,000 training images,
+10,000 validation images).
 
 The shared machines this was written on switch between a fast and a slow speed for
 minutes at a time, so the pieces take turns, one pass over the 10,000 images each,
@@ -52,7 +55,7 @@ import training
 from attacks.reproduce import EPS, adversarial_error
 from models.io import atomic_write_text
 
-from .engine import environment
+from .engine import environment, environment_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {"train": 10_000, "val": 10_000, "repeats": 5}
@@ -126,11 +129,8 @@ def summarize(repeats: list) -> dict:
 
 
 def report(result: dict) -> str:
-    env, ratios = result["environment"], result["ratios"]
-    lines = [f"## The cost of adversarial training: {json.dumps(result['config'])}", "",
-             f"Python {env['python']}, NumPy {env['numpy']}, {env['cpus']} CPUs, "
-             f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}"]
-    lines += ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
+    ratios = result["ratios"]
+    lines = [f"## The cost of adversarial training: {json.dumps(result['config'])}", "", *environment_lines(result["environment"])]
     lines += ["", "| ratio | min | median |", "|---|---|---|"]
     lines += [f"| {name} | {r['min']:.2f} | {r['median']:.2f} |" for name, r in ratios.items()]
     return "\n".join(lines)
@@ -143,7 +143,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adversarial_cost.json")
     args = parser.parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
-    sizes["repeats"] = args.repeats or sizes["repeats"]
+    if args.repeats is not None:
+        if args.repeats < 1:
+            parser.error(f"--repeats must be at least 1, got {args.repeats}")
+        sizes["repeats"] = args.repeats
     result = {"config": {"quick": args.quick, **sizes}, "environment": environment(), **summarize(measure(sizes))}
     print(report(result))
     atomic_write_text(args.out, json.dumps(result, indent=2))

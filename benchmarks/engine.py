@@ -427,15 +427,17 @@ def environment() -> dict:
     return env
 
 
+def environment_lines(env: dict) -> list:
+    """The environment as report lines: versions, CPUs, the OpenBLAS variables and each BLAS in use."""
+    lines = [f"Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch'] or 'not importable'}, "
+             f"{env['cpus']} CPUs, OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
+             f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}"]
+    return lines + ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
+
+
 def report(result: dict) -> str:
     env, results = result["environment"], result["results"]
-    lines = [
-        f"## minigrad vs hand-written NumPy: {json.dumps(result['config'])}\n",
-        f"Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch'] or 'not importable'}, "
-        f"{env['cpus']} CPUs, OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
-        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}",
-    ]
-    lines += ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
+    lines = [f"## minigrad vs hand-written NumPy: {json.dumps(result['config'])}\n", *environment_lines(env)]
     ratios = sorted({name for r in results.values() for name in r["ratios"]})
     columns = [(name, stat) for name in ratios for stat in ("min", "median")]
     lines += ["", "| task | " + " | ".join(f"{name} {stat}" for name, stat in columns) + " |"]

@@ -6,8 +6,10 @@ Built only on :mod:`minigrad`'s public API:
 * :mod:`training.optim`: ``SGD``, ``Adam`` and schedules (``ExponentialDecay``,
   ``StepDecay``, ``LinearRamp``) that set an optimizer's settings step by step.
 * :mod:`training.loop`: ``fit`` (shuffled minibatches, validation, ``EarlyStopping``,
-  atomic checkpoints and exact resume, progress bars), ``error_rate``.
-* :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's exact settings.
+  atomic checkpoints and exact resume, progress bars), its update ``train_step``, and
+  ``error_rate``.
+* :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's exact settings,
+  and our ``linear_classifier_recipe`` and ``rbf_recipe``.
 * :mod:`training.adversarial`: ``AdversarialObjective`` (FGSM or PGD adversarial training)
   and ``logistic_adversarial_loss``, its closed form for logistic regression.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
