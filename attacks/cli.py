@@ -30,7 +30,7 @@ from .toy import describe, toy_example
 
 
 class CommandError(Exception):
-    """A problem the user can fix, reported as one line."""
+    """A problem the user can fix, reported with its whole message (where we looked, how to fix it)."""
 
 
 def table(rows: list, title: str) -> str:
@@ -58,8 +58,10 @@ def _attack(name: str, steps: int, step_size):
     if name == "noise":
         return noise_attack(seed=0)
 
+    starts = np.random.default_rng(0)  # one generator for the command: every batch and eps starts afresh
+
     def iterated(model, x, y, eps, clip=(0.0, 1.0)):
-        return pgd(model, x, y, eps, step_size=eps / 4 if step_size is None else step_size, steps=steps, seed=0, clip=clip)
+        return pgd(model, x, y, eps, step_size=eps / 4 if step_size is None else step_size, steps=steps, seed=starts, clip=clip)
 
     return iterated
 
@@ -74,7 +76,7 @@ def run_attack(args) -> int:
     try:
         X, y = load_test_set(args.data)
     except training.DataError as error:
-        raise CommandError(str(error).splitlines()[0]) from None
+        raise CommandError(str(error)) from None
     if args.n:
         X, y = X[: args.n], y[: args.n]
     if X.shape[1] != model.n_features or y.max() >= model.n_classes:
@@ -108,7 +110,7 @@ def run_reproduce(args) -> int:
     try:
         run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet)
     except ValueError as error:  # data not found or unreadable, or --out holds a run with other settings
-        raise CommandError(str(error).splitlines()[0]) from None
+        raise CommandError(str(error)) from None
     run.run()
     print(open(os.path.join(args.out, "results.md")).read())
     print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")

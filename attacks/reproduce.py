@@ -12,13 +12,13 @@ Stages, in the order they run:
  6. adversarial training of the maxout;  12. the "rubbish class" test on N(0, I) noise.
 
 A trained model is saved in ``OUT/models`` when its training ends; while it trains,
-a checkpoint is written at least every minute (every epoch for the small models), so
-an interrupted run resumes where it stopped. Each finished stage's result is kept in
+a checkpoint is written after an epoch, at most once a minute (after every epoch for
+the small models), so an interrupted run resumes where it stopped. Each finished stage's result is kept in
 ``OUT/stages.json`` with the settings of the run, and a re-run with the same settings
 reuses it (a re-run with other settings is refused: use another ``--out``).
 
-It writes ``OUT/results.json`` (a list of rows: ``id, metric, kind, ours, paper,
-tolerance, ok, n, clip, setup``, plus each model's epochs, best epoch and seconds per
+It writes ``OUT/results.json`` (under ``rows``, one row per number: ``id, metric, kind,
+ours, paper, tolerance, ok, n, clip, setup``; plus each model's epochs, best epoch and seconds per
 epoch under ``training``), ``OUT/results.md`` (our number beside the paper's, then the
 training table) and figures. FGSM is the paper's, unclipped; the clipped variant is reported beside it
 under the same id with ``_clipped``. Rates are fractions in [0, 1].
@@ -219,7 +219,7 @@ class Reproduction:
             model = models.LogisticRegression(X.shape[1])
             training.fit(model, X, y, seed=self.seed, progress=False,
                          **training.linear_classifier_recipe(model, epochs=self.budget.logreg_epochs))
-            clean, adv = evaluate(model, X_test, y_test, eps=[0.0, EPS], clip=None)
+            clean, adv = evaluate(model, X_test, y_test, eps=[0.0, EPS], clip=None, zero_grad=False)
             return {"clean": clean["error_rate"], "fgsm": adv["error_rate"], "n": clean["n"]}
 
         r = self.stage("logreg37", run)
@@ -230,8 +230,8 @@ class Reproduction:
     def fgsm_stage(self, name, model):
         """FGSM at EPS, unclipped and clipped, plus clean error: one stage per model."""
         def run():
-            clean, adv = evaluate(model, self.X_test, self.y_test, eps=[0.0, EPS], clip=None)
-            clipped = evaluate(model, self.X_test, self.y_test, eps=[EPS], clip=(0.0, 1.0))[0]
+            clean, adv = evaluate(model, self.X_test, self.y_test, eps=[0.0, EPS], clip=None, zero_grad=False)
+            clipped = evaluate(model, self.X_test, self.y_test, eps=[EPS], clip=(0.0, 1.0), zero_grad=False)[0]
             return {"clean": clean["error_rate"], "clean_confidence": float(model.predict_proba(self.X_test).max(1).mean()),
                     "error": adv["error_rate"], "confidence": adv["confidence_wrong"],
                     "error_clipped": clipped["error_rate"], "confidence_clipped": clipped["confidence_wrong"], "n": adv["n"]}
@@ -295,7 +295,8 @@ class Reproduction:
         n = self.budget.n_curve
 
         def run():
-            return {f"{name}, {label}": evaluate(model, self.X_test[:n], self.y_test[:n], attack=attack, clip=None)
+            return {f"{name}, {label}": evaluate(model, self.X_test[:n], self.y_test[:n], attack=attack, clip=None,
+                                                         zero_grad=False)
                     for name, model in self.all_models().items() if name != "softmax_converged"
                     for label, attack in (("FGSM", fgsm), ("noise", noise_attack(self.seed)))}
 
@@ -370,15 +371,13 @@ class Reproduction:
         atomic_write_text(os.path.join(self.out, "results.md"), markdown(rows, self.budget, timing, trained))
 
 
-def adversarial_error(model, X, y, batch_size: int = 1000) -> float:
+def adversarial_error(model, X, y) -> float:
     """The error on FGSM examples (eps 0.25, unclipped): what adversarial training early-stops on.
 
-    In batches: one graph over all 10,000 validation images would hold gigabytes of
-    activations at --full-size, and its large temporaries cost page faults at any size.
+    ``evaluate`` works in batches of 1,000: one graph over all 10,000 validation images
+    would hold gigabytes of activations at --full-size.
     """
-    wrong = sum(int(np.count_nonzero(model.predict(fgsm(model, X[i : i + batch_size], y[i : i + batch_size], EPS, clip=None))
-                                     != y[i : i + batch_size])) for i in range(0, len(X), batch_size))
-    return wrong / len(X)
+    return evaluate(model, X, y, eps=[EPS], clip=None, zero_grad=False)[0]["error_rate"]
 
 
 def load_data(data):

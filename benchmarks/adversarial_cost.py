@@ -47,7 +47,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 import attacks
 import models
@@ -55,7 +54,7 @@ import training
 from attacks.reproduce import EPS, adversarial_error
 from models.io import atomic_write_text
 
-from .engine import environment, environment_lines
+from .engine import environment, environment_lines, synthetic_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {"train": 10_000, "val": 10_000, "repeats": 5}
@@ -68,12 +67,6 @@ RATIOS = {  # name -> (numerator, denominator), each a sum of parts
     "adversarial / clean validation": (("adversarial_val",), ("clean_val",)),
     "adversarial / clean epoch, validation included": (("adversarial", "adversarial_val"), ("clean", "clean_val")),
 }
-
-
-def synthetic_mnist(n: int, seed: int):
-    """n images of MNIST's shape, pixels uniform in [0, 1), labels in 0..9 (the timings do not depend on the values)."""
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
 
 
 def taking_turns(functions: dict, X, y, batch: int, turn: int) -> dict:
@@ -99,8 +92,8 @@ def stepper(model, loss):
 
 def measure(sizes: dict) -> list:
     """One {part: seconds} per repeat, scaled to an epoch of ``advex reproduce``."""
-    X, y = synthetic_mnist(sizes["train"], seed=0)
-    X_val, y_val = synthetic_mnist(sizes["val"], seed=1)
+    X, y = synthetic_data(sizes["train"], seed=0)  # MNIST's shape; timings do not depend on the values
+    X_val, y_val = synthetic_data(sizes["val"], seed=1)
     clean_model, adversarial_model = models.MaxoutNetwork(seed=0), models.MaxoutNetwork(seed=0)
     training_parts = {
         "clean": stepper(clean_model, training.default_loss),

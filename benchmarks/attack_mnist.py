@@ -85,12 +85,17 @@ def markdown(rows) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.attack_mnist", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="folder with the MNIST IDX files (default: $MINIGRAD_DATA or the cache)")
     parser.add_argument("--models-dir", type=Path, default=RESULTS / "models")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--n", type=int, default=10_000, help="test images to use (default all)")
     args = parser.parse_args(argv)
-    X, y = training.load_mnist("train", download=False)
-    X_test, y_test = training.load_mnist("test", download=False)
+    try:
+        X, y = training.load_mnist("train", path=args.data, download=False)
+        X_test, y_test = training.load_mnist("test", path=args.data, download=False)
+    except training.DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     X_test, y_test = X_test[: args.n], y_test[: args.n]
     trained = {"softmax_1epoch": short_budget_softmax(X[:50_000], y[:50_000])}
     for name in ("softmax", "maxout", "rbf"):

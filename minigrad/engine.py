@@ -207,6 +207,23 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
     return results
 
 
+def private_arrays(arrays):
+    """Each gradient array as one its receiver may keep and write into.
+
+    ``backprop`` hands out arrays as the VJPs made them: ``add``'s VJP gives one array
+    to both inputs, and a broadcast VJP may return a read-only view. Whatever stores
+    gradients for the user (``Tensor.backward``, :func:`minigrad.grad`) passes them
+    through here, which copies exactly those: an array already handed out, a view, or
+    a read-only array.
+    """
+    handed_out = set()
+    for g in arrays:
+        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+            g = g.copy()
+        handed_out.add(id(g))
+        yield g
+
+
 def _conform(g, parent, node, index):
     """Bring one VJP's result to the parent's shape and dtype, or say which op is wrong.
 

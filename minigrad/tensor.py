@@ -170,17 +170,9 @@ class Tensor:
             seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
-        stored = set()
-        for leaf, g in engine.backprop(self, seed, retain_graph=retain_graph):
-            if leaf.grad is None:
-                # The engine may hand the same array (or a read-only broadcast view) to
-                # several leaves; each .grad must be its own writable array.
-                if id(g) in stored or g.base is not None or not g.flags.writeable:
-                    g = g.copy()
-                leaf.grad = g
-                stored.add(id(g))
-            else:
-                leaf.grad = leaf.grad + g
+        pairs = engine.backprop(self, seed, retain_graph=retain_graph)
+        for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""

@@ -49,13 +49,8 @@ def value_and_grad(f, argnums=0):
         grads = {}
         if out.requires_grad:
             grads = {id(t): g for t, g in engine.backprop(out, np.ones_like(out.data), targets=inputs)}
-        results, returned = [], set()
-        for t in inputs:
-            g = _gradient_of(t, grads)
-            if id(g) in returned:  # add's VJP hands one array to both inputs: give each its own
-                g = g.copy()
-            returned.add(id(g))
-            results.append(g)
+        raw = [grads[id(t)] if id(t) in grads else np.zeros_like(t.data) for t in inputs]
+        results = list(engine.private_arrays(raw))
         return out.data.reshape(()), results[0] if single else tuple(results)
 
     return wrapped
@@ -71,11 +66,3 @@ def grad(f, argnums=0):
     """
     value_and_gradient = value_and_grad(f, argnums)
     return lambda *args: value_and_gradient(*args)[1]
-
-
-def _gradient_of(tensor: Tensor, grads: dict) -> np.ndarray:
-    g = grads.get(id(tensor))
-    if g is None:
-        return np.zeros_like(tensor.data)
-    # The engine may return a read-only broadcast view, or a view of an array it shares.
-    return np.array(g) if g.base is not None or not g.flags.writeable else g

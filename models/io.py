@@ -39,7 +39,8 @@ def atomic_write(path, write) -> None:
 
     The rename is atomic, so ``path`` holds either its old content or the complete new
     one, never a half-written file; on any error the temporary file is removed. This is
-    the one place the project writes files that way (models, checkpoints, results, figures).
+    the one place the project writes files that way (models, checkpoints, results, figures,
+    downloads).
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -138,7 +138,9 @@ class RBF(Module):
 
         sum_i beta_ci (x_i - mu_ci)^2 = (x*x) @ beta_c - 2 x @ (beta_c * mu_c) + sum_i beta_ci mu_ci^2
 
-    The output exp(logit_c) is in (0, 1] and is 1 only at the center: far from every
+    The output exp(logit_c) is in (0, 1] and is 1 only at the center (in float32 the
+    expanded square can round to a tiny negative distance there, so an output may
+    exceed 1 by a few millionths): far from every
     center, every unit says "not my class", which is why RBF networks are not
     confidently fooled by a small linear step.
 

@@ -1,4 +1,4 @@
-"""Test configuration shared by the whole suite: hypothesis profiles and tolerances.
+"""Test configuration shared by the whole suite: hypothesis profiles and data fixtures.
 
 Profiles (choose with HYPOTHESIS_PROFILE=...; CI=true selects "ci"):
   dev       the default: a moderate number of examples, no deadline
@@ -52,7 +52,7 @@ def synthetic_idx_dir(tmp_path_factory):
     return directory
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_or_skip():
     """``load(split)``: real MNIST via ``load_mnist(split, download=False)``, or a skip.
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+import models.io
 import training
 from training import data as data_module
 from training import DataError, DataNotFoundError, load_idx_dataset, load_mnist, write_idx_dataset
@@ -330,11 +331,10 @@ def test_failed_download_leaves_nothing_behind(mirror, tmp_path, bad, error, mes
 
 
 def test_interrupted_download_leaves_nothing_behind(mirror, tmp_path, monkeypatch):
-    def copy_then_interrupt(source, target):
-        target.write(source.read(100))
+    def interrupt(fd):  # the verified bytes are in the temporary file, not yet renamed into place
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data_module.shutil, "copyfileobj", copy_then_interrupt)
+    monkeypatch.setattr(models.io.os, "fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         download(mirror, tmp_path, "good/", names=(TEST_IMAGES,))
     assert listing(tmp_path) == []

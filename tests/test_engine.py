@@ -209,6 +209,7 @@ def test_keep_freed_memory_applies_on_glibc_and_can_be_switched_off(monkeypatch)
 
     from minigrad.memory import keep_freed_memory
 
+    monkeypatch.delenv("MINIGRAD_KEEP_FREED_MEMORY", raising=False)  # the default, whatever the caller exported
     assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
     monkeypatch.setenv("MINIGRAD_KEEP_FREED_MEMORY", "0")
     assert keep_freed_memory() is False

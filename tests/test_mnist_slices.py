@@ -1,4 +1,4 @@
-"""Real MNIST, on small slices (skipped, with a reason, when MINIGRAD_DATA is not set)."""
+"""Real MNIST, on small slices (skipped, with a reason, when neither MINIGRAD_DATA nor the cache holds it)."""
 
 import numpy as np
 import pytest
@@ -9,12 +9,8 @@ import training
 
 
 @pytest.fixture(scope="module")
-def mnist_slice(request):
-    try:
-        X, y = training.load_mnist("train", download=False)
-        X_test, y_test = training.load_mnist("test", download=False)
-    except training.DataNotFoundError:
-        pytest.skip("real MNIST not found: set MINIGRAD_DATA to a folder holding the four MNIST IDX files")
+def mnist_slice(mnist_or_skip):
+    (X, y), (X_test, y_test) = mnist_or_skip("train"), mnist_or_skip("test")
     return (X[:5000], y[:5000]), (X_test[:2000], y_test[:2000])
 
 

@@ -12,7 +12,7 @@ REQUIRED_IDS = {
 ROW_KEYS = {"id", "metric", "ours", "paper", "tolerance", "n", "clip", "setup"}
 
 
-def test_quick_reproduction_writes_every_section_and_reuses_finished_stages(synthetic_idx_dir, tmp_path, capsys):
+def test_quick_reproduction_writes_every_section(synthetic_idx_dir, tmp_path, capsys):
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
     assert cli.main(argv) == 0

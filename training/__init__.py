@@ -1,6 +1,7 @@
 """Data, optimizers, the training loop and adversarial training.
 
-Built only on :mod:`minigrad`'s public API:
+Built on :mod:`minigrad`, on :mod:`models` (its atomic file writes) and
+on :mod:`attacks` (the examples adversarial training crafts):
 
 * :mod:`training.data`: MNIST, and any data set in the IDX format (Fashion-MNIST, KMNIST).
 * :mod:`training.optim`: ``SGD``, ``Adam`` and schedules (``ExponentialDecay``,
@@ -8,8 +9,8 @@ Built only on :mod:`minigrad`'s public API:
 * :mod:`training.loop`: ``fit`` (shuffled minibatches, validation, ``EarlyStopping``,
   atomic checkpoints and exact resume, progress bars), its update ``train_step``, and
   ``error_rate``.
-* :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's exact settings,
-  and our ``linear_classifier_recipe`` and ``rbf_recipe``.
+* :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's settings (with an
+  epoch cap of ours), and our ``linear_classifier_recipe`` and ``rbf_recipe``.
 * :mod:`training.adversarial`: ``AdversarialObjective`` (FGSM or PGD adversarial training)
   and ``logistic_adversarial_loss``, its closed form for logistic regression.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from attacks import fgsm, pgd
 
 ATTACKS = ("fgsm", "pgd")
 LABELS = ("true", "predicted")
@@ -65,13 +66,11 @@ class AdversarialObjective:
 
     def craft(self, model, x, y) -> np.ndarray:
         """The adversarial version of the batch against the current parameters (a constant)."""
-        import attacks  # attacks builds on training's models; imported here to keep training importable alone
-
-        target = y if self.label == "true" else model.predict(x)
+        target = y if self.label == "true" else None  # None: the attacks craft against the predictions
         if self.attack == "fgsm":
-            return attacks.fgsm(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **self.attack_kwargs)
+            return fgsm(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **self.attack_kwargs)
         kwargs = {"step_size": self.eps / 4, "steps": 10, "seed": self.rng, **self.attack_kwargs}
-        return attacks.pgd(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **kwargs)
+        return pgd(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **kwargs)
 
     def __call__(self, model, x, y):
         x_adv = self.craft(model, x, y)

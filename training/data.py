@@ -45,8 +45,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -55,6 +53,8 @@ from gzip import decompress as gzip_decompress
 from pathlib import Path
 
 import numpy as np
+
+from models.io import atomic_write
 
 __all__ = [
     "DataError", "DataNotFoundError", "IMAGES_MAGIC", "LABELS_MAGIC", "MNIST_MIRRORS", "MNIST_SHA256",
@@ -271,8 +271,8 @@ def download_idx_files(
 
     Mirrors are tried in order until one serves a file whose decompressed bytes have
     the SHA-256 in ``checksums`` (which must cover every name: nothing unverified is
-    kept). Each file is streamed into a temporary file in ``directory`` and renamed
-    into place (``os.replace``) only after it passes, so a failed or interrupted
+    kept). Each file (at most a few megabytes) is read into memory, verified, and only
+    then written with :func:`models.io.atomic_write`, so a failed or interrupted
     download leaves nothing behind. When every mirror fails, raises
     :class:`DataError` listing each URL and its error on one line, or
     :class:`DataNotFoundError` if every failure was a network error (e.g. offline).
@@ -290,27 +290,26 @@ def _download_one(directory: Path, name: str, mirrors, sha256: str, timeout: flo
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}.gz"
         try:
-            return _fetch_verified(url, directory / f"{name}.gz", sha256, timeout)
+            raw = _fetch_verified(url, sha256, timeout)
         except DataError as e:  # its message starts with the URL
             failures.append(f"  {e}")
             offline = False
         except (OSError, http.client.HTTPException) as e:
             failures.append(f"  {url}: {_network_error(e)}")
+        else:  # outside the try: a local write error is not a network error
+            target = directory / f"{name}.gz"
+            atomic_write(target, lambda f: f.write(raw))
+            return target
     error = DataNotFoundError if offline else DataError
     raise error(f"could not download {name}.gz from any mirror:\n" + "\n".join(failures))
 
 
-def _fetch_verified(url: str, target: Path, sha256: str, timeout: float) -> Path:
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, out)
-        _check_sha256(_gunzip(Path(partial).read_bytes(), url), sha256, url)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return target
+def _fetch_verified(url: str, sha256: str, timeout: float) -> bytes:
+    """The gzipped bytes at ``url``, once their decompressed content has the right SHA-256."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        raw = response.read()
+    _check_sha256(_gunzip(raw, url), sha256, url)
+    return raw
 
 
 def _network_error(e: Exception) -> str:

@@ -1,11 +1,12 @@
 """The training loop: minibatch SGD with validation, early stopping, checkpoints and resume.
 
 ``fit`` owns every source of randomness of a run: one ``numpy.random.Generator``
-made from ``seed`` shuffles the minibatches and draws the dropout masks (it replaces
-the generators of the model's ``Dropout`` layers, and the ``rng`` of a loss that has one,
-such as PGD adversarial training's random starts). Its state is checkpointed with the
-weights and the optimizer after every epoch, so ``fit(..., resume=True)`` continues an
-interrupted run and ends with exactly the weights an uninterrupted run would have.
+made from ``seed`` shuffles the minibatches and draws the dropout masks: it replaces
+the ``rng`` of every layer that has one (``Dropout``) and of a loss that has one (PGD
+adversarial training's random starts). Its state is checkpointed with the weights
+and the optimizer (after every epoch, or once ``checkpoint_interval`` seconds have
+passed), so ``fit(..., resume=True)`` continues an interrupted run and ends with
+exactly the weights an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import time
 import numpy as np
 
 import minigrad as mg
-from models import Dropout
 from models.io import atomic_savez, read_npz
 
 from .progress import progress_bar
@@ -148,11 +148,11 @@ def fit(
     loss = default_loss if loss is None else loss
 
     rng = np.random.default_rng(seed)
-    for module in model.modules():
-        if isinstance(module, Dropout):
-            module.rng = rng
-    if hasattr(loss, "rng"):  # a loss that draws random numbers (PGD's random start) shares it
-        loss.rng = rng
+    # Whatever draws random numbers keeps its Generator in ``.rng`` (Dropout's masks, PGD
+    # training's random starts): one generator for all of them makes a seed fix the run.
+    for owner in [*model.modules(), loss]:
+        if hasattr(owner, "rng"):
+            owner.rng = rng
     history = History()
     run = {"n_train": len(X), "batch_size": batch_size, "seed": seed}
     checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
@@ -213,9 +213,9 @@ def _check_data(X, y, what: str = ""):
         raise TypeError(f"fit: {what}X must be floating point, got {X.dtype}{hint}")
     if y.shape != (len(X),) or y.dtype.kind not in "iu":
         raise ValueError(f"fit: {what}y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
-    # One float64 sum is NaN or inf if any entry is (and costs a tenth of np.isfinite(X),
-    # which would write a bool array as large as X); only then look for the culprit.
-    if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
+    # One sum is NaN or inf if any entry is (and, unlike np.isfinite(X), writes no array
+    # as large as X); an overflowing sum only sends us to the exact check.
+    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
         raise ValueError(f"fit: {what}X contains NaN or inf")
     return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64, copy=False)
 

@@ -2,7 +2,7 @@
 
 Each optimizer keeps one buffer per parameter (velocity, or Adam's moments) and
 updates with in-place NumPy operations into those buffers, so a step allocates no
-parameter-sized temporaries. ``state_dict()`` holds everything needed to resume
+parameter-sized temporaries (except Adam with ``weight_decay``, see there). ``state_dict()`` holds everything needed to resume
 exactly (buffers, step count and settings); checkpoints store it.
 """
 

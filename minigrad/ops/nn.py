@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from ..engine import is_grad_enabled
 from ..tensor import Tensor, as_tensor
 from .reduce import _logsumexp_keepdims
 
@@ -59,17 +60,21 @@ def maxout(a, pieces: int) -> Tensor:
     ``argmax`` over a last axis of length 5 is several times slower). ``wins[k]`` marks
     where piece k beat every earlier piece (strictly, so a tie stays with the earlier
     one); the overall winner is the *last* piece that won, so the VJP hands g out from
-    the last piece down, each taking what is left where it won.
+    the last piece down, each taking what is left where it won. The masks are built
+    only when the graph is recorded: under ``no_grad`` (prediction, validation) they
+    would double the cost of the op for nothing.
     """
     a = as_tensor(a)
     x = a.data
     if x.ndim == 0 or x.shape[-1] % pieces:
         raise ValueError(f"maxout: the last axis ({x.shape[-1:] or 'none'}) must be a multiple of pieces={pieces}")
     z = x[..., 0::pieces].copy()
+    recording = a.requires_grad and is_grad_enabled()
     wins = [None]
     for k in range(1, pieces):  # a loop over the few pieces, each step a full-array pass
         piece = x[..., k::pieces]
-        wins.append(piece > z)
+        if recording:
+            wins.append(piece > z)
         np.maximum(z, piece, out=z)
 
     def vjp(g):
