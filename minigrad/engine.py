@@ -185,7 +185,11 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                     g_parent = vjp(g)
                     data = parent.data
                     # dtypes of built-in types are singletons: ``is`` is the cheap test.
-                    if g_parent.shape != data.shape or g_parent.dtype is not data.dtype:
+                    if (
+                        type(g_parent) is not np.ndarray
+                        or g_parent.shape != data.shape
+                        or g_parent.dtype is not data.dtype
+                    ):
                         g_parent = _conform(g_parent, parent, node, index)
                     if _GradMode.detect_anomaly:
                         check_finite(g_parent, f"the gradient op {node._op!r} passes to input {index}")
@@ -193,9 +197,9 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                     if previous is None:
                         parent._pending = g_parent
                     elif id(parent) in owned:
-                        previous += g_parent
+                        previous += g_parent  # an ndarray, even 0-d: this writes into the buffer
                     else:
-                        parent._pending = previous + g_parent
+                        parent._pending = add_arrays(previous, g_parent)
                         owned.add(id(parent))
                 index += 1
             if not retain_graph:
@@ -205,6 +209,19 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
         for node in order:  # after an error, leave no stale partial gradient behind
             node._pending = None
     return results
+
+
+def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` as a new ndarray, 0-d arrays included.
+
+    NumPy arithmetic on two 0-d arrays returns a NumPy *scalar*, not an array. A
+    scalar is immutable, so a later ``total += g`` would rebind a local name instead
+    of adding into the buffer, and every contribution after the second would be lost
+    (``d/db (b*b + b)`` came out as 2b instead of 2b + 1). Every sum of gradients the
+    engine keeps goes through here.
+    """
+    total = a + b
+    return total if type(total) is np.ndarray else np.asarray(total)
 
 
 def private_arrays(arrays):
@@ -225,14 +242,17 @@ def private_arrays(arrays):
 
 
 def _conform(g, parent, node, index):
-    """Bring one VJP's result to the parent's shape and dtype, or say which op is wrong.
+    """Bring one VJP's result to an ndarray of the parent's shape and dtype, or say which op is wrong.
 
-    Broadcasting in the forward pass means the VJP may return the output's shape; it
+    A VJP may return a NumPy scalar (``g * y`` on 0-d arrays gives one) or a Python
+    number; it becomes a 0-d array here, so no scalar enters the walk. Broadcasting in the forward pass means the VJP may return the output's shape; it
     is summed back to the parent's shape here, so no op has to. A dtype that differs
     from the parent's is legitimate only when the op itself promoted (for example a
     float32 and a float64 input); otherwise the VJP leaked a dtype, which is a bug.
     """
     data = parent.data
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
     if g.shape != data.shape:
         try:
             g = unbroadcast(g, data.shape)

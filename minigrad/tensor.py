@@ -172,7 +172,7 @@ class Tensor:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
         pairs = engine.backprop(self, seed, retain_graph=retain_graph)
         for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            leaf.grad = g if leaf.grad is None else engine.add_arrays(leaf.grad, g)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""

@@ -17,6 +17,37 @@ def test_reuse_accumulates_in_topological_order():
     assert a.grad == 4.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "f, at, expected",
+    [
+        (lambda b: b * b + b, 0.2, 1.4),  # 2b + 1
+        (lambda a: a / (a * a + 1.0), -0.5, 0.48),  # (1 - a^2) / (1 + a^2)^2
+        (lambda b: b * b * b, 0.7, 1.47),  # 3b^2
+    ],
+    ids=["b*b+b", "a/(a*a+1)", "b*b*b"],
+)
+def test_a_0d_tensor_collects_every_contribution(f, at, expected, dtype):
+    """Regression: 0-d arithmetic returns NumPy scalars, and `+=` on one dropped the third contribution."""
+    x = np.array(at, dtype=dtype)
+    g = mg.grad(f)(x)
+    assert type(g) is np.ndarray and g.shape == () and g.dtype == dtype
+    assert g == pytest.approx(expected, rel=1e-6)
+    leaf = Tensor(x, requires_grad=True, dtype=dtype)
+    f(leaf).backward()
+    f(leaf).backward()  # a second backward adds into .grad, which stays a 0-d array
+    assert type(leaf.grad) is np.ndarray and leaf.grad.shape == ()
+    assert leaf.grad == pytest.approx(2 * expected, rel=1e-6)
+
+
+def test_a_vjp_that_returns_a_numpy_scalar_gives_an_array():
+    """A custom op on 0-d inputs may return ``g * y``, a NumPy scalar: the engine makes it a 0-d array."""
+    x = Tensor(np.float32(3.0), requires_grad=True)
+    doubled = Tensor.from_op(x.data * 2, (x,), (lambda g: np.float32(2.0) * g[()],), "double")
+    (doubled * doubled).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 24.0
+
+
 def test_diamond_graph():
     """x feeds two branches that meet again: both contributions must arrive before x's parents."""
     x = Tensor([1.0, 2.0], requires_grad=True)
