@@ -1,15 +1,21 @@
-"""Adversarial attacks and the measurements around them, built on :mod:`minigrad` and :mod:`models`.
+"""The adversarial-examples lab: attacks, measurements, adversarial training, the paper's experiments.
+
+Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below imports it.
 
 * :mod:`attacks.gradients`: ``input_gradient`` and the never-vanishing ``attack_direction``.
 * :mod:`attacks.methods`: ``fgsm``, ``fgm``, ``pgd``, ``bim``, ``least_likely_class``,
   ``random_sign_noise`` (and ``noise_attack``, its attack-callable form).
 * :mod:`attacks.metrics`: ``evaluate`` (error and confidence versus eps),
   ``transfer_matrix``, ``linearity``.
+* :mod:`attacks.adversarial_training`: ``AdversarialObjective`` (FGSM or PGD adversarial
+  training, a loss for :func:`training.fit`) and ``logistic_adversarial_loss``, its closed
+  form for logistic regression.
 * :mod:`attacks.toy`: the lecture's 10-dimensional logistic example.
 * :mod:`attacks.figures` (needs matplotlib) and :mod:`attacks.cli` (the ``advex`` command).
 """
 
-from .gradients import attack_direction, input_gradient, logistic_direction_loss, softmax_direction_loss
+from .adversarial_training import AdversarialObjective, logistic_adversarial_loss
+from .gradients import attack_direction, input_gradient
 from .methods import bim, fgm, fgsm, least_likely_class, noise_attack, pgd, random_sign_noise
 from .metrics import DEFAULT_EPS, evaluate, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model

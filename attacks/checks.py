@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.ops.nn import check_labels as labels_check
+
 
 def check_inputs(model, x, clip) -> np.ndarray:
     """x as a float array of shape (N, model.n_features) with no NaN, inside ``clip`` if given."""
@@ -34,16 +36,9 @@ def check_eps(eps, n: int, dtype) -> np.ndarray:
 
 
 def check_labels(model, y, n: int, *, required: bool, what: str = "y"):
-    """Integer class labels of shape (n,) in range, or None when allowed."""
+    """Integer class labels of shape (n,) in range for the model, or None when allowed."""
     if y is None:
         if required:
             raise ValueError(f"{what} is required for a targeted attack (the target class of each example)")
         return None
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape == (n, model.n_classes):
-        raise TypeError(f"{what} looks one-hot (shape {y.shape}): pass class indices, e.g. {what}.argmax(axis=1)")
-    if y.dtype.kind not in "iu" or y.shape != (n,):
-        raise ValueError(f"{what} must be integer class indices of shape ({n},), got dtype {y.dtype}, shape {y.shape}")
-    if n and (y.min() < 0 or y.max() >= model.n_classes):
-        raise ValueError(f"{what} has labels outside 0..{model.n_classes - 1}: {np.unique(y[(y < 0) | (y >= model.n_classes)])[:5]}")
-    return y.astype(np.int64, copy=False)
+    return labels_check(y, n, model.n_classes, what=what)

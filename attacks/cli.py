@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+import minigrad as mg
 import models
 import training
 from models.io import atomic_write_text
@@ -154,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    mg.keep_freed_memory()  # a command owns its process: large temporaries reuse mapped pages
     try:
         return args.run(args)
     except CommandError as error:

@@ -41,7 +41,7 @@ def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=No
     radius eps: each pixel moves by eps in the direction that increases the loss.
     ``eps`` is a scalar or one value per example; ``eps=0`` returns a copy of x.
     ``exact=False`` uses the plain float32 gradient, which points the wrong way, or
-    vanishes, where the softmax saturates (a teaching option: see :mod:`attacks.gradients`).
+    vanishes, where the softmax saturates (a teaching option: see :mod:`minigrad.ops.nn`).
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
     if not eps.any():

@@ -38,6 +38,7 @@ import training
 from models.io import atomic_write_text
 
 from . import figures
+from .adversarial_training import AdversarialObjective
 from .methods import fgsm, noise_attack
 from .metrics import evaluate, linearity, transfer_matrix
 from .toy import toy_example
@@ -173,7 +174,7 @@ class Reproduction:
             kwargs = dict(monitor_size=0, checkpoint_interval=60.0,
                           **training.maxout_paper_recipe(model, epochs=epochs, patience=self.budget.patience))
             if adversarial:  # train on the objective, early-stop on the adversarial validation error
-                kwargs.update(loss=training.AdversarialObjective(eps=EPS, alpha=0.5), validate=adversarial_error)
+                kwargs.update(loss=AdversarialObjective(eps=EPS, alpha=0.5), validate=adversarial_error)
             return model, kwargs
 
         return self.trained("maxout_adversarial" if adversarial else "maxout", make)
@@ -389,7 +390,7 @@ def load_data(data):
     if data is None:
         return True, training.load_mnist("train"), training.load_mnist("test")
     try:
-        splits = [training.load_idx_dataset(data, split, checksums=training.MNIST_SHA256) for split in ("train", "test")]
+        splits = [training.load_idx_dataset(data, split, checksums=training.data.MNIST_SHA256) for split in ("train", "test")]
         return True, *splits
     except training.DataNotFoundError:
         raise

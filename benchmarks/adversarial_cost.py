@@ -49,6 +49,7 @@ from pathlib import Path
 
 
 import attacks
+import minigrad as mg
 import models
 import training
 from attacks.reproduce import EPS, adversarial_error
@@ -97,7 +98,7 @@ def measure(sizes: dict) -> list:
     clean_model, adversarial_model = models.MaxoutNetwork(seed=0), models.MaxoutNetwork(seed=0)
     training_parts = {
         "clean": stepper(clean_model, training.default_loss),
-        "adversarial": stepper(adversarial_model, training.AdversarialObjective(eps=EPS, alpha=0.5)),
+        "adversarial": stepper(adversarial_model, attacks.AdversarialObjective(eps=EPS, alpha=0.5)),
         "craft": lambda x, y: attacks.fgsm(adversarial_model, x, y, EPS, clip=None),
     }
     validation_parts = {
@@ -135,6 +136,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, help=f"interleaved repeats (default {FULL['repeats']})")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adversarial_cost.json")
     args = parser.parse_args(argv)
+    mg.keep_freed_memory()
     sizes = dict(QUICK if args.quick else FULL)
     if args.repeats is not None:
         if args.repeats < 1:

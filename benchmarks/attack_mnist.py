@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import attacks
+import minigrad
 import models
 import training
 from models.io import atomic_write_text
@@ -90,6 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--n", type=int, default=10_000, help="test images to use (default all)")
     args = parser.parse_args(argv)
+    minigrad.keep_freed_memory()
     try:
         X, y = training.load_mnist("train", path=args.data, download=False)
         X_test, y_test = training.load_mnist("test", path=args.data, download=False)

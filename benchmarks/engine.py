@@ -476,6 +476,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args, sizes = parse_args(argv)
+    minigrad.keep_freed_memory()  # in every worker, whatever it runs: the same allocator for all
     if args.worker:
         impl, task = args.worker
         value = run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"])

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+import minigrad
 import models
 import training
 from models.io import atomic_write_text
@@ -128,6 +129,7 @@ def main(argv=None) -> int:
                         help="the maxout network's epoch budget (default 150; the paper trained until early stopping)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    minigrad.keep_freed_memory()
     try:
         X, y = training.load_mnist("train", path=args.data, download=False)
         X_test, y_test = training.load_mnist("test", path=args.data, download=False)

@@ -10,12 +10,14 @@ is freed. A (1000, 1200) float32 activation is 1,200 page faults, every batch.
 :func:`keep_freed_memory` asks glibc (``mallopt``) to serve such requests from its heap
 and to keep up to ``trim_threshold`` bytes of freed memory there instead of handing
 it back, so the next array of the same size reuses pages that are already mapped.
-This is what caching allocators in larger frameworks do by other means. Measured on
-the engine benchmark's maxout input gradient (10,000 images in batches of 1,000): 2x
-fewer page faults and 1.25x -> about 1.0x the time of the hand-written NumPy version.
+This is what caching allocators in larger frameworks do by other means; what it
+gains on this project's benchmarks is measured in ``docs/performance.md``.
 
-``import minigrad`` calls it once. Set ``MINIGRAD_KEEP_FREED_MEMORY=0`` to leave malloc
-alone. On platforms without glibc it does nothing.
+It changes the allocator of the whole process, so it is opt-in: ``import minigrad``
+never calls it. The ``advex`` command and the benchmarks call it at their entry; call
+``minigrad.keep_freed_memory()`` yourself at the start of a script or a notebook to
+get the same. ``MINIGRAD_KEEP_FREED_MEMORY=0`` makes every call a no-op. On platforms
+without glibc it does nothing.
 """
 
 from __future__ import annotations

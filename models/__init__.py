@@ -3,7 +3,8 @@
 Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
 ``Dropout``, ``Sequential``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
-``RBFNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``.
+``RBFNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
+``register`` makes a classifier of your own loadable.
 
 >>> import numpy as np, models
 >>> net = models.SoftmaxRegression(n_features=4, n_classes=3)
@@ -20,6 +21,7 @@ from .classifiers import (
     MaxoutNetwork,
     RBFNetwork,
     SoftmaxRegression,
+    register,
 )
 from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh

@@ -4,12 +4,19 @@ Every classifier maps a batch of inputs (N, n_features) to logits, and offers:
 
 * ``model(x)``: logits as a Tensor (x a Tensor or an ndarray, float32).
 * ``model.loss(logits, y, reduction="mean"|"sum"|"none")``: its own training loss,
-  which the training loop uses by default; the attacks use ``model.direction_loss``,
-  whose gradient points the same way but does not vanish when the model is confident.
+  which the training loop uses by default.
+* ``model.direction_loss(logits, y)``: the summed loss an attack differentiates. Its
+  gradient points the way the loss's does, but does not vanish when the model is
+  confident. Each classifier says explicitly which one it uses; a subclass that
+  overrides ``loss`` keeps the softmax one until it overrides this too.
 * ``model.predict_proba(x)`` / ``model.predict(x)``: batched, in evaluation mode,
   without recording a graph. A model's *confidence* in a prediction is the top entry
   of ``predict_proba`` (for the RBF network those entries are not normalised).
 * ``model.config``: the constructor arguments, which :func:`models.save` stores.
+
+A classifier of your own: subclass :class:`Classifier`, set ``n_features``,
+``n_classes`` and ``config`` in ``__init__``, write ``logits``, and decorate the class
+with :func:`register` so that :func:`models.load` can rebuild it by name.
 """
 
 from __future__ import annotations
@@ -18,14 +25,31 @@ import numpy as np
 
 import minigrad as mg
 
+from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
+
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator
 from .module import Module
 
 CLASSIFIERS = {}
 
 
-def _register(cls):
-    CLASSIFIERS[cls.__name__] = cls
+def register(cls):
+    """Make a :class:`Classifier` subclass loadable by name; returns it (a class decorator).
+
+    ``@models.register`` above the class, or ``models.register(MyModel)``. A model file
+    stores the class *name* and ``config``, never code: :func:`models.load` rebuilds the
+    model from the registry, so the module that defines the class must be imported
+    (and so register it) before loading. Registering a class again under the same name
+    replaces it (a notebook cell run twice); a different class under a built-in's name
+    is refused.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Classifier)):
+        raise TypeError(f"models.register takes a subclass of models.Classifier, got {cls!r}")
+    name = cls.__name__
+    known = CLASSIFIERS.get(name)
+    if known is not None and known.__module__ == __name__ and cls is not known:
+        raise ValueError(f"models.register: {name!r} is a built-in classifier; give your class another name")
+    CLASSIFIERS[name] = cls
     return cls
 
 
@@ -49,17 +73,14 @@ class Classifier(Module):
         return mg.cross_entropy(logits, y, reduction=reduction)
 
     def direction_loss(self, logits, y, reduction: str = "sum"):
-        """The loss an attack differentiates: the model's own, with a never-vanishing gradient.
+        """The summed loss an attack differentiates: softmax cross-entropy, never-vanishing gradient.
 
-        Its value is ``self.loss``; its gradient is a positive multiple of the true one per
-        example, exact where a saturated float32 softmax loses it (see
-        :mod:`attacks.gradients`). A model whose loss does not saturate returns ``self.loss``.
+        Its value is the summed cross-entropy; its gradient is a positive multiple of the
+        true one per example, exact where a saturated float32 softmax loses it
+        (:func:`minigrad.softmax_direction_loss` derives it). A subclass whose ``loss`` is
+        not softmax cross-entropy overrides this as well (``RBFNetwork`` does).
         """
-        from attacks.gradients import softmax_direction_loss  # the derivation lives with the attacks
-
-        if type(self).loss is Classifier.loss:
-            return softmax_direction_loss(logits, y, reduction)
-        return self.loss(logits, y, reduction=reduction)
+        return mg.softmax_direction_loss(logits, y, reduction)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Class probabilities from logits (ndarray): the softmax."""
@@ -77,7 +98,7 @@ class Classifier(Module):
         return self.predict_proba(x, batch_size).argmax(axis=1).astype(np.int64)
 
 
-@_register
+@register
 class LogisticRegression(Classifier):
     """p(y = 1 | x) = sigmoid(w . x + b), for labels in {0, 1}.
 
@@ -95,23 +116,20 @@ class LogisticRegression(Classifier):
         return self.linear(x).reshape(-1)
 
     def loss(self, logits, y, reduction: str = "mean"):
-        y = np.asarray(y)
-        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 1)):
-            raise ValueError(f"LogisticRegression labels must be integers in {{0, 1}}, got dtype {y.dtype} with values {np.unique(y)[:5]}")
+        y = check_labels(y, logits.shape[0], 2, what="labels for LogisticRegression")
         return mg.binary_cross_entropy_with_logits(logits, y, reduction=reduction)
 
     def direction_loss(self, logits, y, reduction: str = "sum"):
         """Binary cross-entropy whose gradient is its sign, 1 - 2t per example (never 0)."""
-        from attacks.gradients import logistic_direction_loss
-
-        return logistic_direction_loss(logits, y, reduction)
+        y = check_labels(y, logits.shape[0], 2, what="labels for LogisticRegression")
+        return mg.logistic_direction_loss(logits, y, reduction)
 
     def probabilities(self, logits):
         p = mg.sigmoid(mg.Tensor(logits)).data
         return np.stack([1 - p, p], axis=1)
 
 
-@_register
+@register
 class SoftmaxRegression(Classifier):
     """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
 
@@ -124,7 +142,7 @@ class SoftmaxRegression(Classifier):
         return self.linear(x)
 
 
-@_register
+@register
 class MLP(Classifier):
     """A fully connected network, ``sizes = (n_features, hidden..., n_classes)``.
 
@@ -154,7 +172,7 @@ class MLP(Classifier):
         return self.net(x)
 
 
-@_register
+@register
 class MaxoutNetwork(Classifier):
     """The paper's maxout network: two maxout layers and a softmax, with dropout and max-norm.
 
@@ -205,7 +223,7 @@ class MaxoutNetwork(Classifier):
         return self.net(x)
 
 
-@_register
+@register
 class RBFNetwork(Classifier):
     """A shallow RBF network: p_c(x) = exp(-sum_i beta_ci (x_i - mu_ci)^2), one unit per class.
 
@@ -257,16 +275,21 @@ class RBFNetwork(Classifier):
         classes p_c is capped at 1 - 1e-6 (the logit at -1e-6), so an input sitting on
         a wrong class's center costs log(1e6) instead of infinity.
         """
-        y = np.asarray(y)
-        if y.dtype.kind not in "iu" or y.shape != (logits.shape[0],) or (y.size and (y.min() < 0 or y.max() >= self.n_classes)):
-            raise ValueError(f"RBFNetwork labels must be integers in [0, {self.n_classes}) of shape ({logits.shape[0]},), got dtype {y.dtype}, shape {y.shape}")
+        check_reduction(reduction)
+        y = check_labels(y, logits.shape[0], self.n_classes, what="labels for RBFNetwork")
         is_target = np.zeros(logits.shape, dtype=bool)
         is_target[np.arange(len(y)), y] = True
         log_not_c = mg.log1mexp(mg.minimum(logits, -1e-6))
-        per_example = -mg.where(is_target, logits, log_not_c).sum(axis=1)
-        if reduction == "none":
-            return per_example
-        return per_example.sum() if reduction == "sum" else per_example.mean()
+        return reduce_losses(-mg.where(is_target, logits, log_not_c).sum(axis=1), reduction)
+
+    def direction_loss(self, logits, y, reduction: str = "sum"):
+        """The RBF's own loss, summed: it does not saturate the way a softmax does.
+
+        The true class's term, -logit_y, has derivative -1 at any distance from its
+        center, and d logit_y / dx = -2 beta_y (x - mu_y): the gradient vanishes only on
+        the center itself (the wrong classes' terms, p_c / (1 - p_c), may underflow).
+        """
+        return self.loss(logits, y, reduction=reduction)
 
     def probabilities(self, logits):
         return np.exp(logits)

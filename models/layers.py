@@ -121,6 +121,9 @@ class Dropout(Module):
         self.scale = 1.0 / keep_prob if scale is None else scale
         self.rng = _generator(rng)
 
+    def set_rng(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
     def forward(self, x):
         if not self.training or (self.keep_prob == 1.0 and self.scale == 1.0):
             return x

@@ -98,6 +98,14 @@ class Module:
     def apply_constraint(self) -> None:
         """This layer's own constraint on its parameters; none by default."""
 
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Hook: draw this layer's random numbers from ``rng`` from now on; nothing by default.
+
+        :func:`training.fit` calls it on every module with the run's one generator, so
+        its seed fixes the dropout masks too. A layer that draws random numbers
+        overrides it (``Dropout`` does).
+        """
+
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{name: copy of the parameter array}``: everything needed to restore the weights."""

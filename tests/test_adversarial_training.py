@@ -20,7 +20,7 @@ def grads_of(model, loss):
 def test_objective_is_the_weighted_sum_with_a_constant_perturbation():
     X, y = faint_patterns(40, seed=3)
     model = models.MLP((784, 16, 10), seed=0)
-    objective = training.AdversarialObjective(eps=0.1, alpha=0.3)
+    objective = attacks.AdversarialObjective(eps=0.1, alpha=0.3)
     value = objective(model, X, y)
     ours = grads_of(model, value)
     x_adv = attacks.fgsm(model, X, y, eps=0.1, clip=None)
@@ -36,8 +36,8 @@ def test_logistic_closed_form_equals_the_fgsm_objective_value_and_gradient():
     model.linear.bias.data[:] = -0.2
     X = rng.uniform(0, 1, size=(30, 12)).astype(np.float32)
     y = rng.integers(0, 2, size=30)
-    closed = training.logistic_adversarial_loss(0.1)(model, X, y)
-    fgsm_objective = training.AdversarialObjective(eps=0.1, alpha=0.0, clip=None)(model, X, y)
+    closed = attacks.logistic_adversarial_loss(0.1)(model, X, y)
+    fgsm_objective = attacks.AdversarialObjective(eps=0.1, alpha=0.0, clip=None)(model, X, y)
     assert closed.item() == pytest.approx(fgsm_objective.item(), rel=1e-5)
     for a, b in zip(grads_of(model, closed), grads_of(model, fgsm_objective)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -47,16 +47,16 @@ def test_label_predicted_crafts_against_the_models_own_predictions():
     X, y = faint_patterns(20, seed=4)
     model = models.SoftmaxRegression(784, 10, init=0.01, seed=0)
     wrong = (y + 1) % 10
-    objective = training.AdversarialObjective(eps=0.1, label="predicted")
+    objective = attacks.AdversarialObjective(eps=0.1, label="predicted")
     np.testing.assert_array_equal(objective.craft(model, X, wrong), attacks.fgsm(model, X, model.predict(X), 0.1, clip=None))
-    pgd = training.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2, "random_start": False})
+    pgd = attacks.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2, "random_start": False})
     assert np.abs(pgd.craft(model, X, y) - X).max() <= 0.1 + 1e-6
 
 
 def test_crafting_leaves_the_training_mode_on():
     X, y = faint_patterns(20, seed=5)
     model = models.MaxoutNetwork(784, hidden=(8, 8), pieces=2, n_classes=10, init=0.05, seed=0).train()
-    training.AdversarialObjective(eps=0.1)(model, X, y).backward()
+    attacks.AdversarialObjective(eps=0.1)(model, X, y).backward()
     assert all(m.training for m in model.modules())
 
 
@@ -64,7 +64,7 @@ def test_adversarial_training_makes_the_model_robust():
     X, y = strong_and_faint_features(1500, seed=6)
     X_test, y_test = X[1200:], y[1200:]
     results = {}
-    for name, loss in (("plain", None), ("adversarial", training.AdversarialObjective(eps=0.2))):
+    for name, loss in (("plain", None), ("adversarial", attacks.AdversarialObjective(eps=0.2))):
         model = models.SoftmaxRegression(784, 10)
         training.fit(model, X[:1200], y[:1200], epochs=5, batch_size=50, loss=loss,
                      optimizer=training.SGD(model.parameters(), lr=0.1), progress=False)
@@ -77,10 +77,10 @@ def test_adversarial_training_makes_the_model_robust():
 
 def test_objective_argument_errors():
     with pytest.raises(ValueError, match="alpha must be in"):
-        training.AdversarialObjective(alpha=1.5)
+        attacks.AdversarialObjective(alpha=1.5)
     with pytest.raises(ValueError, match="eps must be >= 0"):
-        training.AdversarialObjective(eps=-1)
+        attacks.AdversarialObjective(eps=-1)
     with pytest.raises(ValueError, match="attack must be one of"):
-        training.AdversarialObjective(attack="cw")
+        attacks.AdversarialObjective(attack="cw")
     with pytest.raises(ValueError, match="label must be one of"):
-        training.AdversarialObjective(label="leaked")
+        attacks.AdversarialObjective(label="leaked")

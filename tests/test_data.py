@@ -21,8 +21,8 @@ import training
 from training import data as data_module
 from training import DataError, DataNotFoundError, load_idx_dataset, load_mnist, write_idx_dataset
 
-TRAIN_IMAGES, TRAIN_LABELS = training.SPLIT_FILES["train"]
-TEST_IMAGES, TEST_LABELS = training.SPLIT_FILES["test"]
+TRAIN_IMAGES, TRAIN_LABELS = training.data.SPLIT_FILES["train"]
+TEST_IMAGES, TEST_LABELS = training.data.SPLIT_FILES["test"]
 
 
 def listing(directory):
@@ -181,7 +181,7 @@ def test_load_mnist_checks_mnists_checksums(synthetic_idx_dir, no_mnist_anywhere
     with pytest.raises(DataError, match="checksum mismatch") as info:
         load_mnist("test", path=synthetic_idx_dir, download=False)
     assert not isinstance(info.value, DataNotFoundError)
-    assert training.MNIST_SHA256[TEST_IMAGES] in str(info.value)
+    assert training.data.MNIST_SHA256[TEST_IMAGES] in str(info.value)
 
 
 def test_lookup_order_path_then_environment_then_cache(tmp_path, monkeypatch, no_mnist_anywhere):
@@ -262,7 +262,7 @@ def mirror(synthetic_idx_dir):
     """A local HTTP server with mirrors "good/", "corrupt/" (checksum mismatch), "drop/",
     "stall/" and "missing/" (404) of the synthetic data set; shut down after the module
     or after 120 s, whichever comes first."""
-    files = {name: (synthetic_idx_dir / f"{name}.gz").read_bytes() for name in training.MNIST_SHA256}
+    files = {name: (synthetic_idx_dir / f"{name}.gz").read_bytes() for name in training.data.MNIST_SHA256}
     routes = {}
     for name, body in files.items():
         tampered = bytearray(gzip.decompress(body))

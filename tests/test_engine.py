@@ -246,6 +246,28 @@ def test_keep_freed_memory_applies_on_glibc_and_can_be_switched_off(monkeypatch)
     assert keep_freed_memory() is False
 
 
+IMPORT_PROBE = """
+import ctypes, sys, warnings
+import numpy as np, scipy.special  # scipy.special adds a warnings filter of its own when imported
+loaded = []
+real_cdll = ctypes.CDLL
+ctypes.CDLL = lambda *args, **kwargs: loaded.append(args) or real_cdll(*args, **kwargs)
+before = (np.geterr(), list(warnings.filters), sys.getrecursionlimit(), np.get_printoptions())
+import minigrad, models, training, attacks
+after = (np.geterr(), list(warnings.filters), sys.getrecursionlimit(), np.get_printoptions())
+print(loaded == [] and before == after)
+"""
+
+
+def test_importing_the_packages_changes_no_process_wide_setting():
+    """No mallopt (nor any other C library call through ctypes), no error or warning state, at import."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True", done.stdout + done.stderr
+
+
 def test_detect_anomaly_names_the_op_where_nan_is_born():
     x = Tensor([0.0, 4.0], requires_grad=True)
     y = mg.sqrt(x).sum()  # fine forward; the gradient 1 / (2 sqrt(0)) is inf

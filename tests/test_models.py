@@ -146,7 +146,7 @@ def test_logistic_regression_probabilities_and_label_check():
     model.linear.weight.data[:] = [[1.0], [0.0]]
     p = model.predict_proba(np.array([[2.0, 0.0]], dtype=np.float32))
     np.testing.assert_allclose(p, [[1 - 1 / (1 + np.exp(-2)), 1 / (1 + np.exp(-2))]], rtol=1e-6)
-    with pytest.raises(ValueError, match=r"labels must be integers in \{0, 1\}"):
+    with pytest.raises(ValueError, match=r"labels for LogisticRegression must be in 0..1; found \[2\]"):
         model.loss(model(np.zeros((2, 2), dtype=np.float32)), np.array([0, 2]))
 
 

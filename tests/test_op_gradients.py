@@ -242,6 +242,33 @@ def test_binary_cross_entropy_with_logits(reduction, data, shape):
     check(bce, logits)
 
 
+@given(data=st.data(), n=st.integers(1, 4), classes=st.integers(2, 5))
+def test_softmax_direction_loss_is_the_gradient_divided_by_one_minus_p_y(data, n, classes):
+    """Value: the summed cross-entropy. Gradient: the true one divided by 1 - p_y, row by row."""
+    logits = data.draw(arrays((n, classes), floats(-5, 5)))
+    labels = np.asarray(data.draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n)), dtype=np.int64)
+    value, direction = mg.value_and_grad(lambda t: mg.softmax_direction_loss(t, labels))(logits)
+    true_value, true_gradient = mg.value_and_grad(lambda t: mg.cross_entropy(t, labels, reduction="sum"))(logits)
+    np.testing.assert_allclose(value, true_value, rtol=1e-12)
+    p_y = scipy.special.softmax(logits, axis=1)[np.arange(n), labels]
+    np.testing.assert_allclose(direction * (1 - p_y)[:, None], true_gradient, rtol=1e-9, atol=1e-12)
+    assert np.all(direction[np.arange(n), labels] == -1.0)
+
+
+def test_direction_losses_do_not_vanish_where_float32_saturates():
+    logits = np.array([[60.0, 0.0, -60.0], [200.0, 0.0, 0.0]], dtype=np.float32)  # p_y rounds to 1
+    plain = mg.grad(lambda t: mg.cross_entropy(t, np.array([0, 0]), reduction="sum"))(logits)
+    direction = mg.grad(lambda t: mg.softmax_direction_loss(t, np.array([0, 0])))(logits)
+    assert plain[0, 0] == 0 and not plain[1].any()  # the true class's term is lost; at 200, everything
+    np.testing.assert_allclose(direction, [[-1.0, 1.0, 0.0], [-1.0, 0.5, 0.5]], atol=1e-6)
+    z = np.array([40.0, -120.0], dtype=np.float32)  # sigma(z) - t is 0 in float32 for both
+    t = np.array([1, 0])
+    assert not mg.grad(lambda v: mg.binary_cross_entropy_with_logits(v, t, reduction="sum"))(z).any()
+    np.testing.assert_array_equal(mg.grad(lambda v: mg.logistic_direction_loss(v, t))(z), [-1.0, 1.0])
+    with pytest.raises(ValueError, match="only sums over examples"):
+        mg.softmax_direction_loss(logits, np.array([0]), reduction="mean")
+
+
 def test_composite_network_gradient():
     """A whole two-layer maxout classifier, every parameter and the input at once."""
     rng = np.random.default_rng(0)

@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 
+import attacks
 import minigrad as mg
 import models
 import training
@@ -104,10 +105,10 @@ def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_weights(tm
 
 def test_pgd_adversarial_training_resumes_exactly(tmp_path):
     """PGD's random starts come from fit's generator, so they too are checkpointed."""
-    objective = lambda: training.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2})  # noqa: E731
+    objective = lambda: attacks.AdversarialObjective(eps=0.1, attack="pgd", attack_kwargs={"steps": 2})  # noqa: E731
     reference, _ = run(epochs=3, loss=objective())
 
-    class Interrupting(training.AdversarialObjective):
+    class Interrupting(attacks.AdversarialObjective):
         calls = 0
 
         def __call__(self, model, x, y):
@@ -159,7 +160,7 @@ def test_fit_rejects_bad_input():
     opt = SGD(model.parameters(), lr=0.1)
     with pytest.raises(TypeError, match="raw pixels\\? divide by 255"):
         fit(model, (X * 255).astype(np.uint8), y, epochs=1, batch_size=10, optimizer=opt, progress=False)
-    with pytest.raises(ValueError, match=r"y must be integer labels of shape \(50,\)"):
+    with pytest.raises(ValueError, match=r"y must be integer class indices of shape \(50,\)"):
         fit(model, X, y[:10], epochs=1, batch_size=10, optimizer=opt, progress=False)
     with pytest.raises(ValueError, match="NaN"):
         fit(model, np.full_like(X, np.nan), y, epochs=1, batch_size=10, optimizer=opt, progress=False)

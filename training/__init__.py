@@ -1,7 +1,8 @@
-"""Data, optimizers, the training loop and adversarial training.
+"""Data, optimizers and the training loop: generic, knowing nothing about attacks.
 
-Built on :mod:`minigrad`, on :mod:`models` (its atomic file writes) and
-on :mod:`attacks` (the examples adversarial training crafts):
+Built on :mod:`minigrad` and on :mod:`models` (its atomic file writes). Adversarial
+training is a loss that :func:`fit` takes like any other; it lives with the attacks
+(:mod:`attacks.adversarial_training`).
 
 * :mod:`training.data`: MNIST, and any data set in the IDX format (Fashion-MNIST, KMNIST).
 * :mod:`training.optim`: ``SGD``, ``Adam`` and schedules (``ExponentialDecay``,
@@ -11,18 +12,11 @@ on :mod:`attacks` (the examples adversarial training crafts):
   ``error_rate``.
 * :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's settings (with an
   epoch cap of ours), and our ``linear_classifier_recipe`` and ``rbf_recipe``.
-* :mod:`training.adversarial`: ``AdversarialObjective`` (FGSM or PGD adversarial training)
-  and ``logistic_adversarial_loss``, its closed form for logistic regression.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
 """
 
 from . import data
 from .data import (
-    IMAGES_MAGIC,
-    LABELS_MAGIC,
-    MNIST_MIRRORS,
-    MNIST_SHA256,
-    SPLIT_FILES,
     DataError,
     DataNotFoundError,
     default_cache_dir,
@@ -32,13 +26,12 @@ from .data import (
     read_idx,
     write_idx_dataset,
 )
-from .adversarial import AdversarialObjective, logistic_adversarial_loss
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
 from .recipes import linear_classifier_recipe, maxout_paper_recipe, rbf_recipe
 
 __all__ = list(data.__all__) + [
-    "Adam", "AdversarialObjective", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "logistic_adversarial_loss", "maxout_paper_recipe", "rbf_recipe",
+    "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
+    "StepDecay", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "rbf_recipe",
     "train_step",
 ]  # fmt: skip

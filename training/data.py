@@ -57,8 +57,7 @@ import numpy as np
 from models.io import atomic_write
 
 __all__ = [
-    "DataError", "DataNotFoundError", "IMAGES_MAGIC", "LABELS_MAGIC", "MNIST_MIRRORS", "MNIST_SHA256",
-    "SPLIT_FILES", "default_cache_dir", "download_idx_files", "load_idx_dataset", "load_mnist", "read_idx",
+    "DataError", "DataNotFoundError", "default_cache_dir", "download_idx_files", "load_idx_dataset", "load_mnist", "read_idx",
     "write_idx_dataset",
 ]  # fmt: skip
 

@@ -1,9 +1,9 @@
 """The training loop: minibatch SGD with validation, early stopping, checkpoints and resume.
 
 ``fit`` owns every source of randomness of a run: one ``numpy.random.Generator``
-made from ``seed`` shuffles the minibatches and draws the dropout masks: it replaces
-the ``rng`` of every layer that has one (``Dropout``) and of a loss that has one (PGD
-adversarial training's random starts). Its state is checkpointed with the weights
+made from ``seed`` shuffles the minibatches and is handed, through the ``set_rng``
+hook, to every module of the model (``Dropout`` draws its masks from it) and to the
+loss if it has that method (PGD adversarial training's random starts). Its state is checkpointed with the weights
 and the optimizer (after every epoch, or once ``checkpoint_interval`` seconds have
 passed), so ``fit(..., resume=True)`` continues an interrupted run and ends with
 exactly the weights an uninterrupted run would have.
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import minigrad as mg
+from minigrad.ops.nn import check_labels
 from models.io import atomic_savez, read_npz
 
 from .progress import progress_bar
@@ -145,14 +146,14 @@ def fit(
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
+    _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     loss = default_loss if loss is None else loss
 
     rng = np.random.default_rng(seed)
-    # Whatever draws random numbers keeps its Generator in ``.rng`` (Dropout's masks, PGD
-    # training's random starts): one generator for all of them makes a seed fix the run.
-    for owner in [*model.modules(), loss]:
-        if hasattr(owner, "rng"):
-            owner.rng = rng
+    for module in model.modules():
+        module.set_rng(rng)
+    if callable(getattr(loss, "set_rng", None)):
+        loss.set_rng(rng)
     history = History()
     run = {"n_train": len(X), "batch_size": batch_size, "seed": seed}
     checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
@@ -204,6 +205,21 @@ def fit(
     return history
 
 
+def _check_model(model, *, needs_loss: bool, needs_predict: bool) -> None:
+    """Fail before the first step, in one line, when the model lacks what training will call."""
+    needed = ["parameters", "modules", "train", "eval", "constrain", "state_dict", "load_state_dict"]
+    needed += ["loss"] if needs_loss else []
+    needed += ["predict"] if needs_predict else []
+    missing = [name for name in needed if not callable(getattr(model, name, None))]
+    if missing:
+        raise TypeError(
+            f"fit: {type(model).__name__} has no {', '.join(name + '()' for name in missing)}; "
+            "subclass models.Classifier and write logits() (or pass loss= and validate=)"
+        )
+    if not model.parameters():
+        raise ValueError(f"fit: {type(model).__name__} has no parameters (no Tensor attribute with requires_grad=True)")
+
+
 def _check_data(X, y, what: str = ""):
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2:
@@ -211,13 +227,12 @@ def _check_data(X, y, what: str = ""):
     if X.dtype.kind != "f":
         hint = " (raw pixels? divide by 255)" if X.dtype == np.uint8 else ""
         raise TypeError(f"fit: {what}X must be floating point, got {X.dtype}{hint}")
-    if y.shape != (len(X),) or y.dtype.kind not in "iu":
-        raise ValueError(f"fit: {what}y must be integer labels of shape ({len(X)},), got dtype {y.dtype}, shape {y.shape}")
+    y = check_labels(y, len(X), None, what=f"fit: {what}y")
     # One sum is NaN or inf if any entry is (and, unlike np.isfinite(X), writes no array
     # as large as X); an overflowing sum only sends us to the exact check.
     if not np.isfinite(X.sum()) and not np.isfinite(X).all():
         raise ValueError(f"fit: {what}X contains NaN or inf")
-    return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64, copy=False)
+    return np.ascontiguousarray(X, dtype=np.float32), y
 
 
 def _summary(row: dict) -> str:

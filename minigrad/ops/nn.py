@@ -1,9 +1,28 @@
-"""Neural-network ops: softmax, log-softmax, maxout and the fused, stable losses.
+"""Neural-network ops: softmax, log-softmax, maxout, the fused, stable losses, and the attack losses.
 
 These could be composed from the elementwise ops, but each is written as one op
 because its fused VJP is both faster and numerically safer: softmax cross-entropy's
 gradient is simply ``softmax(z) - onehot(y)``, which never divides by a probability
 that underflowed to zero.
+
+The *direction losses* (``softmax_direction_loss``, ``logistic_direction_loss``) are
+what attacks differentiate. An attack such as FGSM needs, for each example, only *a
+positive multiple* of the loss gradient: the sign (or the L2 direction) of a row does
+not change when the row is scaled. The plain gradient, however, vanishes on
+confident examples. For softmax cross-entropy,
+
+    dL/dz = p - onehot(y),  and for c != y:  p_c = (1 - p_y) q_c,
+
+where q = softmax of the logits with the true class left out. Since
+1 - p_y = sum_{c != y} p_c, the gradient is (1 - p_y) (q - onehot(y)). In float32,
+p_y rounds to exactly 1 once the true class wins by a large enough margin: the
+gradient then loses its true-class term, and once the other p_c underflow as well
+it is exactly 0 and FGSM silently does nothing. float64 only moves these points
+further out (``1 - p_y`` next to 1 is what it loses first). Dropping the positive
+factor 1 - p_y leaves ``q - onehot(y)``: the same direction, in which the true class's
+entry is -1 and the others are the q_c (they sum to 1), exact at any margin and in
+float32. For a binary logistic model the same reasoning gives dL/dz = sigma(z) - t,
+a positive multiple of its sign 1 - 2t.
 """
 
 from __future__ import annotations
@@ -101,16 +120,9 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
     VJP: dL/dz_i = g_i * (softmax(z_i) - onehot(y_i)), with g_i = g / N for "mean".
     """
     logits = as_tensor(logits)
+    check_reduction(reduction)
     z = logits.data
-    _check_reduction(reduction)
-    if z.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {z.shape}")
-    labels = _check_labels(labels, z.shape[0], z.shape[1])
-    rows = np.arange(z.shape[0])
-    shifted = z - z.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    losses = log_norm[:, 0] - shifted[rows, labels]
-    _check_finite(losses, "cross_entropy")
+    labels, rows, shifted, log_norm, losses = _softmax_cross_entropy(z, labels, "cross_entropy")
 
     def vjp(g):
         dz = np.exp(shifted - log_norm)
@@ -118,7 +130,60 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
         dz *= g / len(z) if reduction == "mean" else g[:, None] if reduction == "none" else g
         return dz
 
-    return Tensor.from_op(_reduce(losses, reduction), (logits,), (vjp,), "cross_entropy")
+    return Tensor.from_op(reduce_losses(losses, reduction), (logits,), (vjp,), "cross_entropy")
+
+
+def _softmax_cross_entropy(z: np.ndarray, labels, op: str):
+    """Checked labels, row indices, shifted logits z - max z, log of their normaliser, per-row losses."""
+    if z.ndim != 2:
+        raise ValueError(f"{op}: logits must have shape (N, C), got {z.shape}")
+    labels = check_labels(labels, z.shape[0], z.shape[1])
+    rows = np.arange(z.shape[0])
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    losses = log_norm[:, 0] - shifted[rows, labels]
+    _check_finite(losses, op)
+    return labels, rows, shifted, log_norm, losses
+
+
+def softmax_direction_loss(logits, labels, reduction: str = "sum") -> Tensor:
+    """Summed softmax cross-entropy whose gradient is the rescaled one that never vanishes.
+
+    Value: sum_i CE(z_i, y_i), as :func:`cross_entropy` with ``reduction="sum"`` (the
+    only reduction: an attack treats every example on its own). VJP:
+    dL/dz_i = g * (q_i - onehot(y_i)), q_i the softmax over the classes other than y_i:
+    the true gradient divided by 1 - p_y (see the module docstring).
+    """
+    logits = as_tensor(logits)
+    _require_sum(reduction, "softmax_direction_loss")
+    z = logits.data
+    labels, rows, shifted, _, losses = _softmax_cross_entropy(z, labels, "softmax_direction_loss")
+    others = shifted.copy()
+    others[rows, labels] = -np.inf
+    q = np.exp(others - others.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    q[rows, labels] = -1.0
+    return Tensor.from_op(np.asarray(losses.sum()), (logits,), (lambda g: g * q,), "softmax_direction_loss")
+
+
+def logistic_direction_loss(logits, targets, reduction: str = "sum") -> Tensor:
+    """Summed binary cross-entropy whose gradient is its sign: VJP dL/dz_i = g * (1 - 2 t_i).
+
+    Value: as :func:`binary_cross_entropy_with_logits` with ``reduction="sum"``. The true
+    gradient sigma(z) - t is a positive multiple of 1 - 2t for targets t in {0, 1}, and
+    it is exactly 0 in float32 once |z| is large: 1 - 2t never is.
+    """
+    logits = as_tensor(logits)
+    _require_sum(reduction, "logistic_direction_loss")
+    value = binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    direction = (1.0 - 2.0 * t).astype(logits.dtype)
+    return Tensor.from_op(value.data, (logits,), (lambda g: g * direction,), "logistic_direction_loss")
+
+
+def _require_sum(reduction, op: str):
+    if reduction != "sum":
+        raise ValueError(f"{op}: an attack loss only sums over examples, got reduction={reduction!r}")
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -> Tensor:
@@ -133,7 +198,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
     """
     logits = as_tensor(logits)
     z = logits.data
-    _check_reduction(reduction)
+    check_reduction(reduction)
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if t.shape != z.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: targets have shape {t.shape}, logits {z.shape}")
@@ -146,26 +211,44 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
         dz *= g / z.size if reduction == "mean" else g
         return dz
 
-    return Tensor.from_op(_reduce(losses, reduction), (logits,), (vjp,), "binary_cross_entropy_with_logits")
+    return Tensor.from_op(reduce_losses(losses, reduction), (logits,), (vjp,), "binary_cross_entropy_with_logits")
 
 
-def _check_reduction(reduction):
+def check_reduction(reduction: str) -> str:
+    """``reduction`` if it is one of "mean", "sum", "none"; otherwise a ValueError naming them."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
 
 
-def _check_labels(labels, n: int, n_classes: int) -> np.ndarray:
-    """Integer class indices of shape (n,) in [0, n_classes), or a clear error."""
+def check_labels(labels, n: int, n_classes: int | None, what: str = "labels") -> np.ndarray:
+    """Integer class indices of shape (n,) in [0, n_classes), as int64, or one clear error.
+
+    The one label check of the project (losses, models, attacks and ``fit`` call it).
+    ``n_classes=None`` checks only that the labels are non-negative. One-hot labels of
+    shape (n, k) are refused with a hint.
+    """
     labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    if labels.dtype.kind not in "iu":
-        hint = " (one-hot labels? pass labels.argmax(axis=1))" if labels.ndim == 2 else ""
-        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}, shape {labels.shape}{hint}")
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) to match the logits, got {labels.shape}")
-    if n and (labels.min() < 0 or labels.max() >= n_classes):
-        bad = labels[(labels < 0) | (labels >= n_classes)][0]
-        raise ValueError(f"label {bad} is out of range for {n_classes} classes (valid: 0..{n_classes - 1})")
-    return labels
+    if labels.ndim == 2 and labels.shape[0] == n and labels.shape[1] > 1:
+        raise TypeError(f"{what} must be integer class indices, not one-hot rows (shape {labels.shape}): pass {what}.argmax(axis=1)")
+    if labels.dtype.kind not in "iu" or labels.shape != (n,):
+        raise ValueError(f"{what} must be integer class indices of shape ({n},), got dtype {labels.dtype}, shape {labels.shape}")
+    high = np.iinfo(np.int64).max if n_classes is None else n_classes
+    if n and (labels.min() < 0 or labels.max() >= high):
+        bad = np.unique(labels[(labels < 0) | (labels >= high)])[:5]
+        valid = "non-negative" if n_classes is None else f"in 0..{n_classes - 1}"
+        raise ValueError(f"{what} must be {valid}; found {bad.tolist()}")
+    return labels.astype(np.int64, copy=False)
+
+
+def reduce_losses(losses, reduction: str):
+    """Per-example losses (a Tensor or an ndarray) reduced by "mean", "sum" or "none"."""
+    check_reduction(reduction)
+    if reduction == "none":
+        return losses
+    if isinstance(losses, Tensor):
+        return losses.mean() if reduction == "mean" else losses.sum()
+    return np.asarray(losses.mean() if reduction == "mean" else losses.sum())
 
 
 def _check_finite(losses: np.ndarray, op: str) -> None:
@@ -173,11 +256,3 @@ def _check_finite(losses: np.ndarray, op: str) -> None:
     if not np.isfinite(losses).all():
         first = np.unravel_index(np.argmin(np.isfinite(losses)), losses.shape)
         raise ValueError(f"{op}: the logits of example {tuple(map(int, first))} contain NaN or inf")
-
-
-def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":
-        return np.asarray(losses.mean())
-    if reduction == "sum":
-        return np.asarray(losses.sum())
-    return losses

@@ -22,14 +22,15 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from attacks import fgsm, pgd
+
+from .methods import fgsm, pgd
 
 ATTACKS = ("fgsm", "pgd")
 LABELS = ("true", "predicted")
 
 
 class AdversarialObjective:
-    """The loss callable ``(model, x, y) -> scalar Tensor`` of adversarial training, for ``fit``.
+    """The loss callable ``(model, x, y) -> scalar Tensor`` of adversarial training, for :func:`training.fit`.
 
     ``eps``, ``alpha``: as in the objective above. ``attack="pgd"`` with
     ``attack_kwargs`` (such as ``steps`` and ``step_size``) gives PGD adversarial
@@ -62,7 +63,11 @@ class AdversarialObjective:
         self.eps, self.alpha, self.attack, self.label = float(eps), float(alpha), attack, label
         self.attack_kwargs = dict(attack_kwargs or {})
         self.clip, self.train_mode = clip, train_mode
-        self.rng = np.random.default_rng()  # PGD's random starts; training.fit replaces it with its own
+        self.rng = np.random.default_rng()  # PGD's random starts: fit hands over its own through set_rng
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """The hook through which :func:`training.fit` makes its seed decide PGD's random starts."""
+        self.rng = rng
 
     def craft(self, model, x, y) -> np.ndarray:
         """The adversarial version of the batch against the current parameters (a constant)."""
