@@ -2,6 +2,7 @@
 
     advex demo                                   the lecture's logistic example, computed
     advex attack --model PATH [--eps E ...]      attack a saved model on the MNIST test set
+                 [--import MODULE]               (a model class of your own: import its module first)
     advex reproduce [--quick] [--out DIR]        the paper's experiments, our numbers beside its own
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
@@ -12,6 +13,7 @@ linearity plot) into ``--out``. Errors print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -27,6 +29,7 @@ from models.io import atomic_write_text
 from . import figures
 from .methods import fgsm, noise_attack, pgd
 from .metrics import evaluate, linearity
+from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
 from .toy import describe, toy_example
 
 
@@ -67,9 +70,25 @@ def _attack(name: str, steps: int, step_size):
     return iterated
 
 
+def import_user_modules(names) -> None:
+    """Import each module (from the current folder or installed), so that it registers its classes.
+
+    This is the only way ``advex`` runs a user's code: a model file names a class, never
+    code to import, so loading a file cannot execute anything.
+    """
+    for name in names:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise CommandError(f"--import {name}: {error}") from None
+
+
 def run_attack(args) -> int:
     if any(e < 0 for e in args.eps):
         raise CommandError(f"--eps must be >= 0, got {args.eps}")
+    import_user_modules(args.imports)
     try:
         model = models.load(args.model)
     except (FileNotFoundError, models.ModelFileError) as error:
@@ -104,15 +123,17 @@ def run_attack(args) -> int:
 
 
 def run_reproduce(args) -> int:
-    from .reproduce import FULL, FULL_SIZE, QUICK, Reproduction
-
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
     try:
-        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet)
+        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
+                           models=args.models, mlp=args.mlp)
     except ValueError as error:  # data not found or unreadable, or --out holds a run with other settings
         raise CommandError(str(error)) from None
-    run.run()
+    try:
+        run.run()
+    except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects
+        raise CommandError(f"{error}; remove it, or pass another --out") from None
     print(open(os.path.join(args.out, "results.md")).read())
     print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
     return 0
@@ -131,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=run_demo)
     attack = commands.add_parser("attack", help="attack a saved model on the MNIST test set")
     attack.add_argument("--model", required=True, help="a model file written by models.save")
+    attack.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (from the current folder or installed): it registers "
+                        "a model class of your own with models.register (repeatable)")
     attack.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.25], help="perturbation sizes (L-inf)")
     attack.add_argument("--attack", choices=("fgsm", "pgd", "noise"), default="fgsm")
     attack.add_argument("--steps", type=int, default=10, help="pgd: number of steps (default 10)")
@@ -148,6 +172,9 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--data", help="an IDX data set folder (default: MNIST); the paper's numbers show only for MNIST")
     reproduce.add_argument("--out", default="advex-results", help="output folder; re-running reuses finished stages")
     reproduce.add_argument("--seed", type=int, default=0)
+    reproduce.add_argument("--models", nargs="+", choices=MODELS,
+                           help="train and report only these models (default: all); stages that need another are skipped")
+    reproduce.add_argument("--mlp", action="store_true", help="also train and attack a ReLU MLP 784-1200-1200-10")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
     return top

@@ -14,15 +14,12 @@ synthetic data of MNIST's shape:
 Every time is scaled to one epoch of ``advex reproduce`` (50,000 training images,
 10,000 validation images).
 
-The shared machines this was written on switch between a fast and a slow speed for
-minutes at a time, so the pieces take turns, one pass over the 10,000 images each,
-and every ratio compares the passes of one repeat. Reported: the min and the median
-over repeats of each ratio, and the ratio of whole epochs as ``advex reproduce`` runs
-them (training on 50,000 images and validating on 10,000). Shorter turns do not help:
-switching models every step or every 20 steps made the clean step 1.2-1.5x slower
-than in a run of its own. The slow speed slows the clean step more (about 1.45x,
-against 1.3x for the adversarial one), so the ratio is about 2.55 in the fast mode
-and 2.3 in the slow one.
+Shared machines change speed for minutes at a time, so the pieces take turns, one
+pass over the 10,000 images each, and every ratio compares the passes of one repeat.
+Reported: the min and the median over repeats of each ratio, and the ratio of whole
+epochs as ``advex reproduce`` runs them (training on 50,000 images and validating on
+10,000). Shorter turns (switching models every step) distort the clean step instead;
+``docs/measurements.md`` has the numbers behind both choices.
 
 Why the ratio is above 2. Per batch of N images, let F be the cost of a forward
 pass. A clean step costs about 3F: the forward, the weight gradients (as many
@@ -52,10 +49,11 @@ import attacks
 import minigrad as mg
 import models
 import training
-from attacks.reproduce import EPS, adversarial_error
+from attacks.reproduction import EPS, adversarial_error
 from models.io import atomic_write_text
 
-from .engine import environment, environment_lines, synthetic_data
+from .harness import environment, environment_lines
+from .workloads import synthetic_data
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {"train": 10_000, "val": 10_000, "repeats": 5}

@@ -179,10 +179,16 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                 results.append((node, g))
                 if not parents:
                     continue
+            g.setflags(write=False)  # g may be shared (add hands one array to both inputs)
             index = 0
             for parent, vjp in zip(parents, node._vjps):
                 if parent.requires_grad and (needed is None or id(parent) in needed):
-                    g_parent = vjp(g)
+                    try:
+                        g_parent = vjp(g)
+                    except ValueError as error:
+                        if "read-only" in str(error):
+                            raise _wrote_into_g(node, index) from error
+                        raise
                     data = parent.data
                     # dtypes of built-in types are singletons: ``is`` is the cheap test.
                     if (
@@ -209,6 +215,14 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
         for node in order:  # after an error, leave no stale partial gradient behind
             node._pending = None
     return results
+
+
+def _wrote_into_g(node, index) -> ValueError:
+    return ValueError(
+        f"op {node._op!r}: the VJP for input {index} wrote into its incoming gradient g, which is "
+        "read-only because it may be shared with other inputs and ops: return a new array "
+        "(g * 2, not g *= 2)"
+    )
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:

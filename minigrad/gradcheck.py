@@ -38,18 +38,35 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     """Assert that the engine's gradients of ``f`` match central finite differences.
 
     ``f`` takes one Tensor per entry of ``inputs`` (a list of arrays) and returns a
-    single-element Tensor. Every input is converted to float64 and every element is
-    checked: ``|analytic - numeric| <= atol + rtol * |numeric|``. Returns True, or
-    raises ``AssertionError`` naming the input index, the failing element with the
-    largest error, both values there and that error. Non-differentiable points (relu at 0, ties in max) make any
-    finite-difference check fail: keep inputs away from them.
+    Tensor. Every input is converted to float64 and every element is checked:
+    ``|analytic - numeric| <= atol + rtol * |numeric|``; a NaN or inf anywhere (the
+    value, the gradient, a difference) fails. Returns True, or raises
+    ``AssertionError`` naming the input index, the failing element with the largest
+    error, both values there and that error.
+
+    A non-scalar output ``z`` is checked through ``sum(w * z)``, with fixed
+    pseudo-random weights ``w`` in [-1, 1]: every entry of the Jacobian then matters,
+    where a plain sum would hide a VJP that permutes or misroutes entries.
+
+    ``f`` must be deterministic: finite differences compare calls at nearby points, so
+    a random draw inside ``f`` (dropout, a random start) makes nonsense of them; a
+    second call at the same point must give the same value, or gradcheck raises.
+    Non-differentiable points (relu at 0, ties in max) make any finite-difference
+    check fail: keep inputs away from them.
     """
     arrays = [np.array(x, dtype=np.float64) for x in inputs]
     for i, a in enumerate(arrays):
         if not np.all(np.isfinite(a)):
             raise ValueError(f"gradcheck: input {i} contains NaN or inf")
+    f = _scalar_valued(f)
     positions = tuple(range(len(arrays)))
-    _, analytic = value_and_grad(f, argnums=positions)(*[a.copy() for a in arrays])
+    value, analytic = value_and_grad(f, argnums=positions)(*[a.copy() for a in arrays])
+    if not np.isfinite(value):
+        raise AssertionError(f"gradcheck: the function's value is {value} at the given inputs")
+    again = _evaluate(f, arrays)
+    if not np.isclose(again, value, rtol=1e-12, atol=0.0):
+        raise ValueError(f"gradcheck: f is not deterministic: two calls at the same inputs gave {float(value)!r} "
+                         f"and {again!r} (a random draw inside f?)")
     for i, a_grad in enumerate(analytic):
         if a_grad.shape != arrays[i].shape or a_grad.dtype != np.float64:
             raise AssertionError(
@@ -58,7 +75,7 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
             )
         numeric = numerical_gradient(f, arrays, i, eps)
         error = np.abs(a_grad - numeric)
-        bad = error > atol + rtol * np.abs(numeric)
+        bad = ~(error <= atol + rtol * np.abs(numeric))  # NaN compares False: it fails too
         if bad.any():
             element = np.unravel_index(np.argmax(np.where(bad, error, -1.0)), error.shape)
             raise AssertionError(
@@ -67,6 +84,21 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
                 f"{error.max():.3g} (atol={atol}, rtol={rtol})"
             )
     return True
+
+
+def _scalar_valued(f):
+    """``f``, with a non-scalar output reduced to ``sum(w * out)`` by weights fixed per output shape."""
+    weights = {}
+
+    def reduced(*tensors):
+        out = f(*tensors)
+        if not isinstance(out, Tensor) or out.data.size == 1:
+            return out
+        if out.shape not in weights:
+            weights[out.shape] = np.random.default_rng(1234).uniform(-1.0, 1.0, size=out.shape)
+        return (out * weights[out.shape]).sum()
+
+    return reduced
 
 
 def _evaluate(f, arrays) -> float:

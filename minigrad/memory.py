@@ -11,7 +11,7 @@ is freed. A (1000, 1200) float32 activation is 1,200 page faults, every batch.
 and to keep up to ``trim_threshold`` bytes of freed memory there instead of handing
 it back, so the next array of the same size reuses pages that are already mapped.
 This is what caching allocators in larger frameworks do by other means; what it
-gains on this project's benchmarks is measured in ``docs/performance.md``.
+gains on this project's benchmarks is measured in ``docs/measurements.md``.
 
 It changes the allocator of the whole process, so it is opt-in: ``import minigrad``
 never calls it. The ``advex`` command and the benchmarks call it at their entry; call

@@ -82,24 +82,45 @@ class Tensor:
         self._pending = None
 
     @staticmethod
-    def from_op(data, parents: tuple, vjps: tuple, name: str) -> "Tensor":
-        """The output of op ``name``: value ``data``, one VJP per entry of ``parents``.
+    def from_op(value, parents: tuple, vjps: tuple, name: str) -> "Tensor":
+        """The output of an op: how every op in :mod:`minigrad.ops` is made, and how you write one.
+
+        ``value`` is the op's result (an ndarray computed with NumPy from the parents'
+        ``.data``); ``parents`` the op's input Tensors, in order (``as_tensor`` turns a
+        number or an array into one); ``vjps`` one vector-Jacobian product per parent, each
+        a function ``g -> dL/dparent`` of the upstream gradient ``g = dL/dvalue``; ``name``
+        the op's name, used in every error message about it. Positional or keyword.
+
+        A VJP must return an array of the parent's shape, or of the output's shape when
+        the op broadcast that parent (the engine sums it back), in the parent's dtype; it
+        must treat ``g`` as read-only (the engine hands it out read-only: ``g *= 2``
+        raises, naming the op) and must not write into the parents' data. Gradients are
+        first order only: a VJP works on ndarrays, not Tensors, so nothing records it.
 
         The graph is recorded only when gradients are enabled and some parent
         requires grad; otherwise the result is a constant and the VJPs are dropped.
+
+        >>> import numpy as np, minigrad as mg
+        >>> def cube(x):
+        ...     x = mg.as_tensor(x)
+        ...     return mg.Tensor.from_op(x.data ** 3, (x,), (lambda g: g * 3 * x.data ** 2,), "cube")
+        >>> mg.grad(lambda t: cube(t).sum())(np.array([1.0, 2.0], dtype=np.float32))
+        array([ 3., 12.], dtype=float32)
         """
-        if type(data) is not np.ndarray:
-            data = np.asarray(data)
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)
         if _GradMode.detect_anomaly:
-            engine.check_finite(data, f"the output of op {name!r}")
+            engine.check_finite(value, f"the output of op {name!r}")
         out = _new(Tensor)
-        out.data = data
+        out.data = value
         out.grad = None
         out._op = name
         out._pending = None
         if _GradMode.enabled:
             for parent in parents:
                 if parent.requires_grad:
+                    if len(vjps) != len(parents):
+                        raise ValueError(f"op {name!r}: {len(parents)} parents but {len(vjps)} VJPs (one per parent)")
                     out.requires_grad = True
                     out._parents = parents
                     out._vjps = vjps
@@ -137,7 +158,7 @@ class Tensor:
         body = np.array2string(self.data, prefix="Tensor(", separator=", ")
         extra = f", dtype={self.data.dtype}" if self.data.dtype != np.float32 else ""
         if self.requires_grad:
-            extra += f", requires_grad=True" if self.is_leaf else f", op={self._op!r}"
+            extra += ", requires_grad=True" if self.is_leaf else f", op={self._op!r}"
         return f"Tensor({body}{extra})"
 
     @property
@@ -295,9 +316,10 @@ def constant(array: np.ndarray) -> Tensor:
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """``x`` if it is a Tensor; otherwise a constant in ``like``'s float dtype.
+    """``x`` if it is a Tensor; otherwise a constant: in ``like``'s float dtype, or by the dtype policy.
 
-    This is how ``x * 0.5`` or ``x + ndarray`` keep a float32 graph in float32.
+    This is how ``x * 0.5`` or ``x + ndarray`` keep a float32 graph in float32, and how
+    an op of your own accepts numbers and arrays as well as Tensors.
     """
     if isinstance(x, Tensor):
         return x

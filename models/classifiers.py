@@ -237,13 +237,11 @@ class RBFNetwork(Classifier):
     them at the class means, which trains far more easily (the gradient of a unit
     vanishes for inputs far from its center, so a badly placed center never moves).
     Precisions start at ``beta`` and are capped at ``max_beta`` after every update
-    (see :class:`models.RBF`). A one-off sweep on MNIST, run by hand while choosing the
-    default (class-mean init, beta 0.05, Adam lr 0.01, 10 epochs; no script repeats
-    it): without the cap, clean error 13.4% but random +-0.25 noise raised the error
-    to 51% (the free precisions reached 35 on near-constant pixels); with caps 0.1 /
-    0.2 / 0.5 / 1.0, clean error 14.0 / 13.7 / 13.1 / 13.3% and noise error 15.6 / 17.3
-    / 18.0 / 25.8%. The default 0.2 keeps the clean error under 15% and the model calm
-    under noise (``advex reproduce`` measures both: rbf_clean and rbf_noise).
+    (see :class:`models.RBF`). Without a cap, the precisions of near-constant pixels
+    grow without bound and the network becomes hypersensitive to small noise; the
+    default cap trades a little clean error for calm under noise (the sweep that chose
+    it is in ``docs/measurements.md``; ``advex reproduce`` measures both, as rbf_clean
+    and rbf_noise).
     """
 
     def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,

@@ -86,8 +86,14 @@ def load(path, expected=None):
         raise ModelFileError(f"{path} holds arrays but no model description: was it written by models.save?")
     meta = json.loads(str(arrays.pop(_META)))
     name = meta.get("class")
-    if meta.get("format") != FORMAT or name not in CLASSIFIERS:
-        raise ModelFileError(f"{path}: unknown model file format {meta.get('format')!r} or class {name!r}")
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: unknown model file format {meta.get('format')!r} (this version reads {FORMAT})")
+    if name not in CLASSIFIERS:
+        raise ModelFileError(
+            f"{path} holds a {name!r}, which is not a registered model class: if it is a class of your own, "
+            "import the module that defines it (decorated with @models.register) before loading "
+            "(advex attack --import MODULE)"
+        )
     cls = CLASSIFIERS[name]
     if expected is not None and cls is not expected:
         raise ModelFileError(f"{path} holds a {name}, not a {expected.__name__}")

@@ -10,14 +10,16 @@ import pytest
 
 import minigrad
 from benchmarks import engine as bench
+from benchmarks import workloads
+from benchmarks.handwritten_numpy import Maxout, NumpyNet
 
 TINY = {"d_in": 12, "width": 15, "classes": 4}  # maxout: 3 units of 5 pieces
 BATCH = 6
 
 
 def tiny_problem(kind):
-    params = bench.init_params(bench.layer_shapes(kind, **TINY))
-    X, y = bench.synthetic_data(2 * BATCH, TINY["d_in"], TINY["classes"])
+    params = workloads.init_params(workloads.layer_shapes(kind, **TINY))
+    X, y = workloads.synthetic_data(2 * BATCH, TINY["d_in"], TINY["classes"])
     return params, X, y
 
 
@@ -45,7 +47,7 @@ def test_engine_and_hand_written_steps_give_the_same_weights(kind):
     params, X, y = tiny_problem(kind)
     net = bench.EngineNet(kind, params)
     velocity = [np.zeros_like(t.data) for t in net.tensors]
-    hand = bench.NumpyNet(kind, params, BATCH)
+    hand = NumpyNet(kind, params, BATCH)
     # Two steps: the first checks the gradients, the second also the momentum.
     for start in (0, BATCH):
         xb, yb = X[start : start + BATCH], y[start : start + BATCH]
@@ -64,17 +66,17 @@ def test_engine_and_hand_written_steps_give_the_same_weights(kind):
 def test_input_gradients_match(kind):
     params, X, y = tiny_problem(kind)
     engine_grad = bench.engine_input_grad(bench.EngineNet(kind, params), X, y)
-    hand_grad = bench.NumpyNet(kind, params, len(X)).input_grad(X, y)
+    hand_grad = NumpyNet(kind, params, len(X)).input_grad(X, y)
     assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
     np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_hand_written_maxout_sends_a_tie_to_the_first_piece():
-    layer = bench.Maxout(batch=1, width=bench.PIECES)  # one unit: columns are its pieces
+    layer = Maxout(batch=1, width=workloads.PIECES)  # one unit: columns are its pieces
     z = np.array([[1.0, 3.0, 3.0, 2.0, 3.0]], np.float32)
     assert layer.forward(z.copy()).tolist() == [[3.0]]
     assert layer.backward(np.array([[2.0]], np.float32)).tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
-    engine_grad = minigrad.grad(lambda x: (minigrad.maxout(x, bench.PIECES) * 2.0).sum())(z)
+    engine_grad = minigrad.grad(lambda x: (minigrad.maxout(x, workloads.PIECES) * 2.0).sum())(z)
     assert engine_grad.tolist() == [[0.0, 2.0, 0.0, 0.0, 0.0]]
 
 

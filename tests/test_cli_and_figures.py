@@ -57,6 +57,89 @@ def test_attack_errors_are_one_line(saved_softmax, synthetic_idx_dir, tmp_path, 
     assert "error" in capsys.readouterr().err
 
 
+USER_MODULE = """
+import numpy as np
+import minigrad as mg
+import models
+
+
+@models.register
+class UserTanhNet(models.Classifier):
+    def __init__(self, n_features=784, hidden=16, n_classes=10, seed=0):
+        self.config = dict(n_features=n_features, hidden=hidden, n_classes=n_classes, seed=seed)
+        self.n_features, self.n_classes = n_features, n_classes
+        rng = np.random.default_rng(seed)
+        self.hidden, self.out = models.Linear(n_features, hidden, rng=rng), models.Linear(hidden, n_classes, rng=rng)
+
+    def logits(self, x):
+        return self.out(mg.tanh(self.hidden(x)))
+"""
+
+
+def test_a_registered_model_of_your_own_trains_saves_loads_and_is_attacked(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    import importlib
+    import sys
+
+    (tmp_path / "user_models_for_test.py").write_text(USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("user_models_for_test")
+    X, y = training.load_idx_dataset(synthetic_idx_dir, "train")
+    net = module.UserTanhNet()
+    training.fit(net, X, y, epochs=5, batch_size=20, optimizer=training.SGD(net.parameters(), lr=0.1), progress=False)
+    assert training.error_rate(net, X, y) < 0.2
+    models.save(net, tmp_path / "net.npz")
+    np.testing.assert_array_equal(models.load(tmp_path / "net.npz").predict(X), net.predict(X))
+
+    # A fresh process would not know the class: advex attack imports the module named by --import.
+    monkeypatch.delitem(models.classifiers.CLASSIFIERS, "UserTanhNet")
+    monkeypatch.delitem(sys.modules, "user_models_for_test")
+    argv = ["attack", "--model", "net.npz", "--data", str(synthetic_idx_dir), "--eps", "0.25", "--out", "out"]
+    assert cli.main(argv) == 2
+    assert "not a registered model class" in capsys.readouterr().err
+    assert cli.main(argv + ["--import", "user_models_for_test"]) == 0
+    rows = json.loads((tmp_path / "out" / "attack.json").read_text())["rows"]
+    assert rows[0]["error_rate"] < 0.2 and rows[1]["error_rate"] > rows[0]["error_rate"] + 0.3
+    assert cli.main(argv + ["--import", "no_such_module_anywhere"]) == 2
+    assert "--import no_such_module_anywhere" in capsys.readouterr().err
+
+
+def test_register_refuses_what_it_cannot_load():
+    with pytest.raises(TypeError, match="subclass of models.Classifier"):
+        models.register(object)
+
+    class SoftmaxRegression(models.Classifier):  # a user class shadowing a built-in's name
+        pass
+
+    with pytest.raises(ValueError, match="built-in classifier"):
+        models.register(SoftmaxRegression)
+
+
+def test_fit_says_at_the_start_what_a_model_lacks():
+    class NoLoss(models.Module):
+        def __init__(self):
+            self.linear = models.Linear(4, 2)
+
+        def forward(self, x):
+            return self.linear(x)
+
+    X, y = np.zeros((10, 4), dtype=np.float32), np.zeros(10, dtype=np.int64)
+    with pytest.raises(TypeError, match=r"fit: NoLoss has no loss\(\), predict\(\); subclass models.Classifier"):
+        training.fit(NoLoss(), X, y, epochs=1, batch_size=5, optimizer=training.SGD(NoLoss().parameters(), lr=0.1), progress=False)
+
+
+def test_a_subclass_that_overrides_loss_keeps_the_never_vanishing_direction():
+    class Smoothed(models.SoftmaxRegression):
+        def loss(self, logits, y, reduction="mean"):
+            return models.SoftmaxRegression.loss(self, logits, y, reduction) * 0.9
+
+    model = Smoothed(2, 2)
+    model.linear.weight.data[:] = [[100.0, -100.0], [0.0, 0.0]]  # margin 200: the plain gradient is 0
+    x = np.array([[1.0, 0.5]], dtype=np.float32)
+    assert not attacks.attack_direction(model, x, np.array([0]), exact=False).any()
+    assert attacks.attack_direction(model, x, np.array([0]))[0, 0] < 0
+
+
 @pytest.mark.parametrize("command", [[], ["demo"], ["attack"]])
 def test_help_on_every_subcommand(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -235,6 +235,53 @@ def test_gradcheck_rejects_non_finite_inputs():
         mg.gradcheck(lambda t: t.sum(), [np.array([1.0, np.nan])])
 
 
+def test_gradcheck_fails_on_a_nan_gradient_or_a_nan_value():
+    nan_vjp = lambda t: Tensor.from_op(t.data**2, (t,), (lambda g: g * np.nan,), "nan_vjp").sum()  # noqa: E731
+    with pytest.raises(AssertionError, match="analytic nan"):
+        mg.gradcheck(nan_vjp, [np.array([1.0, 2.0])])
+    with np.errstate(invalid="ignore"), pytest.raises(AssertionError, match="value is nan"):
+        mg.gradcheck(lambda t: mg.log(t - 5).sum(), [np.array([1.0, 2.0])])
+
+
+def test_gradcheck_refuses_a_function_with_a_random_draw():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="not deterministic"):
+        mg.gradcheck(lambda t: (t * rng.random()).sum(), [np.array([1.0, 2.0])])
+
+
+def test_gradcheck_checks_a_non_scalar_output_through_a_weighted_sum():
+    """A VJP that swaps two entries passes under a plain sum, and fails here."""
+    swapped = lambda t: Tensor.from_op(t.data * 2, (t,), (lambda g: 2 * g[::-1],), "swapped")  # noqa: E731
+    assert mg.gradcheck(lambda t: swapped(t).sum(), [np.array([1.0, 2.0])])
+    with pytest.raises(AssertionError, match="gradcheck failed"):
+        mg.gradcheck(swapped, [np.array([1.0, 2.0])])
+    assert mg.gradcheck(lambda t: t * t, [np.array([[1.0, 2.0], [3.0, -1.0]])])
+
+
+def test_a_vjp_that_writes_into_g_raises_naming_the_op():
+    """Under add, g is one array shared by both inputs: writing into it would corrupt the other's gradient."""
+    w = Tensor([1.0], requires_grad=True)
+
+    def doubling(t):
+        def vjp(g):
+            g *= 2
+            return g
+
+        return Tensor.from_op(t.data * 2, (t,), (vjp,), "doubling")
+
+    with pytest.raises(ValueError, match=r"op 'doubling': the VJP for input 0 wrote into its incoming gradient g"):
+        (doubling(w) + w).sum().backward()
+
+
+def test_from_op_takes_keywords_and_checks_one_vjp_per_parent():
+    x = Tensor([2.0], requires_grad=True)
+    y = Tensor.from_op(value=x.data * 3, parents=(x,), vjps=(lambda g: g * 3,), name="triple")
+    y.backward(np.ones(1))
+    np.testing.assert_array_equal(x.grad, [3.0])
+    with pytest.raises(ValueError, match="op 'pair': 2 parents but 1 VJPs"):
+        Tensor.from_op(x.data + x.data, (x, x), (lambda g: g,), "pair")
+
+
 def test_keep_freed_memory_applies_on_glibc_and_can_be_switched_off(monkeypatch):
     import platform
 

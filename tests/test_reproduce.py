@@ -2,8 +2,10 @@
 
 import json
 
+import models
 import training
 from attacks import cli
+from attacks.reproduction import CLAIMS
 
 REQUIRED_IDS = {
     "softmax_fgsm", "logreg37_clean", "logreg37_fgsm", "maxout_clean", "maxout_fgsm", "rbf_fgsm", "advmaxout_clean",
@@ -68,3 +70,30 @@ def test_a_rerun_reuses_finished_stages_retrains_only_missing_models_and_refuses
     capsys.readouterr()
     assert cli.main(argv + ["--seed", "1"]) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_models_and_mlp_options_train_only_what_they_name(synthetic_idx_dir, tmp_path):
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out),
+            "--models", "softmax", "rbf", "--mlp"]
+    assert cli.main(argv) == 0
+    ids = {r["id"] for r in json.loads((out / "results.json").read_text())["rows"]}
+    assert ids == {"toy_example", "logreg37_clean", "logreg37_fgsm", "softmax_fgsm", "softmax_fgsm_clipped",
+                   "rbf_clean", "rbf_fgsm", "rbf_fgsm_clipped", "mlp_clean", "mlp_fgsm", "mlp_fgsm_clipped",
+                   "softmax_noise", "rbf_noise", "mlp_noise"}
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["mlp.npz", "rbf.npz", "softmax.npz"]
+
+
+def test_a_model_file_of_the_wrong_class_is_refused(synthetic_idx_dir, tmp_path, capsys):
+    out = tmp_path / "results"
+    models.save(models.SoftmaxRegression(784, 10), out / "models" / "maxout.npz")
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out), "--models", "maxout"]
+    assert cli.main(argv) == 2
+    assert "holds a SoftmaxRegression, not a MaxoutNetwork" in capsys.readouterr().err
+
+
+def test_every_claim_is_one_row_and_names_a_known_tolerance():
+    assert len({(c.id, c.metric) for c in CLAIMS}) == len(CLAIMS)
+    for claim in CLAIMS:
+        assert claim.tolerance is None or set(claim.tolerance) <= {"at_least", "at_most", "within"}
+        assert claim.tolerance is None or "within" not in claim.tolerance or claim.paper is not None

@@ -8,7 +8,6 @@ import pytest
 import attacks
 import minigrad as mg
 import models
-import training
 from training.loop import EarlyStopping, error_rate, fit
 from training.optim import SGD, Adam, ExponentialDecay, LinearRamp, StepDecay
 from training.progress import _PlainBar

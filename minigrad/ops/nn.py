@@ -157,8 +157,8 @@ def softmax_direction_loss(logits, labels, reduction: str = "sum") -> Tensor:
     logits = as_tensor(logits)
     _require_sum(reduction, "softmax_direction_loss")
     z = logits.data
-    labels, rows, shifted, _, losses = _softmax_cross_entropy(z, labels, "softmax_direction_loss")
-    others = shifted.copy()
+    labels, rows, _, _, losses = _softmax_cross_entropy(z, labels, "softmax_direction_loss")
+    others = z.copy()  # shifted by its own maximum below: the true class's logit may be the largest
     others[rows, labels] = -np.inf
     q = np.exp(others - others.max(axis=1, keepdims=True))
     q /= q.sum(axis=1, keepdims=True)

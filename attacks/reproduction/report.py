@@ -1,0 +1,103 @@
+"""The report: the claims joined with this run's measurements, as results.json and results.md.
+
+A measurement is ``{"id", "metric", "ours", "n"}``. Each claim that has a measurement
+becomes one row, in the claims' order: ``id, metric, kind, ours, paper, tolerance, ok,
+n, clip, setup``, where ``ok`` says whether ours is within the tolerance. On data other
+than MNIST the paper's numbers and our targets do not apply: those rows keep only
+``ours`` (the toy example, which needs no data, keeps its target).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from models.io import atomic_write_text
+
+from .claims import EPS, Relative
+
+
+def judge(ours, paper, tolerance) -> bool | None:
+    """Whether ``ours`` meets ``tolerance`` (None when there is nothing to judge)."""
+    if tolerance is None or ours is None:
+        return None
+    (kind, value), = tolerance.items()
+    if kind == "within":
+        return paper is not None and abs(ours - paper) <= value
+    return ours >= value if kind == "at_least" else ours <= value
+
+
+def rows(claims, measurements: list, *, mnist: bool, budget) -> list:
+    """The report's rows: each claim with a measurement, the tolerance resolved and judged."""
+    measured = {(m["id"], m["metric"]): m for m in measurements}
+    fields = dataclasses.asdict(budget)
+    result = []
+    for claim in claims:
+        m = measured.get((claim.id, claim.metric))
+        if m is None:
+            continue
+        applies = mnist or not claim.mnist_only
+        paper = claim.paper if applies else None
+        tolerance = _resolve(claim.tolerance, measured) if applies else None
+        result.append({"id": claim.id, "metric": claim.metric, "kind": claim.kind, "ours": m["ours"], "paper": paper,
+                       "tolerance": tolerance, "ok": judge(m["ours"], paper, tolerance), "n": m["n"],
+                       "clip": None if claim.clip is None else list(claim.clip), "setup": claim.setup.format(**fields)})
+    return result
+
+
+def _resolve(tolerance, measured):
+    """A tolerance with any :class:`Relative` bound replaced by its number (None if unmeasured)."""
+    if tolerance is None:
+        return None
+    (kind, value), = tolerance.items()
+    if isinstance(value, Relative):
+        other = measured.get((value.id, value.metric))
+        return None if other is None else {kind: other["ours"] + value.margin}
+    return dict(tolerance)
+
+
+def write(out, result_rows, *, budget, seed, mnist, seconds, trained) -> None:
+    """OUT/results.json and OUT/results.md."""
+    results = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": mnist, "eps": EPS, "rows": result_rows,
+               "seconds": seconds, "training": trained}
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
+    atomic_write_text(os.path.join(out, "results.md"), markdown(result_rows, budget, seconds, trained))
+
+
+def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
+    """The rows as a table (ours, the paper's, the difference, the target, the verdict), then training."""
+    def fmt(v):
+        return "" if v is None else f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
+
+    lines = ["# Explaining and Harnessing Adversarial Examples: our numbers beside the paper's", "",
+             f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
+             "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in result_rows:
+        difference = "" if r["paper"] is None or r["ours"] is None else f"{100 * (r['ours'] - r['paper']):+.2f} pts"
+        claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry
+        if r["tolerance"] is None:
+            target = ""
+        elif claim:
+            target = "must hold"
+        else:
+            (kind, value), = r["tolerance"].items()
+            target = f"within {100 * value:.1f} pts" if kind == "within" else f"{kind.replace('_', ' ')} {fmt(value)}"
+        verdict = "" if r["ok"] is None else "yes" if r["ok"] else "**NO: outside the target**"
+        ours = ("yes" if r["ours"] else "no") if claim else fmt(r["ours"])
+        lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {ours} | {'' if claim else fmt(r['paper'])} "
+                     f"| {'' if claim else difference} | {target} | {verdict} | {r['n']} |")
+    lines += ["", "| model | epochs run | best epoch | seconds per epoch |", "|---|---|---|---|"]
+    for name, t in trained.items():
+        per_epoch = "" if t["seconds_per_epoch"] is None else f"{t['seconds_per_epoch']:.2f}"
+        lines.append(f"| {name} | {t['epochs']} | {t['best_epoch'] or ''} | {per_epoch} |")
+    clean, adversarial = trained.get("maxout"), trained.get("maxout_adversarial")
+    if clean and adversarial and clean["seconds_per_epoch"] and adversarial["seconds_per_epoch"]:
+        ratio = adversarial["seconds_per_epoch"] / clean["seconds_per_epoch"]
+        lines += ["", f"In this run an adversarial-training epoch (validation included) took {ratio:.2f}x a clean one; the two "
+                  "trained at different times on a machine whose speed may change, so `python -m benchmarks.adversarial_cost` "
+                  "gives the controlled ratio."]
+    total = sum(seconds.values())
+    lines += ["", f"Time per stage (seconds; {total / 60:.1f} minutes summed over stages): "
+              + ", ".join(f"{k} {v}" for k, v in seconds.items())]
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""The workloads every implementation in the engine benchmark runs: same data, same weights, same step.
+
+One SGD-with-momentum step of a ReLU MLP or a maxout network on synthetic MNIST-shaped
+data (float32), from the same Glorot-uniform initial weights, so that every
+implementation computes the same numbers and only the time differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LR, MOMENTUM, BATCH, GRAD_BATCH, PIECES, SEED = 0.01, 0.5, 100, 1000, 5, 0
+
+
+def synthetic_data(n: int, d_in: int = 784, classes: int = 10, seed: int = SEED):
+    """X uniform in [0, 1) of shape (n, d_in) float32, y int64 labels in 0..classes-1."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d_in), dtype=np.float32), rng.integers(0, classes, n)
+
+
+def layer_shapes(kind: str, d_in: int = 784, width: int = 1200, classes: int = 10) -> list:
+    """(in, out) of each Linear; a maxout layer of ``width`` columns has width/PIECES units."""
+    hidden = width if kind == "mlp" else width // PIECES
+    return [(d_in, width), (hidden, width), (hidden, classes)]
+
+
+def init_params(shapes, seed: int = SEED + 1) -> list:
+    """[(W, b), ...] float32, W of shape (in, out) Glorot-uniform, b small and uniform."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in shapes:
+        bound = np.sqrt(6.0 / (n_in + n_out))
+        W = rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32)
+        params.append((W, rng.uniform(-0.05, 0.05, n_out).astype(np.float32)))
+    return params
+
+
+def momentum_update(param, scaled_grad, velocity) -> None:
+    """v = momentum * v - scaled_grad; param += v, in place (lr is already in scaled_grad)."""
+    np.multiply(velocity, MOMENTUM, out=velocity)
+    np.subtract(velocity, scaled_grad, out=velocity)
+    np.add(param, velocity, out=param)
