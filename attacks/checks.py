@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.ops.nn import check_labels as labels_check
+from minigrad.ops.nn import check_labels
 
 
 def check_inputs(model, x, clip) -> np.ndarray:
@@ -35,10 +35,10 @@ def check_eps(eps, n: int, dtype) -> np.ndarray:
     return eps.reshape(-1, 1) if eps.ndim == 1 else eps
 
 
-def check_labels(model, y, n: int, *, required: bool, what: str = "y"):
-    """Integer class labels of shape (n,) in range for the model, or None when allowed."""
+def labels_for(model, y, n: int, *, required: bool, what: str = "y"):
+    """``y`` checked as n class labels of the model (:func:`minigrad.ops.nn.check_labels`), or None when allowed."""
     if y is None:
         if required:
             raise ValueError(f"{what} is required for a targeted attack (the target class of each example)")
         return None
-    return labels_check(y, n, model.n_classes, what=what)
+    return check_labels(y, n, model.n_classes, what=what)

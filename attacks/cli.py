@@ -4,6 +4,7 @@
     advex attack --model PATH [--eps E ...]      attack a saved model on the MNIST test set
                  [--import MODULE]               (a model class of your own: import its module first)
     advex reproduce [--quick] [--out DIR]        the paper's experiments, our numbers beside its own
+                    [--models NAME ...] [--mlp]  (only some models; also a ReLU MLP)
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the

@@ -32,7 +32,7 @@ def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: 
     """Rows that are positive multiples of d loss_i / d x_i: what FGSM takes the sign of.
 
     ``exact=True`` (default) uses the model's ``direction_loss``, whose gradient does not
-    vanish (module docstring); ``exact=False`` the plain float32 gradient of its ``loss``
+    vanish (:mod:`minigrad.ops.nn` derives it); ``exact=False`` the plain float32 gradient of its ``loss``
     (kept for teaching: compare the two). A custom ``loss`` is used as given.
     The model runs in evaluation mode unless ``train_mode``.
     """

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_eps, check_inputs, check_labels
+from .checks import check_eps, check_inputs, labels_for
 from .gradients import attack_direction
 
 
 def _prepare(model, x, y, eps, clip, targeted):
     x = check_inputs(model, x, clip)
     eps = check_eps(eps, len(x), x.dtype)
-    y = check_labels(model, y, len(x), required=targeted)
+    y = labels_for(model, y, len(x), required=targeted)
     if y is None:
         y = model.predict(x)
     return x, y, eps

@@ -10,7 +10,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import check_labels
+from .checks import labels_for
 from .gradients import attack_direction
 from .methods import fgsm
 
@@ -40,7 +40,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     random baseline). Works in batches of ``batch_size``, so memory stays bounded.
     """
     x = np.asarray(x)
-    y = check_labels(model, y, len(x), required=True)
+    y = labels_for(model, y, len(x), required=True)
     eps_values = [float(e) for e in np.atleast_1d(eps)]
     totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
     zeros = 0
@@ -112,7 +112,7 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     A model that is linear in this direction draws straight lines.
     """
     x = np.asarray(x, dtype=np.float32)
-    y = model.predict(x) if y is None else check_labels(model, y, len(x), required=True)
+    y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True)
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
     walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])

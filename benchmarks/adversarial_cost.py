@@ -52,10 +52,10 @@ import training
 from attacks.reproduction import EPS, adversarial_error
 from models.io import atomic_write_text
 
-from .harness import environment, environment_lines
+from .harness import ROOT, environment, environment_lines
 from .workloads import synthetic_data
 
-ROOT = Path(__file__).resolve().parent.parent
+
 FULL = {"train": 10_000, "val": 10_000, "repeats": 5}
 QUICK = {"train": 400, "val": 2_000, "repeats": 1}
 EPOCH = {"train": 50_000, "val": 10_000}  # what advex reproduce trains and validates on

@@ -1,6 +1,8 @@
 """The same workloads in PyTorch (CPU, eager), an optional peer: never a dependency of this project.
 
-Imported only inside a benchmark worker that runs it, and only when PyTorch imports.
+Nothing here imports PyTorch until it is called: ``torch_version`` asks whether it is
+importable (for the report's header), ``torch_functions`` builds the workloads in a
+worker that runs them.
 """
 
 from __future__ import annotations

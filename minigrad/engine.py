@@ -219,9 +219,9 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
 
 def _wrote_into_g(node, index) -> ValueError:
     return ValueError(
-        f"op {node._op!r}: the VJP for input {index} wrote into its incoming gradient g, which is "
-        "read-only because it may be shared with other inputs and ops: return a new array "
-        "(g * 2, not g *= 2)"
+        f"op {node._op!r}: the VJP for input {index} wrote into a read-only array: its incoming "
+        "gradient g (read-only because other inputs and ops may share it) or an array it closed "
+        "over. Return a new array (g * 2, not g *= 2)"
     )
 
 
@@ -258,8 +258,9 @@ def private_arrays(arrays):
 def _conform(g, parent, node, index):
     """Bring one VJP's result to an ndarray of the parent's shape and dtype, or say which op is wrong.
 
-    A VJP may return a NumPy scalar (``g * y`` on 0-d arrays gives one) or a Python
-    number; it becomes a 0-d array here, so no scalar enters the walk. Broadcasting in the forward pass means the VJP may return the output's shape; it
+    A VJP may return a NumPy scalar (``g * y`` on 0-d arrays gives one): it becomes a
+    0-d array here, so no scalar enters the walk (a Python float becomes a float64 array,
+    which in a float32 graph is reported as a dtype leak). Broadcasting in the forward pass means the VJP may return the output's shape; it
     is summed back to the parent's shape here, so no op has to. A dtype that differs
     from the parent's is legitimate only when the op itself promoted (for example a
     float32 and a float64 input); otherwise the VJP leaked a dtype, which is a bug.

@@ -92,10 +92,12 @@ class Tensor:
         the op's name, used in every error message about it. Positional or keyword.
 
         A VJP must return an array of the parent's shape, or of the output's shape when
-        the op broadcast that parent (the engine sums it back), in the parent's dtype; it
-        must treat ``g`` as read-only (the engine hands it out read-only: ``g *= 2``
-        raises, naming the op) and must not write into the parents' data. Gradients are
-        first order only: a VJP works on ndarrays, not Tensors, so nothing records it.
+        the op broadcast that parent (the engine sums it back), in the parent's dtype,
+        computed from ``g``: a new array or a view of ``g``, never an array kept
+        elsewhere (the engine makes each ``g`` read-only while the VJPs run, so
+        ``g *= 2`` raises, naming the op). It must not write into the parents' data.
+        Gradients are first order only: a VJP works on ndarrays, not Tensors, so
+        nothing records it.
 
         The graph is recorded only when gradients are enabled and some parent
         requires grad; otherwise the result is a constant and the VJPs are dropped.

@@ -77,8 +77,10 @@ class Classifier(Module):
 
         Its value is the summed cross-entropy; its gradient is a positive multiple of the
         true one per example, exact where a saturated float32 softmax loses it
-        (:func:`minigrad.softmax_direction_loss` derives it). A subclass whose ``loss`` is
-        not softmax cross-entropy overrides this as well (``RBFNetwork`` does).
+        (:mod:`minigrad.ops.nn` derives it). It does not follow an overridden ``loss``:
+        a subclass whose logits are still softmax logits keeps this never-vanishing
+        direction, and one whose ``loss`` is something else overrides this as well
+        (``RBFNetwork`` does).
         """
         return mg.softmax_direction_loss(logits, y, reduction)
 

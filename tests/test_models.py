@@ -219,3 +219,26 @@ def test_evaluating_restores_each_layers_own_mode():
     assert not first_dropout.training and sum(m.training for m in model.modules()) == len(list(model.modules())) - 1
     with model.evaluating(enabled=False):
         assert not first_dropout.training and model.training
+
+
+@pytest.mark.parametrize("model", [models.RBFNetwork(4, 3), models.SoftmaxRegression(4, 3), models.LogisticRegression(4)],
+                         ids=lambda m: type(m).__name__)
+def test_every_loss_refuses_an_unknown_reduction(model):
+    x = np.zeros((2, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        model.loss(model(x), np.array([0, 1]), reduction="avg")
+
+
+def test_register_works_as_a_plain_call_and_load_then_finds_the_class(tmp_path, monkeypatch):
+    class Doubled(models.SoftmaxRegression):
+        def logits(self, x):
+            return super().logits(x) * 2.0
+
+    monkeypatch.setitem(models.classifiers.CLASSIFIERS, "Doubled", None)  # so that the test leaves no entry behind
+    assert models.register(Doubled) is Doubled
+    model = Doubled(4, 3, init=0.5, seed=0)
+    models.save(model, tmp_path / "d.npz")
+    loaded = models.load(tmp_path / "d.npz")
+    assert type(loaded) is Doubled
+    x = np.ones((2, 4), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))

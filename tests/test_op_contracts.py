@@ -80,6 +80,7 @@ def test_vjps_write_into_neither_g_nor_the_inputs(name):
         result = np.asarray(vjp(g))
         assert result.dtype == np.float64
         assert unbroadcast(result, parent.shape).shape == parent.shape
+        assert not any(np.shares_memory(result, t.data) for t in inputs)  # the engine may freeze it
     np.testing.assert_array_equal(g, g_before)
     for t, before in zip(inputs, snapshots):
         np.testing.assert_array_equal(t.data, before)

@@ -261,6 +261,8 @@ def test_direction_losses_do_not_vanish_where_float32_saturates():
     np.testing.assert_array_equal(mg.grad(lambda v: mg.logistic_direction_loss(v, t))(z), [-1.0, 1.0])
     with pytest.raises(ValueError, match="only sums over examples"):
         mg.softmax_direction_loss(logits, np.array([0]), reduction="mean")
+    with pytest.raises(ValueError, match="targets must be 0 or 1"):
+        mg.logistic_direction_loss(z, np.array([0.3, 1.0]))
 
 
 def test_composite_network_gradient():

@@ -97,3 +97,27 @@ def test_every_claim_is_one_row_and_names_a_known_tolerance():
     for claim in CLAIMS:
         assert claim.tolerance is None or set(claim.tolerance) <= {"at_least", "at_most", "within"}
         assert claim.tolerance is None or "within" not in claim.tolerance or claim.paper is not None
+
+
+def test_the_report_joins_claims_and_measurements_in_the_claims_order():
+    """On MNIST each row carries the paper's number and is judged; elsewhere only the toy keeps its target."""
+    from attacks.reproduction import QUICK, report
+
+    measured = [
+        {"id": "advmaxout_clean", "metric": "error_rate", "ours": 0.0110, "n": 10},  # out of order on purpose
+        {"id": "maxout_clean", "metric": "error_rate", "ours": 0.0100, "n": 10},
+        {"id": "maxout_fgsm", "metric": "error_rate", "ours": 0.80, "n": 10},
+        {"id": "toy_example", "metric": "sigmoid after", "ours": 0.802, "n": 1},
+        {"id": "not_a_claim", "metric": "error_rate", "ours": 0.5, "n": 10},
+    ]
+    rows = report.rows(CLAIMS, measured, mnist=True, budget=QUICK)
+    assert [(r["id"], r["metric"]) for r in rows] == [("toy_example", "sigmoid after"), ("maxout_clean", "error_rate"),
+                                                      ("maxout_fgsm", "error_rate"), ("advmaxout_clean", "error_rate")]
+    toy, maxout_clean, maxout_fgsm, adv_clean = rows
+    assert toy["paper"] == 0.80 and toy["ok"] is True
+    assert maxout_clean["paper"] == 0.0094 and maxout_clean["tolerance"] == {"at_most": 0.0125} and maxout_clean["ok"]
+    assert maxout_fgsm["ok"] is False  # at least 85% is the target
+    assert adv_clean["tolerance"]["at_most"] == 0.0100 + 0.0015 and adv_clean["ok"] is True
+    assert maxout_clean["setup"] == "maxout (120, 120) x 5 pieces, paper recipe, <= 20 epochs"
+    elsewhere = report.rows(CLAIMS, measured, mnist=False, budget=QUICK)
+    assert elsewhere[0]["ok"] is True and all(r["paper"] is None and r["ok"] is None for r in elsewhere[1:])

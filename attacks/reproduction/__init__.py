@@ -12,12 +12,9 @@ Read it in this order:
 * :mod:`~attacks.reproduction.cache`: the run folder that lets a re-run reuse them;
 * :mod:`~attacks.reproduction.report`: claims joined with measurements.
 
-A trained model is saved in ``OUT/models`` when its training ends; while it trains, a
-checkpoint is written after an epoch, at most once a minute (after every epoch for
-the small models), so an interrupted run resumes where it stopped. Each finished
-stage's result is kept in ``OUT/stages.json`` with the settings of the run, and a
-re-run with the same settings reuses it (a re-run with other settings is refused:
-use another ``--out``).
+A re-run reuses every finished stage and trained model, and resumes an interrupted
+training from its checkpoint (written after an epoch, at most once a minute for the
+maxout networks); a folder holding a run with other settings is refused.
 
 It writes ``OUT/results.json`` (under ``rows``, one row per number: ``id, metric, kind,
 ours, paper, tolerance, ok, n, clip, setup``; plus each model's epochs, best epoch and
@@ -27,5 +24,5 @@ clipped variant is reported beside it under the same id with ``_clipped``. Rates
 fractions in [0, 1].
 """
 
-from .claims import CLAIMS, EPS, Claim
+from .claims import ALL_MODELS, CLAIMS, EPS, Claim
 from .run import FULL, FULL_SIZE, MODELS, OPTIONAL_MODELS, QUICK, Budget, Reproduction, adversarial_error

@@ -100,4 +100,4 @@ def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
     total = sum(seconds.values())
     lines += ["", f"Time per stage (seconds; {total / 60:.1f} minutes summed over stages): "
               + ", ".join(f"{k} {v}" for k, v in seconds.items())]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
 from .cache import RunFolder
-from .claims import CLAIMS, EPS
+from .claims import ALL_MODELS, CLAIMS, EPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +47,9 @@ QUICK = Budget(maxout_hidden=(120, 120), maxout_epochs=20, adv_epochs=20, patien
                rbf_epochs=5, logreg_epochs=5, mlp_epochs=5, n_curve=1000)
 FULL_SIZE = dataclasses.replace(FULL, maxout_hidden=(1600, 1600))
 
-#: The models of the paper, in the order they train; ``mlp`` is an option (``--mlp``).
-MODELS = ("softmax", "softmax_converged", "maxout", "rbf", "maxout_adversarial")
-OPTIONAL_MODELS = ("mlp",)
+OPTIONAL_MODELS = ("mlp",)  # trained only on request (--mlp)
+#: The models of the paper, in the order they train.
+MODELS = tuple(name for name in ALL_MODELS if name not in OPTIONAL_MODELS)
 
 
 def adversarial_error(model, X, y) -> float:
@@ -74,9 +74,9 @@ class Reproduction:
                  models=None, mlp: bool = False):
         self.out, self.budget, self.seed, self.progress = os.fspath(out), budget, seed, progress
         self.selected = tuple(MODELS if models is None else models) + (("mlp",) if mlp else ())
-        unknown = sorted(set(self.selected) - set(MODELS) - set(OPTIONAL_MODELS))
+        unknown = sorted(set(self.selected) - set(ALL_MODELS))
         if unknown:
-            raise ValueError(f"unknown models {unknown}: choose from {list(MODELS + OPTIONAL_MODELS)}")
+            raise ValueError(f"unknown models {unknown}: choose from {list(ALL_MODELS)}")
         self.is_mnist, (self.X, self.y), (self.X_test, self.y_test) = load_data(data)
         self.n_classes = int(max(self.y.max(), self.y_test.max())) + 1
         n_val = max(1, len(self.X) // 6)  # MNIST: the last 10,000 training images validate, as in the paper
@@ -92,12 +92,11 @@ class Reproduction:
     # --- the stages ---------------------------------------------------------------------------
     def plan(self) -> list:
         """``(stage, the models it needs)`` in the order they run, for the selected models."""
-        with_mlp = [m for m in ("softmax", "softmax_converged", "maxout", "mlp", "rbf", "maxout_adversarial")
-                    if m in self.selected]
+        names = [name for name in ALL_MODELS if name in self.selected]
         steps = [(stages.toy, ()), (stages.logreg37, ())]
-        steps += [(stages.fgsm_of(name), (name,)) for name in with_mlp]
-        steps += [(stages.noise_of(name), (name,)) for name in with_mlp]
-        steps += [(stages.curves([m for m in with_mlp if m != "softmax_converged"]), ()),
+        steps += [(stages.fgsm_of(name), (name,)) for name in names]
+        steps += [(stages.noise_of(name), (name,)) for name in names]
+        steps += [(stages.curves([name for name in names if name != "softmax_converged"]), ()),
                   (stages.transfer, ("maxout", "maxout_adversarial")),
                   (stages.linearity_and_examples, ("maxout",)),
                   (stages.rubbish, ("maxout", "softmax", "rbf"))]

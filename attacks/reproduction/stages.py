@@ -18,7 +18,7 @@ from .. import figures
 from ..methods import fgsm, noise_attack
 from ..metrics import evaluate, linearity, transfer_matrix
 from ..toy import toy_example
-from .claims import EPS
+from .claims import CLIPPED, EPS
 
 #: The id prefix of each model's rows (``maxout_adversarial`` reports as ``advmaxout_*``).
 ROW_PREFIX = {"maxout_adversarial": "advmaxout"}
@@ -36,7 +36,7 @@ def toy(r) -> list:
 
 
 def logreg37(r) -> list:
-    """Logistic regression on 3 versus 7, clean and under FGSM (the paper's section 4)."""
+    """Logistic regression on 3 versus 7, clean and under FGSM (the paper's linear model)."""
     def run():
         keep = np.isin(r.train[1], (3, 7))
         X, y = r.train[0][keep], (r.train[1][keep] == 7).astype(np.int64)
@@ -60,7 +60,7 @@ def fgsm_of(name: str):
 
         def run():
             clean, adv = evaluate(model, r.X_test, r.y_test, eps=[0.0, EPS], clip=None, zero_grad=False)
-            clipped = evaluate(model, r.X_test, r.y_test, eps=[EPS], clip=(0.0, 1.0), zero_grad=False)[0]
+            clipped = evaluate(model, r.X_test, r.y_test, eps=[EPS], clip=CLIPPED, zero_grad=False)[0]
             return {"clean": clean["error_rate"], "clean_confidence": float(model.predict_proba(r.X_test).max(1).mean()),
                     "error": adv["error_rate"], "confidence": adv["confidence_wrong"],
                     "error_clipped": clipped["error_rate"], "confidence_clipped": clipped["confidence_wrong"], "n": adv["n"]}
@@ -114,7 +114,7 @@ def curves(names):
 
 
 def transfer(r) -> list:
-    """FGSM crafted on one maxout network, evaluated on the other, both ways (the paper's section 6)."""
+    """FGSM crafted on one maxout network, evaluated on the other, both ways."""
     def run():
         pair = [r.model("maxout"), r.model("maxout_adversarial")]
         t = transfer_matrix(pair, r.X_test, r.y_test, EPS, clip=None)

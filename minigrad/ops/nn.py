@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..engine import is_grad_enabled
+from ..engine import is_grad_enabled, no_grad
 from ..tensor import Tensor, as_tensor
 from .reduce import _logsumexp_keepdims
 
@@ -175,8 +175,11 @@ def logistic_direction_loss(logits, targets, reduction: str = "sum") -> Tensor:
     """
     logits = as_tensor(logits)
     _require_sum(reduction, "logistic_direction_loss")
-    value = binary_cross_entropy_with_logits(logits, targets, reduction="sum")
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if t.size and not np.isin(t, (0, 1)).all():
+        raise ValueError("logistic_direction_loss: targets must be 0 or 1 (for a soft target t, sign(sigma(z) - t) is not 1 - 2t)")
+    with no_grad():  # only the value: the gradient is the direction below
+        value = binary_cross_entropy_with_logits(logits, t, reduction="sum")
     direction = (1.0 - 2.0 * t).astype(logits.dtype)
     return Tensor.from_op(value.data, (logits,), (lambda g: g * direction,), "logistic_direction_loss")
 
