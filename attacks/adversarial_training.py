@@ -23,7 +23,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .methods import fgsm, pgd
+from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, pgd
 
 ATTACKS = ("fgsm", "pgd")
 LABELS = ("true", "predicted")
@@ -74,7 +74,8 @@ class AdversarialObjective:
         target = y if self.label == "true" else None  # None: the attacks craft against the predictions
         if self.attack == "fgsm":
             return fgsm(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **self.attack_kwargs)
-        kwargs = {"step_size": self.eps / 4, "steps": 10, "seed": self.rng, **self.attack_kwargs}
+        kwargs = {"step_size": self.eps * SHORT_PGD_STEP_FRACTION, "steps": SHORT_PGD_STEPS, "seed": self.rng,
+                  **self.attack_kwargs}
         return pgd(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **kwargs)
 
     def __call__(self, model, x, y):

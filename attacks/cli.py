@@ -28,7 +28,7 @@ import training
 from models.io import atomic_write_text
 
 from . import figures
-from .methods import fgsm, noise_attack, pgd
+from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
 from .toy import describe, toy_example
@@ -66,7 +66,8 @@ def _attack(name: str, steps: int, step_size):
     starts = np.random.default_rng(0)  # one generator for the command: every batch and eps starts afresh
 
     def iterated(model, x, y, eps, clip=(0.0, 1.0)):
-        return pgd(model, x, y, eps, step_size=eps / 4 if step_size is None else step_size, steps=steps, seed=starts, clip=clip)
+        size = eps * SHORT_PGD_STEP_FRACTION if step_size is None else step_size
+        return pgd(model, x, y, eps, step_size=size, steps=steps, seed=starts, clip=clip)
 
     return iterated
 
@@ -158,8 +159,9 @@ def parser() -> argparse.ArgumentParser:
                         "a model class of your own with models.register (repeatable)")
     attack.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.25], help="perturbation sizes (L-inf)")
     attack.add_argument("--attack", choices=("fgsm", "pgd", "noise"), default="fgsm")
-    attack.add_argument("--steps", type=int, default=10, help="pgd: number of steps (default 10)")
-    attack.add_argument("--step-size", type=float, default=None, help="pgd: step size (default eps / 4)")
+    attack.add_argument("--steps", type=int, default=SHORT_PGD_STEPS, help=f"pgd: number of steps (default {SHORT_PGD_STEPS})")
+    attack.add_argument("--step-size", type=float, default=None,
+                        help=f"pgd: step size (default eps * {SHORT_PGD_STEP_FRACTION:g})")
     attack.add_argument("--no-clip", action="store_true", help="do not clip to [0, 1] (the paper's setting)")
     attack.add_argument("--data", help="folder with a data set in MNIST's IDX layout, e.g. Fashion-MNIST "
                         "(default: MNIST from $MINIGRAD_DATA, the cache, or a download)")

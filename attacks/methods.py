@@ -18,6 +18,13 @@ from .checks import check_eps, check_inputs, labels_for
 from .gradients import attack_direction
 
 
+#: The short PGD that adversarial training and ``advex attack`` use by default: 10 steps
+#: of eps / 4 (enough to cross the eps-ball twice and a half; ``pgd``'s own defaults,
+#: 40 steps of 0.01, are the stronger evaluation of Madry et al. on MNIST).
+SHORT_PGD_STEPS = 10
+SHORT_PGD_STEP_FRACTION = 0.25
+
+
 def _prepare(model, x, y, eps, clip, targeted):
     x = check_inputs(model, x, clip)
     eps = check_eps(eps, len(x), x.dtype)
