@@ -52,8 +52,8 @@ class AdversarialObjective:
 
     def __init__(self, eps: float = 0.25, alpha: float = 0.5, *, attack: str = "fgsm", attack_kwargs=None,
                  label: str = "true", clip=None, train_mode: bool = False):
-        if not eps >= 0:
-            raise ValueError(f"AdversarialObjective: eps must be >= 0, got {eps}")
+        if not 0 <= eps < np.inf:
+            raise ValueError(f"AdversarialObjective: eps must be finite and >= 0, got {eps}")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"AdversarialObjective: alpha must be in [0, 1], got {alpha}")
         if attack not in ATTACKS:

@@ -8,15 +8,20 @@ from minigrad.ops.nn import check_labels
 
 
 def check_inputs(model, x, clip) -> np.ndarray:
-    """x as a float array of shape (N, model.n_features) with no NaN, inside ``clip`` if given."""
+    """x as a float array of shape (N, model.n_features) with no NaN or inf, inside ``clip`` if given.
+
+    ``model=None`` checks a batch of any shape (the noise baseline has no model).
+    """
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != model.n_features:
+    if model is not None and (x.ndim != 2 or x.shape[1] != model.n_features):
         raise ValueError(f"x must have shape (N, {model.n_features}) for this model, got {x.shape}")
-    if np.isnan(x).any():
-        raise ValueError("x contains NaN")
+    if x.size and not np.isfinite(x).all():
+        raise ValueError("x contains NaN or inf")
     if clip is not None:
+        if len(clip) != 2:
+            raise ValueError(f"clip must be (low, high), got {clip}")
         low, high = clip
         if not low < high:
             raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
@@ -30,8 +35,9 @@ def check_eps(eps, n: int, dtype) -> np.ndarray:
     eps = np.asarray(eps, dtype=dtype)
     if eps.ndim > 1 or (eps.ndim == 1 and eps.shape != (n,)):
         raise ValueError(f"eps must be a scalar or have shape ({n},), got shape {eps.shape}")
-    if np.isnan(eps).any() or (eps < 0).any():
-        raise ValueError(f"eps must be >= 0 and not NaN, got {eps if eps.ndim == 0 else eps[np.isnan(eps) | (eps < 0)][:3]}")
+    bad = ~np.isfinite(eps) | (eps < 0)
+    if bad.any():
+        raise ValueError(f"eps must be finite and >= 0, got {eps if eps.ndim == 0 else eps[bad][:3]}")
     return eps.reshape(-1, 1) if eps.ndim == 1 else eps
 
 

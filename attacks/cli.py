@@ -8,7 +8,9 @@
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
-linearity plot) into ``--out``. Errors print one line and exit with status 2.
+linearity plot) into ``--out``. Errors (bad arguments, unreadable or wrong files,
+NaN weights, an unwritable ``--out``) print one line and exit with status 2, before any
+file is written.
 """
 
 from __future__ import annotations
@@ -87,9 +89,33 @@ def import_user_modules(names) -> None:
             raise CommandError(f"--import {name}: {error}") from None
 
 
+def check_finite(name: str, value) -> None:
+    """A CommandError unless ``value`` is a finite number >= 0."""
+    if not (np.isfinite(value) and value >= 0):
+        raise CommandError(f"{name} must be a finite number >= 0, got {value}")
+
+
+def writable_folder(path: str) -> None:
+    """A CommandError now, before any work, if results could not be written into ``path``."""
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(os.path.abspath(probe))
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise CommandError(f"--out {path}: cannot write there ({probe} is not a writable folder)")
+
+
 def run_attack(args) -> int:
-    if any(e < 0 for e in args.eps):
-        raise CommandError(f"--eps must be >= 0, got {args.eps}")
+    for e in args.eps:
+        check_finite("--eps", e)
+    if args.n < 0:
+        raise CommandError(f"--n must be >= 0 (0: all test images), got {args.n}")
+    if args.batch_size < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.steps < 0:
+        raise CommandError(f"--steps must be >= 0, got {args.steps}")
+    if args.step_size is not None:
+        check_finite("--step-size", args.step_size)
+    writable_folder(args.out)
     import_user_modules(args.imports)
     try:
         model = models.load(args.model)
@@ -125,6 +151,9 @@ def run_attack(args) -> int:
 
 
 def run_reproduce(args) -> int:
+    if args.quick and args.full_size:
+        raise CommandError("--quick and --full-size contradict each other: choose one")
+    writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
     try:
@@ -142,6 +171,7 @@ def run_reproduce(args) -> int:
 
 
 def run_demo(args) -> int:
+    check_finite("--eps", args.eps)
     print(describe(toy_example(args.eps)))
     return 0
 
@@ -188,8 +218,9 @@ def main(argv=None) -> int:
     mg.keep_freed_memory()  # a command owns its process: large temporaries reuse mapped pages
     try:
         return args.run(args)
-    except CommandError as error:
-        print(f"advex {args.command}: error: {error}", file=sys.stderr)
+    except (CommandError, ValueError, OSError) as error:  # bad input, a bad file, a full disk: one line
+        message = " ".join(str(error).split())  # one line, whatever the message's own layout
+        print(f"advex {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -123,8 +123,10 @@ def random_sign_noise(x, eps, *, clip=(0.0, 1.0), seed=None) -> np.ndarray:
     comparison shows that the *direction* of an adversarial perturbation matters, not
     its size.
     """
-    x = np.asarray(x)
+    x = check_inputs(None, x, clip)
     eps = check_eps(eps, len(x), x.dtype)
+    if eps.ndim and x.ndim != 2:
+        raise ValueError(f"random_sign_noise: one eps per example needs x of shape (N, features), got {x.shape}")
     signs = np.random.default_rng(seed).integers(0, 2, size=x.shape).astype(x.dtype) * 2 - 1
     return _clip(x + eps * signs, clip)
 

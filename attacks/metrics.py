@@ -10,11 +10,21 @@ import numpy as np
 
 import minigrad as mg
 
+from models.classifiers import check_batch_size
+
 from .checks import labels_for
 from .gradients import attack_direction
 from .methods import fgsm
 
 DEFAULT_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+def eps_list(eps, what: str) -> list:
+    """A number or a sequence of them as a list of finite floats >= 0, or a ValueError naming ``what``."""
+    values = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    if values.ndim != 1 or not values.size or not np.all(np.isfinite(values)) or (values < 0).any():
+        raise ValueError(f"{what}: eps must be finite numbers >= 0, got {eps!r}")
+    return [float(e) for e in values]
 
 
 def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batch_size: int = 1000,
@@ -39,9 +49,12 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     ``functools.partial`` for more arguments; :func:`attacks.noise_attack` adapts the
     random baseline). Works in batches of ``batch_size``, so memory stays bounded.
     """
+    batch_size = check_batch_size(batch_size, "evaluate")
     x = np.asarray(x)
-    y = labels_for(model, y, len(x), required=True)
-    eps_values = [float(e) for e in np.atleast_1d(eps)]
+    if not len(x):
+        raise ValueError("evaluate: x holds no examples")
+    y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
+    eps_values = eps_list(eps, "evaluate")
     totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
     zeros = 0
     for start in range(0, len(x), batch_size):
@@ -84,8 +97,15 @@ def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_si
     (the paper: adversarial examples transfer, and often with the same wrong label).
     """
     models = list(models)
+    batch_size = check_batch_size(batch_size, "transfer_matrix")
     x = np.asarray(x)
-    y = np.asarray(y)
+    if not len(x) or not models:
+        raise ValueError(f"transfer_matrix: need examples and models, got {len(x)} examples and {len(models)} models")
+    y = labels_for(models[0], y, len(x), required=True, what="y (the true labels)")
+    eps = eps_list(eps, "transfer_matrix")
+    if len(eps) != 1:
+        raise ValueError(f"transfer_matrix: eps must be one number, got {eps}")
+    eps = eps[0]
     k = len(models)
     wrong = np.zeros((k, k))
     agree = np.zeros((k, k))

@@ -54,6 +54,9 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     Non-differentiable points (relu at 0, ties in max) make any finite-difference
     check fail: keep inputs away from them.
     """
+    for i, x in enumerate(inputs):
+        if np.iscomplexobj(x):
+            raise TypeError(f"gradcheck: input {i} is complex; the engine differentiates real inputs only")
     arrays = [np.array(x, dtype=np.float64) for x in inputs]
     for i, a in enumerate(arrays):
         if not np.all(np.isfinite(a)):

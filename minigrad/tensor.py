@@ -156,6 +156,12 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor, as NumPy's; more elements are ambiguous and raise."""
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous: use .data.any() or .data.all()")
+        return bool(self.data)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, prefix="Tensor(", separator=", ")
         extra = f", dtype={self.data.dtype}" if self.data.dtype != np.float32 else ""

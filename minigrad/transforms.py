@@ -29,6 +29,8 @@ def value_and_grad(f, argnums=0):
     """
     single = isinstance(argnums, int)
     positions = (argnums,) if single else tuple(argnums)
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"argnums names an argument twice: {argnums} (each would get only part of its gradient)")
 
     def wrapped(*args):
         args = list(args)

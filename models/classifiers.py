@@ -33,6 +33,21 @@ from .module import Module
 CLASSIFIERS = {}
 
 
+def check_batch_size(batch_size, what: str) -> int:
+    """``batch_size`` as an int >= 1, or a ValueError naming ``what`` (0 or -1 would evaluate nothing)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"{what}: batch_size must be an integer >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
+def nonfinite_rows(x: np.ndarray) -> str | None:
+    """The first rows of ``x`` that hold NaN or inf, as text ("[3, 7]"), or None (one cheap sum when none do)."""
+    if not x.size or np.isfinite(x.sum(dtype=np.float64)) or np.isfinite(x).all():
+        return None
+    rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    return f"{rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}"
+
+
 def register(cls):
     """Make a :class:`Classifier` subclass loadable by name; returns it (a class decorator).
 
@@ -89,11 +104,25 @@ class Classifier(Module):
         return mg.softmax(mg.Tensor(logits)).data
 
     def predict_proba(self, x, batch_size: int = 1000) -> np.ndarray:
-        """(N, n_classes) float32 probabilities, computed in batches in evaluation mode."""
+        """(N, n_classes) float32 probabilities, computed in batches in evaluation mode.
+
+        Refuses inputs with NaN or inf, and outputs that are not finite (weights that
+        hold NaN or inf): an argmax over NaN would say "class 0" for every row.
+        """
+        what = f"{type(self).__name__}.predict_proba"
+        batch_size = check_batch_size(batch_size, what)
         x = np.asarray(x, dtype=np.float32)
+        bad = nonfinite_rows(x)
+        if bad:
+            raise ValueError(f"{what}: input rows {bad} hold NaN or inf")
         with self.evaluating(), mg.no_grad():
             parts = [self.probabilities(self(x[i : i + batch_size]).data) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.n_classes), dtype=np.float32)
+        proba = np.concatenate(parts) if parts else np.zeros((0, self.n_classes), dtype=np.float32)
+        bad = nonfinite_rows(proba)
+        if bad:
+            raise ValueError(f"{what}: the outputs for rows {bad} are NaN or inf, from finite inputs: "
+                             "NaN or inf in the model's weights, or an overflow")
+        return proba
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
         """(N,) int64 predicted classes: the argmax of ``predict_proba``."""
@@ -255,7 +284,10 @@ class RBFNetwork(Classifier):
     @classmethod
     def from_data(cls, X, y, *, beta: float = 0.05, max_beta=0.2, seed=None) -> "RBFNetwork":
         """An RBF network whose centers start at the mean input of each class."""
-        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or not len(X):
+            raise ValueError(f"RBFNetwork.from_data: X must have shape (N, features) with N >= 1, got {X.shape}")
+        y = check_labels(y, len(X), None, what="RBFNetwork.from_data: y")
         n_classes = int(y.max()) + 1
         counts = np.bincount(y, minlength=n_classes)
         if (counts == 0).any():

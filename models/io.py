@@ -38,23 +38,62 @@ def atomic_write(path, write) -> None:
     """Call ``write(f)`` on a temporary binary file beside ``path``, then rename it onto ``path``.
 
     The rename is atomic, so ``path`` holds either its old content or the complete new
-    one, never a half-written file; on any error the temporary file is removed. This is
-    the one place the project writes files that way (models, checkpoints, results, figures,
-    downloads).
+    one, never a half-written file; on any error the temporary file is removed. A process
+    killed mid-write (``kill -9``, a power cut) cannot remove its temporary file, so each
+    is named after the file it stands for and the process writing it
+    (``.tmp-NAME.PID.XXXX``), and the next write of ``NAME`` deletes those whose process
+    is gone. The final file gets the permissions an ordinary ``open`` would give it (the
+    umask's), not the owner-only mode of a temporary file. This is the one place the
+    project writes files that way (models, checkpoints, results, figures, downloads).
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    name = os.path.basename(path)
+    _remove_orphans(folder, name)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{name}.{os.getpid()}.", suffix=os.path.splitext(path)[1])
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            if hasattr(os, "fchmod"):  # POSIX; elsewhere the temporary file keeps its mode
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_orphans(folder: str, name: str) -> None:
+    """Delete the temporary files of ``name`` left by processes that no longer run."""
+    prefix = f".tmp-{name}."
+    for entry in os.listdir(folder):
+        if not entry.startswith(prefix):
+            continue
+        pid = entry[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except FileNotFoundError:  # another writer removed it first
+                pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -68,14 +107,21 @@ def atomic_savez(path, arrays: dict) -> None:
 
 
 def read_npz(path) -> dict:
-    """Every array of an ``.npz`` file, with clear errors for missing and corrupt files."""
+    """Every array of an ``.npz`` file, with clear errors for missing, corrupt and wrong files."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file: {path}")
+    unreadable = (zipfile.BadZipFile, ValueError, OSError, EOFError)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+    except unreadable as error:
+        raise ModelFileError(f"{path} is not a readable .npz file (truncated or corrupt?): {error}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ModelFileError(f"{path} holds a single array (.npy), not an .npz archive of named arrays")
+    try:
+        with data:
             return {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    except unreadable as error:
         raise ModelFileError(f"{path} is not a readable .npz file (truncated or corrupt?): {error}") from None
 
 
@@ -84,7 +130,12 @@ def load(path, expected=None):
     arrays = read_npz(path)
     if _META not in arrays:
         raise ModelFileError(f"{path} holds arrays but no model description: was it written by models.save?")
-    meta = json.loads(str(arrays.pop(_META)))
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ModelFileError(f"{path}: its model description is not valid (was it written by models.save?)")
     name = meta.get("class")
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: unknown model file format {meta.get('format')!r} (this version reads {FORMAT})")
@@ -97,9 +148,12 @@ def load(path, expected=None):
     cls = CLASSIFIERS[name]
     if expected is not None and cls is not expected:
         raise ModelFileError(f"{path} holds a {name}, not a {expected.__name__}")
-    model = cls(**meta["config"])
     try:
+        model = cls(**meta["config"])
         model.load_state_dict(arrays)
-    except ValueError as error:
+    except (TypeError, ValueError) as error:  # a config the class does not take, or weights that do not fit
         raise ModelFileError(f"{path}: {error}") from None
+    for name, p in model.named_parameters():
+        if not np.isfinite(p.data).all():
+            raise ModelFileError(f"{path}: the weights {name!r} hold NaN or inf (a diverged training run?)")
     return model

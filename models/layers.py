@@ -154,12 +154,16 @@ class RBF(Module):
     """
 
     def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, max_beta=None, rng=None):
+        if not 0 < beta < np.inf or (max_beta is not None and not 0 < max_beta < np.inf):
+            raise ValueError(f"RBF: beta and max_beta must be finite and > 0 (they are precisions), got {beta} and {max_beta}")
         rng = _generator(rng)
         if centers is None:
             centers = rng.uniform(0.0, 1.0, size=(units, in_features))
         centers = np.asarray(centers, dtype=np.float32)
         if centers.shape != (units, in_features):
             raise ValueError(f"RBF: centers must have shape {(units, in_features)}, got {centers.shape}")
+        if not np.isfinite(centers).all():
+            raise ValueError("RBF: centers hold NaN or inf")
         self.centers = mg.Tensor(centers.copy(), requires_grad=True)
         self.log_beta = mg.Tensor(np.full((units, in_features), np.log(beta), dtype=np.float32), requires_grad=True)
         self.max_beta = max_beta

@@ -78,7 +78,7 @@ def test_adversarial_training_makes_the_model_robust():
 def test_objective_argument_errors():
     with pytest.raises(ValueError, match="alpha must be in"):
         attacks.AdversarialObjective(alpha=1.5)
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
         attacks.AdversarialObjective(eps=-1)
     with pytest.raises(ValueError, match="attack must be one of"):
         attacks.AdversarialObjective(attack="cw")

@@ -153,9 +153,9 @@ def test_attack_errors():
     model = small_softmax()
     x = np.random.default_rng(0).uniform(0, 1, size=(3, 6)).astype(np.float32)
     y = np.array([0, 1, 2])
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
         attacks.fgsm(model, x, y, eps=-0.1)
-    with pytest.raises(ValueError, match="eps must be >= 0 and not NaN"):
+    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
         attacks.fgsm(model, x, y, eps=float("nan"))
     with pytest.raises(ValueError, match=r"outside clip=\(0, 1\)"):
         attacks.fgsm(model, x + 1, y)

@@ -48,7 +48,7 @@ def test_attack_errors_are_one_line(saved_softmax, synthetic_idx_dir, tmp_path, 
     assert cli.main(["attack", "--model", str(tmp_path / "missing.npz"), "--data", str(synthetic_idx_dir)]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
     assert cli.main(["attack", "--model", str(saved_softmax), "--eps", "-0.1", "--data", str(synthetic_idx_dir)]) == 2
-    assert "--eps must be >= 0" in capsys.readouterr().err
+    assert "--eps must be a finite number >= 0" in capsys.readouterr().err
     small = tmp_path / "small.npz"
     models.save(models.SoftmaxRegression(5, 3), small)
     assert cli.main(["attack", "--model", str(small), "--data", str(synthetic_idx_dir), "--out", str(tmp_path)]) == 2

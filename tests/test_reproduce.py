@@ -86,10 +86,11 @@ def test_models_and_mlp_options_train_only_what_they_name(synthetic_idx_dir, tmp
 
 def test_a_model_file_of_the_wrong_class_is_refused(synthetic_idx_dir, tmp_path, capsys):
     out = tmp_path / "results"
-    models.save(models.SoftmaxRegression(784, 10), out / "models" / "maxout.npz")
-    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out), "--models", "maxout"]
-    assert cli.main(argv) == 2
-    assert "holds a SoftmaxRegression, not a MaxoutNetwork" in capsys.readouterr().err
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out), "--models", "softmax"]
+    assert cli.main(argv) == 0
+    models.save(models.SoftmaxRegression(784, 10), out / "models" / "rbf.npz")  # not an RBFNetwork
+    assert cli.main(argv + ["rbf"]) == 2
+    assert "holds a SoftmaxRegression, not a RBFNetwork" in capsys.readouterr().err
 
 
 def test_every_claim_is_one_row_and_names_a_known_tolerance():

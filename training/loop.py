@@ -76,7 +76,12 @@ class EarlyStopping:
 
 
 def error_rate(model, X, y, batch_size: int = 1000) -> float:
-    """Fraction of examples the model misclassifies (evaluation mode, batched)."""
+    """Fraction of examples the model misclassifies (evaluation mode, batched); NaN for none.
+
+    ``y`` must be one label per row of X: a (N, 1) or length-1 ``y`` would broadcast
+    against the predictions and give a meaningless rate.
+    """
+    y = check_labels(y, len(X), None, what="error_rate: y")
     return float(np.mean(model.predict(X, batch_size) != y)) if len(y) else float("nan")
 
 

@@ -5,7 +5,10 @@ its duration; ``OUT/models/NAME.npz`` each trained model. A stage runs once: a r
 with the same settings reads its result back, and a folder holding a run with other
 settings is refused (its results would be mixed with this run's). A model file is
 written only when its training has ended, so the file, not a record, says the model
-is done; a model whose file is missing is trained again (resuming its checkpoint).
+is done; a model whose file is missing is trained again (resuming its checkpoint), and
+one that holds another class than its stage trains is refused. A folder that holds
+anything the run does not write (someone's results, another tool's files) is refused
+before anything is written into it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import models
 from models.io import atomic_write_text
 
 
+#: Everything a run writes into its folder (and the ``.tmp-*`` files of its atomic writes).
+WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures")
+
+
 class RunFolder:
     """Stage results and model files of one run in ``out``, for the settings ``config``."""
 
     def __init__(self, out, config: dict):
         self.out, self.config = os.fspath(out), config
+        _refuse_foreign(self.out)
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages = {}
         if os.path.exists(self.stages_path):
@@ -74,3 +82,17 @@ class RunFolder:
     def trained(self) -> dict:
         """{model name: its training result} for every model trained in this folder."""
         return {name[len("train "):]: stage["result"] for name, stage in self.stages.items() if name.startswith("train ")}
+
+
+def _refuse_foreign(out: str) -> None:
+    """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes."""
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a folder")
+    entries = [e for e in os.listdir(out) if not e.startswith(".tmp-")]
+    foreign = sorted(set(entries) - set(WRITTEN))
+    if foreign or (entries and "stages.json" not in entries):
+        shown = ", ".join(foreign or entries)
+        raise ValueError(f"{out} holds files that advex reproduce did not write ({shown}); "
+                         "nothing was changed: pass an empty or new --out")

@@ -85,6 +85,8 @@ def maxout(a, pieces: int) -> Tensor:
     """
     a = as_tensor(a)
     x = a.data
+    if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
+        raise ValueError(f"maxout: pieces must be an integer >= 1, got {pieces!r}")
     if x.ndim == 0 or x.shape[-1] % pieces:
         raise ValueError(f"maxout: the last axis ({x.shape[-1:] or 'none'}) must be a multiple of pieces={pieces}")
     z = x[..., 0::pieces].copy()
@@ -205,6 +207,8 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if t.shape != z.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: targets have shape {t.shape}, logits {z.shape}")
+    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # NaN fails both
+        raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1] (probabilities of class 1)")
     t = t.astype(z.dtype, copy=False)
     losses = np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
     _check_finite(losses, "binary_cross_entropy_with_logits")

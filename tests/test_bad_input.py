@@ -1,0 +1,223 @@
+"""Bad input and faults: a clear error naming the problem, never a silently wrong answer or a lost file.
+
+Each test here is one probe of a hostile but fair user (issue 11): every one of them
+gave a wrong answer, a raw traceback or a clobbered file before the check it tests.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import attacks
+import minigrad as mg
+import models
+import training
+from attacks import cli
+from minigrad import Tensor
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small trained softmax classifier (6 features, 3 classes) and a batch it sees."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(8, 6)).astype(np.float32)
+    model = models.SoftmaxRegression(6, 3, init=0.5, seed=0)
+    return model, x, model.predict(x)
+
+
+# --- files: nothing is lost or left behind ---------------------------------------------------
+def test_a_killed_writer_leaves_no_orphan_after_the_next_write(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    orphan = tmp_path / f".tmp-model.npz.{dead_pid}.abcd.npz"  # what kill -9 mid-save leaves
+    alive = tmp_path / f".tmp-model.npz.{os.getpid()}.efgh.npz"  # a write still in progress
+    other = tmp_path / f".tmp-other.npz.{dead_pid}.ijkl.npz"  # another file's: its own write cleans it
+    for f in (orphan, alive, other):
+        f.write_bytes(b"partial")
+    models.save(models.SoftmaxRegression(4, 2), tmp_path / "model.npz")
+    assert not orphan.exists() and alive.exists() and other.exists()
+
+
+def test_written_files_are_readable_as_the_umask_allows(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        models.save(models.SoftmaxRegression(4, 2), tmp_path / "model.npz")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644  # mkstemp alone gives 0o600
+
+
+def test_reproduce_refuses_a_folder_of_someone_elses_files(synthetic_idx_dir, tmp_path, capsys):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "results.md").write_text("their results")
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did not write (results.md)" in err
+    assert (out / "results.md").read_text() == "their results" and sorted(p.name for p in out.iterdir()) == ["results.md"]
+
+
+# --- advex: one line on stderr, exit 2, nothing written ----------------------------------------
+def _snapshot(folder):
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    """A model, a model with NaN weights, a corrupt one, an .npy, and a file standing where a folder should."""
+    good = models.SoftmaxRegression(784, 10)
+    models.save(good, tmp_path / "good.npz")
+    good.linear.weight.data[0, 0] = np.nan
+    models.save(good, tmp_path / "nan.npz")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "a_file").write_text("x")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    return tmp_path
+
+
+BAD_COMMANDS = {
+    "demo eps -1": ["demo", "--eps", "-1"],
+    "demo eps nan": ["demo", "--eps", "nan"],
+    "attack missing model": ["attack", "--model", "missing.npz"],
+    "attack nan weights": ["attack", "--model", "nan.npz"],
+    "attack corrupt model": ["attack", "--model", "corrupt.npz"],
+    "attack npy as model": ["attack", "--model", "array.npy"],
+    "attack eps nan": ["attack", "--model", "good.npz", "--eps", "nan"],
+    "attack eps inf": ["attack", "--model", "good.npz", "--eps", "inf"],
+    "attack eps negative": ["attack", "--model", "good.npz", "--eps", "-0.1"],
+    "attack batch size 0": ["attack", "--model", "good.npz", "--batch-size", "0"],
+    "attack batch size -1": ["attack", "--model", "good.npz", "--batch-size", "-1"],
+    "attack n -5": ["attack", "--model", "good.npz", "--n", "-5"],
+    "attack pgd steps -1": ["attack", "--model", "good.npz", "--attack", "pgd", "--steps", "-1"],
+    "attack pgd step size nan": ["attack", "--model", "good.npz", "--attack", "pgd", "--step-size", "nan"],
+    "attack data nowhere": ["attack", "--model", "good.npz", "--data", "nowhere"],
+    "attack out under a file": ["attack", "--model", "good.npz", "--out", "a_file/out"],
+    "attack import missing": ["attack", "--model", "good.npz", "--import", "no_such_module_here"],
+    "reproduce quick and full size": ["reproduce", "--quick", "--full-size"],
+    "reproduce foreign folder": ["reproduce", "--quick", "--out", "foreign"],
+    "reproduce out is a file": ["reproduce", "--quick", "--out", "a_file"],
+    "reproduce data nowhere": ["reproduce", "--quick", "--data", "nowhere", "--out", "new"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_COMMANDS))
+def test_every_bad_advex_command_is_one_line_exit_2_and_writes_nothing(name, bad_files, synthetic_idx_dir, monkeypatch, capsys):
+    monkeypatch.chdir(bad_files)
+    argv = list(BAD_COMMANDS[name])
+    if argv[0] == "attack" and "--data" not in argv:
+        argv += ["--data", str(synthetic_idx_dir)]
+    before = _snapshot(bad_files)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex {argv[0]}: error: ") and err.count("\n") == 1, err
+    assert _snapshot(bad_files) == before
+
+
+# --- the library: errors that name the problem ----------------------------------------------
+def test_gradcheck_refuses_complex_inputs():
+    with pytest.raises(TypeError, match="complex"):
+        mg.gradcheck(lambda t: t.sum(), [np.array([1.0 + 2.0j])])
+
+
+def test_predict_refuses_nan_input_and_nan_weights(small):
+    model, x, _ = small
+    bad = x.copy()
+    bad[[2, 5], 0] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"input rows \[2, 5\] hold NaN or inf"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="input rows"):
+        attacks.least_likely_class(model, bad)
+    broken = models.SoftmaxRegression(6, 3)
+    broken.linear.weight.data[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf in the model's weights"):
+        broken.predict(x)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_a_batch_size_below_one_is_refused(small, batch_size):
+    model, x, y = small
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        model.predict(x, batch_size=batch_size)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        attacks.evaluate(model, x, y, eps=[0.1], batch_size=batch_size)
+
+
+def test_error_rate_refuses_labels_that_would_broadcast(small):
+    model, x, y = small
+    assert training.error_rate(model, x, y) == 0.0
+    with pytest.raises(ValueError, match=r"error_rate: y must be integer class indices of shape \(8,\)"):
+        training.error_rate(model, x, y[:, None])
+    with pytest.raises(ValueError, match="error_rate: y"):
+        training.error_rate(model, x, y[:1])
+
+
+def test_random_sign_noise_checks_what_every_attack_checks():
+    x = np.full((2, 3), 0.5, dtype=np.float32)
+    with pytest.raises(ValueError, match="low < high"):
+        attacks.random_sign_noise(x, 0.1, clip=(1.0, 0.0))
+    with pytest.raises(ValueError, match="outside clip"):
+        attacks.random_sign_noise(x + 2, 0.1)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        attacks.random_sign_noise(np.full_like(x, np.nan), 0.1, clip=None)
+    with pytest.raises(ValueError, match=r"eps must be a scalar or have shape \(2,\)"):
+        attacks.random_sign_noise(x, np.array([0.1, 0.2, 0.3]))
+    out = attacks.random_sign_noise(x, np.array([0.1, 0.2]), clip=None, seed=0)
+    np.testing.assert_allclose(np.abs(out - x), [[0.1] * 3, [0.2] * 3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [np.inf, -np.inf, np.nan])
+def test_a_non_finite_eps_is_refused(small, eps):
+    model, x, y = small
+    for attack in (attacks.fgsm, attacks.fgm, attacks.pgd):
+        with pytest.raises(ValueError, match="eps must be finite"):
+            attack(model, x, y, eps)
+    with pytest.raises(ValueError, match="eps must be finite"):
+        attacks.evaluate(model, x, y, eps=[0.1, eps])
+    with pytest.raises(ValueError, match="eps must be finite"):
+        attacks.AdversarialObjective(eps=eps)
+
+
+def test_grad_refuses_the_same_argument_twice():
+    with pytest.raises(ValueError, match="names an argument twice"):
+        mg.grad(lambda a: (a * a).sum(), argnums=(0, 0))(np.ones(2))
+
+
+def test_truth_of_a_tensor_is_numpys():
+    assert not bool(Tensor([0.0])) and bool(Tensor(1.0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(Tensor([1.0, 2.0]))
+
+
+def test_binary_cross_entropy_refuses_targets_outside_0_1():
+    for targets in ([2.0], [-0.5], [np.nan]):
+        with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+            mg.binary_cross_entropy_with_logits(Tensor([1.0]), np.array(targets))
+
+
+@pytest.mark.parametrize("pieces", [-1, 0, 1.5, True])
+def test_maxout_refuses_a_bad_piece_count(pieces):
+    with pytest.raises(ValueError, match="pieces must be an integer >= 1"):
+        mg.maxout(Tensor(np.ones((2, 6))), pieces)
+
+
+@pytest.mark.parametrize("settings", [dict(beta=-1.0), dict(beta=0.0), dict(beta=np.nan), dict(max_beta=-0.2)])
+def test_rbf_refuses_precisions_that_are_not_positive(settings):
+    with pytest.raises(ValueError, match="must be finite and > 0"):
+        models.RBFNetwork(8, 3, **settings)
+
+
+def test_model_files_with_a_broken_description_are_refused(tmp_path):
+    np.savez(tmp_path / "bad_json.npz", w=np.zeros(2), __model__=np.array("{not json"))
+    np.savez(tmp_path / "no_config.npz", w=np.zeros(2), __model__=np.array(json.dumps({"format": 1, "class": "MLP"})))
+    np.savez(tmp_path / "bad_config.npz", __model__=np.array(json.dumps({"format": 1, "class": "MLP", "config": {"colour": 3}})))
+    for name in ("bad_json", "no_config", "bad_config"):
+        with pytest.raises(models.ModelFileError, match=f"{name}.npz"):
+            models.load(tmp_path / f"{name}.npz")
