@@ -336,12 +336,47 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def as_float_tensor(x) -> Tensor:
+    """``as_tensor(x)``, with an integer or boolean tensor cast to float32 first.
+
+    The ops that compute in floating point use it: NumPy would wrap int8 arithmetic
+    around (127 + 1 = -128) or promote int64 to float64 behind the dtype policy's back.
+    Such a tensor never requires grad, so the cast loses no gradient.
+    """
+    if type(x) is not Tensor:
+        x = as_tensor(x)
+    dtype = x.data.dtype
+    if dtype is _FLOAT32 or dtype is _FLOAT64 or dtype.kind not in "biu":  # the identity tests are the fast path
+        return x
+    return constant(x.data.astype(np.float32))
+
+
 def as_tensors(a, b) -> tuple[Tensor, Tensor]:
-    """Both operands of a binary op as Tensors; a non-Tensor takes the other's dtype."""
+    """Both operands of a binary op as Tensors; a non-Tensor takes the other's dtype.
+
+    An integer or boolean operand becomes the other's float dtype (float32 when neither
+    is floating), so integers never wrap around or drag a float32 graph into float64.
+    """
     if not isinstance(a, Tensor):
         a = as_tensor(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, a)
+    if a.data.dtype is not b.data.dtype:  # rare: only then is it worth looking at the kinds
+        a, b = _floating_pair(a, b)
+    return a, b
+
+
+def _floating_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    a_float, b_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if a_float and b_float:  # two float dtypes: NumPy's promotion, as the module docstring says
+        return a, b
+    if not a_float:
+        a = constant(a.data.astype(b.data.dtype if b_float else np.float32))
+    if not b_float:
+        b = constant(b.data.astype(a.data.dtype))
     return a, b
 
 

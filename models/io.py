@@ -30,8 +30,18 @@ def save(model, path) -> None:
     """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically."""
     meta = {"format": FORMAT, "class": type(model).__name__, "config": model.config}
     arrays = {name: value for name, value in model.state_dict().items()}
-    arrays[_META] = np.array(json.dumps(meta))
+    arrays[_META] = np.array(json.dumps(meta, default=json_default))
     atomic_savez(path, arrays)
+
+
+def json_default(value):
+    """NumPy scalars and arrays as JSON numbers and lists: ``json.dumps(obj, default=json_default)``.
+
+    A config built with ``seed=np.int64(3)`` or a NumPy float is then saved, not refused.
+    """
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def atomic_write(path, write) -> None:

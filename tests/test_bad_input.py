@@ -221,3 +221,52 @@ def test_model_files_with_a_broken_description_are_refused(tmp_path):
     for name in ("bad_json", "no_config", "bad_config"):
         with pytest.raises(models.ModelFileError, match=f"{name}.npz"):
             models.load(tmp_path / f"{name}.npz")
+
+
+def _fit_checkpointed(tmp_path, *, model=None, optimizer=None, X=None, resume=False):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(40, 6)).astype(np.float32) if X is None else X
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    model = models.SoftmaxRegression(6, 2, seed=0) if model is None else model
+    optimizer = training.SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
+    return training.fit(model, X, y, epochs=2, batch_size=10, optimizer=optimizer, checkpoint_dir=tmp_path,
+                        resume=resume, progress=False)
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings_data_or_model(tmp_path):
+    _fit_checkpointed(tmp_path)
+
+    def softmax_with(make_optimizer):
+        model = models.SoftmaxRegression(6, 2, seed=0)
+        return dict(model=model, optimizer=make_optimizer(model.parameters()))
+
+    mlp = models.MLP((6, 4, 2), seed=0)
+    probes = {
+        "settings": softmax_with(lambda params: training.SGD(params, lr=0.5, momentum=0.9)),
+        "optimizer": softmax_with(lambda params: training.Adam(params, lr=0.1)),
+        "data": dict(X=np.random.default_rng(1).uniform(0, 1, size=(40, 6)).astype(np.float32)),
+        "model": dict(model=mlp, optimizer=training.SGD(mlp.parameters(), lr=0.1)),
+    }
+    for differs, kwargs in probes.items():
+        with pytest.raises(ValueError, match=f"is of another run: its .*{differs}"):
+            _fit_checkpointed(tmp_path, resume=True, **kwargs)
+    assert _fit_checkpointed(tmp_path, resume=True).epoch == [1, 2]  # the same run still resumes
+
+
+def test_a_numpy_integer_seed_saves(tmp_path):
+    model = models.MaxoutNetwork(6, hidden=(4,), pieces=2, n_classes=3, dropout=None, seed=np.int64(3))
+    models.save(model, tmp_path / "m.npz")
+    assert models.load(tmp_path / "m.npz").config["seed"] == 3
+
+
+def test_integer_tensors_are_cast_to_float_before_arithmetic():
+    """int8 logits do not wrap around; an integer operand does not drag a float32 graph into float64."""
+    loss = mg.cross_entropy(Tensor(np.array([[127, -128]], np.int8)), np.array([1]))
+    assert loss.item() == pytest.approx(255.0) and loss.dtype == np.float32
+    assert (Tensor([1.0]) + Tensor(np.array([2]))).dtype == np.float32
+    assert (Tensor(np.array([3])) * 0.5).dtype == np.float32
+    assert mg.exp(Tensor(np.array([1, 2]))).dtype == np.float32
+    assert mg.mean(Tensor(np.array([1, 2]))).dtype == np.float32
+    assert (-Tensor(np.array([-128], np.int8))).item() == 128.0
+    x64 = Tensor(np.array([1.0]), dtype=np.float64)
+    assert (x64 + Tensor(np.array([2]))).dtype == np.float64  # the float side decides

@@ -12,6 +12,7 @@ exactly the weights an uninterrupted run would have.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.ops.nn import check_labels
-from models.io import atomic_savez, read_npz
+from models.io import atomic_savez, json_default, read_npz
 
 from .progress import progress_bar
 
@@ -160,7 +161,7 @@ def fit(
     if callable(getattr(loss, "set_rng", None)):
         loss.set_rng(rng)
     history = History()
-    run = {"n_train": len(X), "batch_size": batch_size, "seed": seed}
+    run = run_key(model, optimizer, X, y, batch_size=batch_size, seed=seed)
     checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
     start_epoch, step = 0, 0
     if resume and checkpoint is not None and os.path.exists(checkpoint):
@@ -208,6 +209,25 @@ def fit(
             model.load_state_dict(early_stopping.best_state)
     model.eval()
     return history
+
+
+def run_key(model, optimizer, X, y, *, batch_size: int, seed) -> dict:
+    """What a checkpoint must match to be resumed: the same model, optimizer, data and seed.
+
+    The model's class and ``config``, the optimizer's class and its settings as given
+    (schedules change them later; the checkpoint restores those), the batch size and seed, and a fingerprint of the data: its shapes, and a hash of the
+    labels and of 1,000 evenly spaced rows (cheap, yet different data of the same size
+    is told apart). As JSON gives it back, so that it compares with a saved one.
+    """
+    rows = X[:: max(1, len(X) // 1000)]
+    digest = hashlib.blake2b(np.ascontiguousarray(rows).tobytes(), digest_size=16)
+    digest.update(np.ascontiguousarray(y).tobytes())
+    key = {
+        "model": type(model).__name__, "config": getattr(model, "config", None),
+        "optimizer": type(optimizer).__name__, "settings": {name: getattr(optimizer, name) for name in optimizer.settings},
+        "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
+    }
+    return json.loads(json.dumps(key, default=json_default))
 
 
 def _check_model(model, *, needs_loss: bool, needs_predict: bool) -> None:
@@ -277,7 +297,10 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
     arrays = read_npz(path)
     meta = json.loads(str(arrays.pop("__meta__")))
     if meta["run"] != run:
-        raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run ({meta['run']}), not {run}")
+        differ = sorted(k for k in set(run) | set(meta["run"]) if run.get(k) != meta["run"].get(k))
+        raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run: its {', '.join(differ)} "
+                         f"differ ({ {k: meta['run'].get(k) for k in differ} } there, { {k: run.get(k) for k in differ} } here); "
+                         "pass another checkpoint_dir, or resume=False to start over")
     model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
     buffers = {}
     for key, value in arrays.items():

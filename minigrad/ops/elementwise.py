@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..tensor import Tensor, as_tensor, as_tensors
+from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
 
 
 def add(a, b) -> Tensor:
@@ -47,7 +47,7 @@ def divide(a, b) -> Tensor:
 
 def negative(a) -> Tensor:
     """z = -a. VJP: dL/da = -g."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     return Tensor.from_op(-a.data, (a,), (np.negative,), "negative")
 
 
@@ -63,14 +63,14 @@ def power(a, b) -> Tensor:
 
 def exp(a) -> Tensor:
     """z = e^a. VJP: dL/da = g * z (the output is saved, not recomputed)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     z = np.exp(a.data)
     return Tensor.from_op(z, (a,), (lambda g: g * z,), "exp")
 
 
 def log(a) -> Tensor:
     """z = ln a (natural log). VJP: dL/da = g / a."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     return Tensor.from_op(np.log(x), (a,), (lambda g: g / x,), "log")
 
@@ -83,7 +83,7 @@ def log1mexp(a) -> Tensor:
     unit whose probability is e^a, as in the RBF network's one-vs-rest loss.
     VJP: dL/da = g * -e^a / (1 - e^a) = -g / expm1(-a).
     """
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     with np.errstate(divide="ignore"):  # a = 0 gives log(0) = -inf, which is the value
         z = np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
@@ -97,21 +97,21 @@ def _log1mexp_vjp(g, x):
 
 def sqrt(a) -> Tensor:
     """z = sqrt(a). VJP: dL/da = g / (2 z)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     z = np.sqrt(a.data)
     return Tensor.from_op(z, (a,), (lambda g: g * 0.5 / z,), "sqrt")
 
 
 def tanh(a) -> Tensor:
     """z = tanh(a). VJP: dL/da = g * (1 - z^2)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     z = np.tanh(a.data)
     return Tensor.from_op(z, (a,), (lambda g: g * (1 - z * z),), "tanh")
 
 
 def sigmoid(a) -> Tensor:
     """z = 1 / (1 + e^-a), computed without overflow. VJP: dL/da = g * z * (1 - z)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     z = special.expit(a.data)
     return Tensor.from_op(z, (a,), (lambda g: g * z * (1 - z),), "sigmoid")
 

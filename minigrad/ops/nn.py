@@ -31,7 +31,7 @@ import numpy as np
 from scipy import special
 
 from ..engine import is_grad_enabled, no_grad
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_float_tensor, as_tensor
 from .reduce import _logsumexp_keepdims
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -42,7 +42,7 @@ def softmax(a, axis=-1) -> Tensor:
 
     VJP: dL/da = p * (g - sum(g * p)), the Jacobian diag(p) - p p^T applied to g.
     """
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     e = np.exp(a.data - a.data.max(axis=axis, keepdims=True))
     p = e / e.sum(axis=axis, keepdims=True)
 
@@ -57,7 +57,7 @@ def log_softmax(a, axis=-1) -> Tensor:
 
     VJP: dL/da = g - softmax(a) * sum(g), with softmax(a) = exp(z).
     """
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     z = x - _logsumexp_keepdims(x, (axis % x.ndim,))
 
@@ -121,7 +121,7 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
 
     VJP: dL/dz_i = g_i * (softmax(z_i) - onehot(y_i)), with g_i = g / N for "mean".
     """
-    logits = as_tensor(logits)
+    logits = as_float_tensor(logits)
     check_reduction(reduction)
     z = logits.data
     labels, rows, shifted, log_norm, losses = _softmax_cross_entropy(z, labels, "cross_entropy")
@@ -156,7 +156,7 @@ def softmax_direction_loss(logits, labels, reduction: str = "sum") -> Tensor:
     dL/dz_i = g * (q_i - onehot(y_i)), q_i the softmax over the classes other than y_i:
     the true gradient divided by 1 - p_y (see the module docstring).
     """
-    logits = as_tensor(logits)
+    logits = as_float_tensor(logits)
     _require_sum(reduction, "softmax_direction_loss")
     z = logits.data
     labels, rows, _, _, losses = _softmax_cross_entropy(z, labels, "softmax_direction_loss")
@@ -175,7 +175,7 @@ def logistic_direction_loss(logits, targets, reduction: str = "sum") -> Tensor:
     gradient sigma(z) - t is a positive multiple of 1 - 2t for targets t in {0, 1}, and
     it is exactly 0 in float32 once |z| is large: 1 - 2t never is.
     """
-    logits = as_tensor(logits)
+    logits = as_float_tensor(logits)
     _require_sum(reduction, "logistic_direction_loss")
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if t.size and not np.isin(t, (0, 1)).all():
@@ -201,7 +201,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
 
     VJP: dL/dz = g * (sigmoid(z) - t).
     """
-    logits = as_tensor(logits)
+    logits = as_float_tensor(logits)
     z = logits.data
     check_reduction(reduction)
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_float_tensor, as_tensor
 
 
 def _axes(axis, ndim) -> tuple:
@@ -52,7 +52,7 @@ def sum(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001  (the NumPy name)
 
 def mean(a, axis=None, keepdims=False) -> Tensor:
     """z = mean of a over ``axis``. VJP: dL/da = g / n broadcast back, n the count averaged."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     axes = _axes(axis, x.ndim)
     kept = _keepdims_shape(x.shape, axes)
@@ -94,7 +94,7 @@ def logsumexp(a, axis=None, keepdims=False) -> Tensor:
     Subtracting the maximum keeps every exponent <= 0, so logits of +-1e4 neither
     overflow nor underflow to log(0). VJP: dL/da = g * exp(a - z) = g * softmax(a).
     """
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     axes = _axes(axis, x.ndim)
     z = _logsumexp_keepdims(x, axes)
