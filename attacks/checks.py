@@ -42,9 +42,13 @@ def check_eps(eps, n: int, dtype) -> np.ndarray:
 
 
 def labels_for(model, y, n: int, *, required: bool, what: str = "y"):
-    """``y`` checked as n class labels of the model (:func:`minigrad.ops.nn.check_labels`), or None when allowed."""
+    """``y`` checked as n class labels of the model (:func:`minigrad.ops.nn.check_labels`), or None when allowed.
+
+    ``required``: the caller cannot do without labels; ``what`` names them in errors
+    (the targets of a targeted attack, the true labels of an evaluation).
+    """
     if y is None:
         if required:
-            raise ValueError(f"{what} is required for a targeted attack (the target class of each example)")
+            raise ValueError(f"{what} is required here, got None")
         return None
     return check_labels(y, n, model.n_classes, what=what)

@@ -28,7 +28,7 @@ SHORT_PGD_STEP_FRACTION = 0.25
 def _prepare(model, x, y, eps, clip, targeted):
     x = check_inputs(model, x, clip)
     eps = check_eps(eps, len(x), x.dtype)
-    y = labels_for(model, y, len(x), required=targeted)
+    y = labels_for(model, y, len(x), required=targeted, what="y (the target class of each example)" if targeted else "y")
     if y is None:
         y = model.predict(x)
     return x, y, eps

@@ -12,7 +12,7 @@ import minigrad as mg
 
 from models.classifiers import check_batch_size
 
-from .checks import labels_for
+from .checks import check_inputs, labels_for
 from .gradients import attack_direction
 from .methods import fgsm
 
@@ -131,8 +131,10 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     clipping. Returns ``{"eps": (num,), "logits": (num, N, n_classes), "labels": (N,)}``.
     A model that is linear in this direction draws straight lines.
     """
-    x = np.asarray(x, dtype=np.float32)
-    y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True)
+    if not 0 < eps_max < np.inf or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 2:
+        raise ValueError(f"linearity: need a finite eps_max > 0 and an integer num >= 2, got {eps_max} and {num!r}")
+    x = check_inputs(model, np.asarray(x, dtype=np.float32), None)
+    y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True, what="y (the true labels)")
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
     walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])

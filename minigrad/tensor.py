@@ -46,6 +46,12 @@ class Tensor:
     >>> y.backward()               # dy/dx = 2x
     >>> x.grad
     array([ 2., -4.,  6.], dtype=float32)
+
+    The graph keeps the forward pass's arrays themselves, not copies (copying every
+    activation would double the memory of training). So do not change ``.data`` in
+    place between a forward pass and its ``backward()``: the gradient would be computed
+    from the new values, silently wrong. An optimizer's update comes after
+    ``backward()``, which is safe; no check catches the other order.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "__weakref__")

@@ -167,7 +167,7 @@ def test_attack_errors():
         attacks.fgsm(model, x, np.array([0, 1, 3]))
     with pytest.raises(TypeError, match="one-hot"):
         attacks.fgsm(model, x, np.eye(3)[y])
-    with pytest.raises(ValueError, match="required for a targeted attack"):
+    with pytest.raises(ValueError, match=r"y \(the target class of each example\) is required"):
         attacks.fgsm(model, x, targeted=True)
     with pytest.raises(ValueError, match=r"eps must be a scalar or have shape \(3,\)"):
         attacks.fgsm(model, x, y, eps=np.ones(2))

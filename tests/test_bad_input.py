@@ -270,3 +270,66 @@ def test_integer_tensors_are_cast_to_float_before_arithmetic():
     assert (-Tensor(np.array([-128], np.int8))).item() == 128.0
     x64 = Tensor(np.array([1.0]), dtype=np.float64)
     assert (x64 + Tensor(np.array([2]))).dtype == np.float64  # the float side decides
+
+
+def test_fit_refuses_empty_sets_and_non_integer_sizes():
+    X, y = np.zeros((10, 6), dtype=np.float32), np.zeros(10, dtype=np.int64)
+
+    def fit(**kwargs):
+        model = models.SoftmaxRegression(6, 2)
+        settings = dict(epochs=1, batch_size=5, optimizer=training.SGD(model.parameters(), lr=0.1), progress=False)
+        return training.fit(model, kwargs.pop("X", X), kwargs.pop("y", y), **{**settings, **kwargs})
+
+    with pytest.raises(ValueError, match="no training examples"):
+        fit(X=X[:0], y=y[:0])
+    with pytest.raises(ValueError, match="no training examples"):
+        fit(val_fraction=0.999)
+    with pytest.raises(ValueError, match="validation set is empty"):
+        fit(val=(X[:0], y[:0]))
+    for sizes in (dict(epochs=1.5), dict(batch_size=2.0), dict(batch_size=0)):
+        with pytest.raises(ValueError, match="need integers epochs >= 0 and batch_size >= 1"):
+            fit(**sizes)
+    with pytest.raises(ValueError, match="validation error of epoch 1 is nan"):
+        fit(val=(X, y), early_stopping=training.EarlyStopping(patience=3), validate=lambda m, X, y: float("nan"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: training.Adam(p, betas=(1.0, 0.999)), lambda p: training.Adam(p, betas=(2.0, 0.999)),
+    lambda p: training.Adam(p, eps=-1e-8), lambda p: training.SGD(p, lr=np.inf), lambda p: training.SGD(p, lr=0.1, weight_decay=-1),
+])
+def test_optimizers_refuse_settings_that_diverge_or_divide_by_zero(make):
+    with pytest.raises(ValueError, match="Adam|SGD"):
+        make(models.SoftmaxRegression(4, 2).parameters())
+
+
+def test_idx_files_with_no_items_or_unreadable_are_data_errors(tmp_path):
+    with pytest.raises(ValueError, match="no images to write"):
+        training.write_idx_dataset(tmp_path, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    images, labels = training.data.SPLIT_FILES["test"]
+    header = (0x0803).to_bytes(4, "big") + np.array([0, 28, 28], ">u4").tobytes()
+    (tmp_path / images).write_bytes(header)
+    (tmp_path / labels).write_bytes((0x0801).to_bytes(4, "big") + np.array([0], ">u4").tobytes())
+    with pytest.raises(training.DataError, match="holds no images"):
+        training.load_idx_dataset(tmp_path, "test")
+    (tmp_path / images).unlink()
+    (tmp_path / images).mkdir()  # a folder where the file should be: unreadable
+    with pytest.raises(training.DataError, match="cannot be read"):
+        training.read_idx(tmp_path / images)
+
+
+def test_linearity_and_transfer_check_their_arguments_before_any_work(small):
+    model, x, y = small
+    for kwargs in (dict(num=0), dict(num=1), dict(eps_max=np.nan), dict(eps_max=0.0)):
+        with pytest.raises(ValueError, match="linearity: need a finite eps_max > 0 and an integer num >= 2"):
+            attacks.linearity(model, x, y, **kwargs)
+    with pytest.raises(ValueError, match="transfer_matrix: eps must be finite"):
+        attacks.transfer_matrix([model, model], x, y, np.nan)
+    with pytest.raises(ValueError, match=r"y \(the true labels\) is required here"):
+        attacks.evaluate(model, x, None)
+
+
+def test_a_non_finite_loss_names_its_cause():
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="loss of example .0,. overflows float32"):
+        mg.cross_entropy(Tensor(np.array([[3e38, -3e38]], np.float32)), np.array([1]))
+    with pytest.raises(ValueError, match="logits of example .0,. contain NaN or inf"):
+        mg.cross_entropy(Tensor(np.array([[np.nan, 1.0]], np.float32)), np.array([1]))

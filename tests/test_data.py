@@ -197,18 +197,21 @@ def test_lookup_order_path_then_environment_then_cache(tmp_path, monkeypatch, no
 
     assert str(tmp_path / "arg" / TEST_IMAGES) in chosen(path=tmp_path / "arg")
     assert str(tmp_path / "env" / TEST_IMAGES) in chosen()
-    (tmp_path / "arg" / (TEST_LABELS + ".gz")).unlink()  # an incomplete folder is passed over
-    assert str(tmp_path / "env" / TEST_IMAGES) in chosen(path=tmp_path / "arg")
+    (tmp_path / "arg" / (TEST_LABELS + ".gz")).unlink()  # an explicit path is never passed over
+    with pytest.raises(DataNotFoundError, match=f"not found in path=.*missing {TEST_LABELS}"):
+        load_mnist("test", path=tmp_path / "arg", download=False)
+    (tmp_path / "env" / (TEST_LABELS + ".gz")).unlink()  # an incomplete MINIGRAD_DATA is passed over
+    assert str(no_mnist_anywhere / TEST_IMAGES) in chosen()
     monkeypatch.delenv("MINIGRAD_DATA")
     assert str(no_mnist_anywhere / TEST_IMAGES) in chosen()
 
 
-def test_not_found_lists_every_place_and_the_fix(tmp_path, no_mnist_anywhere):
+def test_not_found_lists_every_place_and_the_fix(tmp_path, monkeypatch, no_mnist_anywhere):
+    monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path))
     with pytest.raises(DataNotFoundError) as info:
-        load_mnist("train", path=tmp_path, download=False)
+        load_mnist("train", download=False)
     message = str(info.value)
-    assert f"path argument: {tmp_path} (missing {TRAIN_IMAGES}, {TRAIN_LABELS})" in message
-    assert "MINIGRAD_DATA: (not set)" in message
+    assert f"MINIGRAD_DATA: {tmp_path} (missing {TRAIN_IMAGES}, {TRAIN_LABELS})" in message
     assert f"cache: {no_mnist_anywhere} (no such folder)" in message
     assert "Set the MINIGRAD_DATA environment variable" in message and "path=" in message
 

@@ -123,6 +123,8 @@ def _read_bytes(file: Path) -> bytes:
         raw = file.read_bytes()
     except FileNotFoundError:
         raise DataNotFoundError(f"{file}: no such file") from None
+    except OSError as error:  # no permission, a folder where the file should be, an I/O error
+        raise DataError(f"{file}: cannot be read ({error.strerror or error})") from None
     return _gunzip(raw, file) if file.suffix == ".gz" else raw
 
 
@@ -192,6 +194,8 @@ def load_idx_dataset(directory, split: str = "train", *, checksums=None):
     labels = read_idx(label_file, magic=LABELS_MAGIC, sha256=checksums.get(label_name))
     if len(images) != len(labels):
         raise DataError(f"{image_file} holds {len(images)} images but {label_file} holds {len(labels)} labels")
+    if not len(images):
+        raise DataError(f"{image_file} holds no images (its header says 0 items)")
     X = images.reshape(len(images), -1).astype(np.float32)
     X /= 255
     return X, labels.astype(np.int64)
@@ -220,7 +224,8 @@ def load_mnist(split: str = "train", path=None, *, download: bool = True):
     """MNIST's ``split`` ("train": 60,000 examples, "test": 10,000) as ``(X, y)``.
 
     ``X``: float32, (N, 784), C-contiguous, pixel / 255 in [0, 1]; ``y``: int64, (N,).
-    Looks in ``path``, then ``$MINIGRAD_DATA``, then :func:`default_cache_dir`; then,
+    With ``path``, reads that folder only (a typo must not fall through to some other
+    copy). Without it, looks in ``$MINIGRAD_DATA``, then :func:`default_cache_dir`; then,
     if ``download``, fetches the split's two files from :data:`MNIST_MIRRORS` into the
     cache. Every file is checked against :data:`MNIST_SHA256`. Raises
     :class:`DataNotFoundError` (listing every place it looked) when the data is
@@ -228,7 +233,13 @@ def load_mnist(split: str = "train", path=None, *, download: bool = True):
     Fashion-MNIST or KMNIST folder fails MNIST's checksums: read those with
     :func:`load_idx_dataset`.
     """
-    names, places = _split_files(split), _mnist_places(path)
+    names = _split_files(split)
+    if path is not None:
+        folder = Path(path).expanduser()
+        if not all(_find(folder, name) for name in names):
+            raise DataNotFoundError(f"MNIST {split} files not found in path={path}: {_describe_place(folder, names)}")
+        return load_idx_dataset(folder, split, checksums=MNIST_SHA256)
+    places = _mnist_places()
     cache = places[-1][1]
     for _, directory in places:
         if directory is not None and all(_find(directory, name) for name in names):
@@ -244,11 +255,10 @@ def load_mnist(split: str = "train", path=None, *, download: bool = True):
     return load_idx_dataset(cache, split, checksums=MNIST_SHA256)
 
 
-def _mnist_places(path) -> list[tuple[str, Path | None]]:
-    """(label, folder or None when not set) of each place :func:`load_mnist` looks, in order."""
-    given = [("path argument", path), ("MINIGRAD_DATA", os.environ.get("MINIGRAD_DATA") or None)]
-    places = [(label, None if folder is None else Path(folder).expanduser()) for label, folder in given]
-    return places + [("cache", default_cache_dir())]
+def _mnist_places() -> list[tuple[str, Path | None]]:
+    """(label, folder or None when not set) of each place :func:`load_mnist` looks without ``path``, in order."""
+    env = os.environ.get("MINIGRAD_DATA") or None
+    return [("MINIGRAD_DATA", None if env is None else Path(env).expanduser()), ("cache", default_cache_dir())]
 
 
 def _describe_place(directory, names) -> str:
@@ -341,6 +351,8 @@ def write_idx_dataset(directory, X_uint8, y, split: str = "train", *, gzip: bool
         X = X.reshape(len(X), side, side)
     if X.ndim != 3 or y.shape != (len(X),):
         raise ValueError(f"need images (N, rows, cols) and labels (N,), got {X.shape} and {y.shape}")
+    if not len(X):
+        raise ValueError("write_idx_dataset: no images to write (a data set of 0 examples cannot be read back)")
     if not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() > 255)):
         raise ValueError("labels must be integers in 0..255")
     directory = Path(directory)

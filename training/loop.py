@@ -67,7 +67,13 @@ class EarlyStopping:
     best_state: dict | None = dataclasses.field(default=None, repr=False)
 
     def update(self, value: float, epoch: int, model) -> bool:
-        """Record one epoch's validation error; True when training should stop."""
+        """Record one epoch's validation error; True when training should stop.
+
+        A NaN error (a ``validate`` that returns NaN) raises: it would never improve, and
+        training would stop silently after ``patience`` epochs.
+        """
+        if not np.isfinite(value):
+            raise ValueError(f"EarlyStopping: the validation error of epoch {epoch} is {value}")
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.waited = value, epoch, 0
             self.best_state = model.state_dict()
@@ -146,12 +152,16 @@ def fit(
             raise ValueError(f"fit: val_fraction must be in (0, 1), got {val_fraction}")
         cut = len(X) - int(round(len(X) * val_fraction))
         X, y, val = X[:cut], y[:cut], (X[cut:], y[cut:])
+    if not len(X):
+        raise ValueError("fit: no training examples (after holding out the validation fraction)")
     if val is not None:
         val = _check_data(*val, what="validation ")
+        if not len(val[0]):
+            raise ValueError("fit: the validation set is empty")
     if early_stopping is not None and val is None:
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
+    if not _is_int(epochs) or not _is_int(batch_size) or epochs < 0 or batch_size < 1:
+        raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     loss = default_loss if loss is None else loss
 
@@ -228,6 +238,10 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed) -> dict:
         "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
     }
     return json.loads(json.dumps(key, default=json_default))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_model(model, *, needs_loss: bool, needs_predict: bool) -> None:

@@ -20,8 +20,8 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got no parameters to optimise")
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        if not 0 < lr < np.inf:
+            raise ValueError(f"{type(self).__name__}: lr must be positive and finite, got {lr}")
         self.lr = float(lr)
         self.steps = 0
         self.buffers: dict[str, list[np.ndarray]] = {}
@@ -83,6 +83,8 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        if not 0.0 <= weight_decay < np.inf:
+            raise ValueError(f"SGD: weight_decay must be >= 0 and finite, got {weight_decay}")
         self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
         self._new_buffers("velocity")
 
@@ -136,6 +138,10 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
         self.beta1, self.beta2 = (float(b) for b in betas)
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1) (1 would divide by 0 in the bias correction), got {betas}")
+        if not 0.0 < eps < np.inf or not 0.0 <= weight_decay < np.inf:
+            raise ValueError(f"Adam: need eps > 0 and weight_decay >= 0, both finite; got {eps} and {weight_decay}")
         self.eps, self.weight_decay = float(eps), float(weight_decay)
         self._new_buffers("m", "s", "scratch")
 

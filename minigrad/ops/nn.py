@@ -144,7 +144,7 @@ def _softmax_cross_entropy(z: np.ndarray, labels, op: str):
     shifted = z - z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     losses = log_norm[:, 0] - shifted[rows, labels]
-    _check_finite(losses, op)
+    _check_finite(losses, op, z)
     return labels, rows, shifted, log_norm, losses
 
 
@@ -211,7 +211,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
         raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1] (probabilities of class 1)")
     t = t.astype(z.dtype, copy=False)
     losses = np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
-    _check_finite(losses, "binary_cross_entropy_with_logits")
+    _check_finite(losses, "binary_cross_entropy_with_logits", z)
 
     def vjp(g):
         dz = special.expit(z) - t
@@ -258,8 +258,18 @@ def reduce_losses(losses, reduction: str):
     return np.asarray(losses.mean() if reduction == "mean" else losses.sum())
 
 
-def _check_finite(losses: np.ndarray, op: str) -> None:
-    """Reject NaN/inf losses, checked on the per-example losses (O(N), not O(N C))."""
-    if not np.isfinite(losses).all():
-        first = np.unravel_index(np.argmin(np.isfinite(losses)), losses.shape)
-        raise ValueError(f"{op}: the logits of example {tuple(map(int, first))} contain NaN or inf")
+def _check_finite(losses: np.ndarray, op: str, logits: np.ndarray) -> None:
+    """Reject NaN/inf losses, checked on the per-example losses (O(N), not O(N C)), naming the cause.
+
+    Only when a loss is not finite are the logits looked at: NaN or inf among them (from
+    NaN weights or inputs, usually), or finite logits so far apart that the loss overflows.
+    """
+    if np.isfinite(losses).all():
+        return
+    first = np.unravel_index(np.argmin(np.isfinite(losses)), losses.shape)
+    where = tuple(map(int, first))
+    row = logits[first[0]] if logits.ndim == 2 and losses.ndim == 1 else logits[first]
+    if not np.isfinite(row).all():
+        raise ValueError(f"{op}: the logits of example {where} contain NaN or inf (NaN weights or inputs?)")
+    raise ValueError(f"{op}: the loss of example {where} overflows {logits.dtype}: its logits reach "
+                     f"{float(np.max(np.abs(row))):.3g} (a diverged model?)")
