@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from minigrad.ops.nn import check_labels
+from models import LogisticRegression
 
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, pgd
 
@@ -95,8 +97,15 @@ def logistic_adversarial_loss(eps: float):
     ``AdversarialObjective(eps, alpha=0, clip=None)`` on that model, value and gradient.
     """
 
+    if not 0 <= eps < np.inf:
+        raise ValueError(f"logistic_adversarial_loss: eps must be finite and >= 0, got {eps}")
+
     def loss(model, x, y):
-        y_pm = (2.0 * np.asarray(y) - 1.0).astype(np.float32)
+        if not isinstance(model, LogisticRegression):
+            raise TypeError(f"logistic_adversarial_loss is the closed form for LogisticRegression, not {type(model).__name__}: "
+                            "use AdversarialObjective")
+        y = check_labels(y, len(x), 2, what="logistic_adversarial_loss: y")
+        y_pm = (2.0 * y - 1.0).astype(np.float32)
         margin_term = -(model(mg.Tensor(x)) * y_pm) + eps * mg.abs(model.linear.weight).sum()
         return mg.binary_cross_entropy_with_logits(margin_term, np.zeros(len(x), dtype=np.float32))  # softplus
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -27,7 +28,7 @@ import numpy as np
 import minigrad as mg
 import models
 import training
-from models.io import atomic_write_text
+from models.io import atomic_write_text, foreign_files
 
 from . import figures
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
@@ -95,6 +96,10 @@ def check_finite(name: str, value) -> None:
         raise CommandError(f"{name} must be a finite number >= 0, got {value}")
 
 
+#: What ``advex attack`` writes into ``--out``; a folder holding anything else is refused.
+ATTACK_OUTPUTS = ("attack.json", "attack.md", "examples.png", "eps_curve.png", "linearity.png")
+
+
 def writable_folder(path: str) -> None:
     """A CommandError now, before any work, if results could not be written into ``path``."""
     probe = path
@@ -116,6 +121,10 @@ def run_attack(args) -> int:
     if args.step_size is not None:
         check_finite("--step-size", args.step_size)
     writable_folder(args.out)
+    foreign = foreign_files(args.out, ATTACK_OUTPUTS)
+    if foreign:
+        raise CommandError(f"--out {args.out} holds files advex attack does not write ({', '.join(foreign[:5])}): "
+                           "pass an empty or new folder (a re-run into its own output replaces it)")
     import_user_modules(args.imports)
     try:
         model = models.load(args.model)
@@ -139,9 +148,10 @@ def run_attack(args) -> int:
     print(table(rows, title))
     try:
         eps = max(args.eps)
-        x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
-        figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
-                              title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")
+        if math.isqrt(X.shape[1]) ** 2 == X.shape[1]:  # the digits figure shows square images
+            x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
+            figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
+                                  title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")
         figures.plot_eps_curves({title: rows}, os.path.join(args.out, "eps_curve.png"))
         figures.plot_linearity(linearity(model, X[:1], y[:1], eps_max=max(1.0, eps)), os.path.join(args.out, "linearity.png"))
         print(f"figures and tables written to {args.out}")
@@ -153,6 +163,8 @@ def run_attack(args) -> int:
 def run_reproduce(args) -> int:
     if args.quick and args.full_size:
         raise CommandError("--quick and --full-size contradict each other: choose one")
+    if args.seed < 0:
+        raise CommandError(f"--seed must be >= 0, got {args.seed}")
     writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()

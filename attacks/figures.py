@@ -6,6 +6,7 @@ in the project imports matplotlib. The Agg backend is used, so no display is nee
 
 from __future__ import annotations
 
+import math
 import os
 
 from models.io import atomic_write
@@ -31,22 +32,27 @@ def _save(fig, path) -> str:
     return os.fspath(path)
 
 
-def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=(28, 28), title: str = "") -> str:
+def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, title: str = "") -> str:
     """Clean images (top row) above their adversarial versions, each with label and confidence.
 
     Our version of the paper's panda and gibbon: the two rows look alike to a person,
     and the model's answers below them do not.
     """
+    if image_shape is None:
+        side = math.isqrt(x.shape[1])
+        if side * side != x.shape[1]:
+            raise ValueError(f"plot_examples: rows of {x.shape[1]} features are not square images: pass image_shape")
+        image_shape = (side, side)
     plt = _pyplot()
     n = min(n, len(x))
-    p_clean, p_adv = model.predict_proba(x[:n]), model.predict_proba(x_adv[:n])
+    clean, adversarial = model.predict_with_proba(x[:n]), model.predict_with_proba(x_adv[:n])
     fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.2), squeeze=False, dpi=100)
     for i in range(n):
-        for row, (images, proba) in enumerate(((x, p_clean), (x_adv, p_adv))):
+        for row, (images, (guesses, proba)) in enumerate(((x, clean), (x_adv, adversarial))):
             ax = axes[row, i]
             ax.imshow(images[i].reshape(image_shape), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
-            guess = int(proba[i].argmax())
+            guess = int(guesses[i])
             ax.set_xlabel(f"{guess} ({100 * proba[i, guess]:.0f}%)", color="black" if guess == y[i] else "red", fontsize=8)
     axes[0, 0].set_ylabel("clean", fontsize=9)
     axes[1, 0].set_ylabel("adversarial", fontsize=9)

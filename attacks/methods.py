@@ -86,8 +86,8 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     ``step_size = eps`` and no random start it is exactly FGSM.
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
-    if steps < 0 or not step_size >= 0:
-        raise ValueError(f"pgd: need steps >= 0 and step_size >= 0, got {steps} and {step_size}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0 or not 0 <= step_size < np.inf:
+        raise ValueError(f"pgd: need an integer steps >= 0 and a finite step_size >= 0, got {steps!r} and {step_size}")
     x_adv = x.copy()
     if random_start:
         rng = np.random.default_rng(seed)
@@ -104,6 +104,8 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
 
 def bim(model, x, y=None, eps=0.25, step_size=0.01, steps=40, **kwargs):
     """The basic iterative method (Kurakin et al. 2017): :func:`pgd` without the random start."""
+    if "random_start" in kwargs:
+        raise TypeError("bim is pgd without a random start: call attacks.pgd(..., random_start=True) for one")
     return pgd(model, x, y, eps, step_size, steps, random_start=False, **kwargs)
 
 
@@ -113,7 +115,7 @@ def least_likely_class(model, x) -> np.ndarray:
     ``fgsm(model, x, least_likely_class(model, x), targeted=True)`` is the "step l.l."
     attack of Kurakin et al.
     """
-    return model.predict_proba(x).argmin(axis=1).astype(np.int64)
+    return model.class_scores(model.logits_of(x, what="least_likely_class")).argmin(axis=1).astype(np.int64)
 
 
 def random_sign_noise(x, eps, *, clip=(0.0, 1.0), seed=None) -> np.ndarray:

@@ -63,12 +63,13 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
             zeros += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
         for t, e in zip(totals, eps_values):
             x_adv = xb if e == 0 else attack(model, xb, yb, e, clip=clip)
-            proba = model.predict_proba(x_adv)
-            wrong = proba.argmax(axis=1) != yb
+            predicted, proba = model.predict_with_proba(x_adv)
+            wrong = predicted != yb
+            each = np.arange(len(yb))
             delta = (x_adv - xb).reshape(len(xb), -1)
             t["wrong"] += int(wrong.sum())
-            t["confidence_wrong"] += float(proba.max(axis=1)[wrong].sum())
-            t["p_true"] += float(proba[np.arange(len(yb)), yb].sum())
+            t["confidence_wrong"] += float(proba[each, predicted][wrong].sum())
+            t["p_true"] += float(proba[each, yb].sum())
             t["linf"] += float(np.abs(delta).max(axis=1).sum()) if delta.size else 0.0
             t["l2"] += float(np.sqrt(np.einsum("ij,ij->i", delta, delta)).sum())
     n = len(x)
@@ -134,6 +135,8 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     if not 0 < eps_max < np.inf or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 2:
         raise ValueError(f"linearity: need a finite eps_max > 0 and an integer num >= 2, got {eps_max} and {num!r}")
     x = check_inputs(model, np.asarray(x, dtype=np.float32), None)
+    if not len(x):
+        raise ValueError("linearity: x holds no examples")
     y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True, what="y (the true labels)")
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)

@@ -19,8 +19,14 @@ from .transforms import value_and_grad
 
 
 def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.ndarray:
-    """Central-difference estimate of d f / d arrays[index], element by element (float64)."""
+    """Central-difference estimate of d f / d arrays[index], element by element (float64).
+
+    The arrays must be float64 already (``gradcheck`` converts them): a step of 1e-6 is
+    below float32's resolution near 1, and an integer array cannot take it at all.
+    """
     x = arrays[index]
+    if x.dtype != np.float64:
+        raise TypeError(f"numerical_gradient: arrays[{index}] is {x.dtype}; pass float64 arrays (gradcheck converts its inputs)")
     numeric = np.zeros_like(x)
     flat, out = x.reshape(-1), numeric.reshape(-1)  # views: perturbing flat perturbs x
     for j in range(flat.size):
@@ -54,6 +60,10 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     Non-differentiable points (relu at 0, ties in max) make any finite-difference
     check fail: keep inputs away from them.
     """
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a list of arrays, one per argument of f, got {type(inputs).__name__}")
+    if not 0 < eps < np.inf:
+        raise ValueError(f"gradcheck: eps must be a finite step > 0, got {eps}")
     for i, x in enumerate(inputs):
         if np.iscomplexobj(x):
             raise TypeError(f"gradcheck: input {i} is complex; the engine differentiates real inputs only")

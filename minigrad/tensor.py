@@ -67,11 +67,11 @@ class Tensor:
         elif isinstance(data, (np.ndarray, np.generic)):
             array = np.asarray(data)
             if array.dtype == np.float64:
-                array = array.astype(np.float32)
+                array = _to_float32(array)
         else:
             array = np.asarray(data)
             if array.dtype.kind in "iuf":
-                array = array.astype(np.float32)
+                array = _to_float32(array)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
         if requires_grad and array.dtype.kind != "f":
@@ -312,6 +312,16 @@ class Tensor:
         return _ops.log(self)
 
 
+def _to_float32(array: np.ndarray) -> np.ndarray:
+    """``array`` in float32, refusing values beyond float32's range (they would become inf without a word)."""
+    with np.errstate(over="ignore"):
+        converted = array.astype(np.float32)
+    if not np.isfinite(converted).all() and np.isfinite(array).all():
+        raise OverflowError(f"Tensor: values up to {np.abs(array).max():.3g} are beyond float32's range "
+                            "(3.4e38); pass dtype=np.float64 to keep them")
+    return converted
+
+
 def _value(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -370,7 +380,8 @@ def as_tensors(a, b) -> tuple[Tensor, Tensor]:
         a = as_tensor(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, a)
-    if a.data.dtype is not b.data.dtype:  # rare: only then is it worth looking at the kinds
+    dtype = a.data.dtype
+    if dtype is not b.data.dtype or (dtype is not _FLOAT32 and dtype is not _FLOAT64):  # rare: look closer
         a, b = _floating_pair(a, b)
     return a, b
 

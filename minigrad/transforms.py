@@ -29,15 +29,17 @@ def value_and_grad(f, argnums=0):
     """
     single = isinstance(argnums, int)
     positions = (argnums,) if single else tuple(argnums)
-    if len(set(positions)) != len(positions):
-        raise ValueError(f"argnums names an argument twice: {argnums} (each would get only part of its gradient)")
 
     def wrapped(*args):
         args = list(args)
-        inputs = []
         for i in positions:
-            if i >= len(args):
+            if not -len(args) <= i < len(args):
                 raise IndexError(f"argnums names argument {i}, but only {len(args)} were given")
+        resolved = [i % len(args) for i in positions]
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f"argnums names an argument twice: {argnums} (each would get only part of its gradient)")
+        inputs = []
+        for i in resolved:
             array = args[i].data if isinstance(args[i], Tensor) else np.asarray(args[i])
             if array.dtype.kind != "f":
                 raise TypeError(f"argument {i} must be a floating-point array to differentiate, got dtype {array.dtype}")

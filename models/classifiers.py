@@ -27,10 +27,18 @@ import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
 
-from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator
+from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator, positive_int
 from .module import Module
 
 CLASSIFIERS = {}
+
+
+def n_classes_of(n_classes, what: str) -> int:
+    """``n_classes`` as an int >= 2 (one class would be a constant), or a ValueError."""
+    n = positive_int(n_classes, f"{what}: n_classes")
+    if n < 2:
+        raise ValueError(f"{what}: n_classes must be at least 2, got {n}")
+    return n
 
 
 def check_batch_size(batch_size, what: str) -> int:
@@ -103,30 +111,48 @@ class Classifier(Module):
         """Class probabilities from logits (ndarray): the softmax."""
         return mg.softmax(mg.Tensor(logits)).data
 
-    def predict_proba(self, x, batch_size: int = 1000) -> np.ndarray:
-        """(N, n_classes) float32 probabilities, computed in batches in evaluation mode.
+    def class_scores(self, logits: np.ndarray) -> np.ndarray:
+        """(N, n_classes) numbers that order each row's classes as their probabilities do.
 
-        Refuses inputs with NaN or inf, and outputs that are not finite (weights that
-        hold NaN or inf): an argmax over NaN would say "class 0" for every row.
+        The logits themselves, for a softmax. Predictions take their argmax, never that
+        of ``predict_proba``, whose entries can all underflow to 0 (an RBF network far
+        from every center) and then say "class 0" for every row.
         """
-        what = f"{type(self).__name__}.predict_proba"
+        return logits
+
+    def logits_of(self, x, batch_size: int = 1000, what: str = "predict") -> np.ndarray:
+        """The logits of ``x`` as an ndarray, in batches, in evaluation mode, without a graph.
+
+        Refuses inputs with NaN or inf, and logits that are not finite (NaN or inf in
+        the weights, or an overflow): an argmax over NaN would say "class 0" for every row.
+        """
+        what = f"{type(self).__name__}.{what}"
         batch_size = check_batch_size(batch_size, what)
         x = np.asarray(x, dtype=np.float32)
         bad = nonfinite_rows(x)
         if bad:
             raise ValueError(f"{what}: input rows {bad} hold NaN or inf")
         with self.evaluating(), mg.no_grad():
-            parts = [self.probabilities(self(x[i : i + batch_size]).data) for i in range(0, len(x), batch_size)]
-        proba = np.concatenate(parts) if parts else np.zeros((0, self.n_classes), dtype=np.float32)
-        bad = nonfinite_rows(proba)
+            parts = [self(x[i : i + batch_size]).data for i in range(0, len(x), batch_size)]
+        logits = np.concatenate(parts) if parts else self(np.zeros((0, self.n_features), np.float32)).data
+        bad = nonfinite_rows(logits)
         if bad:
             raise ValueError(f"{what}: the outputs for rows {bad} are NaN or inf, from finite inputs: "
                              "NaN or inf in the model's weights, or an overflow")
-        return proba
+        return logits
+
+    def predict_proba(self, x, batch_size: int = 1000) -> np.ndarray:
+        """(N, n_classes) float32 probabilities (see :meth:`logits_of` for the checks)."""
+        return self.probabilities(self.logits_of(x, batch_size, "predict_proba"))
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
-        """(N,) int64 predicted classes: the argmax of ``predict_proba``."""
-        return self.predict_proba(x, batch_size).argmax(axis=1).astype(np.int64)
+        """(N,) int64 predicted classes: the argmax of :meth:`class_scores`."""
+        return self.class_scores(self.logits_of(x, batch_size)).argmax(axis=1).astype(np.int64)
+
+    def predict_with_proba(self, x, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(x), predict_proba(x))`` from one forward pass, for measurements that need both."""
+        logits = self.logits_of(x, batch_size)
+        return self.class_scores(logits).argmax(axis=1).astype(np.int64), self.probabilities(logits)
 
 
 @register
@@ -139,6 +165,7 @@ class LogisticRegression(Classifier):
     """
 
     def __init__(self, n_features: int, *, init="zeros", seed=None):
+        n_features = positive_int(n_features, "LogisticRegression: n_features")
         self.config = dict(n_features=n_features, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, 2
         self.linear = Linear(n_features, 1, init=init, rng=seed)
@@ -159,12 +186,17 @@ class LogisticRegression(Classifier):
         p = mg.sigmoid(mg.Tensor(logits)).data
         return np.stack([1 - p, p], axis=1)
 
+    def class_scores(self, logits):
+        """[0, w.x + b]: class 1 wins where the logit is positive, as where sigma > 0.5."""
+        return np.stack([np.zeros_like(logits), logits], axis=1)
+
 
 @register
 class SoftmaxRegression(Classifier):
     """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
 
     def __init__(self, n_features: int = 784, n_classes: int = 10, *, init="zeros", seed=None):
+        n_features, n_classes = positive_int(n_features, "SoftmaxRegression: n_features"), n_classes_of(n_classes, "SoftmaxRegression")
         self.config = dict(n_features=n_features, n_classes=n_classes, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
         self.linear = Linear(n_features, n_classes, init=init, rng=seed)
@@ -183,7 +215,7 @@ class MLP(Classifier):
     ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
     def __init__(self, sizes=(784, 1200, 1200, 10), activation: str = "relu", *, init="he", seed=None):
-        sizes = tuple(int(s) for s in sizes)
+        sizes = tuple(positive_int(s, f"MLP: sizes[{i}]") for i, s in enumerate(sizes))
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least (n_features, n_classes), got sizes={sizes}")
         if activation not in self.ACTIVATIONS:
@@ -228,7 +260,8 @@ class MaxoutNetwork(Classifier):
         max_norm=1.9365,
         seed=None,
     ):
-        hidden = tuple(int(h) for h in hidden)
+        hidden = tuple(positive_int(h, f"MaxoutNetwork: hidden[{i}]") for i, h in enumerate(hidden))
+        n_classes = n_classes_of(n_classes, "MaxoutNetwork")
         if dropout is not None and len(dropout) != len(hidden) + 1:
             raise ValueError(f"MaxoutNetwork: dropout needs one (keep_prob, scale) per layer ({len(hidden) + 1}), got {dropout}")
         self.config = dict(
@@ -277,6 +310,7 @@ class RBFNetwork(Classifier):
 
     def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,
                  centers=None, seed=None):
+        n_classes = n_classes_of(n_classes, "RBFNetwork")
         self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, max_beta=max_beta, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
         self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, max_beta=max_beta, rng=seed)

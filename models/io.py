@@ -27,10 +27,25 @@ class ModelFileError(ValueError):
 
 
 def save(model, path) -> None:
-    """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically."""
-    meta = {"format": FORMAT, "class": type(model).__name__, "config": model.config}
+    """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically.
+
+    Refuses what :func:`load` could not rebuild: a class that is not registered under
+    its name (``models.register``), or a ``config`` that is not plain JSON data.
+    """
+    cls = type(model)
+    if CLASSIFIERS.get(cls.__name__) is not cls:
+        raise ValueError(f"models.save: {cls.__name__} is not a registered model class, so models.load could not "
+                         "rebuild it: decorate it with @models.register")
+    config = getattr(model, "config", None)
+    try:
+        text = json.dumps({"format": FORMAT, "class": cls.__name__, "config": config}, default=json_default)
+    except TypeError as error:
+        raise ValueError(f"models.save: {cls.__name__}.config must be plain data (numbers, strings, lists, dicts): "
+                         f"{error} (an int seed, not a Generator?)") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"models.save: {cls.__name__}.config must be a dict of its constructor's arguments, got {config!r}")
     arrays = {name: value for name, value in model.state_dict().items()}
-    arrays[_META] = np.array(json.dumps(meta, default=json_default))
+    arrays[_META] = np.array(text)
     atomic_savez(path, arrays)
 
 
@@ -57,6 +72,8 @@ def atomic_write(path, write) -> None:
     project writes files that way (models, checkpoints, results, figures, downloads).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder: give the name of a file to write")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     name = os.path.basename(path)
@@ -73,6 +90,15 @@ def atomic_write(path, write) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def foreign_files(folder, allowed) -> list:
+    """The entries of ``folder`` (missing: none) that are not in ``allowed``, nor temporary files of
+    :func:`atomic_write`: what a command that writes ``allowed`` there must not clobber or mix with."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(e for e in os.listdir(folder) if e not in allowed and not e.startswith(".tmp-"))
 
 
 def _umask() -> int:

@@ -27,6 +27,22 @@ def _generator(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+def positive_int(value, what: str) -> int:
+    """``value`` as an int >= 1, or a ValueError naming ``what`` (4.7 units is not 4 units)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def positive_or_none(value, what: str):
+    """``value`` as a finite float > 0, or None; a ValueError naming ``what`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < value < np.inf:
+        raise ValueError(f"{what} must be a finite number > 0 (or None), got {value!r}")
+    return float(value)
+
+
 def init_weights(shape, init, rng) -> np.ndarray:
     """A float32 weight array of ``shape`` = (fan_in, fan_out) drawn by scheme ``init``."""
     fan_in, fan_out = shape[0], shape[-1]
@@ -38,10 +54,10 @@ def init_weights(shape, init, rng) -> np.ndarray:
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
     elif init == "zeros":
         w = np.zeros(shape)
-    elif isinstance(init, (int, float)) and not isinstance(init, bool) and init > 0:
-        w = rng.uniform(-init, init, size=shape)
+    elif isinstance(init, (int, float, np.integer, np.floating)) and not isinstance(init, bool) and 0 < init < np.inf:
+        w = rng.uniform(-float(init), float(init), size=shape)
     else:
-        raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'zeros' or a positive number (uniform +-s)")
+        raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'zeros' or a finite positive number (uniform +-s)")
     return w.astype(np.float32)
 
 
@@ -54,6 +70,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, *, init="glorot", max_norm=None, rng=None):
+        in_features, out_features = positive_int(in_features, "Linear: in_features"), positive_int(out_features, "Linear: out_features")
+        max_norm = positive_or_none(max_norm, "Linear: max_norm")
         self.in_features, self.out_features, self.max_norm = in_features, out_features, max_norm
         self.weight = mg.Tensor(init_weights((in_features, out_features), init, rng), requires_grad=True)
         self.bias = mg.Tensor(np.zeros(out_features, dtype=np.float32), requires_grad=True)
@@ -97,7 +115,7 @@ class Maxout(Module):
     """
 
     def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):
-        self.units, self.pieces = units, pieces
+        self.units, self.pieces = positive_int(units, "Maxout: units"), positive_int(pieces, "Maxout: pieces")
         self.linear = Linear(in_features, units * pieces, init=init, max_norm=max_norm, rng=rng)
 
     def forward(self, x):
@@ -118,7 +136,7 @@ class Dropout(Module):
         if not 0.0 < keep_prob <= 1.0:
             raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob}")
         self.keep_prob = keep_prob
-        self.scale = 1.0 / keep_prob if scale is None else scale
+        self.scale = 1.0 / keep_prob if scale is None else positive_or_none(scale, "Dropout: scale")
         self.rng = _generator(rng)
 
     def set_rng(self, rng: np.random.Generator) -> None:
@@ -154,6 +172,7 @@ class RBF(Module):
     """
 
     def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, max_beta=None, rng=None):
+        in_features, units = positive_int(in_features, "RBF: in_features"), positive_int(units, "RBF: units")
         if not 0 < beta < np.inf or (max_beta is not None and not 0 < max_beta < np.inf):
             raise ValueError(f"RBF: beta and max_beta must be finite and > 0 (they are precisions), got {beta} and {max_beta}")
         rng = _generator(rng)

@@ -333,3 +333,175 @@ def test_a_non_finite_loss_names_its_cause():
         mg.cross_entropy(Tensor(np.array([[3e38, -3e38]], np.float32)), np.array([1]))
     with pytest.raises(ValueError, match="logits of example .0,. contain NaN or inf"):
         mg.cross_entropy(Tensor(np.array([[np.nan, 1.0]], np.float32)), np.array([1]))
+
+
+# --- the second round of probes ----------------------------------------------------------------
+def _tiny(n=40):
+    X = np.random.default_rng(0).uniform(0, 1, (n, 6)).astype(np.float32)
+    return X, (X[:, 0] > 0.5).astype(np.int64)
+
+
+def _fit(model, optimizer, **kwargs):
+    X, y = _tiny()
+    return training.fit(model, X, y, epochs=2, batch_size=10, optimizer=optimizer, progress=False, **kwargs)
+
+
+def test_fit_refuses_an_optimizer_of_another_models_parameters():
+    model = models.SoftmaxRegression(6, 2)
+    with pytest.raises(ValueError, match="optimizer's parameters are not the model's"):
+        _fit(model, training.SGD(models.SoftmaxRegression(6, 2).parameters(), lr=0.5))
+
+
+def test_fit_refuses_an_early_stopping_that_watched_another_run():
+    stopper = training.EarlyStopping(patience=5)
+    first = models.SoftmaxRegression(6, 2)
+    _fit(first, training.SGD(first.parameters(), lr=0.5), val_fraction=0.25, early_stopping=stopper)
+    second = models.SoftmaxRegression(6, 2)
+    with pytest.raises(ValueError, match="EarlyStopping has already watched a run"):
+        _fit(second, training.SGD(second.parameters(), lr=0.5), val_fraction=0.25, early_stopping=stopper)
+
+
+def test_schedules_set_only_real_settings_within_their_ranges():
+    model = models.SoftmaxRegression(6, 2)
+    sgd = training.SGD(model.parameters(), lr=0.5)
+    with pytest.raises(ValueError, match="sets 'learning_rate', which SGD does not have"):
+        _fit(model, sgd, schedules=[training.ExponentialDecay("learning_rate", 0.5, 0.5)])
+    with pytest.raises(ValueError, match=r"SGD: lr must be in \(0, inf\), got -0.5"):
+        _fit(model, sgd, schedules=[training.ExponentialDecay("lr", -0.5, 1.0, floor=-1.0)])
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        _fit(model, sgd, schedules=[training.LinearRamp("momentum", 0.5, 1.5, begin=0, finish=1)])
+    with pytest.raises(ValueError, match="StepDecay: every must be an integer >= 1"):
+        training.StepDecay("lr", 0.5, 0.5, 0)
+
+
+def test_rbf_predictions_survive_probabilities_that_underflow():
+    rbf = models.RBFNetwork(784, 10, beta=0.2, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 784)).astype(np.float32)  # far from every center
+    logits = rbf.logits_of(x)
+    assert not rbf.predict_proba(x).any()  # every p_c underflowed to 0...
+    np.testing.assert_array_equal(rbf.predict(x), logits.argmax(axis=1))  # ...yet the prediction is the nearest
+    assert len(set(rbf.predict(x).tolist())) > 1
+    np.testing.assert_array_equal(attacks.least_likely_class(rbf, x), logits.argmin(axis=1))
+
+
+def test_integer_tensors_of_one_dtype_do_not_wrap_either():
+    i8 = lambda *v: Tensor(np.array(v, np.int8))  # noqa: E731
+    assert (i8(127) + i8(1)).item() == 128.0
+    assert (Tensor(np.array([0], np.uint8)) - Tensor(np.array([1], np.uint8))).item() == -1.0
+    assert mg.abs(i8(-128)).item() == 128.0
+    assert (i8(4) / i8(2)).dtype == np.float32
+    assert (Tensor(np.array([[16]], np.int8)) @ Tensor(np.array([[16]], np.int8))).item() == 256.0
+
+
+def test_grad_resolves_negative_argnums_before_looking_for_repeats():
+    with pytest.raises(ValueError, match="names an argument twice"):
+        mg.grad(lambda a, b: (a * b).sum(), argnums=(1, -1))(np.ones(2), np.full(2, 3.0))
+
+
+def test_numerical_gradient_needs_float64():
+    with pytest.raises(TypeError, match="pass float64 arrays"):
+        mg.numerical_gradient(lambda t: (t * t).sum(), [np.array([1.0, 3.0], np.float32)], 0)
+
+
+def test_log_softmax_refuses_an_axis_out_of_range():
+    with pytest.raises(np.exceptions.AxisError):
+        mg.log_softmax(Tensor(np.ones((2, 2))), axis=2)
+
+
+def test_pgd_refuses_an_infinite_step_and_bim_a_random_start(small):
+    model, x, y = small
+    with pytest.raises(ValueError, match="finite step_size"):
+        attacks.pgd(model, x, y, 0.1, step_size=np.inf, steps=1)
+    with pytest.raises(TypeError, match="bim is pgd without a random start"):
+        attacks.bim(model, x, y, 0.1, random_start=True)
+
+
+def test_logistic_adversarial_loss_checks_eps_labels_and_model():
+    X, y = _tiny(8)
+    with pytest.raises(ValueError, match="eps must be finite"):
+        attacks.logistic_adversarial_loss(-1.0)
+    loss = attacks.logistic_adversarial_loss(0.1)
+    with pytest.raises(ValueError, match="must be in 0..1"):
+        loss(models.LogisticRegression(6), X, np.full(8, 3))
+    with pytest.raises(TypeError, match="closed form for LogisticRegression"):
+        loss(models.SoftmaxRegression(6, 2), X, y)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=0),
+    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=-1),
+    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=float("nan")),
+    lambda: models.Dropout(0.5, scale=float("nan")),
+    lambda: models.Dropout(0.5, scale=-1),
+    lambda: models.MLP((6, 4.7, 3)),
+    lambda: models.MLP((6, 0, 3)),
+    lambda: models.SoftmaxRegression(6, 0),
+    lambda: models.SoftmaxRegression(6, 1),
+])
+def test_constructors_refuse_settings_that_would_silently_change_training(build):
+    with pytest.raises(ValueError, match="must be"):
+        build()
+
+
+def test_save_refuses_what_load_could_not_rebuild(tmp_path):
+    class Unregistered(models.SoftmaxRegression):
+        pass
+
+    with pytest.raises(ValueError, match="not a registered model class"):
+        models.save(Unregistered(4, 2), tmp_path / "u.npz")
+    with pytest.raises(ValueError, match="config must be plain data"):
+        models.save(models.SoftmaxRegression(4, 2, seed=np.random.default_rng(0)), tmp_path / "g.npz")
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        models.save(models.SoftmaxRegression(4, 2), tmp_path / "folder.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.npz"]
+
+
+def test_advex_attack_refuses_an_out_folder_of_other_files_and_replaces_its_own(synthetic_idx_dir, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    models.save(models.SoftmaxRegression(784, 10), model)
+    argv = ["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--eps", "0.1", "--n", "10"]
+    assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 0
+    assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 0  # its own output: replaced
+    assert cli.main(argv + ["--out", str(tmp_path)]) == 2  # holds m.npz
+    assert "holds files advex attack does not write (m.npz, out)" in capsys.readouterr().err
+
+
+def test_advex_on_images_that_are_not_square_writes_tables_without_the_digits_figure(tmp_path):
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        training.write_idx_dataset(data, rng.integers(0, 255, (60, 4, 5), dtype=np.uint8), np.arange(60) % 3, split)
+    model = models.SoftmaxRegression(20, 3)
+    models.save(model, tmp_path / "m.npz")
+    assert cli.main(["attack", "--model", str(tmp_path / "m.npz"), "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "attack.json" in written and "examples.png" not in written
+
+
+def test_fit_checks_monitor_size_and_seed_before_training():
+    model = models.SoftmaxRegression(6, 2)
+    for kwargs, message in ((dict(monitor_size=1.5), "monitor_size"), (dict(monitor_size=-1), "monitor_size"),
+                            (dict(seed=-1), "seed"), (dict(seed=1.5), "seed")):
+        with pytest.raises(ValueError, match=f"fit: {message} must be an integer >= 0"):
+            _fit(model, training.SGD(model.parameters(), lr=0.1), **kwargs)
+
+
+def test_more_library_errors_name_the_problem(tmp_path):
+    with pytest.raises(TypeError, match="inputs must be a list of arrays"):
+        mg.gradcheck(lambda t: t.sum(), np.ones(3))
+    with pytest.raises(ValueError, match="eps must be a finite step > 0"):
+        mg.gradcheck(lambda t: t.sum(), [np.ones(3)], eps=0)
+    with pytest.raises(ValueError, match="read_idx: magic must be"):
+        training.read_idx(tmp_path / "x", magic=0x0802)
+    header = (0x0803).to_bytes(4, "big") + np.array([2**31, 2**31, 4], ">u4").tobytes()
+    (tmp_path / "huge").write_bytes(header + b"\0" * 8)
+    with pytest.raises(training.DataError, match="truncated"):
+        training.read_idx(tmp_path / "huge")
+    with pytest.raises(TypeError, match="checksums must map file names"):
+        training.load_idx_dataset(tmp_path, checksums=["abc"])
+    assert models.Linear(3, 2, init=np.float32(0.1)).weight.data.max() <= 0.1
+    with pytest.raises(OverflowError, match="beyond float32's range"):
+        Tensor(np.array([1e39]))
+    with pytest.raises(ValueError, match="x holds no examples"):
+        attacks.linearity(models.SoftmaxRegression(6, 2), np.zeros((0, 6), np.float32))

@@ -51,7 +51,7 @@ def test_attack_errors_are_one_line(saved_softmax, synthetic_idx_dir, tmp_path, 
     assert "--eps must be a finite number >= 0" in capsys.readouterr().err
     small = tmp_path / "small.npz"
     models.save(models.SoftmaxRegression(5, 3), small)
-    assert cli.main(["attack", "--model", str(small), "--data", str(synthetic_idx_dir), "--out", str(tmp_path)]) == 2
+    assert cli.main(["attack", "--model", str(small), "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]) == 2
     assert "for 5 features and 3 classes" in capsys.readouterr().err
     assert cli.main(["attack", "--model", str(saved_softmax), "--data", str(tmp_path / "nowhere")]) == 2
     assert "error" in capsys.readouterr().err

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
 import urllib.error
 import urllib.request
@@ -111,6 +112,9 @@ def read_idx(file, *, magic: int | None = None, sha256: str | None = None) -> np
     is a read-only view of the file's bytes: copy or convert it before writing to it.
     """
     file = Path(file)
+    if magic is not None and magic not in _KINDS:
+        raise ValueError(f"read_idx: magic must be IMAGES_MAGIC (0x{IMAGES_MAGIC:08x}) or LABELS_MAGIC (0x{LABELS_MAGIC:08x}), "
+                         f"got 0x{magic:08x}")
     data = _read_bytes(file)
     array = _parse_idx(data, file, (magic,) if magic is not None else (IMAGES_MAGIC, LABELS_MAGIC))
     if sha256 is not None:
@@ -154,7 +158,7 @@ def _parse_idx(data: bytes, source, allowed: tuple[int, ...]) -> np.ndarray:
     if len(data) < start:
         raise DataError(f"{source}: truncated: the header needs {start} bytes, the file has {len(data)}")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
-    expected, actual = int(np.prod(shape)), len(data) - start
+    expected, actual = math.prod(shape), len(data) - start  # Python ints: a huge header cannot overflow
     if actual != expected:
         problem = "truncated" if actual < expected else "too long"
         details = f"the header says shape {shape}, i.e. {expected} data bytes, but the file holds {actual}"
@@ -187,7 +191,9 @@ def load_idx_dataset(directory, split: str = "train", *, checksums=None):
     MNIST: ``load_mnist(path=...)`` always checks MNIST's checksums, so it rejects a
     Fashion-MNIST folder as a checksum mismatch.
     """
-    directory, checksums = Path(directory), checksums or {}
+    directory, checksums = Path(directory), {} if checksums is None else checksums
+    if not isinstance(checksums, dict):
+        raise TypeError(f"load_idx_dataset: checksums must map file names to SHA-256 digests, got {type(checksums).__name__}")
     image_name, label_name = _split_files(split)
     image_file, label_file = _locate(directory, image_name), _locate(directory, label_name)
     images = read_idx(image_file, magic=IMAGES_MAGIC, sha256=checksums.get(image_name))

@@ -162,7 +162,15 @@ def fit(
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
     if not _is_int(epochs) or not _is_int(batch_size) or epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
+    if not _is_int(monitor_size) or monitor_size < 0:
+        raise ValueError(f"fit: monitor_size must be an integer >= 0, got {monitor_size!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"fit: seed must be an integer >= 0, got {seed!r}")
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
+    _check_optimizer(optimizer, model, schedules)
+    if early_stopping is not None and (early_stopping.best_epoch is not None or early_stopping.waited):
+        raise ValueError("fit: this EarlyStopping has already watched a run (it holds that run's best weights): "
+                         "give each fit a new one")
     loss = default_loss if loss is None else loss
 
     rng = np.random.default_rng(seed)
@@ -238,6 +246,17 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed) -> dict:
         "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
     }
     return json.loads(json.dumps(key, default=json_default))
+
+
+def _check_optimizer(optimizer, model, schedules) -> None:
+    """The optimizer must update this model's parameters, and each schedule set one of its settings."""
+    own = {id(p) for p in model.parameters()}
+    foreign = sum(id(p) not in own for p in getattr(optimizer, "params", ()))
+    if foreign:
+        raise ValueError(f"fit: {foreign} of the optimizer's parameters are not the model's: "
+                         "build it from model.parameters() of the model you train")
+    for schedule in schedules:
+        schedule.check(optimizer)
 
 
 def _is_int(value) -> bool:

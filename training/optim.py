@@ -15,16 +15,25 @@ class Optimizer:
     """Base class: the parameter list, ``zero_grad()``, and state for checkpoints."""
 
     settings: tuple = ("lr",)
+    #: The valid range of each numeric setting: (low, high, whether low itself is allowed);
+    #: high is never allowed. Checked at construction and whenever a schedule sets one.
+    ranges: dict = {"lr": (0.0, np.inf, False)}
 
     def __init__(self, params, lr: float):
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got no parameters to optimise")
-        if not 0 < lr < np.inf:
-            raise ValueError(f"{type(self).__name__}: lr must be positive and finite, got {lr}")
-        self.lr = float(lr)
+        self.lr = self.check_setting("lr", lr)
         self.steps = 0
         self.buffers: dict[str, list[np.ndarray]] = {}
+
+    def check_setting(self, name: str, value) -> float:
+        """``value`` as a float if it is in ``name``'s range, else a ValueError naming both."""
+        low, high, low_allowed = self.ranges[name]
+        if not ((low <= value if low_allowed else low < value) and value < high):
+            interval = f"{'[' if low_allowed else '('}{low:g}, {high:g})"
+            raise ValueError(f"{type(self).__name__}: {name} must be in {interval}, got {value}")
+        return float(value)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -76,16 +85,14 @@ class SGD(Optimizer):
     """
 
     settings = ("lr", "momentum", "nesterov", "weight_decay")
+    ranges = {**Optimizer.ranges, "momentum": (0.0, 1.0, True), "weight_decay": (0.0, np.inf, True)}
 
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        self.momentum, self.weight_decay = self.check_setting("momentum", momentum), self.check_setting("weight_decay", weight_decay)
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
-        if not 0.0 <= weight_decay < np.inf:
-            raise ValueError(f"SGD: weight_decay must be >= 0 and finite, got {weight_decay}")
-        self.momentum, self.nesterov, self.weight_decay = float(momentum), bool(nesterov), float(weight_decay)
+        self.nesterov = bool(nesterov)
         self._new_buffers("velocity")
 
     def _update(self, i, w, g):
@@ -134,15 +141,14 @@ class Adam(Optimizer):
     """
 
     settings = ("lr", "beta1", "beta2", "eps", "weight_decay")
+    ranges = {**Optimizer.ranges, "beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True), "eps": (0.0, np.inf, False),
+              "weight_decay": (0.0, np.inf, True)}
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.beta1, self.beta2 = (float(b) for b in betas)
-        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
-            raise ValueError(f"Adam: betas must be in [0, 1) (1 would divide by 0 in the bias correction), got {betas}")
-        if not 0.0 < eps < np.inf or not 0.0 <= weight_decay < np.inf:
-            raise ValueError(f"Adam: need eps > 0 and weight_decay >= 0, both finite; got {eps} and {weight_decay}")
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        beta1, beta2 = betas  # 1 would divide by 0 in the bias correction
+        self.beta1, self.beta2 = self.check_setting("beta1", beta1), self.check_setting("beta2", beta2)
+        self.eps, self.weight_decay = self.check_setting("eps", eps), self.check_setting("weight_decay", weight_decay)
         self._new_buffers("m", "s", "scratch")
 
     def step(self) -> None:
@@ -188,7 +194,14 @@ class Schedule:
         raise NotImplementedError
 
     def apply(self, optimizer, step: int, epoch: int) -> None:
-        setattr(optimizer, self.attr, self.value(step, epoch))
+        """Set the value for this step, checked against the optimizer's range for it."""
+        setattr(optimizer, self.attr, optimizer.check_setting(self.attr, self.value(step, epoch)))
+
+    def check(self, optimizer) -> None:
+        """A ValueError unless the optimizer has a numeric setting named ``attr``."""
+        if self.attr not in optimizer.ranges:
+            raise ValueError(f"{type(self).__name__} sets {self.attr!r}, which {type(optimizer).__name__} does not have "
+                             f"(its settings: {', '.join(optimizer.ranges)})")
 
 
 class ExponentialDecay(Schedule):
@@ -210,6 +223,8 @@ class StepDecay(Schedule):
 
     def __init__(self, attr: str, start: float, gamma: float, every: int):
         super().__init__(attr)
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"StepDecay: every must be an integer >= 1 (epochs), got {every!r}")
         self.start, self.gamma, self.every = start, gamma, every
 
     def value(self, step, epoch):

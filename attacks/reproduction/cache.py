@@ -18,7 +18,7 @@ import os
 import time
 
 import models
-from models.io import atomic_write_text
+from models.io import atomic_write_text, foreign_files
 
 
 #: Everything a run writes into its folder (and the ``.tmp-*`` files of its atomic writes).
@@ -90,8 +90,8 @@ def _refuse_foreign(out: str) -> None:
         return
     if not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
-    entries = [e for e in os.listdir(out) if not e.startswith(".tmp-")]
-    foreign = sorted(set(entries) - set(WRITTEN))
+    foreign = foreign_files(out, WRITTEN)
+    entries = foreign_files(out, ())
     if foreign or (entries and "stages.json" not in entries):
         shown = ", ".join(foreign or entries)
         raise ValueError(f"{out} holds files that advex reproduce did not write ({shown}); "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
+from ..tensor import Tensor, as_float_tensor, as_tensors
 
 
 def add(a, b) -> Tensor:
@@ -118,7 +118,7 @@ def sigmoid(a) -> Tensor:
 
 def relu(a) -> Tensor:
     """z = max(a, 0). VJP: dL/da = g * [a > 0] (so relu'(0) = 0)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     # Against an array of zeros: NumPy's maximum with a scalar operand skips its SIMD loop
     # and is about 2x slower on a (100, 1200) float32 batch.
@@ -127,7 +127,7 @@ def relu(a) -> Tensor:
 
 def abs(a) -> Tensor:  # noqa: A001  (the NumPy name)
     """z = |a|. VJP: dL/da = g * sign(a) (so abs'(0) = 0)."""
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     return Tensor.from_op(np.abs(x), (a,), (lambda g: g * np.sign(x),), "abs")
 
@@ -174,7 +174,7 @@ def clip(a, low=None, high=None) -> Tensor:
 
     VJP: dL/da = g where low <= a <= high, else 0 (the gradient passes at the bounds).
     """
-    a = as_tensor(a)
+    a = as_float_tensor(a)
     x = a.data
     if low is not None and high is not None and low > high:
         raise ValueError(f"clip: low ({low}) is greater than high ({high})")

@@ -28,6 +28,7 @@ a positive multiple of its sign 1 - 2t.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 from scipy import special
 
 from ..engine import is_grad_enabled, no_grad
@@ -59,7 +60,7 @@ def log_softmax(a, axis=-1) -> Tensor:
     """
     a = as_float_tensor(a)
     x = a.data
-    z = x - _logsumexp_keepdims(x, (axis % x.ndim,))
+    z = x - _logsumexp_keepdims(x, (normalize_axis_index(axis, x.ndim),))
 
     def vjp(g):
         return g - np.exp(z) * g.sum(axis=axis, keepdims=True)
