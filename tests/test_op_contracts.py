@@ -28,6 +28,8 @@ CASES = {
     # name: a function of no arguments returning (output, inputs)
     "abs": lambda a=leaf(3, 2): (mg.abs(a), [a]),
     "add": lambda a=leaf(3, 2), b=leaf(2): (mg.add(a, b), [a, b]),
+    "avg_pool2d": lambda a=leaf(2, 2, 5, 5): (mg.avg_pool2d(a, 3, stride=2, padding=1), [a]),
+    "conv2d": lambda x=leaf(2, 3, 5, 6), w=leaf(4, 3, 3, 2), b=leaf(4): (mg.conv2d(x, w, b, stride=(2, 1), padding=1), [x, w, b]),
     "binary_cross_entropy_with_logits": lambda a=leaf(4): (mg.binary_cross_entropy_with_logits(a, np.array([0, 1, 1, 0])), [a]),
     "clip": lambda a=leaf(3, 2): (mg.clip(a, -1.0, 1.0), [a]),
     "concatenate": lambda a=leaf(2, 3), b=leaf(1, 3): (mg.concatenate([a, b, a]), [a, b]),
@@ -43,6 +45,7 @@ CASES = {
     "logsumexp": lambda a=leaf(3, 4): (mg.logsumexp(a, axis=1), [a]),
     "matmul": lambda a=leaf(2, 3, 4), b=leaf(4, 2): (mg.matmul(a, b), [a, b]),
     "max": lambda a=leaf(3, 4): (mg.max(a, axis=0), [a]),
+    "max_pool2d": lambda a=leaf(2, 2, 5, 5): (mg.max_pool2d(a, 3, stride=2, padding=1), [a]),
     "maximum": lambda a=leaf(3, 2), b=leaf(2): (mg.maximum(a, b), [a, b]),
     "maxout": lambda a=leaf(3, 6): (mg.maxout(a, 3), [a]),
     "mean": lambda a=leaf(3, 4): (mg.mean(a, axis=1, keepdims=True), [a]),

@@ -20,6 +20,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .linalg import linear, matmul
 from .nn import (
     binary_cross_entropy_with_logits,
@@ -34,9 +35,9 @@ from .reduce import logsumexp, max, mean, sum
 from .shape import concatenate, getitem, reshape, stack, transpose
 
 __all__ = [
-    "abs", "add", "binary_cross_entropy_with_logits", "clip", "concatenate", "cross_entropy",
+    "abs", "add", "avg_pool2d", "binary_cross_entropy_with_logits", "clip", "concatenate", "conv2d", "cross_entropy",
     "divide", "exp", "getitem", "linear", "log", "log1mexp", "log_softmax", "logistic_direction_loss", "logsumexp",
-    "matmul", "max", "maximum",
+    "matmul", "max", "max_pool2d", "maximum",
     "maxout", "mean", "minimum", "multiply", "negative", "power", "relu", "reshape", "sigmoid",
     "softmax", "softmax_direction_loss", "sqrt", "stack", "subtract", "sum", "tanh", "transpose", "where",
 ]

@@ -68,12 +68,14 @@ def log_softmax(a, axis=-1) -> Tensor:
     return Tensor.from_op(z, (a,), (vjp,), "log_softmax")
 
 
-def maxout(a, pieces: int) -> Tensor:
-    """Maxout units: the last axis holds ``units * pieces`` columns in contiguous groups.
+def maxout(a, pieces: int, axis: int = -1) -> Tensor:
+    """Maxout units: ``axis`` (the last by default) holds ``units * pieces`` entries in contiguous groups.
 
     z[..., u] = max_k a[..., u * pieces + k], that is ``a.reshape(..., units, pieces).max(-1)``,
     the layout of the maxout paper's code. VJP: g[..., u] goes to the winning piece of
-    unit u, the first one when pieces tie, and 0 to the others.
+    unit u, the first one when pieces tie, and 0 to the others. On conv feature maps
+    (N, C, H, W), ``axis=1`` takes the maximum over groups of ``pieces`` channels: the
+    conv maxout layer's channel maxout.
 
     Implementation: piece k of every unit is the strided view ``a[..., k::pieces]``, so a
     running ``np.maximum`` over the pieces computes z in a few vectorised passes (an
@@ -88,25 +90,33 @@ def maxout(a, pieces: int) -> Tensor:
     x = a.data
     if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
         raise ValueError(f"maxout: pieces must be an integer >= 1, got {pieces!r}")
-    if x.ndim == 0 or x.shape[-1] % pieces:
-        raise ValueError(f"maxout: the last axis ({x.shape[-1:] or 'none'}) must be a multiple of pieces={pieces}")
-    z = x[..., 0::pieces].copy()
+    if x.ndim == 0:
+        raise ValueError("maxout: needs at least one axis, got a 0-d array")
+    axis = normalize_axis_index(axis, x.ndim)
+    if x.shape[axis] % pieces:
+        raise ValueError(f"maxout: axis {axis} (of length {x.shape[axis]}) must be a multiple of pieces={pieces}")
+    before = (slice(None),) * axis
+
+    def piece(k):  # piece k of every unit along the axis: a strided view
+        return before + (slice(k, None, pieces),)
+
+    z = x[piece(0)].copy()
     recording = a.requires_grad and is_grad_enabled()
     wins = [None]
     for k in range(1, pieces):  # a loop over the few pieces, each step a full-array pass
-        piece = x[..., k::pieces]
+        candidate = x[piece(k)]
         if recording:
-            wins.append(piece > z)
-        np.maximum(z, piece, out=z)
+            wins.append(candidate > z)
+        np.maximum(z, candidate, out=z)
 
     def vjp(g):
         dx = np.empty(x.shape, dtype=g.dtype)
         left = g.copy()
         for k in range(pieces - 1, 0, -1):
-            taken = dx[..., k::pieces]
+            taken = dx[piece(k)]
             np.multiply(left, wins[k], out=taken)
             left -= taken
-        dx[..., 0::pieces] = left
+        dx[piece(0)] = left
         return dx
 
     return Tensor.from_op(z, (a,), (vjp,), "maxout")

@@ -1,0 +1,203 @@
+"""Convolution and pooling over batches of images, and their vector-Jacobian products.
+
+Every op here takes images as ``(N, C, H, W)`` (PyTorch's convention: batch, channels,
+height, width). ``stride`` and ``padding`` are one int or a pair (rows, columns).
+Zero padding of ``p`` adds p rows above and below and p columns left and right; a
+window of size k with stride s then fits ``H_out = (H + 2 p - k) // s + 1`` times.
+
+**conv2d** is a cross-correlation, as in every deep-learning library (the kernel is
+not flipped):
+
+    z[n, f, i, j] = b[f] + sum_{c, u, v} w[f, c, u, v] * x_pad[n, c, s_h i + u, s_w j + v]
+
+It is lowered to one matrix product (*im2col*): every window of ``x_pad`` becomes one
+row of ``cols``, of shape ``(N * H_out * W_out, C * kh * kw)``, and the product with the
+kernels flattened to ``(F, C * kh * kw)`` gives all outputs at once, through BLAS.
+Inside the op the rows are ordered (n, i, j), that is NHWC: the product's result is
+``(N * H_out * W_out, F)``, and the NCHW output is a transposed view of it (no copy
+here; the next op copies if it needs contiguous memory). Building ``cols`` is the one
+copy the lowering costs. The VJPs, with ``G`` the upstream gradient in the same
+(n, i, j) by f layout:
+
+    dL/dw = G^T @ cols,   dL/db = sum of g over n, i, j,   dL/dcols = G @ w_flat
+
+and dL/dx is *col2im*: each window's gradient is added back to the pixels it came
+from. That runs one strided slice-add per kernel offset (u, v), kh * kw passes over
+the image in all, never a Python loop over pixels or ``np.add.at``.
+
+**max_pool2d** takes the maximum of each window, padding with -inf; its VJP sends g
+to the window's maximum, the *first* one in row-major order when several tie (the
+rule of ``maxout``). **avg_pool2d** averages each window; padding counts as zeros in
+the average (PyTorch's default). Both loop over the kernel offsets only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..engine import is_grad_enabled
+from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
+
+
+def _pair(value, name: str, op: str, low: int) -> tuple[int, int]:
+    """``value`` (an int or a pair of ints) as a pair of ints >= ``low``, or a ValueError naming the op."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low for v in pair):
+        raise ValueError(f"{op}: {name} must be an int >= {low} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _geometry(op: str, shape, kernel, stride, padding) -> tuple:
+    """Output height and width of windows ``kernel`` moved by ``stride`` over images of ``shape``
+    (N, C, H, W) padded by ``padding``; a ValueError naming the op and the shapes if none fits."""
+    if len(shape) != 4:
+        raise ValueError(f"{op}: x must have shape (N, C, H, W), got {tuple(shape)}")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    height, width = shape[2] + 2 * ph, shape[3] + 2 * pw
+    if kh > height or kw > width:
+        raise ValueError(f"{op}: the kernel {kh}x{kw} is larger than the padded image {height}x{width} "
+                         f"(x of shape {tuple(shape)}, padding {padding})")
+    return (height - kh) // sh + 1, (width - kw) // sw + 1
+
+
+def _pad(x: np.ndarray, padding, value=0.0) -> np.ndarray:
+    ph, pw = padding
+    if not ph and not pw:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _unpad(dx_pad: np.ndarray, padding) -> np.ndarray:
+    ph, pw = padding
+    return dx_pad[:, :, ph : dx_pad.shape[2] - ph, pw : dx_pad.shape[3] - pw]
+
+
+def _offset(u: int, v: int, stride, out_hw) -> tuple:
+    """The index of the pixels that kernel offset (u, v) reads, for every output position."""
+    (sh, sw), (ho, wo) = stride, out_hw
+    return (slice(None), slice(None), slice(u, u + sh * (ho - 1) + 1, sh), slice(v, v + sw * (wo - 1) + 1, sw))
+
+
+def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
+    """2-D cross-correlation of images ``x`` (N, C, H, W) with kernels ``w`` (F, C, kh, kw), plus ``b`` (F,).
+
+    Returns (N, F, H_out, W_out). See the module docstring for the math, the im2col
+    lowering and the VJPs.
+    """
+    x, w = as_tensors(as_float_tensor(x), as_float_tensor(w))
+    images, kernels = x.data, w.data
+    if kernels.ndim != 4:
+        raise ValueError(f"conv2d: w must have shape (F, C, kh, kw), got {kernels.shape}")
+    stride, padding = _pair(stride, "stride", "conv2d", 1), _pair(padding, "padding", "conv2d", 0)
+    n_filters, channels, kh, kw = kernels.shape
+    out_hw = _geometry("conv2d", images.shape, (kh, kw), stride, padding)
+    if images.shape[1] != channels:
+        raise ValueError(f"conv2d: x has {images.shape[1]} channels but the kernels expect {channels} "
+                         f"(x {images.shape}, w {kernels.shape})")
+    n, (ho, wo) = images.shape[0], out_hw
+    padded = _pad(images, padding)
+    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
+    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, channels * kh * kw)  # im2col: the one copy
+    w_flat = kernels.reshape(n_filters, -1)
+    z = cols @ w_flat.T  # (N * H_out * W_out, F), rows in (n, i, j) order
+    parents, vjps = (x, w), (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw),
+                             lambda g: (_rows(g).T @ cols).reshape(kernels.shape))
+    if b is not None:
+        b = as_tensor(b, x)
+        if b.shape != (n_filters,):
+            raise ValueError(f"conv2d: b must have shape ({n_filters},), one per kernel, got {b.shape}")
+        z += b.data
+        parents += (b,)
+        vjps += (lambda g: g.sum(axis=(0, 2, 3)),)
+    return Tensor.from_op(z.reshape(n, ho, wo, n_filters).transpose(0, 3, 1, 2), parents, vjps, "conv2d")
+
+
+def _rows(g: np.ndarray) -> np.ndarray:
+    """The upstream gradient (N, F, H_out, W_out) as (N * H_out * W_out, F), the layout of the product."""
+    return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
+
+
+def _conv_vjp_x(g, w_flat, shape, kernel, stride, padding, out_hw):
+    """col2im: the gradient of every window, added back to the pixels it read, one kernel offset at a time."""
+    (kh, kw), (n, channels, height, width) = kernel, shape
+    d_cols = (_rows(g) @ w_flat).reshape(n, *out_hw, channels, kh, kw)
+    dx = np.zeros((n, channels, height + 2 * padding[0], width + 2 * padding[1]), dtype=g.dtype)
+    for u in range(kh):  # a loop over the kernel's offsets, each a strided pass over the image
+        for v in range(kw):
+            dx[_offset(u, v, stride, out_hw)] += d_cols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
+    return _unpad(dx, padding)
+
+
+def max_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
+    """The maximum of each ``kernel`` window of ``x`` (N, C, H, W); ``stride`` defaults to ``kernel``.
+
+    VJP: g goes to each window's maximum, the first one in row-major order when several
+    tie, as in ``maxout``. Implementation: offset (u, v) of every window is one strided
+    view of the padded image, so a running ``np.maximum`` over the kh * kw offsets gives
+    the output; ``wins[k]`` marks where offset k beat every earlier one (strictly, so a
+    tie stays with the earlier), built only when the graph is recorded.
+    """
+    x = as_float_tensor(x)
+    kernel = _pair(kernel, "kernel", "max_pool2d", 1)
+    stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d", 1)
+    padding = _pair(padding, "padding", "max_pool2d", 0)
+    _check_pool_padding("max_pool2d", kernel, padding)
+    out_hw = _geometry("max_pool2d", x.shape, kernel, stride, padding)
+    padded = _pad(x.data, padding, value=-np.inf)
+    offsets = [_offset(u, v, stride, out_hw) for u in range(kernel[0]) for v in range(kernel[1])]
+    z = padded[offsets[0]].copy()
+    recording = x.requires_grad and is_grad_enabled()
+    wins = [None]
+    for index in offsets[1:]:
+        piece = padded[index]
+        if recording:
+            wins.append(piece > z)
+        np.maximum(z, piece, out=z)
+
+    def vjp(g):
+        dx = np.zeros(padded.shape, dtype=g.dtype)
+        left = g.copy()
+        for k in range(len(offsets) - 1, 0, -1):  # the last offset that won holds the first maximum
+            taken = left * wins[k]
+            dx[offsets[k]] += taken
+            left -= taken
+        dx[offsets[0]] += left
+        return _unpad(dx, padding)
+
+    return Tensor.from_op(z, (x,), (vjp,), "max_pool2d")
+
+
+def avg_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
+    """The mean of each ``kernel`` window of ``x`` (N, C, H, W), padding counted as zeros.
+
+    VJP: each window's g, divided by kh * kw, goes to every pixel of the window.
+    """
+    x = as_float_tensor(x)
+    kernel = _pair(kernel, "kernel", "avg_pool2d", 1)
+    stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d", 1)
+    padding = _pair(padding, "padding", "avg_pool2d", 0)
+    _check_pool_padding("avg_pool2d", kernel, padding)
+    out_hw = _geometry("avg_pool2d", x.shape, kernel, stride, padding)
+    padded = _pad(x.data, padding)
+    offsets = [_offset(u, v, stride, out_hw) for u in range(kernel[0]) for v in range(kernel[1])]
+    area = np.asarray(kernel[0] * kernel[1], dtype=padded.dtype)
+    z = padded[offsets[0]].copy()
+    for index in offsets[1:]:
+        z += padded[index]
+    z /= area
+
+    def vjp(g):
+        dx = np.zeros(padded.shape, dtype=g.dtype)
+        share = g / area
+        for index in offsets:
+            dx[index] += share
+        return _unpad(dx, padding)
+
+    return Tensor.from_op(z, (x,), (vjp,), "avg_pool2d")
+
+
+def _check_pool_padding(op: str, kernel, padding) -> None:
+    """Padding of more than half the kernel would make windows of nothing but padding."""
+    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")

@@ -1,0 +1,156 @@
+"""Convolution and pooling: forward against direct loops, gradients against float64 central differences.
+
+The references here loop over output positions in Python, the slow and obvious way,
+so that they share nothing with the ops' im2col and strided-slice implementations.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import Tensor
+from strategies import GRAD_ATOL, GRAD_RTOL
+
+
+@st.composite
+def conv_problems(draw):
+    """x, w, b, stride, padding with at least one output pixel; kernel = image, stride > kernel and 1x1 kernels included."""
+    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    kh, kw = draw(st.integers(1, h + 2 * ph)), draw(st.integers(1, w + 2 * pw))
+    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    x, kernels, b = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, kh, kw)), rng.normal(size=f)
+    return x, kernels, b, (sh, sw), (ph, pw)
+
+
+def reference_conv(x, w, b, stride, padding):
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    kh, kw = w.shape[2:]
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.empty((x.shape[0], w.shape[0], ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+def reference_pool(x, kernel, stride, padding, reduce, fill):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.empty(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw], axis=(2, 3))
+    return out
+
+
+@settings(max_examples=4 * settings.default.max_examples, deadline=None)
+@given(conv_problems())
+def test_conv2d_matches_direct_loops_and_central_differences(problem):
+    x, w, b, stride, padding = problem
+    out = mg.conv2d(Tensor(x, dtype=np.float64), Tensor(w, dtype=np.float64), Tensor(b, dtype=np.float64), stride, padding)
+    np.testing.assert_allclose(out.data, reference_conv(x, w, b, stride, padding), rtol=1e-10, atol=1e-10)
+    conv = lambda x, w, b: mg.conv2d(x, w, b, stride=stride, padding=padding)  # noqa: E731
+    assert mg.gradcheck(conv, [x, w, b], atol=GRAD_ATOL, rtol=GRAD_RTOL)
+
+
+@st.composite
+def pool_problems(draw):
+    """Images of distinct values (no ties within 2 eps: finite differences stay off the max's kinks)."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, h)), draw(st.integers(1, w))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    x = rng.permutation(n * c * h * w).reshape(n, c, h, w) / 8.0 - 2.0
+    return x, (kh, kw), (sh, sw), (ph, pw)
+
+
+@settings(max_examples=4 * settings.default.max_examples, deadline=None)
+@given(pool_problems())
+def test_pooling_matches_direct_loops_and_central_differences(problem):
+    x, kernel, stride, padding = problem
+    for op, reduce, fill in ((mg.max_pool2d, np.max, -np.inf), (mg.avg_pool2d, np.mean, 0.0)):
+        out = op(Tensor(x, dtype=np.float64), kernel, stride, padding)
+        np.testing.assert_allclose(out.data, reference_pool(x, kernel, stride, padding, reduce, fill), rtol=1e-12)
+        assert mg.gradcheck(lambda t: op(t, kernel, stride, padding), [x], atol=GRAD_ATOL, rtol=GRAD_RTOL)
+
+
+def test_max_pool_sends_a_tie_to_the_first_maximum_in_row_major_order():
+    x = Tensor(np.array([[[[1.0, 3.0], [3.0, 3.0]]]]), requires_grad=True)
+    mg.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[0.0, 1.0], [0.0, 0.0]]]])
+
+
+def test_channel_maxout_on_feature_maps():
+    x = np.arange(2 * 6 * 2 * 2, dtype=np.float64).reshape(2, 6, 2, 2) % 7
+    out = mg.maxout(Tensor(x, dtype=np.float64), 3, axis=1)
+    np.testing.assert_array_equal(out.data, x.reshape(2, 2, 3, 2, 2).max(axis=2))
+    rng = np.random.default_rng(0)
+    distinct = rng.permutation(48).reshape(2, 6, 2, 2) / 8.0
+    assert mg.gradcheck(lambda t: mg.maxout(t, 3, axis=1), [distinct])
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.normal(size=(2, 3, 6, 6)).astype(np.float32), requires_grad=True)
+    w = Tensor(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    out = mg.avg_pool2d(mg.max_pool2d(mg.conv2d(x, w, np.zeros(4), padding=1), 2), 3, stride=1)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_an_input_gradient_through_convolutions_skips_the_kernel_gradients():
+    rng = np.random.default_rng(0)
+    w1 = Tensor(rng.normal(size=(4, 1, 3, 3)), requires_grad=True)
+    w2 = Tensor(rng.normal(size=(2, 4, 3, 3)), requires_grad=True)
+    calls = {"x": 0, "rows": 0}  # every kernel VJP and every input VJP reshapes g once with _rows
+    real_vjp_x, real_rows = mg.ops.conv._conv_vjp_x, mg.ops.conv._rows
+
+    def counting_vjp_x(*args):
+        calls["x"] += 1
+        return real_vjp_x(*args)
+
+    def counting_rows(g):
+        calls["rows"] += 1
+        return real_rows(g)
+
+    def net(x):
+        h = mg.relu(mg.conv2d(x, w1, padding=1))
+        return mg.max_pool2d(mg.conv2d(h, w2), 2).sum()
+
+    x = rng.normal(size=(2, 1, 6, 6)).astype(np.float32)
+    mg.ops.conv._conv_vjp_x, mg.ops.conv._rows = counting_vjp_x, counting_rows
+    try:
+        g = mg.grad(net)(x)
+        assert g.shape == (2, 1, 6, 6) and calls == {"x": 2, "rows": 2}  # both input VJPs, no kernel VJP
+        net(Tensor(x)).backward()
+        assert calls == {"x": 3, "rows": 5}  # the weights' backward: two kernel VJPs and the one input VJP between
+    finally:
+        mg.ops.conv._conv_vjp_x, mg.ops.conv._rows = real_vjp_x, real_rows
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: mg.conv2d(np.ones((1, 2, 4, 4)), np.ones((3, 1, 2, 2))), r"conv2d: x has 2 channels but the kernels expect 1"),
+    (lambda: mg.conv2d(np.ones((1, 1, 4, 4)), np.ones((3, 1, 5, 5))), r"conv2d: the kernel 5x5 is larger than the padded image 4x4"),
+    (lambda: mg.conv2d(np.ones((1, 1, 4, 4)), np.ones((3, 1, 2, 2)), stride=0), r"conv2d: stride must be an int >= 1"),
+    (lambda: mg.conv2d(np.ones((1, 1, 4, 4)), np.ones((3, 1, 2, 2)), padding=-1), r"conv2d: padding must be an int >= 0"),
+    (lambda: mg.conv2d(np.ones((1, 4, 4)), np.ones((3, 1, 2, 2))), r"conv2d: x must have shape \(N, C, H, W\)"),
+    (lambda: mg.conv2d(np.ones((1, 1, 4, 4)), np.ones((3, 2, 2))), r"conv2d: w must have shape \(F, C, kh, kw\)"),
+    (lambda: mg.conv2d(np.ones((1, 1, 4, 4)), np.ones((3, 1, 2, 2)), np.ones(2)), r"conv2d: b must have shape \(3,\)"),
+    (lambda: mg.max_pool2d(np.ones((1, 1, 4, 4)), 5), r"max_pool2d: the kernel 5x5 is larger"),
+    (lambda: mg.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2), r"max_pool2d: padding \(2, 2\) must be at most half"),
+    (lambda: mg.avg_pool2d(np.ones((1, 1, 4, 4)), (2, 2, 2)), r"avg_pool2d: kernel must be an int >= 1 or a pair"),
+])
+def test_bad_shapes_and_settings_name_the_op(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
