@@ -1,9 +1,10 @@
 """The models of the paper, built from layers on :mod:`minigrad`'s public API.
 
 Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
-``Dropout``, ``Sequential``. Classifiers (:mod:`models.classifiers`):
+``Dropout``, ``Sequential``; convolutional layers (:mod:`models.conv`): ``Conv2d``,
+``MaxPool2d``, ``Flatten``, ``ConvMaxout``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
-``RBFNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
+``RBFNetwork``, ``SmallConvNet``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
 
 >>> import numpy as np, models
@@ -20,9 +21,11 @@ from .classifiers import (
     LogisticRegression,
     MaxoutNetwork,
     RBFNetwork,
+    SmallConvNet,
     SoftmaxRegression,
     register,
 )
+from .conv import Conv2d, ConvMaxout, Flatten, MaxPool2d
 from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh
 from .module import Module

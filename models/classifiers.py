@@ -27,6 +27,7 @@ import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
 
+from .conv import Conv2d, Flatten, output_size
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator, positive_int
 from .module import Module
 
@@ -359,3 +360,39 @@ class RBFNetwork(Classifier):
 
     def probabilities(self, logits):
         return np.exp(logits)
+
+
+@register
+class SmallConvNet(Classifier):
+    """The MNIST convolutional network of Wong, Rice & Kolter (2020, "Fast is better than free").
+
+    conv 1->16 (4x4, stride 2, padding 1), ReLU, conv 16->32 (4x4, stride 2, padding 1),
+    ReLU, linear 32*7*7 = 1568 -> 100, ReLU, linear 100 -> 10: 28x28 images become
+    14x14 then 7x7 maps. Like every classifier it takes rows ``(N, n_features)``; it
+    reshapes them to ``input_shape`` ``(C, H, W)`` itself, so the attacks and ``fit``
+    need nothing new. Other input shapes size the first dense layer to fit.
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, seed=None):
+        input_shape = tuple(positive_int(s, f"SmallConvNet: input_shape[{i}]") for i, s in enumerate(input_shape))
+        if len(input_shape) != 3:
+            raise ValueError(f"SmallConvNet: input_shape must be (C, H, W), got {input_shape}")
+        n_classes = n_classes_of(n_classes, "SmallConvNet")
+        self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
+        self.input_shape, self.n_classes = input_shape, n_classes
+        self.n_features = int(np.prod(input_shape))
+        channels, height, width = input_shape
+        for _ in range(2):
+            height, width = output_size(height, 4, 2, 1), output_size(width, 4, 2, 1)
+        if height < 1 or width < 1:
+            raise ValueError(f"SmallConvNet: images of {input_shape[1:]} are too small for two 4x4 stride-2 convolutions")
+        rng = _generator(seed)
+        self.net = Sequential(
+            Conv2d(channels, 16, 4, stride=2, padding=1, rng=rng), ReLU(),
+            Conv2d(16, 32, 4, stride=2, padding=1, rng=rng), ReLU(),
+            Flatten(), Linear(32 * height * width, 100, init="he", rng=rng), ReLU(),
+            Linear(100, n_classes, init="glorot", rng=rng),
+        )
+
+    def logits(self, x):
+        return self.net(x.reshape(x.shape[0], *self.input_shape))

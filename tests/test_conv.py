@@ -154,3 +154,44 @@ def test_an_input_gradient_through_convolutions_skips_the_kernel_gradients():
 def test_bad_shapes_and_settings_name_the_op(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- the layers and the network in models ------------------------------------------------------
+def test_small_conv_net_is_the_paper_architecture_and_trains_saves_loads_and_is_attacked(tmp_path):
+    import attacks
+    import models
+    import training
+
+    net = models.SmallConvNet(seed=0)
+    shapes = [p.shape for p in net.parameters()]
+    assert shapes == [(16, 1, 4, 4), (16,), (32, 16, 4, 4), (32,), (1568, 100), (100,), (100, 10), (10,)]
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=120)
+    X = rng.uniform(0, 0.2, size=(120, 1, 28, 28)).astype(np.float32)
+    X[y == 1, :, :14] += 0.6  # class 1: a bright top half
+    X = X.reshape(120, 784)
+    small = models.SmallConvNet((1, 28, 28), n_classes=2, seed=0)
+    training.fit(small, X, y, epochs=3, batch_size=20, optimizer=training.SGD(small.parameters(), lr=0.05, momentum=0.9),
+                 progress=False)
+    assert training.error_rate(small, X, y) < 0.05
+    models.save(small, tmp_path / "conv.npz")
+    np.testing.assert_array_equal(models.load(tmp_path / "conv.npz").predict(X), small.predict(X))
+    x_adv = attacks.fgsm(small, X, y, eps=0.3)
+    assert np.abs(x_adv - X).max() <= 0.3 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert training.error_rate(small, x_adv, y) > training.error_rate(small, X, y) + 0.3
+
+
+def test_conv_maxout_layer_computes_conv_maxout_pool_and_keeps_kernel_norms():
+    import models
+
+    rng = np.random.default_rng(1)
+    layer = models.ConvMaxout(2, 3, 2, 3, pool=2, pool_stride=2, padding=1, init=0.5, max_norm=0.1, rng=rng)
+    x = rng.permutation(2 * 2 * 6 * 6).reshape(2, 2, 6, 6) / 16.0
+    w, b = layer.conv.weight.data.astype(np.float64), layer.conv.bias.data.astype(np.float64)
+    f = lambda x, w, b: mg.max_pool2d(mg.maxout(mg.conv2d(x, w, b, padding=1), 2, axis=1), 2)  # noqa: E731
+    np.testing.assert_allclose(layer(Tensor(x.astype(np.float32))).data, f(Tensor(x), Tensor(w), Tensor(b)).data, rtol=1e-5)
+    layer.constrain()
+    norms = np.sqrt((layer.conv.weight.data.reshape(6, -1) ** 2).sum(axis=1))
+    assert np.all(norms <= 0.1 + 1e-6)
+    with pytest.raises(ValueError, match="SmallConvNet: images of .* are too small"):
+        models.SmallConvNet((1, 2, 2))
