@@ -8,9 +8,10 @@
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
-linearity plot) into ``--out``. Errors (bad arguments, unreadable or wrong files,
-NaN weights, an unwritable ``--out``) print one line and exit with status 2, before any
-file is written.
+linearity plot) into ``--out``, replacing what an earlier ``advex attack`` wrote there.
+Errors (bad arguments, unreadable or wrong files, NaN weights, an unwritable ``--out``)
+print one line and exit with status 2; arguments and files are checked before any
+work. ``ADVEX_DEBUG=1`` shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ def run_attack(args) -> int:
     clip = None if args.no_clip else (0.0, 1.0)
     attack = _attack(args.attack, args.steps, args.step_size)
     rows = evaluate(model, X, y, attack=attack, eps=[0.0] + sorted(args.eps), clip=clip, batch_size=args.batch_size)
+    for name in ATTACK_OUTPUTS:  # an earlier run's figures must not sit beside this run's tables
+        if os.path.exists(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
     title = f"{args.attack} on {os.path.basename(args.model)} ({type(model).__name__})"
     atomic_write_text(os.path.join(args.out, "attack.json"), json.dumps({"model": args.model, "attack": args.attack, "rows": rows}, indent=2))
     atomic_write_text(os.path.join(args.out, "attack.md"), table(rows, title))
@@ -231,6 +235,8 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except (CommandError, ValueError, OSError) as error:  # bad input, a bad file, a full disk: one line
+        if os.environ.get("ADVEX_DEBUG") == "1":
+            raise
         message = " ".join(str(error).split())  # one line, whatever the message's own layout
         print(f"advex {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -314,12 +314,12 @@ class Tensor:
 
 def _to_float32(array: np.ndarray) -> np.ndarray:
     """``array`` in float32, refusing values beyond float32's range (they would become inf without a word)."""
-    with np.errstate(over="ignore"):
-        converted = array.astype(np.float32)
-    if not np.isfinite(converted).all() and np.isfinite(array).all():
-        raise OverflowError(f"Tensor: values up to {np.abs(array).max():.3g} are beyond float32's range "
-                            "(3.4e38); pass dtype=np.float64 to keep them")
-    return converted
+    try:
+        with np.errstate(over="raise"):  # the cast flags overflow itself: no extra pass over the data
+            return array.astype(np.float32)
+    except FloatingPointError:
+        raise OverflowError(f"Tensor: values up to {np.abs(array[np.isfinite(array)]).max():.3g} are beyond "
+                            "float32's range (3.4e38); pass dtype=np.float64 to keep them") from None
 
 
 def _value(x):
@@ -367,7 +367,7 @@ def as_float_tensor(x) -> Tensor:
     dtype = x.data.dtype
     if dtype is _FLOAT32 or dtype is _FLOAT64 or dtype.kind not in "biu":  # the identity tests are the fast path
         return x
-    return constant(x.data.astype(np.float32))
+    return constant(_exact_float(x.data, np.float32))
 
 
 def as_tensors(a, b) -> tuple[Tensor, Tensor]:
@@ -391,10 +391,19 @@ def _floating_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     if a_float and b_float:  # two float dtypes: NumPy's promotion, as the module docstring says
         return a, b
     if not a_float:
-        a = constant(a.data.astype(b.data.dtype if b_float else np.float32))
+        a = constant(_exact_float(a.data, b.data.dtype if b_float else np.float32))
     if not b_float:
-        b = constant(b.data.astype(a.data.dtype))
+        b = constant(_exact_float(b.data, a.data.dtype))
     return a, b
+
+
+def _exact_float(integers: np.ndarray, dtype) -> np.ndarray:
+    """Integers (or booleans) as ``dtype``, refusing those it cannot hold exactly (beyond 2^24 in float32)."""
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    if integers.dtype.itemsize > 2 and integers.size and np.abs(integers.astype(np.float64)).max() > exact:
+        raise ValueError(f"integer values beyond {exact:,} would lose precision in {np.dtype(dtype)}: "
+                         "convert them yourself (to float64, say) before the arithmetic")
+    return integers.astype(dtype)
 
 
 from . import ops as _ops  # noqa: E402  (the ops import Tensor from this module)

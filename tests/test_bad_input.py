@@ -293,12 +293,15 @@ def test_fit_refuses_empty_sets_and_non_integer_sizes():
         fit(val=(X, y), early_stopping=training.EarlyStopping(patience=3), validate=lambda m, X, y: float("nan"))
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: training.Adam(p, betas=(1.0, 0.999)), lambda p: training.Adam(p, betas=(2.0, 0.999)),
-    lambda p: training.Adam(p, eps=-1e-8), lambda p: training.SGD(p, lr=np.inf), lambda p: training.SGD(p, lr=0.1, weight_decay=-1),
+@pytest.mark.parametrize("make, message", [
+    (lambda p: training.Adam(p, betas=(1.0, 0.999)), r"Adam: beta1 must be in \[0, 1\), got 1.0"),
+    (lambda p: training.Adam(p, betas=(2.0, 0.999)), r"Adam: beta1 must be in \[0, 1\), got 2.0"),
+    (lambda p: training.Adam(p, eps=-1e-8), r"Adam: eps must be in \(0, inf\)"),
+    (lambda p: training.SGD(p, lr=np.inf), r"SGD: lr must be in \(0, inf\), got inf"),
+    (lambda p: training.SGD(p, lr=0.1, weight_decay=-1), r"SGD: weight_decay must be in \[0, inf\)"),
 ])
-def test_optimizers_refuse_settings_that_diverge_or_divide_by_zero(make):
-    with pytest.raises(ValueError, match="Adam|SGD"):
+def test_optimizers_refuse_settings_that_diverge_or_divide_by_zero(make, message):
+    with pytest.raises(ValueError, match=message):
         make(models.SoftmaxRegression(4, 2).parameters())
 
 
@@ -348,7 +351,7 @@ def _fit(model, optimizer, **kwargs):
 
 def test_fit_refuses_an_optimizer_of_another_models_parameters():
     model = models.SoftmaxRegression(6, 2)
-    with pytest.raises(ValueError, match="optimizer's parameters are not the model's"):
+    with pytest.raises(ValueError, match="optimizer's parameters are not among the model's trainable ones"):
         _fit(model, training.SGD(models.SoftmaxRegression(6, 2).parameters(), lr=0.5))
 
 
@@ -427,19 +430,19 @@ def test_logistic_adversarial_loss_checks_eps_labels_and_model():
         loss(models.SoftmaxRegression(6, 2), X, y)
 
 
-@pytest.mark.parametrize("build", [
-    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=0),
-    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=-1),
-    lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=float("nan")),
-    lambda: models.Dropout(0.5, scale=float("nan")),
-    lambda: models.Dropout(0.5, scale=-1),
-    lambda: models.MLP((6, 4.7, 3)),
-    lambda: models.MLP((6, 0, 3)),
-    lambda: models.SoftmaxRegression(6, 0),
-    lambda: models.SoftmaxRegression(6, 1),
+@pytest.mark.parametrize("build, message", [
+    (lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=0), "Linear: max_norm must be a finite number > 0"),
+    (lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=-1), "Linear: max_norm must be"),
+    (lambda: models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, max_norm=float("nan")), "Linear: max_norm must be"),
+    (lambda: models.Dropout(0.5, scale=float("nan")), "Dropout: scale must be a finite number > 0"),
+    (lambda: models.Dropout(0.5, scale=-1), "Dropout: scale must be"),
+    (lambda: models.MLP((6, 4.7, 3)), r"MLP: sizes\[1\] must be an integer >= 1, got 4.7"),
+    (lambda: models.MLP((6, 0, 3)), r"MLP: sizes\[1\] must be an integer >= 1, got 0"),
+    (lambda: models.SoftmaxRegression(6, 0), "SoftmaxRegression: n_classes must be an integer >= 1"),
+    (lambda: models.SoftmaxRegression(6, 1), "SoftmaxRegression: n_classes must be at least 2"),
 ])
-def test_constructors_refuse_settings_that_would_silently_change_training(build):
-    with pytest.raises(ValueError, match="must be"):
+def test_constructors_refuse_settings_that_would_silently_change_training(build, message):
+    with pytest.raises(ValueError, match=message):
         build()
 
 
@@ -500,8 +503,30 @@ def test_more_library_errors_name_the_problem(tmp_path):
         training.read_idx(tmp_path / "huge")
     with pytest.raises(TypeError, match="checksums must map file names"):
         training.load_idx_dataset(tmp_path, checksums=["abc"])
-    assert models.Linear(3, 2, init=np.float32(0.1)).weight.data.max() <= 0.1
-    with pytest.raises(OverflowError, match="beyond float32's range"):
-        Tensor(np.array([1e39]))
+    weights = models.Linear(3, 2, init=np.float32(0.1)).weight.data
+    assert 0 < np.abs(weights).max() <= 0.1
+    for values in ([1e39], [1e39, np.inf]):
+        with pytest.raises(OverflowError, match="up to 1e.39 are beyond float32's range"):
+            Tensor(np.array(values))
     with pytest.raises(ValueError, match="x holds no examples"):
         attacks.linearity(models.SoftmaxRegression(6, 2), np.zeros((0, 6), np.float32))
+
+
+def test_large_integers_are_refused_rather_than_rounded():
+    with pytest.raises(ValueError, match="beyond 16,777,216 would lose precision in float32"):
+        Tensor(np.array([16777217])) + 0
+    assert (Tensor(np.array([16777216])) + 0).item() == 16777216.0  # 2^24 itself is exact in float32
+
+
+def test_the_same_run_resumes_in_the_same_process_with_its_schedules_and_stopper(tmp_path):
+    X, y = _tiny()
+    model = models.MaxoutNetwork(6, (4,), 2, 2, dropout=None, seed=0)
+    recipe = training.maxout_paper_recipe(model, epochs=3, patience=5)
+    training.fit(model, X, y, val_fraction=0.25, checkpoint_dir=tmp_path, progress=False, **recipe)
+    again = training.fit(model, X, y, val_fraction=0.25, checkpoint_dir=tmp_path, resume=True, progress=False, **recipe)
+    assert again.epoch == [1, 2, 3]  # the scheduled lr moved on, the stopper watched the run: still the same run
+
+
+def test_a_model_seeded_with_a_generator_trains():
+    model = models.SoftmaxRegression(6, 2, init=0.1, seed=np.random.default_rng(0))
+    assert _fit(model, training.SGD(model.parameters(), lr=0.5)).epoch == [1, 2]

@@ -168,7 +168,9 @@ def fit(
         raise ValueError(f"fit: seed must be an integer >= 0, got {seed!r}")
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     _check_optimizer(optimizer, model, schedules)
-    if early_stopping is not None and (early_stopping.best_epoch is not None or early_stopping.waited):
+    checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
+    restoring = resume and checkpoint is not None and os.path.exists(checkpoint)
+    if early_stopping is not None and not restoring and (early_stopping.best_epoch is not None or early_stopping.waited):
         raise ValueError("fit: this EarlyStopping has already watched a run (it holds that run's best weights): "
                          "give each fit a new one")
     loss = default_loss if loss is None else loss
@@ -179,10 +181,10 @@ def fit(
     if callable(getattr(loss, "set_rng", None)):
         loss.set_rng(rng)
     history = History()
-    run = run_key(model, optimizer, X, y, batch_size=batch_size, seed=seed)
-    checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
+    run = None if checkpoint is None else run_key(model, optimizer, X, y, batch_size=batch_size, seed=seed,
+                                                    scheduled={s.attr for s in schedules})
     start_epoch, step = 0, 0
-    if resume and checkpoint is not None and os.path.exists(checkpoint):
+    if restoring:
         start_epoch, step = _restore(checkpoint, run, model, optimizer, rng, history, early_stopping)
         if early_stopping is not None and early_stopping.waited >= early_stopping.patience:
             start_epoch = epochs  # that run had already stopped early
@@ -229,11 +231,13 @@ def fit(
     return history
 
 
-def run_key(model, optimizer, X, y, *, batch_size: int, seed) -> dict:
+def run_key(model, optimizer, X, y, *, batch_size: int, seed, scheduled=()) -> dict:
     """What a checkpoint must match to be resumed: the same model, optimizer, data and seed.
 
-    The model's class and ``config``, the optimizer's class and its settings as given
-    (schedules change them later; the checkpoint restores those), the batch size and seed, and a fingerprint of the data: its shapes, and a hash of the
+    The model's class and ``config`` (a value JSON cannot hold, such as a Generator
+    seed, by its ``repr``), the optimizer's class and the settings no schedule sets (a
+    scheduled one has moved on by the time a run is retried; the checkpoint restores
+    it), the batch size and seed, and a fingerprint of the data: its shapes, and a hash of the
     labels and of 1,000 evenly spaced rows (cheap, yet different data of the same size
     is told apart). As JSON gives it back, so that it compares with a saved one.
     """
@@ -242,10 +246,18 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed) -> dict:
     digest.update(np.ascontiguousarray(y).tobytes())
     key = {
         "model": type(model).__name__, "config": getattr(model, "config", None),
-        "optimizer": type(optimizer).__name__, "settings": {name: getattr(optimizer, name) for name in optimizer.settings},
+        "optimizer": type(optimizer).__name__,
+        "settings": {name: getattr(optimizer, name) for name in optimizer.settings if name not in scheduled},
         "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
     }
-    return json.loads(json.dumps(key, default=json_default))
+    return json.loads(json.dumps(key, default=_json_or_repr))
+
+
+def _json_or_repr(value):
+    try:
+        return json_default(value)
+    except TypeError:
+        return repr(value)
 
 
 def _check_optimizer(optimizer, model, schedules) -> None:
@@ -253,8 +265,8 @@ def _check_optimizer(optimizer, model, schedules) -> None:
     own = {id(p) for p in model.parameters()}
     foreign = sum(id(p) not in own for p in getattr(optimizer, "params", ()))
     if foreign:
-        raise ValueError(f"fit: {foreign} of the optimizer's parameters are not the model's: "
-                         "build it from model.parameters() of the model you train")
+        raise ValueError(f"fit: {foreign} of the optimizer's parameters are not among the model's trainable ones "
+                         "(another model's, or frozen since): build it from model.parameters() of the model you train")
     for schedule in schedules:
         schedule.check(optimizer)
 

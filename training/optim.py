@@ -198,10 +198,17 @@ class Schedule:
         setattr(optimizer, self.attr, optimizer.check_setting(self.attr, self.value(step, epoch)))
 
     def check(self, optimizer) -> None:
-        """A ValueError unless the optimizer has a numeric setting named ``attr``."""
+        """Before training: a ValueError unless the optimizer has a numeric setting named ``attr``
+        and the schedule's extreme values lie in its range (not hours later, at the last epoch)."""
         if self.attr not in optimizer.ranges:
             raise ValueError(f"{type(self).__name__} sets {self.attr!r}, which {type(optimizer).__name__} does not have "
                              f"(its settings: {', '.join(optimizer.ranges)})")
+        for value in self.extremes():
+            optimizer.check_setting(self.attr, value)
+
+    def extremes(self) -> tuple:
+        """The values between which the schedule moves (checked before training)."""
+        return ()
 
 
 class ExponentialDecay(Schedule):
@@ -217,6 +224,11 @@ class ExponentialDecay(Schedule):
     def value(self, step, epoch):
         return max(self.start * self.factor**step, self.floor)
 
+    def extremes(self):
+        if not 0 < self.factor < np.inf:
+            raise ValueError(f"ExponentialDecay: factor must be finite and > 0, got {self.factor}")
+        return (self.start,) + ((self.floor,) if self.factor < 1 and self.floor else ())
+
 
 class StepDecay(Schedule):
     """value = start * gamma ** (epoch // every): multiplied by gamma every ``every`` epochs."""
@@ -229,6 +241,11 @@ class StepDecay(Schedule):
 
     def value(self, step, epoch):
         return self.start * self.gamma ** (epoch // self.every)
+
+    def extremes(self):
+        if not 0 < self.gamma < np.inf:
+            raise ValueError(f"StepDecay: gamma must be finite and > 0, got {self.gamma}")
+        return (self.start,)
 
 
 class LinearRamp(Schedule):
@@ -247,3 +264,6 @@ class LinearRamp(Schedule):
     def value(self, step, epoch):
         fraction = min(max((epoch - self.begin) / (self.finish - self.begin), 0.0), 1.0)
         return self.start + fraction * (self.end - self.start)
+
+    def extremes(self):
+        return (self.start, self.end)
