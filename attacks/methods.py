@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.validation import is_integer
+
 from .checks import check_eps, check_inputs, labels_for
 from .gradients import attack_direction
 
@@ -86,7 +88,7 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     ``step_size = eps`` and no random start it is exactly FGSM.
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0 or not 0 <= step_size < np.inf:
+    if not is_integer(steps) or steps < 0 or not 0 <= step_size < np.inf:
         raise ValueError(f"pgd: need an integer steps >= 0 and a finite step_size >= 0, got {steps!r} and {step_size}")
     x_adv = x.copy()
     if random_start:

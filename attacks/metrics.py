@@ -10,6 +10,7 @@ import numpy as np
 
 import minigrad as mg
 
+from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
 
 from .checks import check_inputs, labels_for
@@ -132,7 +133,7 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     clipping. Returns ``{"eps": (num,), "logits": (num, N, n_classes), "labels": (N,)}``.
     A model that is linear in this direction draws straight lines.
     """
-    if not 0 < eps_max < np.inf or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 2:
+    if not 0 < eps_max < np.inf or not is_integer(num) or num < 2:
         raise ValueError(f"linearity: need a finite eps_max > 0 and an integer num >= 2, got {eps_max} and {num!r}")
     x = check_inputs(model, np.asarray(x, dtype=np.float32), None)
     if not len(x):

@@ -3,7 +3,8 @@
 Read it in this order: :mod:`minigrad.tensor` (what a node holds),
 :mod:`minigrad.engine` (how backward walks the graph), :mod:`minigrad.ops` (each op
 with its vector-Jacobian product), :mod:`minigrad.transforms` (``grad``), and
-:mod:`minigrad.gradcheck` (how we know the gradients are right).
+:mod:`minigrad.gradcheck` (how we know the gradients are right);
+:mod:`minigrad.validation` holds the argument rules every package shares.
 
 Importing it changes nothing outside it: :func:`keep_freed_memory`, which tunes
 glibc's malloc for the whole process, is opt-in (the ``advex`` command and the

@@ -44,9 +44,7 @@ def n_classes_of(n_classes, what: str) -> int:
 
 def check_batch_size(batch_size, what: str) -> int:
     """``batch_size`` as an int >= 1, or a ValueError naming ``what`` (0 or -1 would evaluate nothing)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{what}: batch_size must be an integer >= 1, got {batch_size!r}")
-    return int(batch_size)
+    return positive_int(batch_size, f"{what}: batch_size")
 
 
 def nonfinite_rows(x: np.ndarray) -> str | None:

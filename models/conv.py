@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from minigrad.validation import integer_at_least, is_integer
 
 from .layers import clip_column_norms, init_weights, positive_int, positive_or_none
 from .module import Module
@@ -33,9 +34,7 @@ class Conv2d(Module):
                  init="he", max_norm=None, rng=None):
         c, f = positive_int(in_channels, "Conv2d: in_channels"), positive_int(out_channels, "Conv2d: out_channels")
         k = positive_int(kernel, "Conv2d: kernel")
-        self.stride, self.padding = positive_int(stride, "Conv2d: stride"), int(padding)
-        if isinstance(padding, bool) or self.padding != padding or self.padding < 0:
-            raise ValueError(f"Conv2d: padding must be an integer >= 0, got {padding!r}")
+        self.stride, self.padding = positive_int(stride, "Conv2d: stride"), integer_at_least(padding, 0, "Conv2d: padding")
         self.max_norm = positive_or_none(max_norm, "Conv2d: max_norm")
         w = init_weights((c * k * k, f), init, rng)  # a kernel is a dense map from its receptive field
         self.weight = mg.Tensor(np.ascontiguousarray(w.T).reshape(f, c, k, k), requires_grad=True)
@@ -55,7 +54,7 @@ class MaxPool2d(Module):
     def __init__(self, kernel: int, stride=None, padding: int = 0):
         self.kernel = positive_int(kernel, "MaxPool2d: kernel")
         self.stride = self.kernel if stride is None else positive_int(stride, "MaxPool2d: stride")
-        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or not 0 <= 2 * padding <= self.kernel:
+        if not is_integer(padding) or not 0 <= 2 * padding <= self.kernel:
             raise ValueError(f"MaxPool2d: padding must be an integer from 0 to half the kernel, got {padding!r}")
         self.padding = int(padding)
 

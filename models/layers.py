@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
+from minigrad.validation import integer_at_least
 
 from .module import Module
 
@@ -29,9 +30,7 @@ def _generator(rng) -> np.random.Generator:
 
 def positive_int(value, what: str) -> int:
     """``value`` as an int >= 1, or a ValueError naming ``what`` (4.7 units is not 4 units)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return integer_at_least(value, 1, what)
 
 
 def positive_or_none(value, what: str):

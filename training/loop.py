@@ -21,6 +21,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.ops.nn import check_labels
+from minigrad.validation import is_integer
 from models.io import atomic_savez, json_default, read_npz
 
 from .progress import progress_bar
@@ -160,11 +161,11 @@ def fit(
             raise ValueError("fit: the validation set is empty")
     if early_stopping is not None and val is None:
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
-    if not _is_int(epochs) or not _is_int(batch_size) or epochs < 0 or batch_size < 1:
+    if not is_integer(epochs) or not is_integer(batch_size) or epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
-    if not _is_int(monitor_size) or monitor_size < 0:
+    if not is_integer(monitor_size) or monitor_size < 0:
         raise ValueError(f"fit: monitor_size must be an integer >= 0, got {monitor_size!r}")
-    if not _is_int(seed) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise ValueError(f"fit: seed must be an integer >= 0, got {seed!r}")
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     _check_optimizer(optimizer, model, schedules)
@@ -269,10 +270,6 @@ def _check_optimizer(optimizer, model, schedules) -> None:
                          "(another model's, or frozen since): build it from model.parameters() of the model you train")
     for schedule in schedules:
         schedule.check(optimizer)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_model(model, *, needs_loss: bool, needs_predict: bool) -> None:

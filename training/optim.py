@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.validation import integer_at_least
+
 
 class Optimizer:
     """Base class: the parameter list, ``zero_grad()``, and state for checkpoints."""
@@ -235,9 +237,7 @@ class StepDecay(Schedule):
 
     def __init__(self, attr: str, start: float, gamma: float, every: int):
         super().__init__(attr)
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"StepDecay: every must be an integer >= 1 (epochs), got {every!r}")
-        self.start, self.gamma, self.every = start, gamma, every
+        self.start, self.gamma, self.every = start, gamma, integer_at_least(every, 1, "StepDecay: every")
 
     def value(self, step, epoch):
         return self.start * self.gamma ** (epoch // self.every)

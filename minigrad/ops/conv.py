@@ -38,12 +38,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..engine import is_grad_enabled
 from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
+from ..validation import is_integer
 
 
 def _pair(value, name: str, op: str, low: int) -> tuple[int, int]:
     """``value`` (an int or a pair of ints) as a pair of ints >= ``low``, or a ValueError naming the op."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else tuple(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low for v in pair):
+    pair = (value, value) if is_integer(value) else tuple(value)
+    if len(pair) != 2 or any(not is_integer(v) or v < low for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {low} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 

@@ -33,6 +33,7 @@ from scipy import special
 
 from ..engine import is_grad_enabled, no_grad
 from ..tensor import Tensor, as_float_tensor, as_tensor
+from ..validation import integer_at_least
 from .reduce import _logsumexp_keepdims
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -88,8 +89,7 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     """
     a = as_tensor(a)
     x = a.data
-    if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
-        raise ValueError(f"maxout: pieces must be an integer >= 1, got {pieces!r}")
+    integer_at_least(pieces, 1, "maxout: pieces")
     if x.ndim == 0:
         raise ValueError("maxout: needs at least one axis, got a 0-d array")
     axis = normalize_axis_index(axis, x.ndim)
