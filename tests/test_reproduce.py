@@ -9,7 +9,7 @@ from attacks.reproduction import CLAIMS
 
 REQUIRED_IDS = {
     "softmax_fgsm", "logreg37_clean", "logreg37_fgsm", "maxout_clean", "maxout_fgsm", "rbf_fgsm", "advmaxout_clean",
-    "advmaxout_fgsm", "transfer_orig_to_adv", "transfer_adv_to_orig", "rubbish_maxout", "rubbish_softmax", "rubbish_rbf",
+    "advmaxout_fgsm", "conv_clean", "conv_fgsm", "transfer_orig_to_adv", "transfer_adv_to_orig", "rubbish_maxout", "rubbish_softmax", "rubbish_rbf",
 }
 ROW_KEYS = {"id", "metric", "ours", "paper", "tolerance", "n", "clip", "setup"}
 
@@ -38,7 +38,7 @@ def test_quick_reproduction_writes_every_section(synthetic_idx_dir, tmp_path, ca
     assert "x a clean one" in report  # the cost of adversarial training
     for figure in ("eps_curves.png", "linearity.png", "examples.png"):
         assert (out / "figures" / figure).exists()
-    for model in ("softmax", "softmax_converged", "maxout", "rbf", "maxout_adversarial"):
+    for model in ("softmax", "softmax_converged", "maxout", "conv", "rbf", "maxout_adversarial"):
         assert (out / "models" / f"{model}.npz").exists()
 
     assert "done in" in capsys.readouterr().out

@@ -11,7 +11,8 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
   atomic checkpoints and exact resume, progress bars), its update ``train_step``, and
   ``error_rate``.
 * :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's settings (with an
-  epoch cap of ours), and our ``linear_classifier_recipe``, ``rbf_recipe`` and ``mlp_recipe``.
+  epoch cap of ours), and our ``linear_classifier_recipe``, ``rbf_recipe``, ``mlp_recipe`` and
+  ``conv_recipe``.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
 """
 
@@ -28,10 +29,10 @@ from .data import (
 )
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
-from .recipes import linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
+from .recipes import conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
 
 __all__ = list(data.__all__) + [
     "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
+    "StepDecay", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
     "train_step",
 ]  # fmt: skip

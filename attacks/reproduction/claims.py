@@ -22,7 +22,7 @@ import dataclasses
 EPS = 0.25  # the paper's FGSM step on MNIST
 CLIPPED = (0.0, 1.0)
 #: Every model the reproduction can train, in the order it trains them (``mlp`` only on request).
-ALL_MODELS = ("softmax", "softmax_converged", "maxout", "mlp", "rbf", "maxout_adversarial")
+ALL_MODELS = ("softmax", "softmax_converged", "maxout", "mlp", "conv", "rbf", "maxout_adversarial")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +66,7 @@ _SOFTMAX = "softmax regression, 1 epoch of SGD (lr 0.1, batch 100), as the paper
 _CONVERGED = "softmax regression, {softmax_epochs} epochs (converged)"
 _MAXOUT = "maxout {maxout_hidden} x 5 pieces, paper recipe, <= {maxout_epochs} epochs"
 _MLP = "MLP 784-1200-1200-10 ReLU, SGD lr 0.05 momentum 0.9, {mlp_epochs} epochs"
+_CONV = "SmallConvNet (Wong et al. 2020), SGD lr 0.05 halved every 3 epochs, momentum 0.9, {conv_epochs} epochs"
 _RBF = "RBF network, class-mean centers, Adam lr 0.01, {rbf_epochs} epochs"
 _ADV = "maxout {maxout_hidden}, adversarial training eps 0.25 alpha 0.5, <= {adv_epochs} epochs"
 _NOISE = "random +-0.25 sign noise, unclipped"
@@ -85,6 +86,8 @@ CLAIMS = (
     *fgsm_claims("maxout_fgsm", _MAXOUT, error=(0.894, {"at_least": 0.85}), confidence=(0.976, {"at_least": 0.90})),
     Claim("mlp_clean", "error_rate", None, {"at_most": 0.018}, _MLP),
     *fgsm_claims("mlp_fgsm", _MLP),
+    Claim("conv_clean", "error_rate", None, {"at_most": 0.012}, _CONV),
+    *fgsm_claims("conv_fgsm", _CONV),
     Claim("rbf_clean", "error_rate", None, {"at_most": 0.15}, _RBF),
     Claim("rbf_clean", "mean_confidence", 0.606, None, _RBF),
     *fgsm_claims("rbf_fgsm", _RBF, error=(0.554, None), confidence=(0.012, {"at_most": 0.10})),

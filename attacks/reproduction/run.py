@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -38,13 +39,14 @@ class Budget:
     rbf_epochs: int = 10
     logreg_epochs: int = 10
     mlp_epochs: int = 20  # only with --mlp
+    conv_epochs: int = 12
     n_curve: int = 2000  # test images per point of the eps curves
     n_rubbish: int = 10_000
 
 
 FULL = Budget()
 QUICK = Budget(maxout_hidden=(120, 120), maxout_epochs=20, adv_epochs=20, patience=20, softmax_epochs=5,
-               rbf_epochs=5, logreg_epochs=5, mlp_epochs=5, n_curve=1000)
+               rbf_epochs=5, logreg_epochs=5, mlp_epochs=5, conv_epochs=2, n_curve=1000)
 FULL_SIZE = dataclasses.replace(FULL, maxout_hidden=(1600, 1600))
 
 OPTIONAL_MODELS = ("mlp",)  # trained only on request (--mlp)
@@ -92,7 +94,8 @@ class Reproduction:
     # --- the stages ---------------------------------------------------------------------------
     def plan(self) -> list:
         """``(stage, the models it needs)`` in the order they run, for the selected models."""
-        names = [name for name in ALL_MODELS if name in self.selected]
+        square = math.isqrt(self.X.shape[1]) ** 2 == self.X.shape[1]  # the conv net needs images
+        names = [name for name in ALL_MODELS if name in self.selected and (square or name != "conv")]
         steps = [(stages.toy, ())]
         if all(np.isin((3, 7), labels).all() for labels in (self.train[1], self.y_test)):  # a data set without them skips it
             steps.append((stages.logreg37, ()))
@@ -157,12 +160,18 @@ class Reproduction:
             model = models.MLP((d, 1200, 1200, k), seed=self.seed)
             return model, training.mlp_recipe(model, epochs=b.mlp_epochs)
 
+        def conv():
+            side = math.isqrt(d)
+            model = models.SmallConvNet((1, side, side), n_classes=k, seed=self.seed)
+            return model, dict(monitor_size=0, **training.conv_recipe(model, epochs=b.conv_epochs))
+
         return {"softmax": (models.SoftmaxRegression, lambda: softmax(1)),
                 "softmax_converged": (models.SoftmaxRegression, lambda: softmax(b.softmax_epochs)),
                 "maxout": (models.MaxoutNetwork, lambda: maxout(False)),
                 "maxout_adversarial": (models.MaxoutNetwork, lambda: maxout(True)),
                 "rbf": (models.RBFNetwork, rbf),
-                "mlp": (models.MLP, mlp)}
+                "mlp": (models.MLP, mlp),
+                "conv": (models.SmallConvNet, conv)}
 
     def _fit(self, name, model, fit_kwargs):
         history = training.fit(model, *self.train, val=self.val, seed=self.seed, progress=self.progress,
