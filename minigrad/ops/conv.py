@@ -38,6 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..engine import is_grad_enabled
 from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
+from .nn import first_maximum
 from ..validation import is_integer
 
 
@@ -135,26 +136,12 @@ def max_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
 
     VJP: g goes to each window's maximum, the first one in row-major order when several
     tie, as in ``maxout``. Implementation: offset (u, v) of every window is one strided
-    view of the padded image, so a running ``np.maximum`` over the kh * kw offsets gives
-    the output; ``wins[k]`` marks where offset k beat every earlier one (strictly, so a
-    tie stays with the earlier), built only when the graph is recorded.
+    view of the padded image, so :func:`~minigrad.ops.nn.first_maximum` over the kh * kw
+    offsets gives the output and where each offset won (the same code as ``maxout``).
     """
     x = as_float_tensor(x)
-    kernel = _pair(kernel, "kernel", "max_pool2d", 1)
-    stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d", 1)
-    padding = _pair(padding, "padding", "max_pool2d", 0)
-    _check_pool_padding("max_pool2d", kernel, padding)
-    out_hw = _geometry("max_pool2d", x.shape, kernel, stride, padding)
-    padded = _pad(x.data, padding, value=-np.inf)
-    offsets = [_offset(u, v, stride, out_hw) for u in range(kernel[0]) for v in range(kernel[1])]
-    z = padded[offsets[0]].copy()
-    recording = x.requires_grad and is_grad_enabled()
-    wins = [None]
-    for index in offsets[1:]:
-        piece = padded[index]
-        if recording:
-            wins.append(piece > z)
-        np.maximum(z, piece, out=z)
+    padded, offsets, padding = _pool_windows("max_pool2d", x.data, kernel, stride, padding, fill=-np.inf)
+    z, wins = first_maximum([padded[index] for index in offsets], record=x.requires_grad and is_grad_enabled())
 
     def vjp(g):
         dx = np.zeros(padded.shape, dtype=g.dtype)
@@ -175,14 +162,8 @@ def avg_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
     VJP: each window's g, divided by kh * kw, goes to every pixel of the window.
     """
     x = as_float_tensor(x)
-    kernel = _pair(kernel, "kernel", "avg_pool2d", 1)
-    stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d", 1)
-    padding = _pair(padding, "padding", "avg_pool2d", 0)
-    _check_pool_padding("avg_pool2d", kernel, padding)
-    out_hw = _geometry("avg_pool2d", x.shape, kernel, stride, padding)
-    padded = _pad(x.data, padding)
-    offsets = [_offset(u, v, stride, out_hw) for u in range(kernel[0]) for v in range(kernel[1])]
-    area = np.asarray(kernel[0] * kernel[1], dtype=padded.dtype)
+    padded, offsets, padding = _pool_windows("avg_pool2d", x.data, kernel, stride, padding, fill=0.0)
+    area = np.asarray(len(offsets), dtype=padded.dtype)
     z = padded[offsets[0]].copy()
     for index in offsets[1:]:
         z += padded[index]
@@ -198,7 +179,17 @@ def avg_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
     return Tensor.from_op(z, (x,), (vjp,), "avg_pool2d")
 
 
-def _check_pool_padding(op: str, kernel, padding) -> None:
-    """Padding of more than half the kernel would make windows of nothing but padding."""
+def _pool_windows(op: str, images, kernel, stride, padding, fill):
+    """The checked arguments of a pooling op as ``(padded images, one index per kernel offset, padding)``.
+
+    Offsets are in row-major order (u, then v), which is the order ties are broken in.
+    Padding of more than half the kernel would make windows of nothing but padding.
+    """
+    kernel = _pair(kernel, "kernel", op, 1)
+    stride = kernel if stride is None else _pair(stride, "stride", op, 1)
+    padding = _pair(padding, "padding", op, 0)
     if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
+    out_hw = _geometry(op, images.shape, kernel, stride, padding)
+    offsets = [_offset(u, v, stride, out_hw) for u in range(kernel[0]) for v in range(kernel[1])]
+    return _pad(images, padding, value=fill), offsets, padding

@@ -69,6 +69,25 @@ def log_softmax(a, axis=-1) -> Tensor:
     return Tensor.from_op(z, (a,), (vjp,), "log_softmax")
 
 
+def first_maximum(pieces: list, record: bool):
+    """The elementwise maximum of equally shaped arrays, and where each one won.
+
+    Returns ``(z, wins)``: ``z`` a new array, and ``wins[k]`` (for k >= 1; ``wins[0]`` is
+    None) the mask of where ``pieces[k]`` beat every earlier piece, strictly, so a tie
+    stays with the earlier one. The overall winner of an element is the *last* piece
+    that won there, or piece 0. One ``np.maximum`` pass per piece (a loop over the few
+    pieces, never over elements); the masks only when ``record`` (a graph is recorded).
+    Shared by ``maxout`` and ``max_pool2d``, so both break ties the same way.
+    """
+    z = pieces[0].copy()
+    wins = [None]
+    for candidate in pieces[1:]:
+        if record:
+            wins.append(candidate > z)
+        np.maximum(z, candidate, out=z)
+    return z, wins
+
+
 def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     """Maxout units: ``axis`` (the last by default) holds ``units * pieces`` entries in contiguous groups.
 
@@ -100,14 +119,7 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     def piece(k):  # piece k of every unit along the axis: a strided view
         return before + (slice(k, None, pieces),)
 
-    z = x[piece(0)].copy()
-    recording = a.requires_grad and is_grad_enabled()
-    wins = [None]
-    for k in range(1, pieces):  # a loop over the few pieces, each step a full-array pass
-        candidate = x[piece(k)]
-        if recording:
-            wins.append(candidate > z)
-        np.maximum(z, candidate, out=z)
+    z, wins = first_maximum([x[piece(k)] for k in range(pieces)], record=a.requires_grad and is_grad_enabled())
 
     def vjp(g):
         dx = np.empty(x.shape, dtype=g.dtype)
