@@ -9,6 +9,9 @@
 * ``input_grad``: the gradient of the maxout network's summed loss with respect to
   its input, for 10,000 images in batches of 1,000: what every attack step computes.
   The engine uses ``minigrad.grad``, which must skip the weight gradients.
+* ``conv``, ``conv_input_grad``: the same two for ``SmallConvNet`` (two 4x4 stride-2
+  convolutions, then two dense layers), against the hand-derived NHWC im2col version
+  in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`.
 
 The matrix products are the same BLAS calls in every implementation, so the ratio is
 decided by what the engine does around them (fresh arrays for every result, masks
@@ -39,18 +42,24 @@ import numpy as np
 
 import minigrad
 
-from .handwritten_numpy import NumpyNet
+from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
 from .torch_peer import torch_functions
-from .workloads import BATCH, GRAD_BATCH, LR, MOMENTUM, PIECES, init_params, layer_shapes, momentum_update, synthetic_data
+from .workloads import (
+    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, conv_params, init_params, layer_shapes, momentum_update, synthetic_data,
+)
 
-TASKS = ("overhead", "mlp", "maxout", "input_grad")
+TASKS = ("overhead", "mlp", "maxout", "input_grad", "conv", "conv_input_grad")
 TITLES = {
     "overhead": "Python overhead, 100 ops on 10 floats (engine fwd+bwd / NumPy fwd)",
     "mlp": "MLP 784-1200-1200-10, one epoch",
     "maxout": "maxout 784-(240x5)-(240x5)-10, one epoch",
     "input_grad": "maxout input gradient, batches of 1,000",
+    "conv": "SmallConvNet, one epoch",
+    "conv_input_grad": "SmallConvNet input gradient, batches of 1,000",
 }
+KIND = {"mlp": "mlp", "maxout": "maxout", "input_grad": "maxout", "conv": "conv", "conv_input_grad": "conv"}
+GRADIENT_TASKS = ("input_grad", "conv_input_grad")
 CHAIN = 100  # ops per chain in the overhead task
 FULL = {"steps": 600, "images": 10_000, "chains": 500, "repeats": 3}
 QUICK = {"steps": 20, "images": 1_000, "chains": 50, "repeats": 1}
@@ -74,6 +83,22 @@ class EngineNet:
             if i < len(self.layers) - 1:
                 x = minigrad.relu(x) if self.kind == "mlp" else minigrad.maxout(x, PIECES)
         return x
+
+
+class ConvEngineNet:
+    """SmallConvNet written with minigrad ops: conv2d-relu twice, flatten, linear-relu-linear."""
+
+    def __init__(self, params):
+        self.layers = [(minigrad.Tensor(W.copy(), requires_grad=True), minigrad.Tensor(b.copy(), requires_grad=True))
+                       for W, b in params]
+        self.tensors = [t for layer in self.layers for t in layer]
+
+    def __call__(self, x):
+        h = minigrad.reshape(x, x.shape[0], 1, 28, 28)
+        for (W, b), (_, _, _, stride, padding) in zip(self.layers[:2], CONV_LAYERS):
+            h = minigrad.relu(minigrad.conv2d(h, W, b, stride=stride, padding=padding))
+        (W3, b3), (W4, b4) = self.layers[2:]
+        return minigrad.linear(minigrad.relu(minigrad.linear(minigrad.reshape(h, h.shape[0], -1), W3, b3)), W4, b4)
 
 
 def engine_step(net: EngineNet, velocity, xb, yb) -> float:
@@ -118,20 +143,20 @@ def overhead_us_per_op(impl: str, chains: int) -> float:
 
 
 def batch_function(impl: str, task: str, params):
-    """What one batch costs: a training step (mlp, maxout) or an input gradient."""
-    kind = "maxout" if task == "input_grad" else task
+    """What one batch costs: a training step (mlp, maxout, conv) or an input gradient."""
+    kind, gradient = KIND[task], task in GRADIENT_TASKS
     if impl == "engine":
-        net = EngineNet(kind, params)
-        if task == "input_grad":
+        net = ConvEngineNet(params) if kind == "conv" else EngineNet(kind, params)
+        if gradient:
             return lambda xb, yb: engine_input_grad(net, xb, yb)
         velocity = [np.zeros_like(t.data) for t in net.tensors]
         return lambda xb, yb: engine_step(net, velocity, xb, yb)
     if impl == "numpy":
-        if task == "input_grad":
-            return NumpyNet(kind, params, GRAD_BATCH).input_grad
-        return NumpyNet(kind, params, BATCH).step
+        batch = GRAD_BATCH if gradient else BATCH
+        hand = ConvNumpyNet(params, batch) if kind == "conv" else NumpyNet(kind, params, batch)
+        return hand.input_grad if gradient else hand.step
     step, input_grad = torch_functions(kind, params)
-    return input_grad if task == "input_grad" else step
+    return input_grad if gradient else step
 
 
 def timed_fit(kind: str, params, X, y) -> float:
@@ -146,6 +171,8 @@ def timed_fit(kind: str, params, X, y) -> float:
 
     if kind == "mlp":
         model = models.MLP((784, 1200, 1200, 10))
+    elif kind == "conv":
+        model = models.SmallConvNet()
     else:
         model = models.MaxoutNetwork(hidden=(240, 240), pieces=PIECES, dropout=None, max_norm=None)
     for p, value in zip(model.parameters(), [a for layer in params for a in layer]):
@@ -168,12 +195,12 @@ def timed_loop(fn, X, y, batch: int) -> float:
 def run_worker(impl: str, task: str, steps: int, images: int, chains: int) -> float:
     if task == "overhead":
         return overhead_us_per_op(impl, chains)
-    grad = task == "input_grad"
-    kind, batch = ("maxout", GRAD_BATCH) if grad else (task, BATCH)
-    X, y = synthetic_data(images if grad else steps * BATCH)
+    gradient, kind = task in GRADIENT_TASKS, KIND[task]
+    X, y = synthetic_data(images if gradient else steps * BATCH)
+    params = conv_params() if kind == "conv" else init_params(layer_shapes(kind))
     if impl == "fit":
-        return timed_fit(kind, init_params(layer_shapes(kind)), X, y)
-    return timed_loop(batch_function(impl, task, init_params(layer_shapes(kind))), X, y, batch)
+        return timed_fit(kind, params, X, y)
+    return timed_loop(batch_function(impl, task, params), X, y, GRAD_BATCH if gradient else BATCH)
 
 
 # --- the driver -------------------------------------------------------------------------
@@ -244,7 +271,8 @@ def main(argv=None) -> int:
     impls = ["engine", "numpy"] + (["torch"] if env["torch"] else [])
     results = {}
     for task in [args.only] if args.only else TASKS:
-        task_impls = impls[:2] if task == "overhead" else impls + (["fit"] if task in ("mlp", "maxout") else [])
+        peers = impls if task in ("mlp", "maxout", "input_grad") else impls[:2]  # the PyTorch peer has no conv net yet
+        task_impls = peers + (["fit"] if task in ("mlp", "maxout", "conv") else [])
         runs = {impl: [] for impl in task_impls}
         for _ in range(sizes["repeats"]):
             for impl in task_impls:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import LR, PIECES, momentum_update
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .workloads import CONV_LAYERS, LR, PIECES, momentum_update
 
 
 class Relu:
@@ -145,3 +147,135 @@ class NumpyNet:
     def weights(self) -> list:
         """The parameters in the standard (unit-major) column order, as copies."""
         return [(W[:, np.argsort(o)], b[np.argsort(o)]) for (W, b), o in zip(self.params, self.orders)]
+
+
+class Conv:
+    """A convolution in NHWC layout, im2col into a preallocated buffer, one matmul each way.
+
+    Forward: every k x k window of the padded input (N, Hp, Wp, C) becomes one row of
+    ``cols`` (N * Ho * Wo, C * k * k), in the kernels' (C, k, k) order, and
+    ``cols @ W^T`` gives the output rows (N * Ho * Wo, F): already NHWC for the next
+    layer, no transpose. Backward: dW = g^T cols, db = sum of g, and d(cols) = g W,
+    added back onto the padded input one kernel offset at a time (col2im).
+    """
+
+    def __init__(self, batch: int, height: int, width: int, f: int, c: int, k: int, stride: int, padding: int):
+        self.k, self.s, self.p, self.c = k, stride, padding, c
+        self.ho, self.wo = (height + 2 * padding - k) // stride + 1, (width + 2 * padding - k) // stride + 1
+        self.padded = np.zeros((batch, height + 2 * padding, width + 2 * padding, c), np.float32)
+        self.cols = np.empty((batch * self.ho * self.wo, c * k * k), np.float32)
+        self.out = np.empty((batch * self.ho * self.wo, f), np.float32)
+        self.floor = np.zeros_like(self.out)  # relu against an array: maximum with a scalar is slower
+        self.d_padded = np.empty_like(self.padded)
+        self.d_cols = np.empty_like(self.cols)
+
+    def forward(self, x, W, b):
+        """x: (N, H, W, C); returns (N * Ho * Wo, F) rows."""
+        p = self.p
+        self.padded[:, p : p + x.shape[1], p : p + x.shape[2], :] = x
+        windows = sliding_window_view(self.padded, (self.k, self.k), axis=(1, 2))[:, :: self.s, :: self.s]
+        np.copyto(self.cols.reshape(windows.shape), windows)  # (N, Ho, Wo, C, k, k): im2col
+        np.matmul(self.cols, W.reshape(len(W), -1).T, out=self.out)
+        self.out += b
+        return self.out
+
+    def backward_weights(self, g, dW, db):
+        np.matmul(g.T, self.cols, out=dW.reshape(len(dW), -1))
+        np.sum(g, axis=0, out=db)
+
+    def backward_input(self, g, W):
+        """dL/dx (N, H, W, C) from g (N * Ho * Wo, F): col2im over the kernel offsets."""
+        np.matmul(g, W.reshape(len(W), -1), out=self.d_cols)
+        d_cols = self.d_cols.reshape(-1, self.ho, self.wo, self.c, self.k, self.k)
+        self.d_padded.fill(0.0)
+        s, ho, wo = self.s, self.ho, self.wo
+        for u in range(self.k):
+            for v in range(self.k):
+                self.d_padded[:, u : u + s * (ho - 1) + 1 : s, v : v + s * (wo - 1) + 1 : s, :] += d_cols[..., u, v]
+        p, height, width = self.p, self.padded.shape[1] - 2 * self.p, self.padded.shape[2] - 2 * self.p
+        return self.d_padded[:, p : p + height, p : p + width, :]
+
+
+def nhwc_order(c: int, h: int, w: int) -> np.ndarray:
+    """For each feature of an NHWC-flattened map, its index in the NCHW flattening."""
+    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).ravel()
+
+
+class ConvNumpyNet:
+    """SmallConvNet by hand: conv-relu-conv-relu in NHWC, then two dense layers, SGD with momentum.
+
+    The first dense layer's rows are permuted once to read NHWC-flattened maps (the
+    engine flattens NCHW); :meth:`weights` undoes it.
+    """
+
+    def __init__(self, params, batch: int, height: int = 28, width: int = 28):
+        self.convs = []
+        for f, c, k, s, p in CONV_LAYERS:
+            conv = Conv(batch, height, width, f, c, k, s, p)
+            self.convs.append(conv)
+            height, width = conv.ho, conv.wo
+        self.order = nhwc_order(CONV_LAYERS[-1][0], height, width)
+        (w1, b1), (w2, b2), (W3, b3), (W4, b4) = params
+        self.params = [(w1.copy(), b1.copy()), (w2.copy(), b2.copy()), (np.ascontiguousarray(W3[self.order]), b3.copy()),
+                       (W4.copy(), b4.copy())]
+        self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self.params]
+        self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in self.params]
+        self.hidden = np.empty((batch, W3.shape[1]), np.float32)
+        self.logits = np.empty((batch, W4.shape[1]), np.float32)
+        self.d_hidden = np.empty_like(self.hidden)
+        self.d_flat = np.empty((batch, W3.shape[0]), np.float32)
+        self.hidden_floor = np.zeros_like(self.hidden)
+
+    def forward(self, x):
+        n = len(x)
+        h = x.reshape(n, 28, 28, 1)
+        self.maps = []
+        for conv, (W, b) in zip(self.convs, self.params[:2]):
+            z = np.maximum(conv.forward(h, W, b), conv.floor, out=conv.out)
+            self.maps.append(z)
+            h = z.reshape(n, conv.ho, conv.wo, -1)
+        self.flat = h.reshape(n, -1)
+        (W3, b3), (W4, b4) = self.params[2:]
+        np.maximum(np.add(np.matmul(self.flat, W3, out=self.hidden), b3, out=self.hidden), self.hidden_floor, out=self.hidden)
+        return np.add(np.matmul(self.hidden, W4, out=self.logits), b4, out=self.logits)
+
+    def backward(self, g, weights: bool):
+        (W3, _), (W4, _) = self.params[2:]
+        if weights:
+            np.matmul(self.hidden.T, g, out=self.grads[3][0])
+            np.sum(g, axis=0, out=self.grads[3][1])
+        dh = np.matmul(g, W4.T, out=self.d_hidden)
+        dh *= self.hidden > 0
+        if weights:
+            np.matmul(self.flat.T, dh, out=self.grads[2][0])
+            np.sum(dh, axis=0, out=self.grads[2][1])
+        d = np.matmul(dh, W3.T, out=self.d_flat)
+        for i in (1, 0):
+            conv, z = self.convs[i], self.maps[i]
+            d = d.reshape(z.shape)
+            d *= z > 0
+            if weights:
+                conv.backward_weights(d, *self.grads[i])
+                if i == 0:
+                    return None
+            d = conv.backward_input(d, self.params[i][0]).reshape(len(g), -1)
+        return d
+
+    def step(self, x, y) -> float:
+        loss = softmax_xent_grad(self.forward(x), y, scale=LR / len(x))
+        self.backward(self.logits, weights=True)
+        for param, grad, velocity in zip(self.params, self.grads, self.velocity):
+            for p, g, v in zip(param, grad, velocity):
+                momentum_update(p, g, v)
+        return loss / len(x)
+
+    def input_grad(self, x, y):
+        softmax_xent_grad(self.forward(x), y, scale=1.0)
+        return self.backward(self.logits, weights=False).reshape(x.shape)
+
+    def weights(self) -> list:
+        """The parameters in the engine's layout (the dense rows back in NCHW order), as copies."""
+        (w1, b1), (w2, b2), (W3, b3), (W4, b4) = self.params
+        return [(w1.copy(), b1.copy()), (w2.copy(), b2.copy()), (W3[np.argsort(self.order)], b3.copy()),
+                (W4.copy(), b4.copy())]
+

@@ -40,3 +40,23 @@ def momentum_update(param, scaled_grad, velocity) -> None:
     np.multiply(velocity, MOMENTUM, out=velocity)
     np.subtract(velocity, scaled_grad, out=velocity)
     np.add(param, velocity, out=param)
+
+
+#: SmallConvNet (models.SmallConvNet): (out channels, in channels, kernel, stride, padding) of its two convolutions.
+CONV_LAYERS = ((16, 1, 4, 2, 1), (32, 16, 4, 2, 1))
+CONV_DENSE = ((32 * 7 * 7, 100), (100, 10))
+
+
+def conv_params(seed: int = SEED + 1) -> list:
+    """[(W, b), ...] of SmallConvNet in the engine's layout: kernels (F, C, k, k), then dense (in, out).
+
+    Glorot-uniform from each layer's fan (a kernel's fan-in is C * k * k); float32. The
+    first dense layer reads the flattened (C, H, W) feature maps in NCHW order.
+    """
+    rng = np.random.default_rng(seed)
+    params = []
+    for f, c, k, _, _ in CONV_LAYERS:
+        bound = np.sqrt(6.0 / (c * k * k + f))
+        params.append((rng.uniform(-bound, bound, (f, c, k, k)).astype(np.float32),
+                       rng.uniform(-0.05, 0.05, f).astype(np.float32)))
+    return params + init_params(CONV_DENSE, seed=seed + 1)

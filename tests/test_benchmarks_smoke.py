@@ -102,3 +102,23 @@ def test_taking_turns_gives_every_function_every_batch_in_order():
     seen = {"a": [], "b": []}
     spent = taking_turns({name: (lambda name: lambda xb, yb: seen[name].extend(yb))(name) for name in seen}, X, y, 3, 2)
     assert seen["a"] == seen["b"] == list(range(10)) and set(spent) == {"a", "b"}
+
+
+def test_hand_written_conv_net_makes_the_engines_step_and_input_gradient():
+    from benchmarks.handwritten_numpy import ConvNumpyNet
+
+    params = workloads.conv_params()
+    X, y = workloads.synthetic_data(2 * BATCH)
+    net = bench.ConvEngineNet(params)
+    velocity = [np.zeros_like(t.data) for t in net.tensors]
+    hand = ConvNumpyNet(params, BATCH)
+    for start in (0, BATCH):  # two steps: the gradients, then the momentum
+        xb, yb = X[start : start + BATCH], y[start : start + BATCH]
+        np.testing.assert_allclose(hand.step(xb, yb), bench.engine_step(net, velocity, xb, yb), rtol=1e-5)
+    for t, a in zip(net.tensors, [a for layer in hand.weights() for a in layer], strict=True):
+        np.testing.assert_allclose(a, t.data, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(net.tensors[0].data, params[0][0])
+    engine_grad = bench.engine_input_grad(bench.ConvEngineNet(params), X, y)
+    hand_grad = ConvNumpyNet(params, len(X)).input_grad(X, y)
+    assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
+    np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
