@@ -13,17 +13,20 @@ not flipped):
 It is lowered to one matrix product (*im2col*): every window of ``x_pad`` becomes one
 row of ``cols``, of shape ``(N * H_out * W_out, C * kh * kw)``, and the product with the
 kernels flattened to ``(F, C * kh * kw)`` gives all outputs at once, through BLAS.
-Inside the op the rows are ordered (n, i, j), that is NHWC: the product's result is
-``(N * H_out * W_out, F)``, and the NCHW output is a transposed view of it (no copy
-here; the next op copies if it needs contiguous memory). Building ``cols`` is the one
-copy the lowering costs. The VJPs, with ``G`` the upstream gradient in the same
+Inside, the op works in NHWC: the input is viewed as (N, H, W, C), so each window's
+channels sit together while ``cols`` is gathered; the product's result is
+``(N * H_out * W_out, F)``, rows in (n, i, j) order, and the NCHW output is a transposed
+view of that NHWC memory. A second conv2d then views it as NHWC for free; an input
+that really is NCHW-contiguous (the first layer's images) pays for a strided gather
+instead, which for one channel costs nothing. Building ``cols`` is the one copy the
+lowering costs (plus the padded copy when there is padding). The VJPs, with ``G`` the upstream gradient in the same
 (n, i, j) by f layout:
 
     dL/dw = G^T @ cols,   dL/db = sum of g over n, i, j,   dL/dcols = G @ w_flat
 
 and dL/dx is *col2im*: each window's gradient is added back to the pixels it came
-from. That runs one strided slice-add per kernel offset (u, v), kh * kw passes over
-the image in all, never a Python loop over pixels or ``np.add.at``.
+from, in NHWC again. That runs one strided slice-add per kernel offset (u, v), kh * kw
+passes over the image in all, never a Python loop over pixels or ``np.add.at``.
 
 **max_pool2d** takes the maximum of each window, padding with -inf; its VJP sends g
 to the window's maximum, the *first* one in row-major order when several tie (the
@@ -98,9 +101,10 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
         raise ValueError(f"conv2d: x has {images.shape[1]} channels but the kernels expect {channels} "
                          f"(x {images.shape}, w {kernels.shape})")
     n, (ho, wo) = images.shape[0], out_hw
-    padded = _pad(images, padding)
-    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
-    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, channels * kh * kw)  # im2col: the one copy
+    (ph, pw), nhwc = padding, images.transpose(0, 2, 3, 1)  # a view; contiguous when x came from a conv2d
+    padded = np.pad(nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else nhwc
+    windows = sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, :: stride[0], :: stride[1]]  # (N, Ho, Wo, C, kh, kw)
+    cols = windows.reshape(n * ho * wo, channels * kh * kw)  # im2col: the one copy
     w_flat = kernels.reshape(n_filters, -1)
     z = cols @ w_flat.T  # (N * H_out * W_out, F), rows in (n, i, j) order
     parents, vjps = (x, w), (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw),
@@ -121,14 +125,18 @@ def _rows(g: np.ndarray) -> np.ndarray:
 
 
 def _conv_vjp_x(g, w_flat, shape, kernel, stride, padding, out_hw):
-    """col2im: the gradient of every window, added back to the pixels it read, one kernel offset at a time."""
-    (kh, kw), (n, channels, height, width) = kernel, shape
-    d_cols = (_rows(g) @ w_flat).reshape(n, *out_hw, channels, kh, kw)
-    dx = np.zeros((n, channels, height + 2 * padding[0], width + 2 * padding[1]), dtype=g.dtype)
+    """col2im: the gradient of every window, added back to the pixels it read, one kernel offset at a time.
+
+    In NHWC, like the forward pass: each offset's slice-add then moves whole runs of
+    channels. The result is an NCHW view of the NHWC array (no transposing copy).
+    """
+    (kh, kw), (n, channels, height, width), (sh, sw), (ho, wo) = kernel, shape, stride, out_hw
+    d_cols = (_rows(g) @ w_flat).reshape(n, ho, wo, channels, kh, kw)
+    dx = np.zeros((n, height + 2 * padding[0], width + 2 * padding[1], channels), dtype=g.dtype)
     for u in range(kh):  # a loop over the kernel's offsets, each a strided pass over the image
         for v in range(kw):
-            dx[_offset(u, v, stride, out_hw)] += d_cols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
-    return _unpad(dx, padding)
+            dx[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d_cols[..., u, v]
+    return dx[:, padding[0] : padding[0] + height, padding[1] : padding[1] + width, :].transpose(0, 3, 1, 2)
 
 
 def max_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
