@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import os
 import sys
 import time
@@ -152,7 +151,7 @@ def run_attack(args) -> int:
     print(table(rows, title))
     try:
         eps = max(args.eps)
-        if math.isqrt(X.shape[1]) ** 2 == X.shape[1]:  # the digits figure shows square images
+        if figures.image_shape_of(model, X.shape[1]) is not None:  # the digits figure needs images
             x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
             figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
                                   title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")

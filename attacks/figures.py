@@ -32,17 +32,37 @@ def _save(fig, path) -> str:
     return os.fspath(path)
 
 
+def image_shape_of(model, n_features: int):
+    """How to draw a row of ``n_features``: the model's ``input_shape`` (C, H, W), else a
+    square (H, W) when the number is square, else None (it cannot be drawn as an image)."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and len(shape) == 3 and shape[0] in (1, 3):
+        return tuple(shape)
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else None
+
+
+def _as_picture(row, shape):
+    """A (H, W) grey or (H, W, 3) colour image from one row, clipped to [0, 1] for display."""
+    if len(shape) == 3:
+        image = row.reshape(shape)
+        image = image[0] if shape[0] == 1 else image.transpose(1, 2, 0)
+    else:
+        image = row.reshape(shape)
+    return image.clip(0.0, 1.0)
+
+
 def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, title: str = "") -> str:
     """Clean images (top row) above their adversarial versions, each with label and confidence.
 
     Our version of the paper's panda and gibbon: the two rows look alike to a person,
-    and the model's answers below them do not.
+    and the model's answers below them do not. ``image_shape`` defaults to the model's
+    ``input_shape`` (C, H, W) if it has one (three channels are drawn in colour), else
+    to square grey images.
     """
+    image_shape = image_shape or image_shape_of(model, x.shape[1])
     if image_shape is None:
-        side = math.isqrt(x.shape[1])
-        if side * side != x.shape[1]:
-            raise ValueError(f"plot_examples: rows of {x.shape[1]} features are not square images: pass image_shape")
-        image_shape = (side, side)
+        raise ValueError(f"plot_examples: rows of {x.shape[1]} features are not square images: pass image_shape")
     plt = _pyplot()
     n = min(n, len(x))
     clean, adversarial = model.predict_with_proba(x[:n]), model.predict_with_proba(x_adv[:n])
@@ -50,7 +70,7 @@ def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, tit
     for i in range(n):
         for row, (images, (guesses, proba)) in enumerate(((x, clean), (x_adv, adversarial))):
             ax = axes[row, i]
-            ax.imshow(images[i].reshape(image_shape), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(_as_picture(images[i], image_shape), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
             guess = int(guesses[i])
             ax.set_xlabel(f"{guess} ({100 * proba[i, guess]:.0f}%)", color="black" if guess == y[i] else "red", fontsize=8)

@@ -160,3 +160,13 @@ def test_figures_render_small(tmp_path):
     figures.plot_linearity(attacks.linearity(model, x[:1], num=5), tmp_path / "c.png")
     assert all((tmp_path / f).read_bytes()[:8] == PNG for f in ("a.png", "b.png", "c.png"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]  # no temporary files left
+
+
+def test_a_colour_conv_net_is_drawn_from_its_input_shape(tmp_path):
+    model = models.SmallConvNet((3, 8, 8), n_classes=3, seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 192)).astype(np.float32)
+    y = model.predict(x)
+    assert figures.image_shape_of(model, 192) == (3, 8, 8) and figures.image_shape_of(models.SoftmaxRegression(20, 2), 20) is None
+    figures.plot_examples(model, x, attacks.fgsm(model, x, y, eps=0.1), y, tmp_path / "colour.png")
+    assert (tmp_path / "colour.png").read_bytes()[:8] == PNG
+    assert figures._as_picture(x[0], (3, 8, 8)).shape == (8, 8, 3)

@@ -9,8 +9,6 @@ with the claims. Stages that only draw figures return none.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 import models
@@ -134,7 +132,7 @@ def linearity_and_examples(r) -> list:
     model = r.model("maxout")
     r.figure("linearity.png", figures.plot_linearity, linearity(model, r.X_test[:1], r.y_test[:1], eps_max=1.0))
     x, y = r.X_test[:8], r.y_test[:8]
-    if math.isqrt(x.shape[1]) ** 2 == x.shape[1]:  # the digits figure shows square images
+    if figures.image_shape_of(model, x.shape[1]) is not None:  # the digits figure needs images
         r.figure("examples.png", figures.plot_examples, model, x, fgsm(model, x, y, EPS, clip=None), y,
                  title="maxout network, FGSM eps = 0.25 (unclipped): prediction (confidence), red = wrong")
     return []
