@@ -46,7 +46,8 @@ from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
 from .torch_peer import torch_functions
 from .workloads import (
-    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, conv_params, init_params, layer_shapes, momentum_update, synthetic_data,
+    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, conv_products, flops, init_params, layer_shapes,
+    momentum_update, synthetic_data,
 )
 
 TASKS = ("overhead", "mlp", "maxout", "input_grad", "conv", "conv_input_grad")
@@ -183,6 +184,21 @@ def timed_fit(kind: str, params, X, y) -> float:
     return time.perf_counter() - start
 
 
+def matmul_only(task: str):
+    """The task's matrix products and nothing else, into preallocated float32 buffers: the
+    machine's limit for this work (what BLAS alone needs), per batch."""
+    rng = np.random.default_rng(SEED)
+    batch = GRAD_BATCH if task in GRADIENT_TASKS else BATCH
+    buffers = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32), np.empty((m, n), np.float32))
+               for m, k, n in conv_products(batch, task in GRADIENT_TASKS)]
+
+    def run(xb, yb):
+        for a, b, out in buffers:
+            np.matmul(a, b, out=out)
+
+    return run
+
+
 def timed_loop(fn, X, y, batch: int) -> float:
     """Seconds for fn over all batches of (X, y), after one untimed warm-up call."""
     fn(X[:batch], y[:batch])
@@ -200,7 +216,8 @@ def run_worker(impl: str, task: str, steps: int, images: int, chains: int) -> fl
     params = conv_params() if kind == "conv" else init_params(layer_shapes(kind))
     if impl == "fit":
         return timed_fit(kind, params, X, y)
-    return timed_loop(batch_function(impl, task, params), X, y, GRAD_BATCH if gradient else BATCH)
+    fn = matmul_only(task) if impl == "matmul" else batch_function(impl, task, params)
+    return timed_loop(fn, X, y, GRAD_BATCH if gradient else BATCH)
 
 
 # --- the driver -------------------------------------------------------------------------
@@ -234,6 +251,11 @@ def report(result: dict) -> str:
     for task, r in results.items():
         cells = [f"{r['ratios'][name][stat]:.2f}" if name in r["ratios"] else "" for name, stat in columns]
         lines.append(f"| {TITLES[task]} | " + " | ".join(cells) + " |")
+    for task, r in results.items():
+        if "gflops" in r:
+            rates = ", ".join(f"{impl} {rate:.1f}" for impl, rate in r["gflops"].items())
+            lines.append(f"\n{TITLES[task]}: GFLOP/s of the matrix products (from the shapes, min time): {rates}; "
+                         f"'matmul' runs those products alone, the machine's limit for this work.")
     if "overhead" in results:
         us = results["overhead"]["median"]
         lines.append(f"\nPer op (medians): engine {us['engine']:.2f} us forward + backward, "
@@ -273,11 +295,17 @@ def main(argv=None) -> int:
     for task in [args.only] if args.only else TASKS:
         peers = impls if task in ("mlp", "maxout", "input_grad") else impls[:2]  # the PyTorch peer has no conv net yet
         task_impls = peers + (["fit"] if task in ("mlp", "maxout", "conv") else [])
+        task_impls += ["matmul"] if KIND.get(task) == "conv" else []
         runs = {impl: [] for impl in task_impls}
         for _ in range(sizes["repeats"]):
             for impl in task_impls:
                 runs[impl].append(spawn(impl, task, sizes))
         results[task] = summarize(runs, "us_per_op" if task == "overhead" else "seconds")
+        if KIND.get(task) == "conv":
+            images = sizes["images"] if task in GRADIENT_TASKS else sizes["steps"] * BATCH
+            batch = GRAD_BATCH if task in GRADIENT_TASKS else BATCH
+            total = flops(conv_products(batch, task in GRADIENT_TASKS)) * (images // batch)
+            results[task]["gflops"] = {impl: total / t / 1e9 for impl, t in results[task]["min"].items() if impl != "fit"}
     result = {"config": {"quick": args.quick, **sizes}, "environment": env, "results": results}
     print(report(result))
     write_json(args.out, result)

@@ -60,3 +60,28 @@ def conv_params(seed: int = SEED + 1) -> list:
         params.append((rng.uniform(-bound, bound, (f, c, k, k)).astype(np.float32),
                        rng.uniform(-0.05, 0.05, f).astype(np.float32)))
     return params + init_params(CONV_DENSE, seed=seed + 1)
+
+
+def conv_products(batch: int, gradient: bool) -> list:
+    """Every matrix product (M, K, N) of one SmallConvNet step on ``batch`` 28x28 images.
+
+    A training step (``gradient=False``) runs each layer's forward product and its weight
+    gradient, and the input gradient of every layer but the first; an input gradient
+    (``gradient=True``) runs the forward products and every layer's input gradient, no
+    weight gradient. A convolution is the product of its im2col rows (M = batch * H_out *
+    W_out, K = C * k * k) with its F kernels.
+    """
+    layers, size = [], 28
+    for f, c, k, s, p in CONV_LAYERS:
+        size = (size + 2 * p - k) // s + 1
+        layers.append((batch * size * size, c * k * k, f))
+    layers += [(batch, n_in, n_out) for n_in, n_out in CONV_DENSE]
+    forward = list(layers)
+    backward_input = [(m, n, k) for m, k, n in (layers if gradient else layers[1:])]
+    backward_weights = [] if gradient else [(k, m, n) for m, k, n in layers]
+    return forward + backward_input + backward_weights
+
+
+def flops(products) -> int:
+    """Floating-point operations of the products: 2 M K N each (a multiply and an add)."""
+    return sum(2 * m * k * n for m, k, n in products)

@@ -122,3 +122,12 @@ def test_hand_written_conv_net_makes_the_engines_step_and_input_gradient():
     hand_grad = ConvNumpyNet(params, len(X)).input_grad(X, y)
     assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
     np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_conv_products_count_every_matrix_product_of_the_step():
+    step, gradient = workloads.conv_products(100, False), workloads.conv_products(1000, True)
+    assert len(step) == 4 + 3 + 4 and len(gradient) == 4 + 4  # forward, input gradients, weight gradients
+    assert step[0] == (100 * 14 * 14, 16, 16) and step[1] == (100 * 7 * 7, 256, 32) and step[2] == (100, 1568, 100)
+    assert workloads.flops(step[:1]) == 2 * 100 * 196 * 16 * 16
+    result = json.loads(json.dumps(bench.summarize({"engine": [1.0], "numpy": [0.5], "matmul": [0.25]}, "seconds")))
+    assert result["ratios"]["matmul/numpy"]["min"] == 0.5
