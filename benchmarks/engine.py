@@ -11,7 +11,9 @@
   The engine uses ``minigrad.grad``, which must skip the weight gradients.
 * ``conv``, ``conv_input_grad``: the same two for ``SmallConvNet`` (two 4x4 stride-2
   convolutions, then two dense layers), against the hand-derived NHWC im2col version
-  in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`.
+  in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`, and against ``matmul``: the
+  step's matrix products alone (:func:`benchmarks.workloads.conv_products`), the
+  machine's limit for this work. Each is also reported in GFLOP/s of those products.
 
 The matrix products are the same BLAS calls in every implementation, so the ratio is
 decided by what the engine does around them (fresh arrays for every result, masks
