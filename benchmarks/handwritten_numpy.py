@@ -89,7 +89,29 @@ def softmax_xent_grad(logits, y, scale: float) -> float:
     return loss
 
 
-class NumpyNet:
+class HandTrained:
+    """What both hand-derived networks share: a step of SGD with momentum, and the input gradient.
+
+    A subclass has ``forward(x)`` writing the logits into ``self.logits``, ``backward(g,
+    weights)`` filling ``self.grads`` (or returning dL/dx), and ``params``, ``grads``,
+    ``velocity`` as lists of (W, b) pairs.
+    """
+
+    def step(self, x, y) -> float:
+        """One SGD-momentum step; the gradients come out already multiplied by lr."""
+        loss = softmax_xent_grad(self.forward(x), y, scale=LR / len(x))
+        self.backward(self.logits, weights=True)
+        for param, grad, velocity in zip(self.params, self.grads, self.velocity):
+            for p, g, v in zip(param, grad, velocity):
+                momentum_update(p, g, v)
+        return loss / len(x)
+
+    def input_grad(self, x, y):
+        softmax_xent_grad(self.forward(x), y, scale=1.0)
+        return self.backward(self.logits, weights=False).reshape(x.shape)
+
+
+class NumpyNet(HandTrained):
     """Forward and manually derived backward into buffers preallocated for one batch size."""
 
     def __init__(self, kind: str, params, batch: int):
@@ -104,6 +126,7 @@ class NumpyNet:
         activation = Relu if kind == "mlp" else Maxout
         self.acts = [activation(batch, W.shape[1]) for W, _ in self.params[:-1]]
         self.z = [np.empty((batch, W.shape[1]), np.float32) for W, _ in self.params]
+        self.logits = self.z[-1]
         self.dh = [np.empty((batch, W.shape[0]), np.float32) for W, _ in self.params]
         self.inputs = [None] * len(self.params)
 
@@ -130,19 +153,6 @@ class NumpyNet:
             if i > 0:
                 g = self.acts[i - 1].backward(g)
         return g
-
-    def step(self, x, y) -> float:
-        """One SGD-momentum step; the gradients come out already multiplied by lr."""
-        loss = softmax_xent_grad(self.forward(x), y, scale=LR / len(x))
-        self.backward(self.z[-1], weights=True)
-        for param, grad, velocity in zip(self.params, self.grads, self.velocity):
-            for p, g, v in zip(param, grad, velocity):
-                momentum_update(p, g, v)
-        return loss / len(x)
-
-    def input_grad(self, x, y):
-        softmax_xent_grad(self.forward(x), y, scale=1.0)
-        return self.backward(self.z[-1], weights=False)
 
     def weights(self) -> list:
         """The parameters in the standard (unit-major) column order, as copies."""
@@ -201,7 +211,7 @@ def nhwc_order(c: int, h: int, w: int) -> np.ndarray:
     return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).ravel()
 
 
-class ConvNumpyNet:
+class ConvNumpyNet(HandTrained):
     """SmallConvNet by hand: conv-relu-conv-relu in NHWC, then two dense layers, SGD with momentum.
 
     The first dense layer's rows are permuted once to read NHWC-flattened maps (the
@@ -260,18 +270,6 @@ class ConvNumpyNet:
                     return None
             d = conv.backward_input(d, self.params[i][0]).reshape(len(g), -1)
         return d
-
-    def step(self, x, y) -> float:
-        loss = softmax_xent_grad(self.forward(x), y, scale=LR / len(x))
-        self.backward(self.logits, weights=True)
-        for param, grad, velocity in zip(self.params, self.grads, self.velocity):
-            for p, g, v in zip(param, grad, velocity):
-                momentum_update(p, g, v)
-        return loss / len(x)
-
-    def input_grad(self, x, y):
-        softmax_xent_grad(self.forward(x), y, scale=1.0)
-        return self.backward(self.logits, weights=False).reshape(x.shape)
 
     def weights(self) -> list:
         """The parameters in the engine's layout (the dense rows back in NCHW order), as copies."""
