@@ -4,7 +4,7 @@ Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF
 ``Dropout``, ``Sequential``; convolutional layers (:mod:`models.conv`): ``Conv2d``,
 ``MaxPool2d``, ``Flatten``, ``ConvMaxout``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
-``RBFNetwork``, ``SmallConvNet``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
+``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
 
 >>> import numpy as np, models
@@ -18,6 +18,7 @@ from .classifiers import (
     CLASSIFIERS,
     MLP,
     Classifier,
+    ConvMaxoutNetwork,
     LogisticRegression,
     MaxoutNetwork,
     RBFNetwork,

@@ -27,7 +27,7 @@ import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
 
-from .conv import Conv2d, Flatten, output_size
+from .conv import Conv2d, ConvMaxout, Flatten, output_size
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator, positive_int
 from .module import Module
 
@@ -391,6 +391,71 @@ class SmallConvNet(Classifier):
             Flatten(), Linear(32 * height * width, 100, init="he", rng=rng), ReLU(),
             Linear(100, n_classes, init="glorot", rng=rng),
         )
+
+    def logits(self, x):
+        return self.net(x.reshape(x.shape[0], *self.input_shape))
+
+
+#: The conv maxout networks: each conv layer is (channels, kernel, padding, pool, pool stride),
+#: all with ``conv_pieces`` pieces, then a dense maxout layer of ``units`` x ``unit_pieces``.
+CONV_MAXOUT_PRESETS = {
+    # The maxout paper's CIFAR-10 network (pylearn2 scripts/papers/maxout/cifar10.yaml).
+    "paper": dict(conv=((96, 8, 4, 4, 2), (192, 8, 3, 4, 2), (192, 5, 3, 2, 2)), conv_pieces=2,
+                  kernel_norms=(0.9, 1.9365, 1.9365), units=500, unit_pieces=5),
+    # The same shape of network with a third of the channels and 200 dense units, for 2 CPU cores.
+    "cpu": dict(conv=((32, 8, 4, 4, 2), (64, 8, 3, 4, 2), (64, 5, 3, 2, 2)), conv_pieces=2,
+                kernel_norms=(0.9, 1.9365, 1.9365), units=200, unit_pieces=5),
+    # A tiny one for tests and --quick runs.
+    "tiny": dict(conv=((8, 5, 2, 2, 2), (8, 3, 1, 2, 2)), conv_pieces=2, kernel_norms=(0.9, 1.9365), units=16, unit_pieces=2),
+}
+
+
+@register
+class ConvMaxoutNetwork(Classifier):
+    """The maxout paper's convolutional maxout network, as presets (:data:`CONV_MAXOUT_PRESETS`).
+
+    Each conv maxout layer convolves to ``channels * pieces`` maps, takes the maximum
+    over each group of pieces, then max-pools (:class:`models.ConvMaxout`); a dense
+    maxout layer and a softmax follow. As in the paper's recipe: weights uniform in
+    +-0.005, max-norm on every kernel and column (``kernel_norms`` for the conv layers,
+    1.9365 for the dense ones), and with ``dropout`` the inputs kept with probability
+    0.8 (unscaled, as pylearn2) and every hidden layer's inputs with 0.5 (scaled by 2).
+    ``"paper"`` is the CIFAR-10 network (about 1.3-1.5 GFLOP forward per image: days on
+    2 cores); ``"cpu"`` keeps its shape with a third of the channels and 200 dense units,
+    so that some 20 epochs fit in two hours (``docs/measurements.md`` has the timings);
+    ``"tiny"`` is for tests.
+    Like every classifier it takes rows ``(N, C * H * W)``.
+    """
+
+    def __init__(self, preset: str = "cpu", input_shape=(3, 32, 32), n_classes: int = 10, *, dropout: bool = True,
+                 seed=None):
+        if preset not in CONV_MAXOUT_PRESETS:
+            raise ValueError(f"ConvMaxoutNetwork: preset must be one of {sorted(CONV_MAXOUT_PRESETS)}, got {preset!r}")
+        input_shape = tuple(positive_int(v, f"ConvMaxoutNetwork: input_shape[{i}]") for i, v in enumerate(input_shape))
+        if len(input_shape) != 3:
+            raise ValueError(f"ConvMaxoutNetwork: input_shape must be (C, H, W), got {input_shape}")
+        n_classes = n_classes_of(n_classes, "ConvMaxoutNetwork")
+        self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout), seed=seed)
+        self.input_shape, self.n_classes, self.n_features = input_shape, n_classes, int(np.prod(input_shape))
+        settings, rng = CONV_MAXOUT_PRESETS[preset], _generator(seed)
+        channels, height, width = input_shape
+        layers = [Dropout(0.8, 1.0, rng=rng)] if dropout else []
+        for i, ((out, kernel, padding, pool, stride), norm) in enumerate(zip(settings["conv"], settings["kernel_norms"])):
+            if i and dropout:
+                layers.append(Dropout(0.5, rng=rng))
+            layers.append(ConvMaxout(channels, out, settings["conv_pieces"], kernel, pool=pool, pool_stride=stride,
+                                     padding=padding, max_norm=norm, rng=rng))
+            height = output_size(output_size(height, kernel, 1, padding), pool, stride, 0)
+            width = output_size(output_size(width, kernel, 1, padding), pool, stride, 0)
+            if height < 1 or width < 1:
+                raise ValueError(f"ConvMaxoutNetwork: images of {input_shape[1:]} are too small for the {preset!r} preset")
+            channels = out
+        layers += [Flatten()] + ([Dropout(0.5, rng=rng)] if dropout else [])
+        layers.append(Maxout(channels * height * width, settings["units"], settings["unit_pieces"], init=0.005,
+                             max_norm=1.9365, rng=rng))
+        layers += [Dropout(0.5, rng=rng)] if dropout else []
+        layers.append(Linear(settings["units"], n_classes, init=0.005, max_norm=1.9365, rng=rng))
+        self.net = Sequential(*layers)
 
     def logits(self, x):
         return self.net(x.reshape(x.shape[0], *self.input_shape))

@@ -195,3 +195,25 @@ def test_conv_maxout_layer_computes_conv_maxout_pool_and_keeps_kernel_norms():
     assert np.all(norms <= 0.1 + 1e-6)
     with pytest.raises(ValueError, match="SmallConvNet: images of .* are too small"):
         models.SmallConvNet((1, 2, 2))
+
+
+def test_conv_maxout_network_presets_train_save_load_and_keep_their_norms(tmp_path):
+    import attacks
+    import models
+    import training
+
+    paper = models.ConvMaxoutNetwork("paper", dropout=False, seed=0)
+    assert [p.shape for p in paper.parameters()][::2] == [(192, 3, 8, 8), (384, 96, 8, 8), (384, 192, 5, 5), (3072, 2500), (500, 10)]
+    net = models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8), n_classes=3, seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(0, 1, size=(60, 192)).astype(np.float32), rng.integers(0, 3, size=60)
+    training.fit(net, X, y, epochs=2, batch_size=20, optimizer=training.SGD(net.parameters(), lr=0.1), progress=False)
+    kernels = net.net.layers[1].conv.weight.data  # the first ConvMaxout, after the input dropout
+    assert np.sqrt((kernels.reshape(len(kernels), -1) ** 2).sum(axis=1)).max() <= 0.9 + 1e-6
+    models.save(net, tmp_path / "cm.npz")
+    np.testing.assert_array_equal(models.load(tmp_path / "cm.npz").predict(X), net.predict(X))
+    assert np.abs(attacks.fgsm(net, X, y, eps=0.1) - X).max() <= 0.1 + 1e-6
+    with pytest.raises(ValueError, match="preset must be one of"):
+        models.ConvMaxoutNetwork("huge")
+    with pytest.raises(ValueError, match="too small for the 'paper' preset"):
+        models.ConvMaxoutNetwork("paper", input_shape=(3, 8, 8))
