@@ -1,0 +1,135 @@
+"""CIFAR-10 loading on small archives and folders in both official formats, written by the tests.
+
+No real CIFAR-10 is needed (it cannot be downloaded here): each test writes the files
+it reads, with their MD5s passed as ``checksums``.
+"""
+
+import hashlib
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+import training
+from training.cifar import BATCHES, FOLDERS
+
+N = 4  # images per batch file
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def batch_arrays(index: int):
+    rng = np.random.default_rng(index)
+    return rng.integers(0, 256, size=(N, 3072), dtype=np.uint8), rng.integers(0, 10, size=N)
+
+
+def binary_bytes(images, labels) -> bytes:
+    return np.concatenate([labels.astype(np.uint8)[:, None], images], axis=1).tobytes()
+
+
+def python_bytes(images, labels) -> bytes:
+    return pickle.dumps({b"batch_label": b"synthetic", b"labels": labels.tolist(), b"data": images,
+                         b"filenames": [b"x.png"] * len(labels)}, protocol=2)
+
+
+def write_set(tmp_path, kind: str):
+    """The folder of ``kind`` ("binary" or "python") and its archive; returns (folder, archive, checksums, X, y)."""
+    folder = tmp_path / FOLDERS[kind]
+    folder.mkdir()
+    files, arrays = {}, {}
+    for i, name in enumerate(BATCHES[kind]["train"] + BATCHES[kind]["test"]):
+        arrays[name] = batch_arrays(i)
+        files[name] = (binary_bytes if kind == "binary" else python_bytes)(*arrays[name])
+        (folder / name).write_bytes(files[name])
+    archive = tmp_path / ("cifar-10-binary.tar.gz" if kind == "binary" else "cifar-10-python.tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=FOLDERS[kind])
+    checksums = {name: md5(data) for name, data in files.items()} | {archive.name: md5(archive.read_bytes())}
+    X = np.concatenate([arrays[n][0] for n in BATCHES[kind]["train"]]) / 255.0
+    y = np.concatenate([arrays[n][1] for n in BATCHES[kind]["train"]])
+    return folder, archive, checksums, X, y
+
+
+@pytest.mark.parametrize("kind", ["binary", "python"])
+@pytest.mark.parametrize("form", ["folder", "parent folder", "archive", "folder holding the archive"])
+def test_both_formats_load_from_folders_and_archives(tmp_path, kind, form):
+    folder, archive, checksums, X, y = write_set(tmp_path, kind)
+    if form == "folder holding the archive":
+        holder = tmp_path / "holder"
+        holder.mkdir()
+        archive.rename(holder / archive.name)
+        archive = holder / archive.name
+    path = {"folder": folder, "parent folder": tmp_path, "archive": archive, "folder holding the archive": archive.parent}[form]
+    X_got, y_got = training.load_cifar10("train", path, checksums=checksums)
+    assert X_got.dtype == np.float32 and X_got.shape == (5 * N, 3072) and y_got.dtype == np.int64
+    np.testing.assert_allclose(X_got, X, rtol=1e-6)
+    np.testing.assert_array_equal(y_got, y)
+    assert training.load_cifar10("test", path, checksums=checksums)[0].shape == (N, 3072)
+
+
+def test_a_corrupt_or_unchecked_file_is_refused_naming_it(tmp_path):
+    folder, archive, checksums, _, _ = write_set(tmp_path, "python")
+    with pytest.raises(training.DataError, match="data_batch_1: MD5 mismatch"):
+        training.load_cifar10("train", folder)  # the official digests: our synthetic files are not CIFAR-10
+    with pytest.raises(training.DataError, match="cifar-10-python.tar.gz: MD5 mismatch"):
+        training.load_cifar10("train", archive)
+    truncated = tmp_path / "t" / "cifar-10-python.tar.gz"
+    truncated.parent.mkdir()
+    truncated.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(training.DataError, match="not a readable .tar.gz archive"):
+        training.load_cifar10("train", truncated, checksums={truncated.name: md5(truncated.read_bytes())})
+
+
+def test_a_binary_file_of_a_wrong_size_is_refused(tmp_path):
+    folder, _, checksums, _, _ = write_set(tmp_path, "binary")
+    (folder / "data_batch_3.bin").write_bytes(b"\x00" * 3000)
+    with pytest.raises(training.DataError, match="data_batch_3.bin: 3000 bytes is not a whole number"):
+        training.load_cifar10("train", folder, checksums=checksums)
+
+
+class Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_hostile_pickle_is_refused_without_running(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    hostile = pickle.dumps({b"data": Boom(), b"labels": []}, protocol=2)
+    (folder / "data_batch_2").write_bytes(hostile)
+    checksums["data_batch_2"] = md5(hostile)  # even a file whose checksum is "right" is not trusted
+    with pytest.raises(training.DataError, match="data_batch_2: refused: the pickle asks for posix.system"):
+        training.load_cifar10("train", folder, checksums=checksums)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_crafted_archive_cannot_write_outside_its_folder(tmp_path):
+    (tmp_path / "set").mkdir()
+    _, archive, checksums, _, _ = write_set(tmp_path / "set", "binary")
+    crafted = tmp_path / "crafted" / "cifar-10-binary.tar.gz"
+    crafted.parent.mkdir()
+    with tarfile.open(archive) as source, tarfile.open(crafted, "w:gz") as tar:
+        for member in source.getmembers():
+            tar.addfile(member, source.extractfile(member) if member.isfile() else None)
+        evil = tarfile.TarInfo("../../evil.txt")
+        evil.size = 4
+        tar.addfile(evil, io.BytesIO(b"evil"))
+    checksums[crafted.name] = md5(crafted.read_bytes())
+    X, _ = training.load_cifar10("train", crafted, checksums=checksums)
+    assert X.shape == (5 * N, 3072)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIGRAD_CIFAR10", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(training.DataNotFoundError, match="CIFAR-10 not found in .*cifar10.*cannot be downloaded"):
+        training.load_cifar10("train")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        training.load_cifar10("validation", tmp_path)

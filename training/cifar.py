@@ -1,0 +1,188 @@
+"""CIFAR-10 from its official files, read safely: ``load_cifar10(split, path)``.
+
+Both official versions are read, as the archive or as its extracted folder:
+
+* ``cifar-10-binary.tar.gz`` (folder ``cifar-10-batches-bin``): ``data_batch_1.bin`` ..
+  ``data_batch_5.bin`` and ``test_batch.bin``, fixed records of 1 label byte and 3,072
+  pixel bytes (3 x 32 x 32, channel-major). No pickle: nothing in it can run code.
+* ``cifar-10-python.tar.gz`` (folder ``cifar-10-batches-py``): ``data_batch_1`` ..
+  ``data_batch_5`` and ``test_batch``, each a pickled dict (``b"data"``: a uint8 array
+  (N, 3072); ``b"labels"``: N ints). Unpickling can run arbitrary code, so a batch is
+  unpickled only (1) after its MD5 matches the expected one, official or given in
+  ``checksums``, and (2) through an unpickler that resolves nothing but the few NumPy
+  names an array needs (:class:`_BatchUnpickler`): a hostile file is refused before
+  any of it runs.
+
+An archive is read in memory, member by member, by the known names only: nothing is
+extracted to disk, so a crafted member name (``../../somewhere``) writes nowhere.
+Every archive is checked against its MD5 before it is read (the official digests
+unless ``checksums`` names the archive's file).
+
+CIFAR-10 cannot be downloaded here: put one of the archives (or its folder) where
+``path``, ``$MINIGRAD_CIFAR10`` or the cache (``~/.cache/minigrad-adv/cifar10``) points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from .data import DataError, DataNotFoundError
+
+ARCHIVES = {"binary": "cifar-10-binary.tar.gz", "python": "cifar-10-python.tar.gz"}
+FOLDERS = {"binary": "cifar-10-batches-bin", "python": "cifar-10-batches-py"}
+BATCHES = {
+    "binary": {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]},
+    "python": {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
+}
+#: The official MD5 digests: of both archives, and of the Python version's batch files.
+CIFAR10_MD5 = {
+    "cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530",
+    "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+RECORD = 1 + 3 * 32 * 32  # one label byte, then the pixels
+
+
+def default_cifar_dir() -> Path:
+    """``$XDG_CACHE_HOME/minigrad-adv/cifar10``, or ``~/.cache/minigrad-adv/cifar10`` without it."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "minigrad-adv" / "cifar10"
+
+
+def load_cifar10(split: str = "train", path=None, *, checksums=None):
+    """CIFAR-10's ``split`` ("train": 50,000 images, "test": 10,000) as ``(X, y)``.
+
+    ``X``: float32 (N, 3072) in [0, 1], channel-major (C, H, W) as the files store it;
+    ``y``: int64 (N,) in 0..9. ``path``: an official archive, its extracted folder, or a
+    folder holding either; used alone when given. Without it, ``$MINIGRAD_CIFAR10``, then
+    :func:`default_cifar_dir`. ``checksums`` maps file names (an archive's or a Python
+    batch's) to MD5 hex digests, replacing the official ones for those names (tests
+    pass the digests of the files they wrote).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"load_cifar10: split must be 'train' or 'test', got {split!r}")
+    if checksums is not None and not isinstance(checksums, dict):
+        raise TypeError(f"load_cifar10: checksums must map file names to MD5 digests, got {type(checksums).__name__}")
+    expected = {**CIFAR10_MD5, **(checksums or {})}
+    places = [Path(path).expanduser()] if path is not None else [
+        Path(p).expanduser() for p in (os.environ.get("MINIGRAD_CIFAR10"), default_cifar_dir()) if p]
+    for place in places:
+        found = _locate(place)
+        if found is not None:
+            kind, source = found
+            parts = [_read_batch(kind, name, data, expected) for name, data in _batches(kind, source, split, expected)]
+            X = np.concatenate([images for images, _ in parts]).astype(np.float32) / np.float32(255.0)
+            return X, np.concatenate([labels for _, labels in parts])
+    looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"
+    raise DataNotFoundError(
+        f"CIFAR-10 not found in {looked}: put cifar-10-binary.tar.gz or cifar-10-python.tar.gz (or the folder "
+        "either unpacks to) there; it cannot be downloaded on this machine")
+
+
+def _locate(place: Path):
+    """(kind, an archive path or a folder of batch files) for the first form found at ``place``, or None."""
+    if place.is_file():
+        for kind, archive in ARCHIVES.items():
+            if place.name == archive:
+                return kind, place
+        raise DataError(f"{place}: not a CIFAR-10 archive (expected {' or '.join(ARCHIVES.values())})")
+    if not place.is_dir():
+        return None
+    for kind in ARCHIVES:
+        for folder in (place / FOLDERS[kind], place):
+            if (folder / BATCHES[kind]["test"][0]).is_file():
+                return kind, folder
+        if (place / ARCHIVES[kind]).is_file():
+            return kind, place / ARCHIVES[kind]
+    return None
+
+
+def _batches(kind: str, source: Path, split: str, expected: dict):
+    """(file name, bytes) of each batch of ``split``, from a folder or (in memory) from an archive."""
+    names = BATCHES[kind][split]
+    if source.is_dir():
+        for name in names:
+            file = source / name
+            if not file.is_file():
+                raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
+            yield name, file.read_bytes()
+        return
+    data = source.read_bytes()
+    _check_md5(data, expected.get(source.name), source)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for name in names:
+                member = f"{FOLDERS[kind]}/{name}"
+                try:
+                    info = archive.getmember(member)
+                except KeyError:
+                    raise DataError(f"{source}: the archive has no {member}") from None
+                handle = archive.extractfile(info) if info.isfile() else None
+                if handle is None:
+                    raise DataError(f"{source}: {member} is not a regular file in the archive")
+                yield name, handle.read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DataError(f"{source}: not a readable .tar.gz archive (truncated or corrupt?): {error}") from None
+
+
+def _check_md5(data: bytes, digest, source) -> None:
+    if digest is None:
+        raise DataError(f"{source}: no MD5 to check it against; pass checksums={{'{Path(str(source)).name}': md5}}")
+    actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if actual != digest.lower():
+        raise DataError(f"{source}: MD5 mismatch: the file's is {actual}, expected {digest} (corrupt, or another file)")
+
+
+def _read_batch(kind: str, name: str, data: bytes, expected: dict):
+    """(uint8 images (N, 3072), int64 labels (N,)) of one batch file's bytes."""
+    if kind == "binary":
+        if not data or len(data) % RECORD:
+            raise DataError(f"{name}: {len(data)} bytes is not a whole number of {RECORD}-byte CIFAR-10 records")
+        records = np.frombuffer(data, np.uint8).reshape(-1, RECORD)
+        images, labels = records[:, 1:], records[:, 0].astype(np.int64)
+    else:
+        _check_md5(data, expected.get(name), name)  # before a single byte is unpickled
+        try:
+            batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+        except pickle.UnpicklingError as error:
+            raise DataError(f"{name}: refused: {error}") from None
+        except Exception as error:  # a malformed pickle fails in many ways; none of it is usable
+            raise DataError(f"{name}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})") from None
+        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+            raise DataError(f"{name}: not a CIFAR-10 batch (no b'data' and b'labels')")
+        images, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.int64)
+        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != RECORD - 1 or len(labels) != len(images):
+            raise DataError(f"{name}: data of shape {images.shape} ({images.dtype}) and {len(labels)} labels "
+                            f"do not make (N, {RECORD - 1}) uint8 images with N labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{name}: labels outside 0..9")
+    return images, labels
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Resolves only what a pickled NumPy array needs; anything else is refused before it runs."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),  # how a Python 3 pickle of protocol 2 stores bytes: it only encodes a string
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"the pickle asks for {module}.{name}, which a CIFAR-10 batch never needs")
+        if module == "numpy.core.multiarray" and hasattr(np, "_core"):  # NumPy 2 moved it; the files predate that
+            module = "numpy._core.multiarray"
+        return super().find_class(module, name)
