@@ -163,9 +163,9 @@ class Conv:
     """A convolution in NHWC layout, im2col into a preallocated buffer, one matmul each way.
 
     Forward: every k x k window of the padded input (N, Hp, Wp, C) becomes one row of
-    ``cols`` (N * Ho * Wo, C * k * k), in the kernels' (C, k, k) order, and
-    ``cols @ W^T`` gives the output rows (N * Ho * Wo, F): already NHWC for the next
-    layer, no transpose. Backward: dW = g^T cols, db = sum of g, and d(cols) = g W,
+    ``cols`` (N * Ho * Wo, k * k * C), in (u, v, c) order so that the gather copies whole
+    runs of channels, and ``cols @ W^T`` (W kept as (F, k, k, C)) gives the output rows
+    (N * Ho * Wo, F): already NHWC for the next layer, no transpose. Backward: dW = g^T cols, db = sum of g, and d(cols) = g W,
     added back onto the padded input one kernel offset at a time (col2im).
     """
 
@@ -184,7 +184,7 @@ class Conv:
         p = self.p
         self.padded[:, p : p + x.shape[1], p : p + x.shape[2], :] = x
         windows = sliding_window_view(self.padded, (self.k, self.k), axis=(1, 2))[:, :: self.s, :: self.s]
-        np.copyto(self.cols.reshape(windows.shape), windows)  # (N, Ho, Wo, C, k, k): im2col
+        np.copyto(self.cols.reshape(windows.shape[:3] + (self.k, self.k, self.c)), windows.transpose(0, 1, 2, 4, 5, 3))
         np.matmul(self.cols, W.reshape(len(W), -1).T, out=self.out)
         self.out += b
         return self.out
@@ -196,12 +196,12 @@ class Conv:
     def backward_input(self, g, W):
         """dL/dx (N, H, W, C) from g (N * Ho * Wo, F): col2im over the kernel offsets."""
         np.matmul(g, W.reshape(len(W), -1), out=self.d_cols)
-        d_cols = self.d_cols.reshape(-1, self.ho, self.wo, self.c, self.k, self.k)
+        d_cols = self.d_cols.reshape(-1, self.ho, self.wo, self.k, self.k, self.c)
         self.d_padded.fill(0.0)
         s, ho, wo = self.s, self.ho, self.wo
         for u in range(self.k):
             for v in range(self.k):
-                self.d_padded[:, u : u + s * (ho - 1) + 1 : s, v : v + s * (wo - 1) + 1 : s, :] += d_cols[..., u, v]
+                self.d_padded[:, u : u + s * (ho - 1) + 1 : s, v : v + s * (wo - 1) + 1 : s, :] += d_cols[:, :, :, u, v, :]
         p, height, width = self.p, self.padded.shape[1] - 2 * self.p, self.padded.shape[2] - 2 * self.p
         return self.d_padded[:, p : p + height, p : p + width, :]
 
@@ -226,7 +226,8 @@ class ConvNumpyNet(HandTrained):
             height, width = conv.ho, conv.wo
         self.order = nhwc_order(CONV_LAYERS[-1][0], height, width)
         (w1, b1), (w2, b2), (W3, b3), (W4, b4) = params
-        self.params = [(w1.copy(), b1.copy()), (w2.copy(), b2.copy()), (np.ascontiguousarray(W3[self.order]), b3.copy()),
+        kernels = [w.transpose(0, 2, 3, 1).copy() for w in (w1, w2)]  # (F, k, k, C): cols' order; always a copy
+        self.params = [(kernels[0], b1.copy()), (kernels[1], b2.copy()), (np.ascontiguousarray(W3[self.order]), b3.copy()),
                        (W4.copy(), b4.copy())]
         self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self.params]
         self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in self.params]
@@ -274,6 +275,6 @@ class ConvNumpyNet(HandTrained):
     def weights(self) -> list:
         """The parameters in the engine's layout (the dense rows back in NCHW order), as copies."""
         (w1, b1), (w2, b2), (W3, b3), (W4, b4) = self.params
-        return [(w1.copy(), b1.copy()), (w2.copy(), b2.copy()), (W3[np.argsort(self.order)], b3.copy()),
-                (W4.copy(), b4.copy())]
+        return [(w1.transpose(0, 3, 1, 2).copy(), b1.copy()), (w2.transpose(0, 3, 1, 2).copy(), b2.copy()),
+                (W3[np.argsort(self.order)], b3.copy()), (W4.copy(), b4.copy())]
 

@@ -421,7 +421,9 @@ class ConvMaxoutNetwork(Classifier):
     1.9365 for the dense ones), and with ``dropout`` the inputs kept with probability
     0.8 (unscaled, as pylearn2) and every hidden layer's inputs with 0.5 (scaled by 2).
     ``"paper"`` is the CIFAR-10 network (about 1.3-1.5 GFLOP forward per image: days on
-    2 cores); ``"cpu"`` keeps its shape with a third of the channels and 200 dense units,
+    2 cores). One departure: pylearn2's cuda-convnet pooling rounds the number of
+    windows up (maps of 16, 7 and 5 pixels, 4,800 inputs to the dense layer), ours
+    rounds down as PyTorch does (15, 6 and 4 pixels, 3,072 inputs); ``"cpu"`` keeps its shape with a third of the channels and 200 dense units,
     so that some 20 epochs fit in two hours (``docs/measurements.md`` has the timings);
     ``"tiny"`` is for tests.
     Like every classifier it takes rows ``(N, C * H * W)``.

@@ -109,21 +109,42 @@ def test_a_hostile_pickle_is_refused_without_running(tmp_path, monkeypatch):
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_a_crafted_archive_cannot_write_outside_its_folder(tmp_path):
+def test_a_crafted_archive_member_that_is_a_link_is_refused(tmp_path):
     (tmp_path / "set").mkdir()
     _, archive, checksums, _, _ = write_set(tmp_path / "set", "binary")
     crafted = tmp_path / "crafted" / "cifar-10-binary.tar.gz"
     crafted.parent.mkdir()
     with tarfile.open(archive) as source, tarfile.open(crafted, "w:gz") as tar:
         for member in source.getmembers():
-            tar.addfile(member, source.extractfile(member) if member.isfile() else None)
-        evil = tarfile.TarInfo("../../evil.txt")
-        evil.size = 4
-        tar.addfile(evil, io.BytesIO(b"evil"))
+            if member.name.endswith("data_batch_1.bin"):  # the batch becomes a link to a file outside
+                link = tarfile.TarInfo(member.name)
+                link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tar.addfile(link)
+            else:
+                tar.addfile(member, source.extractfile(member) if member.isfile() else None)
     checksums[crafted.name] = md5(crafted.read_bytes())
-    X, _ = training.load_cifar10("train", crafted, checksums=checksums)
-    assert X.shape == (5 * N, 3072)
-    assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
+    with pytest.raises(training.DataError, match="data_batch_1.bin is not a regular file in the archive"):
+        training.load_cifar10("train", crafted, checksums=checksums)
+    assert sorted(p.name for p in crafted.parent.iterdir()) == [crafted.name]  # nothing was extracted
+
+
+def test_a_hostile_pickle_with_the_wrong_digest_is_never_unpickled(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    (folder / "data_batch_1").write_bytes(pickle.dumps(Boom(), protocol=2))
+    with pytest.raises(training.DataError, match="data_batch_1: MD5 mismatch"):
+        training.load_cifar10("train", folder, checksums=checksums)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_batches_pickled_by_older_numpy_load(tmp_path):
+    """The official files name numpy.core.multiarray, which NumPy 2 moved to numpy._core."""
+    folder, _, checksums, X, _ = write_set(tmp_path, "python")
+    for name in BATCHES["python"]["train"]:
+        old = (folder / name).read_bytes().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+        (folder / name).write_bytes(old)
+        checksums[name] = md5(old)
+    np.testing.assert_allclose(training.load_cifar10("train", folder, checksums=checksums)[0], X, rtol=1e-6)
 
 
 def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):

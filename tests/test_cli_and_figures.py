@@ -169,4 +169,5 @@ def test_a_colour_conv_net_is_drawn_from_its_input_shape(tmp_path):
     assert figures.image_shape_of(model, 192) == (3, 8, 8) and figures.image_shape_of(models.SoftmaxRegression(20, 2), 20) is None
     figures.plot_examples(model, x, attacks.fgsm(model, x, y, eps=0.1), y, tmp_path / "colour.png")
     assert (tmp_path / "colour.png").read_bytes()[:8] == PNG
-    assert figures._as_picture(x[0], (3, 8, 8)).shape == (8, 8, 3)
+    picture = figures._as_picture(x[0], (3, 8, 8))
+    assert picture.shape == (8, 8, 3) and picture[2, 5, 1] == x[0].reshape(3, 8, 8)[1, 2, 5]  # (H, W, C) of (C, H, W)

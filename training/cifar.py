@@ -9,9 +9,10 @@ Both official versions are read, as the archive or as its extracted folder:
   ``data_batch_5`` and ``test_batch``, each a pickled dict (``b"data"``: a uint8 array
   (N, 3072); ``b"labels"``: N ints). Unpickling can run arbitrary code, so a batch is
   unpickled only (1) after its MD5 matches the expected one, official or given in
-  ``checksums``, and (2) through an unpickler that resolves nothing but the few NumPy
-  names an array needs (:class:`_BatchUnpickler`): a hostile file is refused before
-  any of it runs.
+  ``checksums``, and (2) through an unpickler that resolves nothing but the few names
+  an array needs (NumPy's array reconstruction, and ``_codecs.encode`` with which a
+  Python 3 pickle stores bytes: :class:`_BatchUnpickler`): a hostile file is refused
+  before any of it runs.
 
 An archive is read in memory, member by member, by the known names only: nothing is
 extracted to disk, so a crafted member name (``../../somewhere``) writes nowhere.
@@ -53,6 +54,7 @@ CIFAR10_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
 RECORD = 1 + 3 * 32 * 32  # one label byte, then the pixels
+MAX_BATCH_BYTES, MAX_ARCHIVE_BYTES = 64 * 2**20, 256 * 2**20  # the official files: 31 MB and 163-170 MB
 
 
 def default_cifar_dir() -> Path:
@@ -83,7 +85,8 @@ def load_cifar10(split: str = "train", path=None, *, checksums=None):
         if found is not None:
             kind, source = found
             parts = [_read_batch(kind, name, data, expected) for name, data in _batches(kind, source, split, expected)]
-            X = np.concatenate([images for images, _ in parts]).astype(np.float32) / np.float32(255.0)
+            X = np.concatenate([images for images, _ in parts]).astype(np.float32)
+            X /= np.float32(255.0)  # in place: a second 600 MB array for the training split is not needed
             return X, np.concatenate([labels for _, labels in parts])
     looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"
     raise DataNotFoundError(
@@ -117,9 +120,9 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
             file = source / name
             if not file.is_file():
                 raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
-            yield name, file.read_bytes()
+            yield name, _read_bounded(file, MAX_BATCH_BYTES)
         return
-    data = source.read_bytes()
+    data = _read_bounded(source, MAX_ARCHIVE_BYTES)
     _check_md5(data, expected.get(source.name), source)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
@@ -132,9 +135,19 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
                 handle = archive.extractfile(info) if info.isfile() else None
                 if handle is None:
                     raise DataError(f"{source}: {member} is not a regular file in the archive")
+                if info.size > MAX_BATCH_BYTES:
+                    raise DataError(f"{source}: {member} holds {info.size:,} bytes, far more than a CIFAR-10 batch")
                 yield name, handle.read()
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(f"{source}: not a readable .tar.gz archive (truncated or corrupt?): {error}") from None
+
+
+def _read_bounded(file: Path, limit: int) -> bytes:
+    """The file's bytes, refusing one far larger than any CIFAR-10 file before reading it."""
+    size = file.stat().st_size
+    if size > limit:
+        raise DataError(f"{file}: {size:,} bytes is far larger than a CIFAR-10 file (at most {limit:,})")
+    return file.read_bytes()
 
 
 def _check_md5(data: bytes, digest, source) -> None:
@@ -176,7 +189,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
         ("_codecs", "encode"),  # how a Python 3 pickle of protocol 2 stores bytes: it only encodes a string
     }
 

@@ -13,8 +13,9 @@ not flipped):
 It is lowered to one matrix product (*im2col*): every window of ``x_pad`` becomes one
 row of ``cols``, of shape ``(N * H_out * W_out, C * kh * kw)``, and the product with the
 kernels flattened to ``(F, C * kh * kw)`` gives all outputs at once, through BLAS.
-Inside, the op works in NHWC: the input is viewed as (N, H, W, C), so each window's
-channels sit together while ``cols`` is gathered; the product's result is
+Inside, the op works in NHWC: the input is viewed as (N, H, W, C), and each row of
+``cols`` lists a window as (u, v, c), so the gather copies whole runs of channels (the
+kernels are flattened in the same order, a small copy); the product's result is
 ``(N * H_out * W_out, F)``, rows in (n, i, j) order, and the NCHW output is a transposed
 view of that NHWC memory. A second conv2d then views it as NHWC for free; an input
 that really is NCHW-contiguous (the first layer's images) pays for a strided gather
@@ -104,11 +105,11 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     (ph, pw), nhwc = padding, images.transpose(0, 2, 3, 1)  # a view; contiguous when x came from a conv2d
     padded = np.pad(nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else nhwc
     windows = sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, :: stride[0], :: stride[1]]  # (N, Ho, Wo, C, kh, kw)
-    cols = windows.reshape(n * ho * wo, channels * kh * kw)  # im2col: the one copy
-    w_flat = kernels.reshape(n_filters, -1)
+    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * channels)  # im2col, (u, v, c) order
+    w_flat = kernels.transpose(0, 2, 3, 1).reshape(n_filters, -1)  # the kernels in the same (u, v, c) order
     z = cols @ w_flat.T  # (N * H_out * W_out, F), rows in (n, i, j) order
     parents, vjps = (x, w), (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw),
-                             lambda g: (_rows(g).T @ cols).reshape(kernels.shape))
+                             lambda g: (_rows(g).T @ cols).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2))
     if b is not None:
         b = as_tensor(b, x)
         if b.shape != (n_filters,):
@@ -131,11 +132,11 @@ def _conv_vjp_x(g, w_flat, shape, kernel, stride, padding, out_hw):
     channels. The result is an NCHW view of the NHWC array (no transposing copy).
     """
     (kh, kw), (n, channels, height, width), (sh, sw), (ho, wo) = kernel, shape, stride, out_hw
-    d_cols = (_rows(g) @ w_flat).reshape(n, ho, wo, channels, kh, kw)
+    d_cols = (_rows(g) @ w_flat).reshape(n, ho, wo, kh, kw, channels)
     dx = np.zeros((n, height + 2 * padding[0], width + 2 * padding[1], channels), dtype=g.dtype)
     for u in range(kh):  # a loop over the kernel's offsets, each a strided pass over the image
         for v in range(kw):
-            dx[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d_cols[..., u, v]
+            dx[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d_cols[:, :, :, u, v, :]
     return dx[:, padding[0] : padding[0] + height, padding[1] : padding[1] + width, :].transpose(0, 3, 1, 2)
 
 

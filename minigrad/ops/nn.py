@@ -79,7 +79,7 @@ def first_maximum(pieces: list, record: bool):
     pieces, never over elements); the masks only when ``record`` (a graph is recorded).
     Shared by ``maxout`` and ``max_pool2d``, so both break ties the same way.
     """
-    z = pieces[0].copy()
+    z = pieces[0].copy(order="K")  # keeps the layout: a conv's NHWC maps stay NHWC for the next conv
     wins = [None]
     for candidate in pieces[1:]:
         if record:
