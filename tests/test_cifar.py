@@ -5,7 +5,6 @@ it reads, with their MD5s passed as ``checksums``.
 """
 
 import hashlib
-import io
 import pickle
 import tarfile
 
