@@ -11,6 +11,8 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
   training, a loss for :func:`training.fit`) and ``logistic_adversarial_loss``, its closed
   form for logistic regression.
 * :mod:`attacks.toy`: the lecture's 10-dimensional logistic example.
+* :mod:`attacks.reproduction`: ``advex reproduce``, the paper's experiments (claims,
+  stages, run folder, report).
 * :mod:`attacks.figures` (needs matplotlib) and :mod:`attacks.cli` (the ``advex`` command).
 """
 

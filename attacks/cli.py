@@ -11,7 +11,8 @@ installed, figures (clean vs adversarial digits, error and confidence versus eps
 linearity plot) into ``--out``, replacing what an earlier ``advex attack`` wrote there.
 Errors (bad arguments, unreadable or wrong files, NaN weights, an unwritable ``--out``)
 print one line and exit with status 2; arguments and files are checked before any
-work. ``ADVEX_DEBUG=1`` shows the full traceback instead.
+work. ``ADVEX_DEBUG=1`` shows the full traceback instead. (Arguments argparse itself
+rejects, such as ``--eps abc``, print its usage line before the error, also exit 2.)
 """
 
 from __future__ import annotations
@@ -126,14 +127,8 @@ def run_attack(args) -> int:
         raise CommandError(f"--out {args.out} holds files advex attack does not write ({', '.join(foreign[:5])}): "
                            "pass an empty or new folder (a re-run into its own output replaces it)")
     import_user_modules(args.imports)
-    try:
-        model = models.load(args.model)
-    except (FileNotFoundError, models.ModelFileError) as error:
-        raise CommandError(str(error)) from None
-    try:
-        X, y = load_test_set(args.data)
-    except training.DataError as error:
-        raise CommandError(str(error)) from None
+    model = models.load(args.model)  # a missing or bad file, like bad data, is reported by main in one line
+    X, y = load_test_set(args.data)
     if args.n:
         X, y = X[: args.n], y[: args.n]
     if X.shape[1] != model.n_features or y.max() >= model.n_classes:
@@ -171,11 +166,8 @@ def run_reproduce(args) -> int:
     writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
-    try:
-        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
-                           models=args.models, mlp=args.mlp)
-    except ValueError as error:  # data not found or unreadable, or --out holds a run with other settings
-        raise CommandError(str(error)) from None
+    run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
+                       models=args.models, mlp=args.mlp)
     try:
         run.run()
     except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import minigrad as mg
 
 from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
@@ -142,6 +141,5 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
     walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])
-    with model.evaluating(), mg.no_grad():
-        logits = np.concatenate([model(walked[i : i + 2000]).data for i in range(0, len(walked), 2000)])
+    logits = model.logits_of(walked, 2000, "linearity")
     return {"eps": eps, "logits": logits.reshape(num, len(x), -1), "labels": y}

@@ -50,9 +50,8 @@ import minigrad as mg
 import models
 import training
 from attacks.reproduction import EPS, adversarial_error
-from models.io import atomic_write_text
 
-from .harness import ROOT, environment, environment_lines
+from .harness import ROOT, environment, environment_lines, write_json
 from .workloads import synthetic_data
 
 
@@ -142,7 +141,7 @@ def main(argv=None) -> int:
         sizes["repeats"] = args.repeats
     result = {"config": {"quick": args.quick, **sizes}, "environment": environment(), **summarize(measure(sizes))}
     print(report(result))
-    atomic_write_text(args.out, json.dumps(result, indent=2))
+    write_json(args.out, result)
     print(f"\nJSON written to {args.out}")
     return 0
 

@@ -1,7 +1,9 @@
-"""A network trained with hand-derived gradients in plain NumPy: the baseline the engine is timed against.
+"""Networks trained with hand-derived gradients in plain NumPy: the baselines the engine is timed against.
 
 This is what reverse-mode autodiff saves you from writing, and it is good reading for
-that reason: every backward pass below is derived by hand for this one architecture.
+that reason: every backward pass below is derived by hand for its one architecture
+(the dense MLP and maxout networks in :class:`NumpyNet`, SmallConvNet in
+:class:`ConvNumpyNet`).
 For ``z = x W + b`` the gradients are ``dW = x^T g``, ``db = sum of g over the batch``
 and ``dx = g W^T``; relu passes g where its input was positive; maxout routes g to the
 winning piece; softmax cross-entropy gives ``g = (softmax(z) - onehot(y)) / N``.

@@ -1,8 +1,9 @@
 """The workloads every implementation in the engine benchmark runs: same data, same weights, same step.
 
-One SGD-with-momentum step of a ReLU MLP or a maxout network on synthetic MNIST-shaped
-data (float32), from the same Glorot-uniform initial weights, so that every
-implementation computes the same numbers and only the time differs.
+One SGD-with-momentum step of a ReLU MLP, a maxout network or SmallConvNet on
+synthetic MNIST-shaped data (float32), from the same Glorot-uniform initial weights,
+so that every implementation computes the same numbers and only the time differs;
+``conv_products`` lists the matrix products of a conv step, for the matmul-only run.
 """
 
 from __future__ import annotations

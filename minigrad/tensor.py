@@ -400,7 +400,9 @@ def _floating_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 def _exact_float(integers: np.ndarray, dtype) -> np.ndarray:
     """Integers (or booleans) as ``dtype``, refusing those it cannot hold exactly (beyond 2^24 in float32)."""
     exact = 2 ** (np.finfo(dtype).nmant + 1)
-    if integers.dtype.itemsize > 2 and integers.size and np.abs(integers.astype(np.float64)).max() > exact:
+    info = np.iinfo(integers.dtype) if integers.dtype.kind in "iu" else None
+    if info is not None and max(-info.min, info.max) > exact and integers.size and \
+            max(-int(integers.min()), int(integers.max())) > exact:  # only types that can exceed it are looked at
         raise ValueError(f"integer values beyond {exact:,} would lose precision in {np.dtype(dtype)}: "
                          "convert them yourself (to float64, say) before the arithmetic")
     return integers.astype(dtype)

@@ -1,4 +1,4 @@
-"""The models of the paper, built from layers on :mod:`minigrad`'s public API.
+"""The models: the paper's, and the conv nets after it, built from layers on :mod:`minigrad`'s public API.
 
 Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
 ``Dropout``, ``Sequential``; convolutional layers (:mod:`models.conv`): ``Conv2d``,

@@ -1,6 +1,7 @@
-"""The classifiers of the paper, each a :class:`Module` with a loss and predictions.
+"""The classifiers: the paper's, and the conv nets that came after it; each a :class:`Module`.
 
-Every classifier maps a batch of inputs (N, n_features) to logits, and offers:
+Every classifier maps a batch of inputs (N, n_features) to logits (an image classifier
+reshapes the rows to its ``input_shape`` first), and offers:
 
 * ``model(x)``: logits as a Tensor (x a Tensor or an ndarray, float32).
 * ``model.loss(logits, y, reduction="mean"|"sum"|"none")``: its own training loss,
@@ -9,14 +10,20 @@ Every classifier maps a batch of inputs (N, n_features) to logits, and offers:
   gradient points the way the loss's does, but does not vanish when the model is
   confident. Each classifier says explicitly which one it uses; a subclass that
   overrides ``loss`` keeps the softmax one until it overrides this too.
-* ``model.predict_proba(x)`` / ``model.predict(x)``: batched, in evaluation mode,
-  without recording a graph. A model's *confidence* in a prediction is the top entry
-  of ``predict_proba`` (for the RBF network those entries are not normalised).
+* ``model.predict_proba(x)`` / ``model.predict(x)`` / ``model.predict_with_proba(x)``:
+  batched, in evaluation mode, without recording a graph, from ``model.logits_of(x)``
+  (which refuses NaN inputs and outputs). ``predict`` takes the argmax of
+  ``class_scores(logits)``, which are the logits unless a model says otherwise, never
+  of probabilities that may all underflow. A model's *confidence* in a prediction is
+  the probability of the predicted class (for the RBF network those entries are not
+  normalised).
 * ``model.config``: the constructor arguments, which :func:`models.save` stores.
 
 A classifier of your own: subclass :class:`Classifier`, set ``n_features``,
 ``n_classes`` and ``config`` in ``__init__``, write ``logits``, and decorate the class
-with :func:`register` so that :func:`models.load` can rebuild it by name.
+with :func:`register` so that :func:`models.load` can rebuild it by name. Override
+``class_scores`` only if your logits do not order the classes (as LogisticRegression's
+single logit does not).
 """
 
 from __future__ import annotations
@@ -360,8 +367,28 @@ class RBFNetwork(Classifier):
         return np.exp(logits)
 
 
+class ImageClassifier(Classifier):
+    """A classifier of images that still takes rows ``(N, C * H * W)``, like every classifier.
+
+    It knows its ``input_shape`` (C, H, W) and reshapes the rows itself, so ``fit``, the
+    attacks and the figures need nothing new; a subclass builds ``self.net`` on maps.
+    """
+
+    def _set_shapes(self, input_shape, n_classes, what: str) -> tuple:
+        """Check and keep ``input_shape`` and ``n_classes``; return the checked pair."""
+        input_shape = tuple(positive_int(s, f"{what}: input_shape[{i}]") for i, s in enumerate(input_shape))
+        if len(input_shape) != 3:
+            raise ValueError(f"{what}: input_shape must be (C, H, W), got {input_shape}")
+        self.input_shape, self.n_classes = input_shape, n_classes_of(n_classes, what)
+        self.n_features = int(np.prod(input_shape))
+        return self.input_shape, self.n_classes
+
+    def logits(self, x):
+        return self.net(x.reshape(x.shape[0], *self.input_shape))
+
+
 @register
-class SmallConvNet(Classifier):
+class SmallConvNet(ImageClassifier):
     """The MNIST convolutional network of Wong, Rice & Kolter (2020, "Fast is better than free").
 
     conv 1->16 (4x4, stride 2, padding 1), ReLU, conv 16->32 (4x4, stride 2, padding 1),
@@ -372,13 +399,8 @@ class SmallConvNet(Classifier):
     """
 
     def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, seed=None):
-        input_shape = tuple(positive_int(s, f"SmallConvNet: input_shape[{i}]") for i, s in enumerate(input_shape))
-        if len(input_shape) != 3:
-            raise ValueError(f"SmallConvNet: input_shape must be (C, H, W), got {input_shape}")
-        n_classes = n_classes_of(n_classes, "SmallConvNet")
+        input_shape, n_classes = self._set_shapes(input_shape, n_classes, "SmallConvNet")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
-        self.input_shape, self.n_classes = input_shape, n_classes
-        self.n_features = int(np.prod(input_shape))
         channels, height, width = input_shape
         for _ in range(2):
             height, width = output_size(height, 4, 2, 1), output_size(width, 4, 2, 1)
@@ -391,9 +413,6 @@ class SmallConvNet(Classifier):
             Flatten(), Linear(32 * height * width, 100, init="he", rng=rng), ReLU(),
             Linear(100, n_classes, init="glorot", rng=rng),
         )
-
-    def logits(self, x):
-        return self.net(x.reshape(x.shape[0], *self.input_shape))
 
 
 #: The conv maxout networks: each conv layer is (channels, kernel, padding, pool, pool stride),
@@ -411,7 +430,7 @@ CONV_MAXOUT_PRESETS = {
 
 
 @register
-class ConvMaxoutNetwork(Classifier):
+class ConvMaxoutNetwork(ImageClassifier):
     """The maxout paper's convolutional maxout network, as presets (:data:`CONV_MAXOUT_PRESETS`).
 
     Each conv maxout layer convolves to ``channels * pieces`` maps, takes the maximum
@@ -433,12 +452,8 @@ class ConvMaxoutNetwork(Classifier):
                  seed=None):
         if preset not in CONV_MAXOUT_PRESETS:
             raise ValueError(f"ConvMaxoutNetwork: preset must be one of {sorted(CONV_MAXOUT_PRESETS)}, got {preset!r}")
-        input_shape = tuple(positive_int(v, f"ConvMaxoutNetwork: input_shape[{i}]") for i, v in enumerate(input_shape))
-        if len(input_shape) != 3:
-            raise ValueError(f"ConvMaxoutNetwork: input_shape must be (C, H, W), got {input_shape}")
-        n_classes = n_classes_of(n_classes, "ConvMaxoutNetwork")
+        input_shape, n_classes = self._set_shapes(input_shape, n_classes, "ConvMaxoutNetwork")
         self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout), seed=seed)
-        self.input_shape, self.n_classes, self.n_features = input_shape, n_classes, int(np.prod(input_shape))
         settings, rng = CONV_MAXOUT_PRESETS[preset], _generator(seed)
         channels, height, width = input_shape
         layers = [Dropout(0.8, 1.0, rng=rng)] if dropout else []
@@ -458,6 +473,3 @@ class ConvMaxoutNetwork(Classifier):
         layers += [Dropout(0.5, rng=rng)] if dropout else []
         layers.append(Linear(settings["units"], n_classes, init=0.005, max_norm=1.9365, rng=rng))
         self.net = Sequential(*layers)
-
-    def logits(self, x):
-        return self.net(x.reshape(x.shape[0], *self.input_shape))

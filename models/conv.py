@@ -75,8 +75,8 @@ class ConvMaxout(Module):
 
     def __init__(self, in_channels: int, channels: int, pieces: int, kernel: int, *, pool: int, pool_stride: int,
                  padding: int = 0, init=0.005, max_norm=None, rng=None):
-        self.channels, self.pieces = positive_int(channels, "ConvMaxout: channels"), positive_int(pieces, "ConvMaxout: pieces")
-        self.conv = Conv2d(in_channels, channels * pieces, kernel, padding=padding, init=init, max_norm=max_norm, rng=rng)
+        self.pieces = positive_int(pieces, "ConvMaxout: pieces")
+        self.conv = Conv2d(in_channels, positive_int(channels, "ConvMaxout: channels") * pieces, kernel, padding=padding, init=init, max_norm=max_norm, rng=rng)
         self.pool = MaxPool2d(pool, pool_stride)
 
     def forward(self, x):

@@ -1,10 +1,16 @@
-"""Saving and loading a model as one ``.npz`` file: its architecture and its weights.
+"""Saving and loading a model as one ``.npz`` file, and the project's careful file writes.
 
 The file holds every parameter array under its dotted name, plus ``__model__``: a
 JSON string with the class name and constructor arguments (``model.config``), so
-:func:`load` can rebuild the model without the caller knowing its architecture.
-Files are written atomically (to a temporary file in the same folder, then renamed),
-so an interrupted save never leaves a half-written model behind.
+:func:`load` can rebuild the model without the caller knowing its architecture, as
+long as the class is registered (``models.register``; its module must be imported).
+A file names a class, never code: loading runs nothing.
+
+:func:`atomic_write` (with ``atomic_write_text`` and ``atomic_savez``) is how every
+package writes files: to a temporary file beside the target, then renamed, so an
+interrupted write never leaves a half-written file, and the next write cleans up the
+temporary files of killed writers. ``read_npz``, ``json_default`` and
+``foreign_files`` are small helpers the checkpoints and the ``advex`` commands share.
 """
 
 from __future__ import annotations

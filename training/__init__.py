@@ -1,6 +1,7 @@
 """Data, optimizers and the training loop: generic, knowing nothing about attacks.
 
-Built on :mod:`minigrad` and on :mod:`models` (its atomic file writes). Adversarial
+Built on :mod:`minigrad` and on :mod:`models` (its file helpers: atomic writes,
+``read_npz``, ``json_default``). Adversarial
 training is a loss that :func:`fit` takes like any other; it lives with the attacks
 (:mod:`attacks.adversarial_training`).
 

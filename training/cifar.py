@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, DataNotFoundError
+from .data import DataError, DataNotFoundError, cache_root
 
 ARCHIVES = {"binary": "cifar-10-binary.tar.gz", "python": "cifar-10-python.tar.gz"}
 FOLDERS = {"binary": "cifar-10-batches-bin", "python": "cifar-10-batches-py"}
@@ -59,8 +59,7 @@ MAX_BATCH_BYTES, MAX_ARCHIVE_BYTES = 64 * 2**20, 256 * 2**20  # the official fil
 
 def default_cifar_dir() -> Path:
     """``$XDG_CACHE_HOME/minigrad-adv/cifar10``, or ``~/.cache/minigrad-adv/cifar10`` without it."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "minigrad-adv" / "cifar10"
+    return cache_root() / "cifar10"
 
 
 def load_cifar10(split: str = "train", path=None, *, checksums=None):
@@ -85,7 +84,7 @@ def load_cifar10(split: str = "train", path=None, *, checksums=None):
         if found is not None:
             kind, source = found
             parts = [_read_batch(kind, name, data, expected) for name, data in _batches(kind, source, split, expected)]
-            X = np.concatenate([images for images, _ in parts]).astype(np.float32)
+            X = np.concatenate([images for images, _ in parts], dtype=np.float32)  # no uint8 copy of the whole set
             X /= np.float32(255.0)  # in place: a second 600 MB array for the training split is not needed
             return X, np.concatenate([labels for _, labels in parts])
     looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"

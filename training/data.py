@@ -222,8 +222,12 @@ def default_cache_dir() -> Path:
 
     Read at each call, so setting ``XDG_CACHE_HOME`` moves it (the tests do).
     """
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "minigrad-adv" / "mnist"
+    return cache_root() / "mnist"
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/minigrad-adv``, or ``~/.cache/minigrad-adv``: where each data set has its folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minigrad-adv"
 
 
 def load_mnist(split: str = "train", path=None, *, download: bool = True):

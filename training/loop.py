@@ -21,7 +21,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.ops.nn import check_labels
-from minigrad.validation import is_integer
+from minigrad.validation import integer_at_least, is_integer
 from models.io import atomic_savez, json_default, read_npz
 
 from .progress import progress_bar
@@ -163,10 +163,8 @@ def fit(
         raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
     if not is_integer(epochs) or not is_integer(batch_size) or epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
-    if not is_integer(monitor_size) or monitor_size < 0:
-        raise ValueError(f"fit: monitor_size must be an integer >= 0, got {monitor_size!r}")
-    if not is_integer(seed) or seed < 0:
-        raise ValueError(f"fit: seed must be an integer >= 0, got {seed!r}")
+    integer_at_least(monitor_size, 0, "fit: monitor_size")
+    integer_at_least(seed, 0, "fit: seed")
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     _check_optimizer(optimizer, model, schedules)
     checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)

@@ -221,14 +221,14 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, attr: str, start: float, factor: float, floor: float = 0.0):
         super().__init__(attr)
+        if not 0 < factor < np.inf:
+            raise ValueError(f"ExponentialDecay: factor must be finite and > 0, got {factor}")
         self.start, self.factor, self.floor = start, factor, floor
 
     def value(self, step, epoch):
         return max(self.start * self.factor**step, self.floor)
 
     def extremes(self):
-        if not 0 < self.factor < np.inf:
-            raise ValueError(f"ExponentialDecay: factor must be finite and > 0, got {self.factor}")
         return (self.start,) + ((self.floor,) if self.factor < 1 and self.floor else ())
 
 
@@ -237,14 +237,14 @@ class StepDecay(Schedule):
 
     def __init__(self, attr: str, start: float, gamma: float, every: int):
         super().__init__(attr)
+        if not 0 < gamma < np.inf:
+            raise ValueError(f"StepDecay: gamma must be finite and > 0, got {gamma}")
         self.start, self.gamma, self.every = start, gamma, integer_at_least(every, 1, "StepDecay: every")
 
     def value(self, step, epoch):
         return self.start * self.gamma ** (epoch // self.every)
 
     def extremes(self):
-        if not 0 < self.gamma < np.inf:
-            raise ValueError(f"StepDecay: gamma must be finite and > 0, got {self.gamma}")
         return (self.start,)
 
 

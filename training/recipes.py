@@ -67,5 +67,5 @@ def conv_recipe(model, *, epochs: int = 12) -> dict:
     """``SmallConvNet`` on MNIST: SGD with momentum 0.9 and batch 100, the learning rate 0.05
     halved every 3 epochs, keeping the epoch with the best validation error (ours; see
     ``docs/measurements.md`` for the runs that chose it)."""
-    return dict(optimizer=SGD(model.parameters(), lr=0.05, momentum=0.9), schedules=[StepDecay("lr", 0.05, 0.5, 3)],
-                batch_size=100, epochs=epochs, early_stopping=EarlyStopping(patience=epochs))
+    recipe = mlp_recipe(model, epochs=epochs)  # the MLP's SGD, batch and best-epoch rule, plus the decay
+    return dict(recipe, schedules=[StepDecay("lr", recipe["optimizer"].lr, 0.5, 3)])

@@ -17,9 +17,11 @@ Inside, the op works in NHWC: the input is viewed as (N, H, W, C), and each row 
 ``cols`` lists a window as (u, v, c), so the gather copies whole runs of channels (the
 kernels are flattened in the same order, a small copy); the product's result is
 ``(N * H_out * W_out, F)``, rows in (n, i, j) order, and the NCHW output is a transposed
-view of that NHWC memory. A second conv2d then views it as NHWC for free; an input
-that really is NCHW-contiguous (the first layer's images) pays for a strided gather
-instead, which for one channel costs nothing. Building ``cols`` is the one copy the
+view of that NHWC memory. A conv2d fed such maps (directly, or through elementwise
+ops, maxout or unpadded pooling, which keep the layout) views them as NHWC for free;
+an input that really is NCHW-contiguous (the first layer's images, or a padded
+pooling's output) pays for a strided gather instead, which for one channel costs
+nothing. Building ``cols`` is the one copy the
 lowering costs (plus the padded copy when there is padding). The VJPs, with ``G`` the upstream gradient in the same
 (n, i, j) by f layout:
 
@@ -91,7 +93,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     Returns (N, F, H_out, W_out). See the module docstring for the math, the im2col
     lowering and the VJPs.
     """
-    x, w = as_tensors(as_float_tensor(x), as_float_tensor(w))
+    x, w = as_tensors(x, w)  # integers become floats here, and a plain array takes the other's dtype
     images, kernels = x.data, w.data
     if kernels.ndim != 4:
         raise ValueError(f"conv2d: w must have shape (F, C, kh, kw), got {kernels.shape}")
@@ -153,7 +155,7 @@ def max_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
     z, wins = first_maximum([padded[index] for index in offsets], record=x.requires_grad and is_grad_enabled())
 
     def vjp(g):
-        dx = np.zeros(padded.shape, dtype=g.dtype)
+        dx = np.zeros_like(padded, dtype=g.dtype)
         left = g.copy()
         for k in range(len(offsets) - 1, 0, -1):  # the last offset that won holds the first maximum
             taken = left * wins[k]
@@ -179,7 +181,7 @@ def avg_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
     z /= area
 
     def vjp(g):
-        dx = np.zeros(padded.shape, dtype=g.dtype)
+        dx = np.zeros_like(padded, dtype=g.dtype)
         share = g / area
         for index in offsets:
             dx[index] += share

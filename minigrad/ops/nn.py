@@ -31,7 +31,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 from scipy import special
 
-from ..engine import is_grad_enabled, no_grad
+from ..engine import is_grad_enabled
 from ..tensor import Tensor, as_float_tensor, as_tensor
 from ..validation import integer_at_least
 from .reduce import _logsumexp_keepdims
@@ -79,7 +79,7 @@ def first_maximum(pieces: list, record: bool):
     pieces, never over elements); the masks only when ``record`` (a graph is recorded).
     Shared by ``maxout`` and ``max_pool2d``, so both break ties the same way.
     """
-    z = pieces[0].copy(order="K")  # keeps the layout: a conv's NHWC maps stay NHWC for the next conv
+    z = pieces[0].copy(order="K")  # keeps the layout: a conv's NHWC maps stay NHWC
     wins = [None]
     for candidate in pieces[1:]:
         if record:
@@ -97,7 +97,8 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     (N, C, H, W), ``axis=1`` takes the maximum over groups of ``pieces`` channels: the
     conv maxout layer's channel maxout.
 
-    Implementation: piece k of every unit is the strided view ``a[..., k::pieces]``, so a
+    Implementation: piece k of every unit is a strided view (``a[..., k::pieces]`` along
+    the last axis), so a
     running ``np.maximum`` over the pieces computes z in a few vectorised passes (an
     ``argmax`` over a last axis of length 5 is several times slower). ``wins[k]`` marks
     where piece k beat every earlier piece (strictly, so a tie stays with the earlier
@@ -122,7 +123,7 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     z, wins = first_maximum([x[piece(k)] for k in range(pieces)], record=a.requires_grad and is_grad_enabled())
 
     def vjp(g):
-        dx = np.empty(x.shape, dtype=g.dtype)
+        dx = np.empty_like(x, dtype=g.dtype)  # x's layout: NHWC maps keep their gradient NHWC for conv2d
         left = g.copy()
         for k in range(pieces - 1, 0, -1):
             taken = dx[piece(k)]
@@ -200,13 +201,11 @@ def logistic_direction_loss(logits, targets, reduction: str = "sum") -> Tensor:
     """
     logits = as_float_tensor(logits)
     _require_sum(reduction, "logistic_direction_loss")
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    t, losses = _binary_cross_entropy(logits.data, targets, "logistic_direction_loss")
     if t.size and not np.isin(t, (0, 1)).all():
         raise ValueError("logistic_direction_loss: targets must be 0 or 1 (for a soft target t, sign(sigma(z) - t) is not 1 - 2t)")
-    with no_grad():  # only the value: the gradient is the direction below
-        value = binary_cross_entropy_with_logits(logits, t, reduction="sum")
-    direction = (1.0 - 2.0 * t).astype(logits.dtype)
-    return Tensor.from_op(value.data, (logits,), (lambda g: g * direction,), "logistic_direction_loss")
+    direction = 1.0 - 2.0 * t
+    return Tensor.from_op(np.asarray(losses.sum()), (logits,), (lambda g: g * direction,), "logistic_direction_loss")
 
 
 def _require_sum(reduction, op: str):
@@ -227,14 +226,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
     logits = as_float_tensor(logits)
     z = logits.data
     check_reduction(reduction)
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
-    if t.shape != z.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: targets have shape {t.shape}, logits {z.shape}")
-    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # NaN fails both
-        raise ValueError("binary_cross_entropy_with_logits: targets must lie in [0, 1] (probabilities of class 1)")
-    t = t.astype(z.dtype, copy=False)
-    losses = np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
-    _check_finite(losses, "binary_cross_entropy_with_logits", z)
+    t, losses = _binary_cross_entropy(z, targets, "binary_cross_entropy_with_logits")
 
     def vjp(g):
         dz = special.expit(z) - t
@@ -242,6 +234,19 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
         return dz
 
     return Tensor.from_op(reduce_losses(losses, reduction), (logits,), (vjp,), "binary_cross_entropy_with_logits")
+
+
+def _binary_cross_entropy(z: np.ndarray, targets, op: str):
+    """Targets (checked in [0, 1]) as z's dtype, and the per-element losses softplus(z) - t z (checked finite)."""
+    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if t.shape != z.shape:
+        raise ValueError(f"{op}: targets have shape {t.shape}, logits {z.shape}")
+    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # NaN fails both
+        raise ValueError(f"{op}: targets must lie in [0, 1] (probabilities of class 1)")
+    t = t.astype(z.dtype, copy=False)
+    losses = np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
+    _check_finite(losses, op, z)
+    return t, losses
 
 
 def check_reduction(reduction: str) -> str:
