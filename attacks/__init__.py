@@ -6,6 +6,7 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 * :mod:`attacks.methods`: ``fgsm``, ``fgm``, ``pgd``, ``bim``, ``least_likely_class``,
   ``random_sign_noise`` (and ``noise_attack``, its attack-callable form).
 * :mod:`attacks.metrics`: ``evaluate`` (error and confidence versus eps),
+  ``fgsm_preprocessed`` (eps in a model's preprocessed units, also measured in pixels),
   ``transfer_matrix``, ``linearity``.
 * :mod:`attacks.adversarial_training`: ``AdversarialObjective`` (FGSM or PGD adversarial
   training, a loss for :func:`training.fit`) and ``logistic_adversarial_loss``, its closed
@@ -19,6 +20,6 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 from .adversarial_training import AdversarialObjective, logistic_adversarial_loss
 from .gradients import attack_direction, input_gradient
 from .methods import bim, fgm, fgsm, least_likely_class, noise_attack, pgd, random_sign_noise
-from .metrics import DEFAULT_EPS, evaluate, linearity, transfer_matrix
+from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model
 from . import figures

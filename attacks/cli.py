@@ -3,8 +3,10 @@
     advex demo                                   the lecture's logistic example, computed
     advex attack --model PATH [--eps E ...]      attack a saved model on the MNIST test set
                  [--import MODULE]               (a model class of your own: import its module first)
+                 [--cifar DIR [--units U]]       (or on CIFAR-10's, eps in pixels or preprocessed units)
     advex reproduce [--quick] [--out DIR]        the paper's experiments, our numbers beside its own
                     [--models NAME ...] [--mlp]  (only some models; also a ReLU MLP)
+                    [--cifar DIR]                (and the CIFAR-10 result, from a folder you supply)
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -33,7 +35,7 @@ from models.io import atomic_write_text, foreign_files
 
 from . import figures
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
-from .metrics import evaluate, linearity
+from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
 from .toy import describe, toy_example
 
@@ -50,15 +52,32 @@ def table(rows: list, title: str) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['eps']:g} | {100 * r['error_rate']:.2f}% | {100 * r['confidence_wrong']:.1f}% "
-                     f"| {100 * r['p_true']:.1f}% | {r['linf']:.3f} | {r['l2']:.2f} | {r['zero_grad_fraction']:.4f} |")
+                     f"| {100 * r['p_true']:.1f}% | {r['linf']:.3f} | {r['l2']:.2f} | "
+                     f"{'' if r['zero_grad_fraction'] is None else format(r['zero_grad_fraction'], '.4f')} |")
+    in_pixels = [r for r in rows if "mean_linf_pixels" in r]
+    if in_pixels:  # eps in preprocessed units: what they cost in pixels
+        lines += ["", "eps in preprocessed units; the same perturbation in pixels (first order):", "",
+                  "| eps | mean L-inf in pixels | error when applied in pixels |", "|---|---|---|"]
+        lines += [f"| {r['eps']:g} | {r['mean_linf_pixels']:.4f} | {100 * r['error_rate_in_pixels']:.2f}% |" for r in in_pixels]
     return "\n".join(lines) + "\n"
 
 
-def load_test_set(data):
-    """The test split of ``data`` (any IDX data set, unchecked) or of MNIST (checksummed)."""
-    if data is not None:
-        return training.load_idx_dataset(data, "test")
+def load_test_set(args):
+    """The test split of ``--cifar`` (CIFAR-10), of ``--data`` (any IDX data set, unchecked) or of MNIST."""
+    if args.cifar is not None:
+        return training.load_cifar10("test", args.cifar, checksums=cifar_checksums(args))
+    if args.data is not None:
+        return training.load_idx_dataset(args.data, "test")
     return training.load_mnist("test")
+
+
+def cifar_checksums(args):
+    """The digests of ``--cifar-checksums`` (None: the official ones); refused without ``--cifar``."""
+    if args.cifar_checksums is None:
+        return None
+    if args.cifar is None:
+        raise CommandError("--cifar-checksums needs --cifar DIR")
+    return training.read_md5sums(args.cifar_checksums)
 
 
 def _attack(name: str, steps: int, step_size):
@@ -126,9 +145,18 @@ def run_attack(args) -> int:
     if foreign:
         raise CommandError(f"--out {args.out} holds files advex attack does not write ({', '.join(foreign[:5])}): "
                            "pass an empty or new folder (a re-run into its own output replaces it)")
+    if args.cifar is not None and args.data is not None:
+        raise CommandError("--cifar and --data each name the test set: choose one")
+    if args.cifar is None and args.cifar_checksums is not None:
+        raise CommandError("--cifar-checksums needs --cifar DIR")
+    if args.units == "preprocessed" and args.attack != "fgsm":
+        raise CommandError(f"--units preprocessed works with --attack fgsm, not {args.attack}")
     import_user_modules(args.imports)
     model = models.load(args.model)  # a missing or bad file, like bad data, is reported by main in one line
-    X, y = load_test_set(args.data)
+    if args.units == "preprocessed" and getattr(model, "preprocess", None) is None:
+        raise CommandError(f"--units preprocessed: {args.model} ({type(model).__name__}) has no preprocessing layer; "
+                           "its eps are in pixels")
+    X, y = load_test_set(args)
     if args.n:
         X, y = X[: args.n], y[: args.n]
     if X.shape[1] != model.n_features or y.max() >= model.n_classes:
@@ -136,18 +164,27 @@ def run_attack(args) -> int:
                            f"{model.n_classes} classes; the test set has {X.shape[1]} features and {int(y.max()) + 1} classes")
     clip = None if args.no_clip else (0.0, 1.0)
     attack = _attack(args.attack, args.steps, args.step_size)
-    rows = evaluate(model, X, y, attack=attack, eps=[0.0] + sorted(args.eps), clip=clip, batch_size=args.batch_size)
+    if args.units == "preprocessed":  # the maxout paper's CIFAR-10 units: no valid range to clip to
+        clip = None
+        rows = evaluate(model, X, y, eps=[0.0], clip=None, batch_size=args.batch_size)
+        rows += fgsm_preprocessed(model, X, y, sorted(args.eps), batch_size=args.batch_size)
+    else:
+        rows = evaluate(model, X, y, attack=attack, eps=[0.0] + sorted(args.eps), clip=clip, batch_size=args.batch_size)
     for name in ATTACK_OUTPUTS:  # an earlier run's figures must not sit beside this run's tables
         if os.path.exists(os.path.join(args.out, name)):
             os.remove(os.path.join(args.out, name))
-    title = f"{args.attack} on {os.path.basename(args.model)} ({type(model).__name__})"
+    title = f"{args.attack} on {os.path.basename(args.model)} ({type(model).__name__}), eps in {args.units}"
     atomic_write_text(os.path.join(args.out, "attack.json"), json.dumps({"model": args.model, "attack": args.attack, "rows": rows}, indent=2))
     atomic_write_text(os.path.join(args.out, "attack.md"), table(rows, title))
     print(table(rows, title))
     try:
         eps = max(args.eps)
         if figures.image_shape_of(model, X.shape[1]) is not None:  # the digits figure needs images
-            x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
+            if args.units == "preprocessed":  # drawn in pixels: the same perturbation, to first order
+                view, z = model.on_preprocessed(), model.preprocess(X[:8]).data
+                x_adv = X[:8] + model.preprocess.pixel_change(X[:8], fgsm(view, z, y[:8], eps, clip=None) - z)
+            else:
+                x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
             figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
                                   title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")
         figures.plot_eps_curves({title: rows}, os.path.join(args.out, "eps_curve.png"))
@@ -166,8 +203,11 @@ def run_reproduce(args) -> int:
     writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
+    if args.cifar is None and args.cifar_checksums is not None:
+        raise CommandError("--cifar-checksums needs --cifar DIR")
     run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
-                       models=args.models, mlp=args.mlp)
+                       models=args.models, mlp=args.mlp, cifar=args.cifar,
+                       cifar_checksums=None if args.cifar is None else cifar_checksums(args))
     try:
         run.run()
     except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects
@@ -202,19 +242,31 @@ def parser() -> argparse.ArgumentParser:
     attack.add_argument("--no-clip", action="store_true", help="do not clip to [0, 1] (the paper's setting)")
     attack.add_argument("--data", help="folder with a data set in MNIST's IDX layout, e.g. Fashion-MNIST "
                         "(default: MNIST from $MINIGRAD_DATA, the cache, or a download)")
+    attack.add_argument("--cifar", metavar="DIR", help="attack on CIFAR-10's test set: a folder or archive of either "
+                        "official format (it cannot be downloaded here)")
+    attack.add_argument("--cifar-checksums", metavar="FILE", help="MD5s of a CIFAR-format set that is not the official "
+                        "one, in md5sum's format")
+    attack.add_argument("--units", choices=("pixels", "preprocessed"), default="pixels",
+                        help="the unit of eps: pixels in [0, 1] (default), or the preprocessed (GCN + ZCA) inputs of a "
+                        "model with a preprocessing layer, as the paper's CIFAR-10 eps (FGSM only, unclipped)")
     attack.add_argument("--n", type=int, default=0, help="use the first N test images (default: all 10,000)")
     attack.add_argument("--batch-size", type=int, default=1000)
     attack.add_argument("--out", default="advex-out", help="output folder (default ./advex-out)")
     attack.set_defaults(run=run_attack)
     reproduce = commands.add_parser("reproduce", help="train, attack and adversarially train: the paper's numbers")
     reproduce.add_argument("--quick", action="store_true", help="small models and few epochs (minutes, not an hour)")
-    reproduce.add_argument("--full-size", action="store_true", help="1600 maxout units per layer (hours; never in CI)")
+    reproduce.add_argument("--full-size", action="store_true", help="1600 maxout units per layer and, with --cifar, the "
+                           "paper's conv maxout network (hours to days; never in CI)")
     reproduce.add_argument("--data", help="an IDX data set folder (default: MNIST); the paper's numbers show only for MNIST")
     reproduce.add_argument("--out", default="advex-results", help="output folder; re-running reuses finished stages")
     reproduce.add_argument("--seed", type=int, default=0)
     reproduce.add_argument("--models", nargs="+", choices=MODELS,
                            help="train and report only these models (default: all); stages that need another are skipped")
     reproduce.add_argument("--mlp", action="store_true", help="also train and attack a ReLU MLP 784-1200-1200-10")
+    reproduce.add_argument("--cifar", metavar="DIR", help="also the CIFAR-10 stage: a conv maxout network on CIFAR-10 "
+                           "from DIR (either official format, folder or archive; it cannot be downloaded here)")
+    reproduce.add_argument("--cifar-checksums", metavar="FILE", help="MD5s (md5sum's format) of a CIFAR-format set that "
+                           "is not the official one; its rows are reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
     return top

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
+import minigrad as mg
 from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
 
@@ -43,7 +43,8 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
       at the clean inputs (the plain float32 gradient: where it is 0, a plain FGSM
       does nothing); it costs one extra gradient pass per batch, so ``zero_grad=False``
       skips it (the key is then None), as a gradient-free baseline such as noise wants;
-    * ``eps``, ``n``, ``clip``.
+    * ``eps``, ``n``, ``clip``, and ``units``: the unit of eps, the model's ``input_units``
+      ("pixels", or "preprocessed" for :meth:`models.ImageClassifier.on_preprocessed`).
 
     ``attack`` is any callable ``(model, x, y, eps, clip=...) -> x_adv`` (use
     ``functools.partial`` for more arguments; :func:`attacks.noise_attack` adapts the
@@ -85,7 +86,54 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
             "zero_grad_fraction": zeros / x.size if zero_grad else None,
             "n": n,
             "clip": None if clip is None else [float(clip[0]), float(clip[1])],
+            "units": getattr(model, "input_units", "pixels"),
         })
+    return rows
+
+
+def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
+    """FGSM with eps in the units of the model's preprocessed inputs, measured in both units.
+
+    The maxout paper's CIFAR-10 eps (0.1) perturbs the GCN + ZCA preprocessed images,
+    not the pixels. For a model with a preprocessing layer (``model.preprocess``) and
+    pixel rows ``x``, each eps gives one row with the keys of :func:`evaluate` (here on
+    the preprocessed images, unclipped: they have no valid range; ``units`` is
+    "preprocessed"), plus what the same perturbation means in pixels:
+
+    * ``mean_linf_pixels``: the mean L-infinity norm of the pixel change that makes it,
+      to first order (:meth:`models.ContrastWhitening.pixel_change`);
+    * ``error_rate_in_pixels``: the model's error on ``x`` plus that change (unclipped).
+    """
+    batch_size = check_batch_size(batch_size, "fgsm_preprocessed")
+    x = np.asarray(x, dtype=np.float32)
+    y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
+    if getattr(model, "preprocess", None) is None:
+        raise ValueError(f"fgsm_preprocessed: {type(model).__name__} has no preprocessing layer (model.preprocess)")
+    view = model.on_preprocessed()
+    rows = []
+    for e in eps_list(eps, "fgsm_preprocessed"):
+        t = dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0, linf_pixels=0.0, wrong_pixels=0)
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            with model.evaluating(), mg.no_grad():
+                z = model.preprocess(xb).data
+            z_adv = fgsm(view, z, yb, e, clip=None)
+            predicted, proba = view.predict_with_proba(z_adv)
+            wrong, each = predicted != yb, np.arange(len(yb))
+            pixels = model.preprocess.pixel_change(xb, z_adv - z)
+            t["wrong"] += int(wrong.sum())
+            t["confidence_wrong"] += float(proba[each, predicted][wrong].sum())
+            t["p_true"] += float(proba[each, yb].sum())
+            t["linf"] += float(np.abs(z_adv - z).max(axis=1).sum())
+            t["l2"] += float(np.linalg.norm(z_adv - z, axis=1).sum())
+            t["linf_pixels"] += float(np.abs(pixels).max(axis=1).sum())
+            t["wrong_pixels"] += int((model.predict(xb + pixels) != yb).sum())
+        n = len(x)
+        rows.append({"eps": e, "error_rate": t["wrong"] / n,
+                     "confidence_wrong": t["confidence_wrong"] / t["wrong"] if t["wrong"] else float("nan"),
+                     "p_true": t["p_true"] / n, "linf": t["linf"] / n, "l2": t["l2"] / n, "zero_grad_fraction": None,
+                     "n": n, "clip": None, "units": "preprocessed", "mean_linf_pixels": t["linf_pixels"] / n,
+                     "error_rate_in_pixels": t["wrong_pixels"] / n})
     return rows
 
 

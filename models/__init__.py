@@ -2,7 +2,8 @@
 
 Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
 ``Dropout``, ``Sequential``; convolutional layers (:mod:`models.conv`): ``Conv2d``,
-``MaxPool2d``, ``Flatten``, ``ConvMaxout``. Classifiers (:mod:`models.classifiers`):
+``MaxPool2d``, ``Flatten``, ``ConvMaxout``; the CIFAR-10 preprocessing
+(:mod:`models.preprocessing`): ``ContrastWhitening``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
 ``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
@@ -20,7 +21,9 @@ from .classifiers import (
     Classifier,
     ConvMaxoutNetwork,
     LogisticRegression,
+    ImageClassifier,
     MaxoutNetwork,
+    PreprocessedInputs,
     RBFNetwork,
     SmallConvNet,
     SoftmaxRegression,
@@ -30,3 +33,4 @@ from .conv import Conv2d, ConvMaxout, Flatten, MaxPool2d
 from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh
 from .module import Module
+from .preprocessing import ContrastWhitening

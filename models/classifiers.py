@@ -37,6 +37,7 @@ from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
 from .conv import Conv2d, ConvMaxout, Flatten, output_size
 from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator, positive_int
 from .module import Module
+from .preprocessing import ContrastWhitening
 
 CLASSIFIERS = {}
 
@@ -87,6 +88,9 @@ class Classifier(Module):
 
     n_features: int
     n_classes: int
+    #: What the model's inputs are, so that an eps can say its unit: pixels in [0, 1] for every
+    #: classifier here; "preprocessed" for :class:`PreprocessedInputs`.
+    input_units: str = "pixels"
 
     def forward(self, x):
         x = x if isinstance(x, mg.Tensor) else mg.Tensor(x)
@@ -372,7 +376,15 @@ class ImageClassifier(Classifier):
 
     It knows its ``input_shape`` (C, H, W) and reshapes the rows itself, so ``fit``, the
     attacks and the figures need nothing new; a subclass builds ``self.net`` on maps.
+    With ``preprocessing="gcn_zca"`` the rows first pass through a
+    :class:`models.ContrastWhitening` layer (``self.preprocess``, fitted with
+    ``model.preprocess.fit(X_train)``): the model still takes pixels, and
+    :meth:`on_preprocessed` is the same network fed preprocessed rows, for an eps in
+    the preprocessed units of the maxout paper's CIFAR-10 results.
     """
+
+    PREPROCESSING = {None: None, "gcn_zca": ContrastWhitening}
+    preprocess = None  # the preprocessing layer, if any
 
     def _set_shapes(self, input_shape, n_classes, what: str) -> tuple:
         """Check and keep ``input_shape`` and ``n_classes``; return the checked pair."""
@@ -383,8 +395,57 @@ class ImageClassifier(Classifier):
         self.n_features = int(np.prod(input_shape))
         return self.input_shape, self.n_classes
 
+    def _set_preprocessing(self, kind, what: str) -> None:
+        """``self.preprocess``: the layer ``kind`` names (None: no preprocessing)."""
+        if kind not in self.PREPROCESSING:
+            raise ValueError(f"{what}: preprocessing must be one of {list(self.PREPROCESSING)}, got {kind!r}")
+        layer = self.PREPROCESSING[kind]
+        self.preprocess = None if layer is None else layer(self.n_features)
+
     def logits(self, x):
-        return self.net(x.reshape(x.shape[0], *self.input_shape))
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return self.logits_of_preprocessed(x)
+
+    def logits_of_preprocessed(self, z):
+        """The logits of rows that have been preprocessed already (all rows, without preprocessing)."""
+        return self.net(z.reshape(z.shape[0], *self.input_shape))
+
+    def on_preprocessed(self) -> "PreprocessedInputs":
+        """This network as a classifier of preprocessed rows (same weights): attack it for an eps in their units."""
+        if self.preprocess is None:
+            raise ValueError(f"{type(self).__name__}.on_preprocessed: this model has no preprocessing layer")
+        return PreprocessedInputs(self)
+
+
+class PreprocessedInputs(Classifier):
+    """An image classifier with preprocessing, fed rows that are preprocessed already.
+
+    It shares the model's layers (and so its weights and mode): ``fgsm(view,
+    model.preprocess(x).data, y, eps)`` perturbs by eps in the preprocessed units, as
+    the maxout paper's CIFAR-10 eps is. It has no file of its own: save the model.
+    """
+
+    input_units = "preprocessed"
+
+    def __init__(self, model: ImageClassifier):
+        self.model = model
+        self.n_features, self.n_classes, self.input_shape = model.n_features, model.n_classes, model.input_shape
+
+    def logits(self, z):
+        return self.model.logits_of_preprocessed(z)
+
+    def loss(self, logits, y, reduction: str = "mean"):
+        return self.model.loss(logits, y, reduction)
+
+    def direction_loss(self, logits, y, reduction: str = "sum"):
+        return self.model.direction_loss(logits, y, reduction)
+
+    def probabilities(self, logits):
+        return self.model.probabilities(logits)
+
+    def class_scores(self, logits):
+        return self.model.class_scores(logits)
 
 
 @register
@@ -445,15 +506,18 @@ class ConvMaxoutNetwork(ImageClassifier):
     rounds down as PyTorch does (15, 6 and 4 pixels, 3,072 inputs); ``"cpu"`` keeps its shape with a third of the channels and 200 dense units,
     so that some 20 epochs fit in two hours (``docs/measurements.md`` has the timings);
     ``"tiny"`` is for tests.
-    Like every classifier it takes rows ``(N, C * H * W)``.
+    Like every classifier it takes rows ``(N, C * H * W)``; ``preprocessing="gcn_zca"``
+    puts the paper's GCN and ZCA whitening in front (see :class:`ImageClassifier`).
     """
 
     def __init__(self, preset: str = "cpu", input_shape=(3, 32, 32), n_classes: int = 10, *, dropout: bool = True,
-                 seed=None):
+                 preprocessing=None, seed=None):
         if preset not in CONV_MAXOUT_PRESETS:
             raise ValueError(f"ConvMaxoutNetwork: preset must be one of {sorted(CONV_MAXOUT_PRESETS)}, got {preset!r}")
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "ConvMaxoutNetwork")
-        self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout), seed=seed)
+        self._set_preprocessing(preprocessing, "ConvMaxoutNetwork")
+        self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout),
+                           preprocessing=preprocessing, seed=seed)
         settings, rng = CONV_MAXOUT_PRESETS[preset], _generator(seed)
         channels, height, width = input_shape
         layers = [Dropout(0.8, 1.0, rng=rng)] if dropout else []

@@ -6,6 +6,11 @@ are its ``Module`` attributes (and the modules in a ``list`` attribute, for
 assigned, so a layer only has to create them in ``__init__``: nothing to register.
 Names are dotted paths (``"layers.0.weight"``), which is also how ``state_dict`` keys
 and checkpoint files name them.
+
+A layer may also hold *buffers*: fixed arrays that are part of the model but not
+trained (the fitted whitening of :class:`models.ContrastWhitening`). It lists their
+attribute names in ``buffer_names``; ``state_dict`` and model files keep them beside
+the parameters, and no optimizer ever sees them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class Module:
     """Base class: ``parameters()``, ``train()``/``eval()``, ``state_dict()``, ``constrain()``."""
 
     training: bool = True
+    #: The attributes holding this layer's buffers (ndarrays kept with the model, never trained).
+    buffer_names: tuple = ()
 
     def __call__(self, x):
         return self.forward(x)
@@ -46,6 +53,13 @@ class Module:
                 yield prefix + name, value
         for name, child in self.children():
             yield from child.named_parameters(prefix + name + ".")
+
+    def named_buffers(self, prefix: str = ""):
+        """``(dotted name, ndarray)`` for every buffer of this module and its children."""
+        for name in self.buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.children():
+            yield from child.named_buffers(prefix + name + ".")
 
     def parameters(self) -> list:
         """Every parameter Tensor (requires_grad=True), in a fixed order."""
@@ -107,24 +121,28 @@ class Module:
         """
 
     # --- state ------------------------------------------------------------------------
+    def _state_arrays(self) -> dict:
+        """{name: the array itself} for every parameter and buffer."""
+        return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
+
     def state_dict(self) -> dict:
-        """``{name: copy of the parameter array}``: everything needed to restore the weights."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """``{name: copy of the array}`` for every parameter and buffer: everything needed to restore the model."""
+        return {name: array.copy() for name, array in self._state_arrays().items()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays into the parameters; names, shapes and dtypes must match exactly."""
-        own = dict(self.named_parameters())
+        """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
+        own = self._state_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: the state does not fit this model "
                 f"(missing: {missing or 'none'}; unexpected: {unexpected or 'none'})"
             )
-        for name, p in own.items():
+        for name, array in own.items():
             value = np.asarray(state[name])
-            if value.shape != p.data.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {p.data.shape}")
-            if value.dtype != p.data.dtype:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has dtype {value.dtype}, the model expects {p.data.dtype}")
-        for name, p in own.items():
-            p.data[...] = state[name]
+            if value.shape != array.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {array.shape}")
+            if value.dtype != array.dtype:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has dtype {value.dtype}, the model expects {array.dtype}")
+        for name, array in own.items():
+            array[...] = state[name]

@@ -4,7 +4,6 @@ No real CIFAR-10 is needed (it cannot be downloaded here): each test writes the 
 it reads, with their MD5s passed as ``checksums``.
 """
 
-import hashlib
 import pickle
 import tarfile
 
@@ -12,45 +11,10 @@ import numpy as np
 import pytest
 
 import training
-from training.cifar import BATCHES, FOLDERS
+from cifar_files import md5, write_set
+from training.cifar import BATCHES
 
 N = 4  # images per batch file
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def batch_arrays(index: int):
-    rng = np.random.default_rng(index)
-    return rng.integers(0, 256, size=(N, 3072), dtype=np.uint8), rng.integers(0, 10, size=N)
-
-
-def binary_bytes(images, labels) -> bytes:
-    return np.concatenate([labels.astype(np.uint8)[:, None], images], axis=1).tobytes()
-
-
-def python_bytes(images, labels) -> bytes:
-    return pickle.dumps({b"batch_label": b"synthetic", b"labels": labels.tolist(), b"data": images,
-                         b"filenames": [b"x.png"] * len(labels)}, protocol=2)
-
-
-def write_set(tmp_path, kind: str):
-    """The folder of ``kind`` ("binary" or "python") and its archive; returns (folder, archive, checksums, X, y)."""
-    folder = tmp_path / FOLDERS[kind]
-    folder.mkdir()
-    files, arrays = {}, {}
-    for i, name in enumerate(BATCHES[kind]["train"] + BATCHES[kind]["test"]):
-        arrays[name] = batch_arrays(i)
-        files[name] = (binary_bytes if kind == "binary" else python_bytes)(*arrays[name])
-        (folder / name).write_bytes(files[name])
-    archive = tmp_path / ("cifar-10-binary.tar.gz" if kind == "binary" else "cifar-10-python.tar.gz")
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder, arcname=FOLDERS[kind])
-    checksums = {name: md5(data) for name, data in files.items()} | {archive.name: md5(archive.read_bytes())}
-    X = np.concatenate([arrays[n][0] for n in BATCHES[kind]["train"]]) / 255.0
-    y = np.concatenate([arrays[n][1] for n in BATCHES[kind]["train"]])
-    return folder, archive, checksums, X, y
 
 
 @pytest.mark.parametrize("kind", ["binary", "python"])

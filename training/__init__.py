@@ -14,13 +14,13 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
   atomic checkpoints and exact resume, progress bars), its update ``train_step``, and
   ``error_rate``.
 * :mod:`training.recipes`: ``maxout_paper_recipe``, the maxout paper's settings (with an
-  epoch cap of ours), and our ``linear_classifier_recipe``, ``rbf_recipe``, ``mlp_recipe`` and
-  ``conv_recipe``.
+  epoch cap of ours), our ``linear_classifier_recipe``, ``rbf_recipe``, ``mlp_recipe`` and
+  ``conv_recipe``, and the maxout paper's CIFAR-10 ``conv_maxout_recipe``.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
 """
 
 from . import data
-from .cifar import load_cifar10
+from .cifar import load_cifar10, read_md5sums
 from .data import (
     DataError,
     DataNotFoundError,
@@ -33,10 +33,10 @@ from .data import (
 )
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
-from .recipes import conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
+from .recipes import conv_maxout_recipe, conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
 
-__all__ = list(data.__all__) + ["load_cifar10"] + [
+__all__ = list(data.__all__) + ["load_cifar10", "read_md5sums"] + [
     "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
+    "StepDecay", "conv_maxout_recipe", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
     "train_step",
 ]  # fmt: skip

@@ -93,6 +93,29 @@ def load_cifar10(split: str = "train", path=None, *, checksums=None):
         "either unpacks to) there; it cannot be downloaded on this machine")
 
 
+def read_md5sums(path) -> dict:
+    """``{file name: MD5}`` from a file in ``md5sum``'s format (``DIGEST  NAME`` per line).
+
+    How ``advex --cifar-checksums`` takes the digests of a CIFAR-format set that is not
+    the official one. Blank lines and ``#`` comments are skipped; a bad line is a
+    DataError naming the file and the line.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: no such checksum file")
+    digests = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or len(parts[0]) != 32 or any(c not in "0123456789abcdefABCDEF" for c in parts[0]):
+            raise DataError(f"{path}, line {number}: expected 'MD5  FILE NAME' (32 hex digits, then a name), got {line!r}")
+        digests[Path(parts[1].strip().lstrip("*")).name] = parts[0].lower()
+    if not digests:
+        raise DataError(f"{path}: holds no checksums")
+    return digests
+
+
 def _locate(place: Path):
     """(kind, an archive path or a folder of batch files) for the first form found at ``place``, or None."""
     if place.is_file():

@@ -3,8 +3,9 @@
 A measurement is ``{"id", "metric", "ours", "n"}``. Each claim that has a measurement
 becomes one row, in the claims' order: ``id, metric, kind, ours, paper, tolerance, ok,
 n, clip, setup``, where ``ok`` says whether ours is within the tolerance. On data other
-than MNIST the paper's numbers and our targets do not apply: those rows keep only
-``ours`` (the toy example, which needs no data, keeps its target).
+than the claim's (MNIST, or the official CIFAR-10) the paper's numbers and our targets
+do not apply: those rows keep only ``ours`` (the toy example, which needs no data,
+keeps its target).
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ def judge(ours, paper, tolerance) -> bool | None:
     return ours >= value if kind == "at_least" else ours <= value
 
 
-def rows(claims, measurements: list, *, mnist: bool, budget) -> list:
-    """The report's rows: each claim with a measurement, the tolerance resolved and judged."""
+def rows(claims, measurements: list, *, mnist: bool, budget, cifar10: bool = False) -> list:
+    """The report's rows: each claim with a measurement, the tolerance resolved and judged.
+
+    ``mnist``, ``cifar10``: whether the run's data are the official MNIST and CIFAR-10.
+    """
+    official = {None: True, "mnist": mnist, "cifar10": cifar10}
     measured = {(m["id"], m["metric"]): m for m in measurements}
     fields = dataclasses.asdict(budget)
     result = []
@@ -37,7 +42,7 @@ def rows(claims, measurements: list, *, mnist: bool, budget) -> list:
         m = measured.get((claim.id, claim.metric))
         if m is None:
             continue
-        applies = mnist or not claim.mnist_only
+        applies = official[claim.data]
         paper = claim.paper if applies else None
         tolerance = _resolve(claim.tolerance, measured) if applies else None
         result.append({"id": claim.id, "metric": claim.metric, "kind": claim.kind, "ours": m["ours"], "paper": paper,
@@ -67,14 +72,19 @@ def write(out, result_rows, *, budget, seed, mnist, seconds, trained) -> None:
 
 def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
     """The rows as a table (ours, the paper's, the difference, the target, the verdict), then training."""
-    def fmt(v):
-        return "" if v is None else f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
+    def fmt(v, kind="rate"):
+        if v is None:
+            return ""
+        if kind == "value":
+            return f"{v:.4f}"
+        return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
 
     lines = ["# Explaining and Harnessing Adversarial Examples: our numbers beside the paper's", "",
              f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
              "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result_rows:
-        difference = "" if r["paper"] is None or r["ours"] is None else f"{100 * (r['ours'] - r['paper']):+.2f} pts"
+        difference = "" if r["paper"] is None or r["ours"] is None or r["kind"] == "value" else \
+            f"{100 * (r['ours'] - r['paper']):+.2f} pts"
         claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry
         if r["tolerance"] is None:
             target = ""
@@ -84,7 +94,7 @@ def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
             (kind, value), = r["tolerance"].items()
             target = f"within {100 * value:.1f} pts" if kind == "within" else f"{kind.replace('_', ' ')} {fmt(value)}"
         verdict = "" if r["ok"] is None else "yes" if r["ok"] else "**NO: outside the target**"
-        ours = ("yes" if r["ours"] else "no") if claim else fmt(r["ours"])
+        ours = ("yes" if r["ours"] else "no") if claim else fmt(r["ours"], r["kind"])
         lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {ours} | {'' if claim else fmt(r['paper'])} "
                      f"| {'' if claim else difference} | {target} | {verdict} | {r['n']} |")
     lines += ["", "| model | epochs run | best epoch | seconds per epoch |", "|---|---|---|---|"]

@@ -40,14 +40,17 @@ class Budget:
     logreg_epochs: int = 10
     mlp_epochs: int = 20  # only with --mlp
     conv_epochs: int = 12
+    cifar_preset: str = "cpu"  # the ConvMaxoutNetwork preset (only with --cifar)
+    cifar_epochs: int = 20
     n_curve: int = 2000  # test images per point of the eps curves
     n_rubbish: int = 10_000
 
 
 FULL = Budget()
 QUICK = Budget(maxout_hidden=(120, 120), maxout_epochs=20, adv_epochs=20, patience=20, softmax_epochs=5,
-               rbf_epochs=5, logreg_epochs=5, mlp_epochs=5, conv_epochs=2, n_curve=1000)
-FULL_SIZE = dataclasses.replace(FULL, maxout_hidden=(1600, 1600))
+               rbf_epochs=5, logreg_epochs=5, mlp_epochs=5, conv_epochs=2, cifar_preset="tiny", cifar_epochs=2,
+               n_curve=1000)
+FULL_SIZE = dataclasses.replace(FULL, maxout_hidden=(1600, 1600), cifar_preset="paper")
 
 OPTIONAL_MODELS = ("mlp",)  # trained only on request (--mlp)
 #: The models of the paper, in the order they train.
@@ -69,11 +72,14 @@ class Reproduction:
     ``models``: the names of the models to train and report (default: all of
     :data:`MODELS`); the stages that need another model are skipped, and their rows
     left out. ``mlp=True`` adds the ReLU MLP (784-1200-1200-10), trained and attacked
-    like the others.
+    like the others. ``cifar``: a folder (or archive) holding CIFAR-10 in either
+    official format, which adds the CIFAR-10 stage (:func:`stages.cifar`);
+    ``cifar_checksums`` replaces the official MD5s (for a synthetic set, whose rows
+    are then reported without the paper's numbers).
     """
 
     def __init__(self, out, *, budget: Budget = FULL, data=None, seed: int = 0, progress: bool = True,
-                 models=None, mlp: bool = False):
+                 models=None, mlp: bool = False, cifar=None, cifar_checksums=None):
         self.out, self.budget, self.seed, self.progress = os.fspath(out), budget, seed, progress
         self.selected = tuple(MODELS if models is None else models) + (("mlp",) if mlp else ())
         unknown = sorted(set(self.selected) - set(ALL_MODELS))
@@ -86,8 +92,15 @@ class Reproduction:
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
         self.train = (self.X[:n_train], self.y[:n_train])
         self.val = (self.X[-n_val:], self.y[-n_val:])
+        self.cifar, self.cifar_official = None, cifar_checksums is None
+        if cifar is not None:
+            X, y = training.load_cifar10("train", cifar, checksums=cifar_checksums)
+            n_val = max(1, len(X) // 5)  # the last 10,000 of 50,000 validate, as in pylearn2's cifar10.yaml
+            self.cifar = {"train": (X[:-n_val], y[:-n_val]), "val": (X[-n_val:], y[-n_val:]),
+                          "test": tuple(a[: budget.n_test] for a in training.load_cifar10("test", cifar, checksums=cifar_checksums))}
         config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
-                  "data": None if data is None else os.path.abspath(data)}
+                  "data": None if data is None else os.path.abspath(data),
+                  "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums}}
         config["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
         self.folder = RunFolder(self.out, config)
 
@@ -105,6 +118,8 @@ class Reproduction:
                   (stages.transfer, ("maxout", "maxout_adversarial")),
                   (stages.linearity_and_examples, ("maxout",)),
                   (stages.rubbish, ("maxout", "softmax", "rbf"))]
+        if self.cifar is not None:
+            steps.append((stages.cifar, ()))
         return [stage for stage, needs in steps if set(needs) <= set(self.selected)]
 
     def run(self) -> list:
@@ -117,7 +132,8 @@ class Reproduction:
             measurements += stage(self)
             bar.update(1)
         bar.close()
-        result = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget)
+        result = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget,
+                             cifar10=self.cifar is not None and self.cifar_official)
         report.write(self.out, result, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
                      seconds=self.folder.seconds(), trained=self.folder.trained())
         return result
@@ -165,16 +181,25 @@ class Reproduction:
             model = models.SmallConvNet((1, side, side), n_classes=k, seed=self.seed)
             return model, dict(monitor_size=0, **training.conv_recipe(model, epochs=b.conv_epochs))
 
+        def cifar_maxout():
+            (X, y), val = self.cifar["train"], self.cifar["val"]
+            model = models.ConvMaxoutNetwork(b.cifar_preset, preprocessing="gcn_zca", seed=self.seed)
+            model.preprocess.fit(X)  # on the training images only
+            return model, dict(monitor_size=0, checkpoint_interval=60.0, data=((X, y), val),
+                               **training.conv_maxout_recipe(model, epochs=b.cifar_epochs))
+
         return {"softmax": (models.SoftmaxRegression, lambda: softmax(1)),
                 "softmax_converged": (models.SoftmaxRegression, lambda: softmax(b.softmax_epochs)),
                 "maxout": (models.MaxoutNetwork, lambda: maxout(False)),
                 "maxout_adversarial": (models.MaxoutNetwork, lambda: maxout(True)),
                 "rbf": (models.RBFNetwork, rbf),
                 "mlp": (models.MLP, mlp),
-                "conv": (models.SmallConvNet, conv)}
+                "conv": (models.SmallConvNet, conv),
+                "cifar_maxout": (models.ConvMaxoutNetwork, cifar_maxout)}
 
     def _fit(self, name, model, fit_kwargs):
-        history = training.fit(model, *self.train, val=self.val, seed=self.seed, progress=self.progress,
+        train, val = fit_kwargs.pop("data", (self.train, self.val))  # MNIST unless the recipe brings its own
+        history = training.fit(model, *train, val=val, seed=self.seed, progress=self.progress,
                                checkpoint_dir=self.folder.checkpoint_dir(name), resume=True, **fit_kwargs)
         return model, {"epochs": len(history.epoch), "best_epoch": history.best_epoch,
                        "seconds_per_epoch": float(np.mean(history.seconds)) if history.seconds else None}

@@ -16,9 +16,9 @@ import training
 
 from .. import figures
 from ..methods import fgsm, noise_attack
-from ..metrics import evaluate, linearity, transfer_matrix
+from ..metrics import evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from ..toy import toy_example
-from .claims import CLIPPED, EPS
+from .claims import CIFAR_EPS, CIFAR_LECTURE_EPS, CLIPPED, EPS
 
 #: The id prefix of each model's rows (``maxout_adversarial`` reports as ``advmaxout_*``).
 ROW_PREFIX = {"maxout_adversarial": "advmaxout"}
@@ -159,3 +159,37 @@ def rubbish(r) -> list:
                   measurement(f"rubbish_{name}", "confidence_fooled", e[name]["confidence"], n)]
     order = e["rbf"]["fooled"] < e["softmax"]["fooled"] < e["maxout"]["fooled"]
     return found + [measurement("rubbish_order", "holds: rbf < softmax < maxout", float(order), n)]
+
+
+def cifar(r) -> list:
+    """CIFAR-10: the conv maxout network clean, then FGSM at the paper's and the lecture's eps.
+
+    The eps are in the preprocessed units (GCN, then ZCA whitening) of the paper; each
+    row also says what that perturbation costs in pixels, and how the model does on
+    it applied in pixels (:func:`attacks.fgsm_preprocessed`). The figure shows clean
+    test images above their pixel-space perturbed versions, in colour.
+    """
+    model = r.model("cifar_maxout")
+    X, y = r.cifar["test"]
+
+    def run():
+        clean = evaluate(model, X, y, eps=[0.0], clip=None, zero_grad=False)[0]
+        paper, lecture = fgsm_preprocessed(model, X, y, [CIFAR_EPS, CIFAR_LECTURE_EPS])
+        return {"clean": clean["error_rate"], "clean_confidence": float(model.predict_proba(X).max(1).mean()),
+                "fgsm": paper, "fgsm_lecture": lecture, "n": clean["n"]}
+
+    e = r.folder.stage("cifar maxout", run)
+    x, labels = X[:8], y[:8]
+    view = model.on_preprocessed()
+    z = model.preprocess(x).data
+    x_adv = x + model.preprocess.pixel_change(x, fgsm(view, z, labels, CIFAR_EPS, clip=None) - z)
+    r.figure("cifar_examples.png", figures.plot_examples, model, x, x_adv, labels,
+             title=f"conv maxout, FGSM eps = {CIFAR_EPS} (preprocessed units; {e['fgsm']['mean_linf_pixels']:.3f} in "
+                   "pixels), drawn in pixels: prediction (confidence), red = wrong")
+    n = e["n"]
+    found = [measurement("cifar_maxout_clean", "error_rate", e["clean"], n),
+             measurement("cifar_maxout_clean", "mean_confidence", e["clean_confidence"], n)]
+    for id, row in (("cifar_maxout_fgsm", e["fgsm"]), ("cifar_maxout_fgsm_lecture", e["fgsm_lecture"])):
+        found += [measurement(id, metric, row[metric], n)
+                  for metric in ("error_rate", "confidence_wrong", "mean_linf_pixels", "error_rate_in_pixels")]
+    return found

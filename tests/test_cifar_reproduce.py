@@ -1,0 +1,91 @@
+"""``advex reproduce --cifar`` and ``advex attack --cifar`` end to end on synthetic CIFAR-format sets.
+
+The sets are written by the tests (``cifar_files``) in both official formats, as an
+archive and as a folder; their MD5s reach the commands through ``--cifar-checksums``.
+"""
+
+import json
+
+import pytest
+
+import models
+from attacks import cli
+from attacks.reproduction import CLAIMS, QUICK, report
+from cifar_files import md5sums_text, write_set
+
+CIFAR_IDS = {"cifar_maxout_clean", "cifar_maxout_fgsm", "cifar_maxout_fgsm_lecture"}
+
+
+def synthetic_cifar(tmp_path, kind):
+    folder, archive, checksums, _, _ = write_set(tmp_path, kind, n=60, learnable=True)
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text(checksums))
+    return folder, archive, sums
+
+
+@pytest.mark.parametrize("kind, form", [("binary", "archive"), ("python", "folder")])
+def test_quick_reproduction_with_cifar_then_attack_its_model(synthetic_idx_dir, tmp_path, capsys, kind, form):
+    folder, archive, sums = synthetic_cifar(tmp_path, kind)
+    source = str(archive if form == "archive" else folder)
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
+            "--cifar", source, "--cifar-checksums", str(sums), "--out", str(out)]
+    assert cli.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    rows = {(r["id"], r["metric"]): r for r in results["rows"] if r["id"] in CIFAR_IDS}
+    assert {id for id, _ in rows} == CIFAR_IDS
+    assert all(r["paper"] is None for r in rows.values())  # not the official files: no paper numbers
+    assert rows["cifar_maxout_fgsm", "error_rate"]["n"] == 60
+    cost, lecture_cost = (rows[id, "mean_linf_pixels"]["ours"] for id in ("cifar_maxout_fgsm", "cifar_maxout_fgsm_lecture"))
+    assert 0 < cost < lecture_cost and rows["cifar_maxout_fgsm", "mean_linf_pixels"]["kind"] == "value"
+    assert "| cifar_maxout_fgsm | mean_linf_pixels | None | 0." in (out / "results.md").read_text()
+    assert results["training"]["cifar_maxout"]["epochs"] == QUICK.cifar_epochs
+    assert (out / "figures" / "cifar_examples.png").exists() or "no figure" in capsys.readouterr().out
+
+    attack_out = tmp_path / "attack"
+    model = str(out / "models" / "cifar_maxout.npz")
+    for units, eps in (("preprocessed", "0.1"), ("pixels", "0.03")):
+        argv = ["attack", "--model", model, "--cifar", source, "--cifar-checksums", str(sums), "--units", units,
+                "--eps", eps, "--out", str(attack_out)]
+        assert cli.main(argv) == 0
+        attack_rows = json.loads((attack_out / "attack.json").read_text())["rows"]
+        assert [r["units"] for r in attack_rows] == ["pixels", units] and attack_rows[1]["eps"] == float(eps)
+        assert attack_rows[1]["n"] == 60
+        table = (attack_out / "attack.md").read_text()
+        assert f"eps in {units}" in table and ("same perturbation in pixels" in table) == (units == "preprocessed")
+
+
+def test_cifar_rows_carry_the_papers_numbers_only_for_the_official_files():
+    measured = [{"id": "cifar_maxout_fgsm", "metric": "error_rate", "ours": 0.5, "n": 10}]
+    official = report.rows(CLAIMS, measured, mnist=True, budget=QUICK, cifar10=True)
+    synthetic = report.rows(CLAIMS, measured, mnist=True, budget=QUICK, cifar10=False)
+    assert official[0]["paper"] == 0.8715 and synthetic[0]["paper"] is None
+    assert "'tiny' preset" in official[0]["setup"] and "0.1 (the paper's)" in official[0]["setup"]
+
+
+def run_error(argv, capsys) -> str:
+    assert cli.main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_cifar_options_refuse_what_cannot_work(synthetic_idx_dir, tmp_path, capsys):
+    folder, archive, sums = synthetic_cifar(tmp_path, "binary")
+    base = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax"]
+    err = run_error(base + ["--cifar-checksums", str(sums), "--out", str(tmp_path / "a")], capsys)
+    assert "--cifar-checksums needs --cifar" in err
+    err = run_error(base + ["--cifar", str(tmp_path / "nowhere"), "--out", str(tmp_path / "b")], capsys)
+    assert "CIFAR-10 not found" in err and "nowhere" in err
+    err = run_error(base + ["--cifar", str(archive), "--out", str(tmp_path / "c")], capsys)  # the official MD5s
+    assert "MD5 mismatch" in err and "cifar-10-binary.tar.gz" in err
+    bad = tmp_path / "BAD"
+    bad.write_text("not-a-digest  data_batch_1.bin\n")
+    err = run_error(base + ["--cifar", str(folder), "--cifar-checksums", str(bad), "--out", str(tmp_path / "d")], capsys)
+    assert "line 1" in err and "32 hex digits" in err
+    assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
+
+    model = tmp_path / "softmax.npz"  # a model without preprocessing: its eps can only be in pixels
+    models.save(models.SoftmaxRegression(3072, 10), model)
+    attack = ["attack", "--model", str(model), "--cifar", str(folder), "--cifar-checksums", str(sums), "--out", str(tmp_path / "e")]
+    assert "has no preprocessing layer" in run_error(attack + ["--units", "preprocessed"], capsys)
+    assert "choose one" in run_error(attack + ["--data", str(synthetic_idx_dir)], capsys)
+    assert "works with --attack fgsm" in run_error(attack + ["--units", "preprocessed", "--attack", "pgd"], capsys)

@@ -1,0 +1,170 @@
+"""The CIFAR-10 preprocessing layer (GCN, then ZCA whitening), the models that carry it, and
+attacks whose eps is in its units."""
+
+import numpy as np
+import pytest
+
+import attacks
+import minigrad as mg
+import models
+import training
+
+D = 3 * 4 * 4  # small colour images: the layer's math does not depend on the size
+
+
+def images(n, seed=0):
+    return np.random.default_rng(seed).random((n, D), dtype=np.float32)
+
+
+def gcn_by_hand(X, scale=55.0):
+    """GCN written out independently, in float64."""
+    centered = X - X.mean(axis=1, keepdims=True)
+    return scale * centered / np.linalg.norm(centered, axis=1, keepdims=True)
+
+
+def test_gcn_gives_each_image_mean_zero_and_norm_scale():
+    layer = models.ContrastWhitening(D).fit(images(300))
+    g = layer.contrast_normalise(images(5, seed=1)).data
+    assert np.allclose(g.mean(axis=1), 0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(g, axis=1), 55.0, rtol=1e-5)
+    assert np.allclose(g, gcn_by_hand(images(5, seed=1).astype(np.float64)), atol=1e-4)
+
+
+def test_zca_whitens_the_training_images_as_the_closed_form_says():
+    X = images(400)
+    z = models.ContrastWhitening(D).fit(X)(X).data.astype(np.float64)
+    g = gcn_by_hand(X.astype(np.float64))
+    variances, directions = np.linalg.eigh(np.cov(g.T, bias=True))
+    # Cov(z) = W C W with W = V (L + b)^-1/2 V^T: V L / (L + b) V^T.
+    expected = (directions * (np.maximum(variances, 0) / (np.maximum(variances, 0) + 0.1))) @ directions.T
+    assert np.allclose(z.mean(axis=0), 0, atol=1e-4)
+    assert np.allclose(np.cov(z.T, bias=True), expected, atol=2e-3)
+
+
+def test_the_layer_is_differentiable_and_a_flat_image_gets_a_finite_gradient():
+    layer = models.ContrastWhitening(D).fit(images(300))
+    assert mg.gradcheck(lambda x: layer(x), [images(3, seed=2).astype(np.float64)])
+    flat = np.full((1, D), 0.5, dtype=np.float32)
+    gradient = mg.grad(lambda x: layer(x).sum())(flat)
+    assert np.isfinite(gradient).all() and np.allclose(layer(flat).data, -layer.mean @ layer.whitening, atol=1e-5)
+
+
+def test_float32_in_float32_out():
+    layer = models.ContrastWhitening(D).fit(images(100))
+    assert layer(images(2)).dtype == np.float32 and layer.whitening.dtype == np.float32
+
+
+def test_pixel_change_inverts_the_linearised_layer():
+    """For a pixel change d, the layer moves the image by J d; pixel_change(J d) gives back d
+    without the two components GCN cannot see: the constant image and the image's own pattern."""
+    layer = models.ContrastWhitening(D).fit(images(300))
+    layer.mean, layer.whitening = layer.mean.astype(np.float64), layer.whitening.astype(np.float64)
+    x = images(2, seed=3).astype(np.float64)
+    d = np.random.default_rng(4).standard_normal(x.shape)
+    h = 1e-5
+    dz = (layer(mg.Tensor(x + h * d, dtype=np.float64)).data - layer(mg.Tensor(x - h * d, dtype=np.float64)).data) / (2 * h)
+    centered = x - x.mean(axis=1, keepdims=True)
+    u = centered / np.linalg.norm(centered, axis=1, keepdims=True)
+    visible = d - d.mean(axis=1, keepdims=True)
+    visible -= np.einsum("ij,ij->i", visible, u)[:, None] * u
+    assert np.allclose(layer.pixel_change(x, dz), visible, atol=1e-4)
+
+
+def test_an_unfitted_layer_refuses_to_run_and_bad_training_rows_are_refused():
+    layer = models.ContrastWhitening(D)
+    with pytest.raises(ValueError, match="not fitted"):
+        layer(images(1))
+    with pytest.raises(ValueError, match=r"shape \(N >= 2, 48\)"):
+        layer.fit(images(5)[:, :10])
+    bad = images(5)
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        layer.fit(bad)
+    with pytest.raises(ValueError, match="scale and filter_bias"):
+        models.ContrastWhitening(D, filter_bias=0)
+
+
+def small_net(seed=0):
+    return models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca",
+                                    dropout=False, seed=seed)
+
+
+def test_the_preprocessing_is_saved_with_the_model_and_never_trained(tmp_path):
+    net = small_net()
+    net.preprocess.fit(images(200))
+    assert not any("preprocess" in name for name, _ in net.named_parameters())
+    assert {"preprocess.mean", "preprocess.whitening"} <= set(net.state_dict())
+    models.save(net, tmp_path / "net.npz")
+    loaded = models.load(tmp_path / "net.npz")
+    assert np.array_equal(loaded.preprocess.whitening, net.preprocess.whitening)
+    assert np.array_equal(loaded.predict_proba(images(4)), net.predict_proba(images(4)))
+    unfitted = small_net()
+    models.save(unfitted, tmp_path / "unfitted.npz")
+    with pytest.raises(ValueError, match="not fitted"):
+        models.load(tmp_path / "unfitted.npz").predict(images(1))
+
+
+def test_the_preprocessed_view_shares_the_weights_and_perturbs_in_its_units():
+    net = small_net()
+    net.preprocess.fit(images(200))
+    view = net.on_preprocessed()
+    x, y = images(6, seed=5), np.arange(6) % 3
+    z = net.preprocess(x).data
+    assert np.allclose(view.predict_proba(z), net.predict_proba(x), atol=1e-6)
+    assert set(map(id, view.parameters())) == set(map(id, net.parameters()))
+    z_adv = attacks.fgsm(view, z, y, 0.1, clip=None)
+    assert np.allclose(np.abs(z_adv - z).max(axis=1), 0.1, atol=1e-6)
+    assert view.input_units == "preprocessed" and net.input_units == "pixels"
+    with pytest.raises(ValueError, match="no preprocessing"):
+        models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8)).on_preprocessed()
+
+
+def learnable_images(n, seed):
+    """Three classes: red, green or blue dominant, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.uniform(0.2, 0.4, (n, 3, 4, 4))
+    X[np.arange(n), y] += 0.4 * np.linspace(0, 1, 16).reshape(4, 4)  # a gradient in the class's channel
+    return X.reshape(n, D).astype(np.float32), y
+
+
+def test_fgsm_in_preprocessed_units_fools_a_trained_model_and_says_what_it_costs_in_pixels():
+    X, y = learnable_images(600, 0)
+    X_test, y_test = learnable_images(200, 1)
+    net = small_net()
+    net.preprocess.fit(X)
+    training.fit(net, X, y, optimizer=training.Adam(net.parameters(), lr=0.01), epochs=15, batch_size=50,
+                 seed=0, progress=False)
+    clean = attacks.evaluate(net, X_test, y_test, eps=[0.0], clip=None)[0]
+    assert clean["error_rate"] < 0.1 and clean["units"] == "pixels"
+    small, large = attacks.fgsm_preprocessed(net, X_test, y_test, [0.5, 1.0], batch_size=64)
+    assert small["units"] == "preprocessed" and small["clip"] is None and small["n"] == 200
+    assert clean["error_rate"] < small["error_rate"] < large["error_rate"]
+    assert np.isclose(small["linf"], 0.5, atol=1e-5)
+    assert 0 < small["mean_linf_pixels"] < large["mean_linf_pixels"]
+    assert 1.5 < large["mean_linf_pixels"] / small["mean_linf_pixels"] < 2.5  # the cost grows with eps, about linearly
+    assert large["error_rate_in_pixels"] > clean["error_rate"]  # the perturbation still works applied in pixels
+    with pytest.raises(ValueError, match="no preprocessing layer"):
+        attacks.fgsm_preprocessed(models.SoftmaxRegression(D, 3), X_test, y_test, [0.1])
+
+
+def test_sgd_lr_scales_scale_each_parameters_step():
+    w1, w2 = mg.Tensor(np.ones(3, np.float32), requires_grad=True), mg.Tensor(np.ones(2, np.float32), requires_grad=True)
+    optimizer = training.SGD([w1, w2], lr=0.1, momentum=0.5, lr_scales=[0.05, 1.0])
+    for _ in range(2):
+        w1.grad, w2.grad = np.ones(3, np.float32), np.ones(2, np.float32)
+        optimizer.step()
+    # v1 = -lr g, v2 = 0.5 v1 - lr g: the weights move by v1 + v2 = -2.5 lr g, times each scale
+    assert np.allclose(w1.data, 1 - 2.5 * 0.1 * 0.05) and np.allclose(w2.data, 1 - 2.5 * 0.1)
+    for scales in ([1.0], [1.0, 0.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="lr_scales"):
+            training.SGD([w1, w2], lr=0.1, lr_scales=scales)
+
+
+def test_the_cifar_recipe_trains_the_conv_layers_at_a_twentieth_of_the_rate():
+    net = models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8), preprocessing="gcn_zca")
+    recipe = training.conv_maxout_recipe(net, epochs=3)
+    optimizer = recipe["optimizer"]
+    conv = {id(p) for m in net.modules() if isinstance(m, models.Conv2d) for p in m.parameters()}
+    assert conv and [s == 0.05 for s in optimizer.lr_scales] == [id(p) in conv for p in optimizer.params]
+    assert optimizer.lr == 0.17 and recipe["batch_size"] == 128
