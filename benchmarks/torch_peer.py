@@ -7,7 +7,7 @@ worker that runs them.
 
 from __future__ import annotations
 
-from .workloads import LR, MOMENTUM, PIECES
+from .workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
 
 
 def torch_version():
@@ -28,10 +28,16 @@ def torch_functions(kind: str, params):
     velocity = [torch.zeros_like(t) for t in tensors]
 
     def forward(x):
-        for i in range(0, len(tensors), 2):
+        first_dense = 0
+        if kind == "conv":  # SmallConvNet: the conv layers on (N, 1, 28, 28), then the dense ones
+            x = x.view(len(x), 1, 28, 28)
+            for i, (_, _, _, stride, padding) in enumerate(CONV_LAYERS):
+                x = torch.relu(F.conv2d(x, tensors[2 * i], tensors[2 * i + 1], stride=stride, padding=padding))
+            x, first_dense = x.flatten(1), 2 * len(CONV_LAYERS)  # NCHW order, as the engine's Flatten
+        for i in range(first_dense, len(tensors), 2):
             x = torch.addmm(tensors[i + 1], x, tensors[i])
             if i + 2 < len(tensors):
-                x = torch.relu(x) if kind == "mlp" else x.view(len(x), -1, PIECES).max(dim=2).values
+                x = x.view(len(x), -1, PIECES).max(dim=2).values if kind == "maxout" else torch.relu(x)
         return x
 
     def step(xb, yb):

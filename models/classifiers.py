@@ -405,9 +405,9 @@ class ImageClassifier(Classifier):
     def logits(self, x):
         if self.preprocess is not None:
             x = self.preprocess(x)
-        return self.logits_of_preprocessed(x)
+        return self.logits_from_preprocessed(x)
 
-    def logits_of_preprocessed(self, z):
+    def logits_from_preprocessed(self, z):
         """The logits of rows that have been preprocessed already (all rows, without preprocessing)."""
         return self.net(z.reshape(z.shape[0], *self.input_shape))
 
@@ -433,7 +433,7 @@ class PreprocessedInputs(Classifier):
         self.n_features, self.n_classes, self.input_shape = model.n_features, model.n_classes, model.input_shape
 
     def logits(self, z):
-        return self.model.logits_of_preprocessed(z)
+        return self.model.logits_from_preprocessed(z)
 
     def loss(self, logits, y, reduction: str = "mean"):
         return self.model.loss(logits, y, reduction)

@@ -131,3 +131,14 @@ def test_conv_products_count_every_matrix_product_of_the_step():
     assert workloads.flops(step[:1]) == 2 * 100 * 196 * 16 * 16
     result = json.loads(json.dumps(bench.summarize({"engine": [1.0], "numpy": [0.5], "matmul": [0.25]}, "seconds")))
     assert result["ratios"]["matmul/numpy"]["min"] == 0.5
+
+
+def test_cifar_presets_times_a_preset_and_extrapolates(tmp_path, capsys):
+    from benchmarks import cifar_presets
+
+    out = tmp_path / "cifar.json"
+    assert cifar_presets.main(["--presets", "tiny", "--steps", "1", "--fit-images", "200", "--attack-images", "50",
+                               "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["preset"] == "tiny" and row["seconds_per_step"] > 0 and row["stage_hours"] > 0
+    assert "| tiny |" in capsys.readouterr().out

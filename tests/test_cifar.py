@@ -4,8 +4,11 @@ No real CIFAR-10 is needed (it cannot be downloaded here): each test writes the 
 it reads, with their MD5s passed as ``checksums``.
 """
 
+import http.server
 import pickle
+import socket
 import tarfile
+import threading
 
 import numpy as np
 import pytest
@@ -113,7 +116,79 @@ def test_batches_pickled_by_older_numpy_load(tmp_path):
 def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.delenv("MINIGRAD_CIFAR10", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    with pytest.raises(training.DataNotFoundError, match="CIFAR-10 not found in .*cifar10.*cannot be downloaded"):
+    with pytest.raises(training.DataNotFoundError, match="CIFAR-10 not found in .*cifar10.*download=True"):
         training.load_cifar10("train")
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         training.load_cifar10("validation", tmp_path)
+
+
+# ---------------------------------------------------------------------------- downloading (from 127.0.0.1 only)
+
+
+class ArchiveHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.body`` at /good and its first half at /drop (with the full length announced)."""
+
+    def do_GET(self):
+        if self.path not in ("/good", "/drop"):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body if self.path == "/good" else self.server.body[: len(self.server.body) // 2])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    (tmp_path / "served").mkdir()
+    _, archive, checksums, X, _ = write_set(tmp_path / "served", "binary")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ArchiveHandler)
+    server.body, server.md5, server.X = archive.read_bytes(), checksums[archive.name], X
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_streams_checks_the_md5_and_renames_into_place(archive_server, tmp_path):
+    path = training.cifar.download_cifar10(tmp_path / "cache", url=archive_server.url + "/good", md5=archive_server.md5,
+                                           progress=False)
+    assert path.read_bytes() == archive_server.body and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("route, md5, error, message", [
+    ("/good", "0" * 32, training.DataError, "MD5 mismatch"),
+    ("/drop", None, training.DataError, "ended after|broke off"),
+    ("/missing", None, training.DataNotFoundError, "HTTP 404"),
+])
+def test_a_failed_download_leaves_nothing_behind(archive_server, tmp_path, route, md5, error, message):
+    cache = tmp_path / "cache"
+    with pytest.raises(error, match=message):
+        training.cifar.download_cifar10(cache, url=archive_server.url + route, md5=md5 or archive_server.md5,
+                                        progress=False, timeout=5)
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_offline_is_data_not_found(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(training.DataNotFoundError, match="could not download"):
+        training.cifar.download_cifar10(tmp_path, url=f"http://127.0.0.1:{port}/x", progress=False, timeout=5)
+
+
+def test_load_downloads_into_the_cache_only_when_allowed(archive_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("MINIGRAD_CIFAR10", raising=False)
+    monkeypatch.setattr(training.cifar, "CIFAR10_URL", archive_server.url + "/good")
+    checksums = {"cifar-10-binary.tar.gz": archive_server.md5}
+    with pytest.raises(training.DataNotFoundError, match="download=True"):
+        training.load_cifar10("train", checksums=checksums)
+    X, _ = training.load_cifar10("train", download=True, checksums=checksums, progress=False)
+    assert np.allclose(X, archive_server.X, atol=1e-6)
+    assert (tmp_path / "xdg" / "minigrad-adv" / "cifar10" / "cifar-10-binary.tar.gz").is_file()

@@ -30,8 +30,9 @@ def test_gcn_gives_each_image_mean_zero_and_norm_scale():
     assert np.allclose(g, gcn_by_hand(images(5, seed=1).astype(np.float64)), atol=1e-4)
 
 
-def test_zca_whitens_the_training_images_as_the_closed_form_says():
-    X = images(400)
+@pytest.mark.parametrize("n", [30, 400])  # fewer images than pixels (the SVD route), and more (the covariance's)
+def test_zca_whitens_the_training_images_as_the_closed_form_says(n):
+    X = images(n)
     z = models.ContrastWhitening(D).fit(X)(X).data.astype(np.float64)
     g = gcn_by_hand(X.astype(np.float64))
     variances, directions = np.linalg.eigh(np.cov(g.T, bias=True))

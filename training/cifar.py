@@ -19,22 +19,32 @@ extracted to disk, so a crafted member name (``../../somewhere``) writes nowhere
 Every archive is checked against its MD5 before it is read (the official digests
 unless ``checksums`` names the archive's file).
 
-CIFAR-10 cannot be downloaded here: put one of the archives (or its folder) where
-``path``, ``$MINIGRAD_CIFAR10`` or the cache (``~/.cache/minigrad-adv/cifar10``) points.
+Where it is found: ``path`` alone when given; else ``$MINIGRAD_CIFAR10``, then the cache
+(``~/.cache/minigrad-adv/cifar10``); then, only with ``download=True``, the binary archive
+(163 MB; no pickle in it) is fetched into the cache by :func:`download_cifar10`,
+streamed to a temporary file with a progress bar and renamed into place only once its
+MD5 is right. Machines without internet access (the project's own) cannot download:
+put one of the archives (or its folder) where ``path``, ``$MINIGRAD_CIFAR10`` or the
+cache points.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import pickle
 import tarfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, DataNotFoundError, cache_root
+from models.io import atomic_write
+
+from .data import DataError, DataNotFoundError, _network_error, cache_root
+from .progress import progress_bar
 
 ARCHIVES = {"binary": "cifar-10-binary.tar.gz", "python": "cifar-10-python.tar.gz"}
 FOLDERS = {"binary": "cifar-10-batches-bin", "python": "cifar-10-batches-py"}
@@ -53,6 +63,8 @@ CIFAR10_MD5 = {
     "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
+#: Where the official binary archive is published.
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 RECORD = 1 + 3 * 32 * 32  # one label byte, then the pixels
 MAX_BATCH_BYTES, MAX_ARCHIVE_BYTES = 64 * 2**20, 256 * 2**20  # the official files: 31 MB and 163-170 MB
 
@@ -62,15 +74,16 @@ def default_cifar_dir() -> Path:
     return cache_root() / "cifar10"
 
 
-def load_cifar10(split: str = "train", path=None, *, checksums=None):
+def load_cifar10(split: str = "train", path=None, *, download: bool = False, checksums=None, progress: bool = True):
     """CIFAR-10's ``split`` ("train": 50,000 images, "test": 10,000) as ``(X, y)``.
 
     ``X``: float32 (N, 3072) in [0, 1], channel-major (C, H, W) as the files store it;
     ``y``: int64 (N,) in 0..9. ``path``: an official archive, its extracted folder, or a
     folder holding either; used alone when given. Without it, ``$MINIGRAD_CIFAR10``, then
-    :func:`default_cifar_dir`. ``checksums`` maps file names (an archive's or a Python
-    batch's) to MD5 hex digests, replacing the official ones for those names (tests
-    pass the digests of the files they wrote).
+    :func:`default_cifar_dir`, then (only if ``download``: 163 MB) a download into that
+    cache (:func:`download_cifar10`). ``checksums`` maps file names (an archive's or a
+    Python batch's) to MD5 hex digests, replacing the official ones for those names
+    (tests pass the digests of the files they wrote).
     """
     if split not in ("train", "test"):
         raise ValueError(f"load_cifar10: split must be 'train' or 'test', got {split!r}")
@@ -88,9 +101,58 @@ def load_cifar10(split: str = "train", path=None, *, checksums=None):
             X /= np.float32(255.0)  # in place: a second 600 MB array for the training split is not needed
             return X, np.concatenate([labels for _, labels in parts])
     looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"
+    if download and path is None:
+        download_cifar10(default_cifar_dir(), md5=expected[ARCHIVES["binary"]], progress=progress)
+        return load_cifar10(split, default_cifar_dir(), checksums=checksums)
     raise DataNotFoundError(
         f"CIFAR-10 not found in {looked}: put cifar-10-binary.tar.gz or cifar-10-python.tar.gz (or the folder "
-        "either unpacks to) there; it cannot be downloaded on this machine")
+        "either unpacks to) there" + ("" if path is not None else ", or pass download=True where the internet is reachable"))
+
+
+def download_cifar10(directory=None, *, url=None, md5: str = CIFAR10_MD5["cifar-10-binary.tar.gz"],
+                     timeout: float = 60.0, progress: bool = True) -> Path:
+    """Fetch the binary archive from ``url`` (default :data:`CIFAR10_URL`) into ``directory``
+    (default: the cache); return its path.
+
+    Streamed in 1 MB pieces into a temporary file beside the target (never the whole
+    163 MB in memory), with a progress bar; the MD5 is computed on the way and the file
+    is renamed into place only if it matches ``md5``, so a failed, corrupt or
+    interrupted download leaves nothing behind. Offline, raises
+    :class:`DataNotFoundError`; a bad download, :class:`DataError`.
+    """
+    directory = default_cifar_dir() if directory is None else Path(directory)
+    target, url = directory / ARCHIVES["binary"], CIFAR10_URL if url is None else url
+
+    def write(f):
+        try:
+            response = urllib.request.urlopen(url, timeout=timeout)
+        except (OSError, http.client.HTTPException) as error:  # offline, refused, HTTP 404...
+            raise DataNotFoundError(f"could not download {url}: {_network_error(error)}") from None
+        digest, size = hashlib.md5(usedforsecurity=False), 0
+        with response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = progress_bar(total, f"downloading {target.name}", progress)
+            while True:
+                try:
+                    chunk = response.read(2**20)
+                except (OSError, http.client.HTTPException) as error:
+                    raise DataError(f"{url}: the download broke off after {size:,} bytes: {_network_error(error)}") from None
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_ARCHIVE_BYTES:
+                    raise DataError(f"{url}: more than {MAX_ARCHIVE_BYTES:,} bytes, far more than the CIFAR-10 archive")
+                digest.update(chunk)
+                f.write(chunk)  # a local error here (a full disk) is an OSError of its own
+                bar.update(len(chunk))
+            bar.close()
+        if total is not None and size != total:
+            raise DataError(f"{url}: the download ended after {size:,} of {total:,} bytes")
+        if digest.hexdigest() != md5.lower():
+            raise DataError(f"{url}: MD5 mismatch: the download's is {digest.hexdigest()}, expected {md5}")
+
+    atomic_write(target, write)
+    return target
 
 
 def read_md5sums(path) -> dict:
