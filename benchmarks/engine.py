@@ -13,7 +13,10 @@
   convolutions, then two dense layers), against the hand-derived NHWC im2col version
   in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`, and against ``matmul``: the
   step's matrix products alone (:func:`benchmarks.workloads.conv_products`), the
-  machine's limit for this work. Each is also reported in GFLOP/s of those products.
+  machine's limit for this work. Each is also reported in GFLOP/s of those products,
+  beside the machine's sgemm rate (a 2048x2048 float32 product, best of 5, in a
+  process of its own): the products of a small conv net, thin and many, reach only part
+  of it, and ``matmul`` shows how much.
 
 The matrix products are the same BLAS calls in every implementation, so the ratio is
 decided by what the engine does around them (fresh arrays for every result, masks
@@ -64,8 +67,8 @@ TITLES = {
 KIND = {"mlp": "mlp", "maxout": "maxout", "input_grad": "maxout", "conv": "conv", "conv_input_grad": "conv"}
 GRADIENT_TASKS = ("input_grad", "conv_input_grad")
 CHAIN = 100  # ops per chain in the overhead task
-FULL = {"steps": 600, "images": 10_000, "chains": 500, "repeats": 3}
-QUICK = {"steps": 20, "images": 1_000, "chains": 50, "repeats": 1}
+FULL = {"steps": 600, "images": 10_000, "chains": 500, "repeats": 3, "sgemm_size": 2048}
+QUICK = {"steps": 20, "images": 1_000, "chains": 50, "repeats": 1, "sgemm_size": 256}
 
 
 # --- the engine ------------------------------------------------------------------------
@@ -210,7 +213,23 @@ def timed_loop(fn, X, y, batch: int) -> float:
     return time.perf_counter() - start
 
 
-def run_worker(impl: str, task: str, steps: int, images: int, chains: int) -> float:
+def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's sgemm rate: GFLOP/s of the best of ``repeats`` float32 products of two size x size matrices."""
+    rng = np.random.default_rng(SEED)
+    a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def run_worker(impl: str, task: str, steps: int, images: int, chains: int, sgemm_size: int = 2048) -> float:
+    if impl == "sgemm":
+        return sgemm_gflops(sgemm_size)
     if task == "overhead":
         return overhead_us_per_op(impl, chains)
     gradient, kind = task in GRADIENT_TASKS, KIND[task]
@@ -226,8 +245,8 @@ def run_worker(impl: str, task: str, steps: int, images: int, chains: int) -> fl
 def spawn(impl: str, task: str, sizes: dict) -> float:
     """One measurement of ``impl`` on ``task``, in a process of its own."""
     arguments = ["--worker", impl, task]
-    for key in ("steps", "images", "chains"):
-        arguments += [f"--{key}", str(sizes[key])]
+    for key in ("steps", "images", "chains", "sgemm_size"):
+        arguments += [f"--{key.replace('_', '-')}", str(sizes[key])]
     return in_own_process("benchmarks.engine", arguments)
 
 
@@ -253,6 +272,9 @@ def report(result: dict) -> str:
     for task, r in results.items():
         cells = [f"{r['ratios'][name][stat]:.2f}" if name in r["ratios"] else "" for name, stat in columns]
         lines.append(f"| {TITLES[task]} | " + " | ".join(cells) + " |")
+    if result.get("sgemm_gflops"):
+        side = result["config"]["sgemm_size"]
+        lines.append(f"\nThe machine's sgemm rate ({side}x{side} float32, best of 5): {result['sgemm_gflops']:.1f} GFLOP/s.")
     for task, r in results.items():
         if "gflops" in r:
             rates = ", ".join(f"{impl} {rate:.1f}" for impl, rate in r["gflops"].items())
@@ -272,6 +294,7 @@ def parse_args(argv):
     parser.add_argument("--images", type=int, help=f"images for input_grad (default {FULL['images']})")
     parser.add_argument("--chains", type=int, help=f"op chains timed for overhead (default {FULL['chains']})")
     parser.add_argument("--repeats", type=int, help=f"runs per implementation (default {FULL['repeats']})")
+    parser.add_argument("--sgemm-size", type=int, help=f"side of the sgemm rate's matrices (default {FULL['sgemm_size']})")
     parser.add_argument("--only", choices=TASKS, help="run one task")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "engine.json")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "TASK"), help=argparse.SUPPRESS)
@@ -288,14 +311,14 @@ def main(argv=None) -> int:
     minigrad.keep_freed_memory()  # in every worker, whatever it runs: the same allocator for all
     if args.worker:
         impl, task = args.worker
-        value = run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"])
+        value = run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"], sizes["sgemm_size"])
         print(json.dumps({"value": value}))
         return 0
     env = environment()
     impls = ["engine", "numpy"] + (["torch"] if env["torch"] else [])
     results = {}
     for task in [args.only] if args.only else TASKS:
-        peers = impls if task in ("mlp", "maxout", "input_grad") else impls[:2]  # the PyTorch peer has no conv net yet
+        peers = impls[:2] if task == "overhead" else impls  # the overhead chain has no PyTorch version
         task_impls = peers + (["fit"] if task in ("mlp", "maxout", "conv") else [])
         task_impls += ["matmul"] if KIND.get(task) == "conv" else []
         runs = {impl: [] for impl in task_impls}
@@ -308,7 +331,8 @@ def main(argv=None) -> int:
             batch = GRAD_BATCH if task in GRADIENT_TASKS else BATCH
             total = flops(conv_products(batch, task in GRADIENT_TASKS)) * (images // batch)
             results[task]["gflops"] = {impl: total / t / 1e9 for impl, t in results[task]["min"].items() if impl != "fit"}
-    result = {"config": {"quick": args.quick, **sizes}, "environment": env, "results": results}
+    sgemm = spawn("sgemm", "rate", sizes) if any(KIND.get(task) == "conv" for task in results) else None
+    result = {"config": {"quick": args.quick, **sizes}, "environment": env, "results": results, "sgemm_gflops": sgemm}
     print(report(result))
     write_json(args.out, result)
     print(f"\nJSON written to {args.out}")

@@ -26,10 +26,12 @@ def tiny_problem(kind):
 def test_quick_run_writes_every_section(tmp_path, capsys):
     out = tmp_path / "sub" / "engine.json"
     assert bench.main(["--quick", "--repeats", "1", "--out", str(out)]) == 0
-    assert "| task |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| task |" in printed
     result = json.loads(out.read_text())
     assert set(result["results"]) == set(bench.TASKS)
     assert "blas" in result["environment"] and "OPENBLAS_CORETYPE" in result["environment"]
+    assert result["sgemm_gflops"] > 0 and "sgemm rate (256x256" in printed
     for section in result["results"].values():
         assert {"engine", "numpy"} <= set(section["runs"])
         for impl, runs in section["runs"].items():
