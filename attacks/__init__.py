@@ -3,8 +3,13 @@
 Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below imports it.
 
 * :mod:`attacks.gradients`: ``input_gradient`` and the never-vanishing ``attack_direction``.
-* :mod:`attacks.methods`: ``fgsm``, ``fgm``, ``pgd``, ``bim``, ``least_likely_class``,
-  ``random_sign_noise`` (and ``noise_attack``, its attack-callable form).
+* :mod:`attacks.methods`: ``fgsm``, ``fgm``, ``pgd`` (with restarts), ``bim``,
+  ``least_likely_class``, ``margin``, ``random_sign_noise`` (and ``noise_attack``, its
+  attack-callable form).
+* :mod:`attacks.apgd`: ``apgd_ce``, PGD that sets its own step size (AutoAttack's first attack).
+* :mod:`attacks.square`: ``square_attack``, a gradient-free attack (random search).
+* :mod:`attacks.worst_case`: ``worst_case``, the per-example worst case over an attack
+  suite, with the flags of an unreliable evaluation (zero gradients, gradient masking).
 * :mod:`attacks.metrics`: ``evaluate`` (error and confidence versus eps),
   ``fgsm_preprocessed`` (eps in a model's preprocessed units, also measured in pixels),
   ``transfer_matrix``, ``linearity``.
@@ -19,7 +24,10 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 
 from .adversarial_training import AdversarialObjective, logistic_adversarial_loss
 from .gradients import attack_direction, input_gradient
-from .methods import bim, fgm, fgsm, least_likely_class, noise_attack, pgd, random_sign_noise
+from .apgd import apgd_ce
+from .methods import bim, fgm, fgsm, least_likely_class, margin, noise_attack, pgd, random_sign_noise
+from .square import square_attack
+from .worst_case import worst_case
 from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model
 from . import figures

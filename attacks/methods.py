@@ -74,7 +74,7 @@ def fgm(model, x, y=None, eps=1.0, *, targeted=False, clip=(0.0, 1.0), loss=None
 
 
 def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=True, seed=None, targeted=False,
-        clip=(0.0, 1.0), loss=None, train_mode=False):
+        clip=(0.0, 1.0), loss=None, train_mode=False, restarts=1):
     """Projected gradient descent in L-infinity (Madry et al. 2018): iterated FGSM.
 
     Start at x (or, with ``random_start``, at x plus uniform noise in [-eps, eps]), then
@@ -86,22 +86,59 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
 
     The labels are fixed once, from ``y`` or the clean predictions. With one step,
     ``step_size = eps`` and no random start it is exactly FGSM.
+
+    ``restarts`` > 1 runs that many random starts (drawn from one generator seeded by
+    ``seed``) and keeps, for each example, its worst case: the restart with the largest
+    :func:`margin` (positive once the example is misclassified, or, if targeted, has
+    reached its target); it stops early once every example is broken.
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
     if not is_integer(steps) or steps < 0 or not 0 <= step_size < np.inf:
         raise ValueError(f"pgd: need an integer steps >= 0 and a finite step_size >= 0, got {steps!r} and {step_size}")
-    x_adv = x.copy()
-    if random_start:
-        rng = np.random.default_rng(seed)
-        x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
-        _clip(x_adv, clip)
-    step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
-    low, high = x - eps, x + eps  # the eps-ball, computed once for all steps
-    for _ in range(steps):
-        x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
-        np.clip(x_adv, low, high, out=x_adv)
-        _clip(x_adv, clip)
-    return x_adv
+    if not is_integer(restarts) or restarts < 1:
+        raise ValueError(f"pgd: restarts must be an integer >= 1, got {restarts!r}")
+    if restarts > 1 and not random_start:
+        raise ValueError("pgd: restarts without a random start would repeat the same attack: pass random_start=True")
+    rng = np.random.default_rng(seed)
+    best = best_margin = None
+    for _ in range(restarts):
+        x_adv = x.copy()
+        if random_start:
+            x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
+            _clip(x_adv, clip)
+        step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
+        low, high = x - eps, x + eps  # the eps-ball, computed once for all steps
+        for _ in range(steps):
+            x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
+            np.clip(x_adv, low, high, out=x_adv)
+            _clip(x_adv, clip)
+        if restarts == 1:
+            return x_adv
+        found = margin(model, x_adv, y, targeted=targeted)
+        if best is None:
+            best, best_margin = x_adv, found
+        else:
+            better = found > best_margin
+            best[better], best_margin[better] = x_adv[better], found[better]
+        if (best_margin > 0).all():
+            break
+    return best
+
+
+def margin(model, x, y, *, targeted: bool = False) -> np.ndarray:
+    """How far each example is past the decision boundary, in the model's class scores.
+
+    Untargeted: the best wrong class's score minus the true class's (y); targeted: the
+    target's score minus the best other class's. Positive means the attack succeeded on
+    that example. A multi-restart attack keeps, per example, the restart with the
+    largest margin.
+    """
+    scores = model.class_scores(model.logits_of(x, what="margin")).astype(np.float64)
+    each = np.arange(len(scores))
+    chosen = scores[each, y]
+    scores[each, y] = -np.inf
+    best_other = scores.max(axis=1)
+    return chosen - best_other if targeted else best_other - chosen
 
 
 def bim(model, x, y=None, eps=0.25, step_size=0.01, steps=40, **kwargs):

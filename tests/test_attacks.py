@@ -54,6 +54,10 @@ ATTACKS = {
     "pgd": lambda m, x, y, eps, clip: attacks.pgd(m, x, y, eps, step_size=eps / 4, steps=5, seed=0, clip=clip),
     "bim": lambda m, x, y, eps, clip: attacks.bim(m, x, y, eps, step_size=eps / 4, steps=5, clip=clip),
     "noise": lambda m, x, y, eps, clip: attacks.random_sign_noise(x, eps, clip=clip, seed=0),
+    "pgd_restarts": lambda m, x, y, eps, clip: attacks.pgd(m, x, y, eps, step_size=eps / 4, steps=3, seed=0, clip=clip,
+                                                          restarts=3),
+    "apgd_ce": lambda m, x, y, eps, clip: attacks.apgd_ce(m, x, y, eps, iterations=6, clip=clip),
+    "square": lambda m, x, y, eps, clip: attacks.square_attack(m, x, y, eps, queries=8, p_init=0.5, seed=0, clip=clip),
 }
 
 
