@@ -14,15 +14,16 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
   ``fgsm_preprocessed`` (eps in a model's preprocessed units, also measured in pixels),
   ``transfer_matrix``, ``linearity``.
 * :mod:`attacks.adversarial_training`: ``AdversarialObjective`` (FGSM or PGD adversarial
-  training, a loss for :func:`training.fit`) and ``logistic_adversarial_loss``, its closed
-  form for logistic regression.
+  training, a loss for :func:`training.fit`), ``fast_adversarial_recipe`` (Wong et al.'s
+  FGSM from a random start) and ``logistic_adversarial_loss``, the closed form for
+  logistic regression.
 * :mod:`attacks.toy`: the lecture's 10-dimensional logistic example.
 * :mod:`attacks.reproduction`: ``advex reproduce``, the paper's experiments (claims,
   stages, run folder, report).
 * :mod:`attacks.figures` (needs matplotlib) and :mod:`attacks.cli` (the ``advex`` command).
 """
 
-from .adversarial_training import AdversarialObjective, logistic_adversarial_loss
+from .adversarial_training import AdversarialObjective, fast_adversarial_recipe, logistic_adversarial_loss
 from .gradients import attack_direction, input_gradient
 from .apgd import apgd_ce
 from .methods import bim, fgm, fgsm, least_likely_class, margin, noise_attack, pgd, random_sign_noise

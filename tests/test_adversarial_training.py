@@ -84,3 +84,39 @@ def test_objective_argument_errors():
         attacks.AdversarialObjective(attack="cw")
     with pytest.raises(ValueError, match="label must be one of"):
         attacks.AdversarialObjective(label="leaked")
+
+
+def test_the_triangular_schedule_rises_to_its_peak_and_falls_back_without_reaching_zero():
+    schedule = training.Triangular("lr", 5e-3, 100)
+    values = [schedule.value(step, 0) for step in range(100)]
+    assert int(np.argmax(values)) in (39, 40) and max(values) <= 5e-3 and min(values) > 0
+    assert all(a < b for a, b in zip(values[:39], values[1:40])) and all(a > b for a, b in zip(values[40:], values[41:]))
+    with pytest.raises(ValueError, match="peak"):
+        training.Triangular("lr", 0.0, 10)
+
+
+def test_fast_adversarial_training_trains_on_fgsm_from_a_random_start_only():
+    X, y = faint_patterns(300)
+    model = models.SoftmaxRegression(784, 10, init=0.01, seed=0)
+    recipe = attacks.fast_adversarial_recipe(model, len(X), epochs=2, eps=0.1, step_size=0.125)
+    objective = recipe["loss"]
+    assert objective.alpha == 0.0 and objective.attack_kwargs == {"steps": 1, "step_size": 0.125, "random_start": True}
+    objective.set_rng(np.random.default_rng(5))
+    x_adv = attacks.pgd(model, X[:50], y[:50], 0.1, step_size=0.125, steps=1, seed=np.random.default_rng(5), clip=(0, 1))
+    expected = model.loss(model(mg.Tensor(x_adv)), y[:50])
+    assert np.isclose(objective(model, X[:50], y[:50]).item(), expected.item(), rtol=1e-5)  # no clean half
+    assert np.abs(x_adv - X[:50]).max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert recipe["schedules"][0].steps == 2 * 3 and recipe["batch_size"] == 100
+
+
+def test_fast_adversarial_training_makes_the_model_robust_to_pgd():
+    X, y = strong_and_faint_features(1500, seed=6)  # strong features survive eps = 0.15; the faint ones do not
+    X_test, y_test = X[1200:], y[1200:]
+    pgd = lambda m: float(np.mean(m.predict(attacks.pgd(m, X_test, y_test, 0.15, step_size=0.04, steps=10, seed=0)) != y_test))  # noqa: E731
+    clean_model, robust_model = models.SoftmaxRegression(784, 10), models.SoftmaxRegression(784, 10)
+    training.fit(clean_model, X[:1200], y[:1200], epochs=10, batch_size=100, progress=False, seed=0,
+                 optimizer=training.Adam(clean_model.parameters(), lr=5e-3))
+    training.fit(robust_model, X[:1200], y[:1200], progress=False, seed=0,
+                 **attacks.fast_adversarial_recipe(robust_model, 1200, epochs=10, eps=0.15, step_size=0.1875))
+    assert training.error_rate(robust_model, X_test, y_test) < 0.05
+    assert pgd(clean_model) > 0.8 and pgd(robust_model) < 0.1

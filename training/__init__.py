@@ -9,7 +9,7 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
 * :mod:`training.cifar`: CIFAR-10 from either official archive or folder, checked and
   unpickled safely (``load_cifar10``).
 * :mod:`training.optim`: ``SGD``, ``Adam`` and schedules (``ExponentialDecay``,
-  ``StepDecay``, ``LinearRamp``) that set an optimizer's settings step by step.
+  ``StepDecay``, ``LinearRamp``, ``Triangular``) that set an optimizer's settings step by step.
 * :mod:`training.loop`: ``fit`` (shuffled minibatches, validation, ``EarlyStopping``,
   atomic checkpoints and exact resume, progress bars), its update ``train_step``, and
   ``error_rate``.
@@ -32,11 +32,11 @@ from .data import (
     write_idx_dataset,
 )
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
-from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay
+from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay, Triangular
 from .recipes import conv_maxout_recipe, conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
 
 __all__ = list(data.__all__) + ["load_cifar10", "read_md5sums"] + [
     "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
-    "StepDecay", "conv_maxout_recipe", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
+    "StepDecay", "Triangular", "conv_maxout_recipe", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
     "train_step",
 ]  # fmt: skip

@@ -278,3 +278,25 @@ class LinearRamp(Schedule):
 
     def extremes(self):
         return (self.start, self.end)
+
+
+class Triangular(Schedule):
+    """value rises linearly from 0 to ``peak`` over the first ``rise`` of ``steps`` updates, then falls back to 0.
+
+    The cyclic learning rate of Wong, Rice & Kolter's fast adversarial training (one
+    cycle, peak at 2/5 of the run). Each update takes the value at its middle
+    (step + 1/2), so no update has a learning rate of exactly 0.
+    """
+
+    def __init__(self, attr: str, peak: float, steps: int, rise: float = 0.4):
+        super().__init__(attr)
+        if not (0 < peak < np.inf and 0 < rise < 1):
+            raise ValueError(f"Triangular: peak must be finite and > 0 and rise in (0, 1), got {peak} and {rise}")
+        self.peak, self.steps, self.rise = float(peak), integer_at_least(steps, 1, "Triangular: steps"), float(rise)
+
+    def value(self, step, epoch):
+        t = min(step + 0.5, self.steps - 0.5) / self.steps
+        return self.peak * (t / self.rise if t <= self.rise else (1 - t) / (1 - self.rise))
+
+    def extremes(self):
+        return (self.peak, self.value(0, 0), self.value(self.steps - 1, 0))
