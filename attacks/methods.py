@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import models
 from minigrad.validation import is_integer
 
 from .checks import check_eps, check_inputs, labels_for
@@ -180,3 +181,19 @@ def noise_attack(seed=None):
         return random_sign_noise(x, eps, clip=clip, seed=rng)
 
     return attack
+
+
+def bpda(attack):
+    """BPDA (Athalye, Carlini & Wagner 2018) for a model behind :class:`models.Quantise` layers.
+
+    Returns ``attack`` (any ``(model, x, y, eps, clip=...) -> x_adv``) run with each
+    quantiser's gradient replaced by the identity (``models.straight_through``): the
+    forward pass is the real, quantised model, the backward pass pretends the rounding
+    is not there. The gradient is then an honest approximation, where the true one is
+    zero, and the attack works again.
+    """
+    def differentiated_through(model, x, y, eps, clip=(0.0, 1.0)):
+        with models.straight_through(model):
+            return attack(model, x, y, eps, clip=clip)
+
+    return differentiated_through

@@ -1,7 +1,7 @@
 """The models: the paper's, and the conv nets after it, built from layers on :mod:`minigrad`'s public API.
 
 Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF``,
-``Dropout``, ``Sequential``; convolutional layers (:mod:`models.conv`): ``Conv2d``,
+``Dropout``, ``Sequential``, and ``Quantise`` (with ``straight_through``, for BPDA); convolutional layers (:mod:`models.conv`): ``Conv2d``,
 ``MaxPool2d``, ``Flatten``, ``ConvMaxout``; the CIFAR-10 preprocessing
 (:mod:`models.preprocessing`): ``ContrastWhitening``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
@@ -31,6 +31,6 @@ from .classifiers import (
 )
 from .conv import Conv2d, ConvMaxout, Flatten, MaxPool2d
 from .io import ModelFileError, load, save
-from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh
+from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, straight_through
 from .module import Module
 from .preprocessing import ContrastWhitening

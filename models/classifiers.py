@@ -35,7 +35,7 @@ import minigrad as mg
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
 
 from .conv import Conv2d, ConvMaxout, Flatten, output_size
-from .layers import RBF, Dropout, Linear, Maxout, ReLU, Sequential, Tanh, _generator, positive_int
+from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, _generator, positive_int
 from .module import Module
 from .preprocessing import ContrastWhitening
 
@@ -457,11 +457,16 @@ class SmallConvNet(ImageClassifier):
     14x14 then 7x7 maps. Like every classifier it takes rows ``(N, n_features)``; it
     reshapes them to ``input_shape`` ``(C, H, W)`` itself, so the attacks and ``fit``
     need nothing new. Other input shapes size the first dense layer to fit.
+
+    ``quantise=L`` puts a :class:`models.Quantise` layer of L levels in front: the
+    robustness lab's deliberately masked model (zero input gradients, no robustness).
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, seed=None):
+    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, seed=None):
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "SmallConvNet")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
+        if quantise is not None:
+            self.config["quantise"] = quantise
         channels, height, width = input_shape
         for _ in range(2):
             height, width = output_size(height, 4, 2, 1), output_size(width, 4, 2, 1)
@@ -469,6 +474,7 @@ class SmallConvNet(ImageClassifier):
             raise ValueError(f"SmallConvNet: images of {input_shape[1:]} are too small for two 4x4 stride-2 convolutions")
         rng = _generator(seed)
         self.net = Sequential(
+            *([Quantise(quantise)] if quantise is not None else []),
             Conv2d(channels, 16, 4, stride=2, padding=1, rng=rng), ReLU(),
             Conv2d(16, 32, 4, stride=2, padding=1, rng=rng), ReLU(),
             Flatten(), Linear(32 * height * width, 100, init="he", rng=rng), ReLU(),

@@ -16,6 +16,8 @@ Biases start at zero.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 import minigrad as mg
@@ -103,6 +105,39 @@ class Tanh(Module):
 
     def forward(self, x):
         return mg.tanh(x)
+
+
+class Quantise(Module):
+    """Rounds its inputs to ``levels`` evenly spaced values (:func:`minigrad.quantise`): a defence that only masks.
+
+    Its input gradient is zero almost everywhere, so gradient attacks see nothing to
+    follow. ``straight_through`` (set by :func:`models.straight_through`, never saved)
+    makes it pass gradients unchanged, as BPDA differentiates it.
+    """
+
+    def __init__(self, levels: int):
+        self.levels = positive_int(levels, "Quantise: levels")
+        if self.levels < 2:
+            raise ValueError(f"Quantise: levels must be at least 2, got {levels}")
+        self.straight_through = False
+
+    def forward(self, x):
+        return mg.quantise(x, self.levels, straight_through=self.straight_through)
+
+
+@contextlib.contextmanager
+def straight_through(model):
+    """Within the block, every :class:`Quantise` layer of ``model`` passes gradients unchanged (BPDA)."""
+    layers = [m for m in model.modules() if isinstance(m, Quantise)]
+    if not layers:
+        raise ValueError(f"straight_through: {type(model).__name__} has no Quantise layer to differentiate through")
+    for layer in layers:
+        layer.straight_through = True
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.straight_through = False
 
 
 class Maxout(Module):

@@ -54,6 +54,7 @@ CASES = {
     "negative": lambda a=leaf(3, 2): (mg.negative(a), [a]),
     "power": lambda a=leaf(3, 2, low=0.5), b=leaf(3, 2): (mg.power(a, b), [a, b]),
     "relu": lambda a=leaf(3, 2): (mg.relu(a), [a]),
+    "quantise": lambda a=leaf(3, 2): (mg.quantise(a, 5), [a]),
     "reshape": lambda a=leaf(3, 2): (mg.reshape(a, 2, 3), [a]),
     "sigmoid": lambda a=leaf(3, 2): (mg.sigmoid(a), [a]),
     "softmax": lambda a=leaf(3, 4): (mg.softmax(a), [a]),

@@ -55,6 +55,9 @@ UNARY = {
     "relu": (mg.relu, lambda x: np.maximum(x, 0), grid().filter(lambda v: v != 0)),
     "abs": (mg.abs, np.abs, grid().filter(lambda v: v != 0)),
     "clip": (lambda t: mg.clip(t, -1.0625, 2.0625), lambda x: np.clip(x, -1.0625, 2.0625), grid()),
+    # A staircase: its gradient is 0 away from the steps (values within 0.1 of a level, steps at the halves).
+    "quantise": (lambda t: mg.quantise(t, 5), lambda x: np.round(x * 4) / 4,
+                 st.builds(lambda k, d: k / 4 + d, st.integers(-4, 8), st.floats(-0.025, 0.025))),
 }
 
 
@@ -272,3 +275,13 @@ def test_composite_network_gradient():
     labels = np.array([0, 1, 1])
     net = lambda x, w1, b1, w2: mg.cross_entropy(mg.maxout(x @ w1 + b1, 2) @ w2, labels)  # noqa: E731
     check(net, x, w1, b1, w2)
+
+
+def test_quantise_straight_through_passes_the_gradient_unchanged():
+    """The straight-through estimator (BPDA's) is the identity, not the staircase's zero derivative."""
+    x = np.array([0.1, 0.4, 0.9])
+    assert np.array_equal(mg.grad(lambda t: (mg.quantise(t, 3, straight_through=True) * np.array([1.0, 2.0, 3.0])).sum())(x),
+                          [1.0, 2.0, 3.0])
+    assert not mg.grad(lambda t: mg.quantise(t, 3).sum())(x).any()
+    with pytest.raises(ValueError, match="levels must be an integer >= 2"):
+        mg.quantise(x, 1)

@@ -137,3 +137,21 @@ def test_the_flags_catch_probability_outputs_and_random_outputs(hard):
     assert attacks.worst_case(Softmaxed(model), X[:50], y[:50], 0.1, white_box=white)["flags"]["outputs_are_probabilities"]["fired"]
     noisy = attacks.worst_case(Softmaxed(model, noise=0.01), X[:50], y[:50], 0.1, white_box=white)["flags"]
     assert noisy["random_outputs"]["fired"] and not noisy["outputs_are_probabilities"]["fired"]
+
+
+def test_a_quantised_conv_net_masks_its_gradient_and_bpda_sees_through_it(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    X = np.clip(0.35 + 0.3 * y[:, None] * (np.arange(64) % 2) + rng.normal(0, 0.1, (300, 64)), 0, 1).astype(np.float32)
+    net = models.SmallConvNet((1, 8, 8), n_classes=2, quantise=5, seed=0)
+    training.fit(net, X, y, epochs=8, batch_size=30, progress=False, seed=0, optimizer=training.Adam(net.parameters(), lr=1e-2))
+    assert error(net, X, y) < 0.05 and net.config["quantise"] == 5
+    models.save(net, tmp_path / "q.npz")
+    assert isinstance(models.load(tmp_path / "q.npz").net.layers[0], models.Quantise)
+    white = error(net, attacks.fgsm(net, X, y, 0.2), y)
+    through = error(net, attacks.bpda(attacks.fgsm)(net, X, y, 0.2), y)
+    assert not attacks.attack_direction(net, X[:20], y[:20], exact=False).any()  # masked: nothing to follow
+    assert through > white + 0.2
+    assert not any(m.straight_through for m in net.modules() if isinstance(m, models.Quantise))  # restored
+    with pytest.raises(ValueError, match="no Quantise layer"):
+        attacks.bpda(attacks.fgsm)(models.SoftmaxRegression(64, 2), X, y, 0.1)

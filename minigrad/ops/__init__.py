@@ -13,6 +13,7 @@ from .elementwise import (
     multiply,
     negative,
     power,
+    quantise,
     relu,
     sigmoid,
     sqrt,
@@ -38,6 +39,6 @@ __all__ = [
     "abs", "add", "avg_pool2d", "binary_cross_entropy_with_logits", "clip", "concatenate", "conv2d", "cross_entropy",
     "divide", "exp", "getitem", "linear", "log", "log1mexp", "log_softmax", "logistic_direction_loss", "logsumexp",
     "matmul", "max", "max_pool2d", "maximum",
-    "maxout", "mean", "minimum", "multiply", "negative", "power", "relu", "reshape", "sigmoid",
+    "maxout", "mean", "minimum", "multiply", "negative", "power", "quantise", "relu", "reshape", "sigmoid",
     "softmax", "softmax_direction_loss", "sqrt", "stack", "subtract", "sum", "tanh", "transpose", "where",
 ]

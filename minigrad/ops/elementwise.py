@@ -125,6 +125,24 @@ def relu(a) -> Tensor:
     return Tensor.from_op(np.maximum(x, np.zeros_like(x)), (a,), (lambda g: g * (x > 0),), "relu")
 
 
+def quantise(a, levels: int, *, straight_through: bool = False) -> Tensor:
+    """z = round(a * (levels - 1)) / (levels - 1): a rounded to ``levels`` evenly spaced values.
+
+    On [0, 1] the values are 0, 1 / (levels - 1), ..., 1 (NumPy's rounding: halves go
+    to the even neighbour). z is a staircase, so its derivative is 0 wherever it exists,
+    and the VJP is 0: a model behind it has no input gradient to follow (*gradient
+    masking*), however fragile it really is. ``straight_through=True`` passes g
+    unchanged instead (the straight-through estimator): not this op's derivative but
+    the one BPDA (Athalye, Carlini & Wagner 2018) differentiates through to attack it.
+    """
+    if not (isinstance(levels, (int, np.integer)) and levels >= 2):
+        raise ValueError(f"quantise: levels must be an integer >= 2, got {levels!r}")
+    a = as_float_tensor(a)
+    steps = np.asarray(levels - 1, dtype=a.data.dtype)
+    vjp = _identity if straight_through else np.zeros_like
+    return Tensor.from_op(np.round(a.data * steps) / steps, (a,), (vjp,), "quantise")
+
+
 def abs(a) -> Tensor:  # noqa: A001  (the NumPy name)
     """z = |a|. VJP: dL/da = g * sign(a) (so abs'(0) = 0)."""
     a = as_float_tensor(a)
