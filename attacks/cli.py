@@ -7,6 +7,8 @@
     advex reproduce [--quick] [--out DIR]        the paper's experiments, our numbers beside its own
                     [--models NAME ...] [--mlp]  (only some models; also a ReLU MLP)
                     [--cifar DIR]                (and the CIFAR-10 result, from a folder you supply)
+    advex robustness [--quick] [--out DIR]       after the paper: PGD, APGD, worst case, label leaking, fast
+                     [--paper-models DIR]        adversarial training, catastrophic overfitting, gradient masking
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -37,6 +39,7 @@ from . import figures
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
+from .robustness import Robustness
 from .toy import describe, toy_example
 
 
@@ -217,6 +220,24 @@ def run_reproduce(args) -> int:
     return 0
 
 
+def run_robustness(args) -> int:
+    if args.seed < 0:
+        raise CommandError(f"--seed must be >= 0, got {args.seed}")
+    if args.paper_models is not None and not os.path.isdir(args.paper_models):
+        raise CommandError(f"--paper-models {args.paper_models}: no such folder (pass the --out of an advex reproduce run)")
+    writable_folder(args.out)
+    started = time.perf_counter()
+    run = Robustness(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet,
+                     paper_models=args.paper_models)
+    try:
+        run.run()
+    except models.ModelFileError as error:
+        raise CommandError(f"{error}; remove it, or pass another --out") from None
+    print(open(os.path.join(args.out, "results.md")).read())
+    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
+    return 0
+
+
 def run_demo(args) -> int:
     check_finite("--eps", args.eps)
     print(describe(toy_example(args.eps)))
@@ -269,6 +290,16 @@ def parser() -> argparse.ArgumentParser:
                            "is not the official one; its rows are reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
+    robustness = commands.add_parser("robustness", help="after the paper: stronger attacks, label leaking, fast "
+                                     "adversarial training, catastrophic overfitting, gradient masking")
+    robustness.add_argument("--quick", action="store_true", help="small budgets (minutes)")
+    robustness.add_argument("--data", help="an IDX data set folder (default: MNIST); published numbers show only for MNIST")
+    robustness.add_argument("--out", default="advex-robustness", help="output folder; re-running reuses finished stages")
+    robustness.add_argument("--seed", type=int, default=0)
+    robustness.add_argument("--paper-models", metavar="DIR", help="reuse the maxout networks of an advex reproduce "
+                            "output folder (default: train them at its settings)")
+    robustness.add_argument("--quiet", action="store_true", help="no progress bars")
+    robustness.set_defaults(run=run_robustness)
     return top
 
 

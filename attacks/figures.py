@@ -119,3 +119,41 @@ def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "") -> st
     ax.set_title(title or f"logits along the FGSM direction (label {walk['labels'][example]})", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_accuracy_by_epoch(runs: dict, path, *, title: str = "") -> str:
+    """Robust accuracy after each training epoch: one colour per run, FGSM solid, PGD dashed.
+
+    ``runs`` maps a label ("random start") to ``{"fgsm": [...], "pgd": [...]}``, the
+    accuracies (fractions) after epochs 1, 2, ... Catastrophic overfitting shows as a
+    run whose FGSM accuracy climbs while its PGD accuracy falls to zero.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
+    for i, (label, accuracy) in enumerate(runs.items()):
+        for attack, style in (("fgsm", "-"), ("pgd", "--")):
+            values = accuracy[attack]
+            ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, marker="o", ms=3, color=f"C{i}",
+                    label=f"{label}: {attack.upper()}")
+    ax.set(xlabel="epoch", ylabel="accuracy on held-out images (%)", ylim=(0, 100))
+    ax.legend(fontsize=7)
+    ax.set_title(title or "robust accuracy during training", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_attack_strength(errors: dict, path, *, title: str = "") -> str:
+    """Error under each attack, grouped by model: ``errors[model][attack]`` (fractions), one bar each."""
+    plt = _pyplot()
+    attacks = list(dict.fromkeys(a for per_model in errors.values() for a in per_model))
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(attacks) * len(errors), 3.8), dpi=100)
+    width = 0.8 / max(len(attacks), 1)
+    for j, attack in enumerate(attacks):
+        heights = [100 * errors[m].get(attack, float("nan")) for m in errors]
+        ax.bar([i + j * width for i in range(len(errors))], heights, width, label=attack, color=f"C{j % 10}")
+    ax.set_xticks([i + width * (len(attacks) - 1) / 2 for i in range(len(errors))], list(errors))
+    ax.set(ylabel="error rate (%)", ylim=(0, 100))
+    ax.legend(fontsize=7)
+    ax.set_title(title or "error under each attack (worst case: any attack succeeds)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

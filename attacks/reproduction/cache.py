@@ -26,11 +26,15 @@ WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints",
 
 
 class RunFolder:
-    """Stage results and model files of one run in ``out``, for the settings ``config``."""
+    """Stage results and model files of one run in ``out``, for the settings ``config``.
 
-    def __init__(self, out, config: dict):
+    ``command`` names the command in messages; ``written`` lists what it writes into the
+    folder (anything else there is someone else's, and refused).
+    """
+
+    def __init__(self, out, config: dict, *, command: str = "advex reproduce", written=WRITTEN):
         self.out, self.config = os.fspath(out), config
-        _refuse_foreign(self.out)
+        _refuse_foreign(self.out, command, tuple(written))
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages = {}
         if os.path.exists(self.stages_path):
@@ -84,15 +88,15 @@ class RunFolder:
         return {name[len("train "):]: stage["result"] for name, stage in self.stages.items() if name.startswith("train ")}
 
 
-def _refuse_foreign(out: str) -> None:
+def _refuse_foreign(out: str, command: str, written: tuple) -> None:
     """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes."""
     if not os.path.exists(out):
         return
     if not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
-    foreign = foreign_files(out, WRITTEN)
+    foreign = foreign_files(out, written)
     entries = foreign_files(out, ())
     if foreign or (entries and "stages.json" not in entries):
         shown = ", ".join(foreign or entries)
-        raise ValueError(f"{out} holds files that advex reproduce did not write ({shown}); "
+        raise ValueError(f"{out} holds files that {command} did not write ({shown}); "
                          "nothing was changed: pass an empty or new --out")

@@ -62,15 +62,18 @@ def _resolve(tolerance, measured):
     return dict(tolerance)
 
 
-def write(out, result_rows, *, budget, seed, mnist, seconds, trained) -> None:
+TITLE = "Explaining and Harnessing Adversarial Examples: our numbers beside the paper's"
+
+
+def write(out, result_rows, *, budget, seed, mnist, seconds, trained, title: str = TITLE, intro=None) -> None:
     """OUT/results.json and OUT/results.md."""
     results = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": mnist, "eps": EPS, "rows": result_rows,
                "seconds": seconds, "training": trained}
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
-    atomic_write_text(os.path.join(out, "results.md"), markdown(result_rows, budget, seconds, trained))
+    atomic_write_text(os.path.join(out, "results.md"), markdown(result_rows, budget, seconds, trained, title, intro))
 
 
-def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
+def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TITLE, intro=None) -> str:
     """The rows as a table (ours, the paper's, the difference, the target, the verdict), then training."""
     def fmt(v, kind="rate"):
         if v is None:
@@ -79,8 +82,8 @@ def markdown(result_rows, budget, seconds: dict, trained: dict) -> str:
             return f"{v:.4f}"
         return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
 
-    lines = ["# Explaining and Harnessing Adversarial Examples: our numbers beside the paper's", "",
-             f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
+    lines = [f"# {title}", "",
+             intro or f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
              "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result_rows:
         difference = "" if r["paper"] is None or r["ours"] is None or r["kind"] == "value" else \

@@ -1,0 +1,66 @@
+"""The rows of ``advex robustness``: what the field learned after the paper, with the published numbers.
+
+Each :class:`~attacks.reproduction.claims.Claim` is one row of ``results.md``, in the
+format of ``advex reproduce``'s rows; the ids are a contract. Published numbers:
+
+* Wong, Rice & Kolter (2020), "Fast is better than free", MNIST, SmallConvNet, FGSM
+  from a random start, eps = 0.3: 98.50% clean accuracy, 88.77% under PGD (50 steps of
+  0.01, 10 restarts): as error rates 1.50% and 11.23%.
+* Kurakin, Goodfellow & Bengio (2016): label leaking, no number on MNIST maxout (the
+  row says what to look for: FGSM from true labels scoring *below* clean error).
+* Goodfellow, Shlens & Szegedy: the adversarially trained maxout's own FGSM error
+  (the paper's 17.9%), the baseline the stronger attacks are compared with.
+"""
+
+from __future__ import annotations
+
+from ..reproduction.claims import Claim
+
+PAPER_EPS = 0.25  # the paper's MNIST eps, unclipped, for its maxout networks
+FAST_EPS = 0.3  # Wong et al.'s, clipped to [0, 1], for the conv nets
+
+_STRONG = ("{model}, eps 0.25 unclipped, n = {{n_eval}}: PGD {{pgd_steps}} steps of 0.01, {{pgd_restarts}} restarts; "
+           "APGD-CE {{apgd_iterations}} iterations; Square {{square_queries}} queries; worst case over all (AutoAttack's rule)")
+_LEAK = "adversarially trained maxout, FGSM eps 0.25 unclipped from the true labels vs the model's predictions, n = {n_eval}"
+_FAST = ("SmallConvNet, FGSM from a random start (eps 0.3, step 0.375), Adam cyclic lr peak 5e-3, {fast_epochs} epochs; "
+         "PGD {eval_pgd_steps} steps of 0.01, {eval_pgd_restarts} restarts, clipped, n = {n_eval}")
+_OVERFIT = ("SmallConvNet, FGSM training without a random start (eps 0.3, step {overfit_step}) vs with one; PGD accuracy on "
+            "{n_holdout} held-out images after each epoch")
+_PLAIN = "maxout (240), FGSM eps 0.25 unclipped with the plain float32 input gradient vs the exact direction, n = {n_eval}"
+_MASKED = ("SmallConvNet behind an input quantiser ({quantise_levels} levels), eps 0.3 clipped, n = {n_eval}; transfer from "
+           "a clean SmallConvNet; Square {square_queries} queries; BPDA: PGD through a straight-through quantiser")
+
+
+def _rate(id, setup, paper=None, metric="error_rate"):
+    return Claim(id, metric, paper, None, setup)
+
+
+CLAIMS = (
+    _rate("fgsm_maxout", _STRONG.format(model="maxout")),
+    _rate("pgd_maxout", _STRONG.format(model="maxout")),
+    _rate("apgd_maxout", _STRONG.format(model="maxout")),
+    _rate("worstcase_maxout", _STRONG.format(model="maxout")),
+    _rate("fgsm_advmaxout", _STRONG.format(model="adversarially trained maxout"), 0.179),
+    _rate("pgd_advmaxout", _STRONG.format(model="adversarially trained maxout")),
+    _rate("apgd_advmaxout", _STRONG.format(model="adversarially trained maxout")),
+    _rate("square_advmaxout", _STRONG.format(model="adversarially trained maxout")),
+    _rate("worstcase_advmaxout", _STRONG.format(model="adversarially trained maxout")),
+    _rate("labelleak_clean", _LEAK),
+    _rate("labelleak_true", _LEAK),
+    _rate("labelleak_pred", _LEAK),
+    _rate("fgsmrs_clean", _FAST, 0.015),
+    _rate("fgsmrs_fgsm", _FAST),
+    _rate("fgsmrs_pgd", _FAST, 0.1123),
+    Claim("overfit_pgd_by_epoch", "pgd_accuracy_by_epoch", setup=_OVERFIT),
+    Claim("overfit_fgsm_by_epoch", "fgsm_accuracy_by_epoch", setup=_OVERFIT),
+    _rate("plaingrad_fgsm", _PLAIN),
+    _rate("exactgrad_fgsm", _PLAIN),
+    Claim("plaingrad_flags", "flags_fired", setup=_PLAIN),
+    _rate("masked_clean", _MASKED),
+    _rate("masked_fgsm", _MASKED),
+    _rate("masked_pgd", _MASKED),
+    _rate("masked_transfer", _MASKED),
+    _rate("masked_gradient_free", _MASKED),
+    _rate("masked_bpda", _MASKED),
+    Claim("masked_flags", "flags_fired", setup=_MASKED),
+)

@@ -1,0 +1,130 @@
+"""One run of ``advex robustness``: its data, budget, models and stages, in a resumable folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+import models
+import training
+
+from ..reproduction import FULL, QUICK, Reproduction, report
+from ..reproduction.cache import RunFolder
+from ..reproduction.run import load_data
+from . import stages
+from .claims import CLAIMS
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How many images, steps, restarts, queries and epochs each lesson gets."""
+
+    n_eval: int = 1000  # test images every attack of a lesson runs on
+    n_holdout: int = 1000  # held-out training images the per-epoch accuracies are measured on
+    pgd_steps: int = 40
+    pgd_restarts: int = 10
+    apgd_iterations: int = 100
+    square_queries: int = 1000
+    fast_epochs: int = 10
+    eval_pgd_steps: int = 50
+    eval_pgd_restarts: int = 10
+    track_pgd_steps: int = 10  # the per-epoch PGD (eps / 4 steps): cheap enough to run after every epoch
+    overfit_step: float = 0.375  # FGSM's step without a random start
+    quantise_levels: int = 8
+    surrogate_epochs: int = 3
+
+
+FULL_BUDGET = Budget()
+QUICK_BUDGET = Budget(n_eval=200, n_holdout=200, pgd_steps=10, pgd_restarts=2, apgd_iterations=20, square_queries=100,
+                      fast_epochs=2, eval_pgd_steps=10, eval_pgd_restarts=2, track_pgd_steps=5, surrogate_epochs=1)
+
+#: What a robustness run writes into its folder.
+WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
+
+
+class Robustness:
+    """The robustness lab into ``out``: ``run()`` trains what is missing, measures, and reports.
+
+    ``paper_models``: an ``advex reproduce`` output folder whose maxout networks
+    (``models/maxout.npz``, ``models/maxout_adversarial.npz``) are reused; without it
+    they are trained into ``out/paper-models`` at the reproduction's settings
+    (its quick ones with ``quick``).
+    """
+
+    def __init__(self, out, *, quick: bool = False, data=None, seed: int = 0, progress: bool = True, paper_models=None):
+        self.out, self.seed, self.progress, self.quick = os.fspath(out), seed, progress, quick
+        self.budget = QUICK_BUDGET if quick else FULL_BUDGET
+        self.data = data
+        self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
+        self.paper_models = None if paper_models is None else os.path.abspath(paper_models)
+        if self.paper_models is not None:
+            for name in ("maxout", "maxout_adversarial"):
+                path = os.path.join(self.paper_models, "models", f"{name}.npz")
+                if not os.path.exists(path):
+                    raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
+                                            "holds models/maxout.npz and models/maxout_adversarial.npz)")
+        n_val = max(1, len(self.X) // 6)
+        self.train = (self.X[:-n_val], self.y[:-n_val])
+        self.holdout = (self.X[-n_val:][: self.budget.n_holdout], self.y[-n_val:][: self.budget.n_holdout])
+        self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
+        config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
+                  "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models}
+        self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
+        self._paper = None
+
+    def run(self) -> list:
+        plan = [stages.strong_attacks, stages.label_leaking, stages.fast_adversarial, stages.catastrophic_overfitting,
+                stages.plain_gradient_masking, stages.masked_model]
+        bar = training.progress.progress_bar(len(plan), "advex robustness", self.progress)
+        measurements = []
+        for stage in plan:
+            bar.set_postfix_str(stage.__name__)
+            measurements += stage(self)
+            bar.update(1)
+        bar.close()
+        rows = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget)
+        report.write(self.out, rows, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
+                     seconds=self.folder.seconds(), trained=self.folder.trained(),
+                     title="After the paper: the robustness lab, our numbers beside the published ones",
+                     intro=("Error rates as fractions of the n test images each setup names: eps 0.25 unclipped for the "
+                            "paper's maxout networks, 0.3 clipped to [0, 1] for the conv nets. Budget: "
+                            f"{dataclasses.asdict(self.budget)}."))
+        return rows
+
+    def figure(self, name: str, plot, *args, **kwargs):
+        """``plot(*args, OUT/figures/name, **kwargs)``, or a note when matplotlib is missing."""
+        try:
+            plot(*args, os.path.join(self.out, "figures", name), **kwargs)
+        except ImportError as error:
+            print(f"no figure {name}: {error}")
+
+    # --- the models ---------------------------------------------------------------------
+    def paper_model(self, name: str):
+        """The reproduction's ``maxout`` or ``maxout_adversarial``: from --paper-models, or trained here."""
+        if self.paper_models is not None:
+            return models.load(os.path.join(self.paper_models, "models", f"{name}.npz"), expected=models.MaxoutNetwork)
+        if self._paper is None:
+            self._paper = Reproduction(os.path.join(self.out, "paper-models"), budget=QUICK if self.quick else FULL,
+                                       data=self.data, seed=self.seed, progress=self.progress,
+                                       models=("maxout", "maxout_adversarial"))
+        return self._paper.model(name)
+
+    def model(self, name: str, make, fit_kwargs):
+        """The model ``name`` trained on the training split by ``fit_kwargs``: from the folder, or trained now."""
+        def train():
+            model = make()
+            history = training.fit(model, *self.train, seed=self.seed, progress=self.progress,
+                                   checkpoint_dir=self.folder.checkpoint_dir(name), resume=True, monitor_size=0,
+                                   **fit_kwargs(model))
+            return model, {"epochs": len(history.epoch), "best_epoch": history.best_epoch,
+                           "seconds_per_epoch": float(np.mean(history.seconds)) if history.seconds else None}
+
+        return self.folder.model(name, models.SmallConvNet, train)
+
+    def image_shape(self):
+        side = int(round(np.sqrt(self.X.shape[1])))
+        if side * side != self.X.shape[1]:
+            raise ValueError(f"advex robustness needs square grey images; the data have {self.X.shape[1]} features")
+        return (1, side, side)

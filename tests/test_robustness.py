@@ -1,0 +1,65 @@
+"""``advex robustness --quick`` end to end on the synthetic IDX data set (no MNIST needed)."""
+
+import json
+
+import training
+from attacks import cli
+from attacks.robustness import CLAIMS
+
+FIXED_IDS = {
+    "pgd_maxout", "pgd_advmaxout", "apgd_advmaxout", "worstcase_advmaxout", "labelleak_true", "labelleak_pred",
+    "labelleak_clean", "fgsmrs_clean", "fgsmrs_pgd", "fgsmrs_fgsm", "overfit_pgd_by_epoch", "masked_fgsm", "masked_pgd",
+    "masked_transfer", "masked_gradient_free", "masked_bpda", "masked_flags",
+}
+FLAGS = {"zero_gradients", "black_box_beats_white_box", "outputs_are_probabilities", "random_outputs"}
+
+
+def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "robustness"
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+    assert cli.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    rows = {r["id"]: r for r in results["rows"]}
+    assert FIXED_IDS <= set(rows) and len(rows) == len(CLAIMS)
+    assert all(r["paper"] is None for r in rows.values())  # not MNIST: no published numbers
+    overfit = rows["overfit_pgd_by_epoch"]["ours"]
+    assert set(overfit) == {"random_start", "no_random_start"} and all(len(v) == 2 for v in overfit.values())
+    assert all(0 <= a <= 1 for v in overfit.values() for a in v)
+    assert set(rows["masked_flags"]["ours"]) == FLAGS and rows["masked_flags"]["ours"]["zero_gradients"] is True
+    for id in ("pgd_advmaxout", "worstcase_advmaxout", "masked_bpda"):
+        assert 0 <= rows[id]["ours"] <= 1
+    assert rows["worstcase_advmaxout"]["ours"] >= max(rows[f"{a}_advmaxout"]["ours"] for a in ("fgsm", "pgd", "apgd", "square"))
+    assert rows["masked_fgsm"]["ours"] == rows["masked_clean"]["ours"]  # a zero gradient moves nothing
+    for figure in ("attack_strength.png", "overfitting.png", "masked_bpda_examples.png"):
+        assert (out / "figures" / figure).exists()
+    assert "robustness lab" in (out / "results.md").read_text()
+
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    assert cli.main(argv) == 0  # every stage and model read back
+    assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
+    assert "done in" in capsys.readouterr().out
+
+
+def refuse_to_train(*args, **kwargs):
+    raise AssertionError("a re-run trained a model")
+
+
+def test_paper_models_are_reused_from_a_reproduction_folder(synthetic_idx_dir, tmp_path, capsys):
+    paper = tmp_path / "paper"
+    assert cli.main(["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "maxout",
+                     "maxout_adversarial", "--out", str(paper)]) == 0
+    out = tmp_path / "robustness"
+    assert cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
+                     "--out", str(out)]) == 0
+    assert not (out / "paper-models").exists()
+
+
+def test_bad_arguments_are_one_line_and_write_nothing(synthetic_idx_dir, tmp_path, capsys):
+    base = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir)]
+    for extra, message in ((["--seed", "-1"], "--seed must be >= 0"),
+                           (["--paper-models", str(tmp_path / "none")], "no such folder"),
+                           (["--paper-models", str(tmp_path)], "models/maxout.npz")):
+        assert cli.main(base + extra + ["--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+        assert not (tmp_path / "out").exists()
