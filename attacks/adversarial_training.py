@@ -1,4 +1,4 @@
-"""Adversarial training: fit on clean and FGSM examples at once (Goodfellow et al. 2015, section 6).
+"""Adversarial training: fit on clean and FGSM examples at once (Goodfellow, Shlens & Szegedy 2014, section 6).
 
 The objective, for each minibatch (x, y) and the current parameters theta:
 
@@ -15,6 +15,12 @@ FGSM moves w . x by -eps * y * ||w||_1, so J~ with alpha = 0 is
 
 which looks like L1 weight decay, but *inside* the loss: once the margin y (w . x + b)
 is large the penalty stops mattering, unlike an L1 term added outside.
+
+A departure from the paper's text: it writes the objective as
+zeta(y (eps ||w||_1 - w . x - b)), which is the expression above only for y = +1; for
+y = -1 it gives zeta(w . x + b - eps ||w||_1), where the attack *lowers* the loss. The
+code uses the form above, which FGSM's own perturbation gives for both labels (the
+tests check it against ``AdversarialObjective``).
 """
 
 from __future__ import annotations

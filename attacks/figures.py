@@ -114,9 +114,10 @@ def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "") -> st
     for c in range(logits.shape[1]):
         ax.plot(walk["eps"], logits[:, c], lw=2.5 if c == walk["labels"][example] else 1, label=str(c))
     ax.axvline(0, color="gray", lw=0.5)
-    ax.set(xlabel="eps (along sign of the gradient)", ylabel="logit")
+    ax.set(xlabel="eps (along sign of the gradient)", ylabel=walk.get("output", "logit"))
     ax.legend(fontsize=6, ncol=2, title="class", title_fontsize=7)
-    ax.set_title(title or f"logits along the FGSM direction (label {walk['labels'][example]})", fontsize=9)
+    ax.set_title(title or f"{walk.get('output', 'logit')} along the FGSM direction (label {walk['labels'][example]})",
+                 fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

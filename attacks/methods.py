@@ -42,7 +42,7 @@ def _clip(x_adv, clip):
 
 
 def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=None, train_mode=False, exact=True):
-    """The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015).
+    """The fast gradient sign method (Goodfellow, Shlens & Szegedy 2014).
 
         untargeted:  x_adv = clip(x + eps * sign(grad_x L(x, y)))         (raise the loss of y)
         targeted:    x_adv = clip(x - eps * sign(grad_x L(x, y_target)))  (lower the loss of the target)
@@ -50,8 +50,8 @@ def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=No
     It is the exact maximiser of the linearised loss over the L-infinity ball of
     radius eps: each pixel moves by eps in the direction that increases the loss.
     ``eps`` is a scalar or one value per example; ``eps=0`` returns a copy of x.
-    ``exact=False`` uses the plain float32 gradient, which points the wrong way, or
-    vanishes, where the softmax saturates (a teaching option: see :mod:`minigrad.ops.nn`).
+    ``exact=False`` uses the plain float32 gradient, which loses the true class's term,
+    and then vanishes, as the softmax saturates (a teaching option: see :mod:`minigrad.ops.nn`).
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
     if not eps.any():

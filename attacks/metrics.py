@@ -177,7 +177,8 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
 
     For each example x_i (a batch of shape (N, D)), d_i = sign(grad_x L(x_i, y_i)) and the
     logits of x_i + eps * d_i for ``num`` values of eps from -eps_max to +eps_max, with no
-    clipping. Returns ``{"eps": (num,), "logits": (num, N, n_classes), "labels": (N,)}``.
+    clipping. Returns ``{"eps": (num,), "logits": (num, N, n_classes), "labels": (N,), "output":
+    what the logits are (the model's ``output_name``: "logit", or the RBF's "log p_c")}``.
     A model that is linear in this direction draws straight lines.
     """
     if not 0 < eps_max < np.inf or not is_integer(num) or num < 2:
@@ -190,4 +191,5 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)
     walked = (x[None, :, :] + eps[:, None, None] * direction[None, :, :]).reshape(-1, x.shape[1])
     logits = model.logits_of(walked, 2000, "linearity")
-    return {"eps": eps, "logits": logits.reshape(num, len(x), -1), "labels": y}
+    return {"eps": eps, "logits": logits.reshape(num, len(x), -1), "labels": y,
+            "output": getattr(model, "output_name", "logit")}

@@ -51,10 +51,10 @@ def describe(example: dict) -> str:
         "The lecture's logistic-regression example: p(y=1|x) = sigmoid(w.x + b), b = 0",
         f"  w     = {e['w'].astype(int).tolist()}",
         f"  x     = {e['x'].astype(int).tolist()}",
-        f"  w.x   = {e['wx']:+.2f}   p(y=1) = sigmoid({e['wx']:+.1f}) = {e['p_before']:.2f}  -> class 0",
+        f"  w.x   = {e['wx']:+.2f}   p(y=1) = sigmoid({e['wx']:+.1f}) = {e['p_before']:.2f}  -> class {int(e['wx'] > 0)}",
         f"FGSM, eps = {e['eps']} (label 0, no clipping): x_adv = x + eps * sign(w)",
         f"  x_adv = {[round(float(v), 2) for v in e['x_adv']]}",
-        f"  w.x_adv = {e['wx_adv']:+.2f}   p(y=1) = {e['p_after']:.2f}  -> class 1",
+        f"  w.x_adv = {e['wx_adv']:+.2f}   p(y=1) = {e['p_after']:.2f}  -> class {int(e['wx_adv'] > 0)}",
         f"  change in w.x = eps * ||w||_1 = {e['eps']} * {e['l1_norm_w']:.0f} = {e['wx_adv'] - e['wx']:.2f};"
         f" no coordinate moved by more than {e['eps']}",
     ])

@@ -91,6 +91,8 @@ class Classifier(Module):
     #: What the model's inputs are, so that an eps can say its unit: pixels in [0, 1] for every
     #: classifier here; "preprocessed" for :class:`PreprocessedInputs`.
     input_units: str = "pixels"
+    #: What ``logits`` returns, for axis labels: a softmax's logits; the RBF's log p_c.
+    output_name: str = "logit"
 
     def forward(self, x):
         x = x if isinstance(x, mg.Tensor) else mg.Tensor(x)
@@ -254,7 +256,8 @@ class MaxoutNetwork(Classifier):
     +-0.005; every weight column's L2 norm kept <= 1.9365 (``constrain()``, called by
     the training loop after each update); dropout given as (keep_prob, scale) for the
     inputs of each of the three layers: the pixels kept with probability 0.8 and not
-    rescaled, the hidden inputs kept with 0.5 and scaled by 2. ``dropout=None`` turns
+    rescaled (as pylearn2 does: in training the first layer sees 0.8 times the input on
+    average, at test time all of it), the hidden inputs kept with 0.5 and scaled by 2. ``dropout=None`` turns
     it off.
     """
 
@@ -301,6 +304,8 @@ class MaxoutNetwork(Classifier):
 class RBFNetwork(Classifier):
     """A shallow RBF network: p_c(x) = exp(-sum_i beta_ci (x_i - mu_ci)^2), one unit per class.
 
+    Its ``logits`` are log p_c (``output_name``), not log-odds.
+
     The p_c are *not* normalised across classes: each unit answers "is this my class?"
     on its own, trained with one-vs-rest binary cross-entropy on p_c, and ``predict``
     is the argmax of p_c. ``predict_proba`` returns the p_c themselves, so the
@@ -317,6 +322,8 @@ class RBFNetwork(Classifier):
     it is in ``docs/measurements.md``; ``advex reproduce`` measures both, as rbf_clean
     and rbf_noise).
     """
+
+    output_name = "log p_c"
 
     def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,
                  centers=None, seed=None):
@@ -344,10 +351,11 @@ class RBFNetwork(Classifier):
         return self.rbf(x)
 
     def loss(self, logits, y, reduction: str = "mean"):
-        """One-vs-rest binary cross-entropy on p_c = exp(logit_c), summed over classes.
+        """One-vs-rest binary cross-entropy on p_c = exp(out_c), summed over classes.
 
-        -log p_y - sum_{c != y} log(1 - p_c), with log p_c = logit_c and
-        log(1 - p_c) = log1mexp(logit_c), exact even when p_c is tiny. For the wrong
+        Here ``logits`` are the RBF's outputs out_c = log p_c (not log-odds):
+        -log p_y - sum_{c != y} log(1 - p_c), with log(1 - p_c) = log1mexp(out_c),
+        exact even when p_c is tiny. For the wrong
         classes p_c is capped at 1 - 1e-6 (the logit at -1e-6), so an input sitting on
         a wrong class's center costs log(1e6) instead of infinity.
         """

@@ -185,7 +185,10 @@ class Dropout(Module):
 
 
 class RBF(Module):
-    """Radial basis units: logit_c = -sum_i beta_ci (x_i - mu_ci)^2, one unit per class c.
+    """Radial basis units: log p_c = -sum_i beta_ci (x_i - mu_ci)^2, one unit per class c.
+
+    The layer outputs log p_c (what every classifier's ``logits`` method returns), which
+    is not a logit in the log-odds sense: p_c = exp(log p_c), not sigmoid of it.
 
     ``centers`` mu (units, in_features) and precisions beta = exp(log_beta) (the exp keeps
     them positive without a constraint). Expanding the square turns the layer into
@@ -193,7 +196,7 @@ class RBF(Module):
 
         sum_i beta_ci (x_i - mu_ci)^2 = (x*x) @ beta_c - 2 x @ (beta_c * mu_c) + sum_i beta_ci mu_ci^2
 
-    The output exp(logit_c) is in (0, 1] and is 1 only at the center (in float32 the
+    The unit's p_c = exp(log p_c) is in (0, 1] and is 1 only at the center (in float32 the
     expanded square can round to a tiny negative distance there, so an output may
     exceed 1 by a few millionths): far from every
     center, every unit says "not my class", which is why RBF networks are not

@@ -17,7 +17,14 @@ def test_demo_prints_the_lecture_numbers(capsys):
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "w.x   = -2.00" in out and "p(y=1) = sigmoid(-2.0) = 0.12" in out and "w.x_adv = +1.40" in out
-    assert "0.1 * 34 = 3.40" in out
+    assert "0.1 * 34 = 3.40" in out and out.rstrip().splitlines()[-2].endswith("-> class 1")
+
+
+def test_demo_computes_the_class_after_the_attack(capsys):
+    """At eps = 0.05 the logit only rises to -0.30 (the flip needs eps > 2 / 34): still class 0."""
+    assert cli.main(["demo", "--eps", "0.05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "w.x_adv = -0.30" in lines[-2] and lines[-2].endswith("-> class 0")
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,9 @@ def maxout_paper_recipe(model, *, epochs: int = 150, patience: int = 100) -> dic
     stopping after ``patience`` epochs without a better validation error, keeping the
     best weights. The paper trains until early stopping ends it; on 2 CPU cores we cap
     it at ``epochs`` (150 by default): say which budget a result used. Pair it with
-    ``MaxoutNetwork()``'s defaults (dropout, +-0.005 init, max-norm 1.9365) and
+    ``MaxoutNetwork()``'s defaults (dropout, +-0.005 init, max-norm 1.9365; the input
+    dropout keeps each pixel with probability 0.8 *unscaled*, as pylearn2, so training sees
+    0.8 times the input on average and testing all of it) and
     ``val_fraction=1/6`` (train on the first 50,000 images, validate on the last 10,000).
     """
     return dict(
