@@ -32,6 +32,17 @@ def _save(fig, path) -> str:
     return os.fspath(path)
 
 
+def draw(folder, name: str, plot, *args, **kwargs) -> None:
+    """``plot(*args, FOLDER/figures/NAME, **kwargs)``, or one printed line when matplotlib is missing.
+
+    How the experiments draw: a missing matplotlib costs the figures, never the run.
+    """
+    try:
+        plot(*args, os.path.join(os.fspath(folder), "figures", name), **kwargs)
+    except ImportError as error:
+        print(f"no figure {name}: {error}")
+
+
 def image_shape_of(model, n_features: int):
     """How to draw a row of ``n_features``: the model's ``input_shape`` (C, H, W), else a
     square (H, W) when the number is square, else None (it cannot be drawn as an image)."""

@@ -11,6 +11,7 @@ import numpy as np
 import models
 import training
 
+from .. import figures
 from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
@@ -124,14 +125,7 @@ class Reproduction:
 
     def run(self) -> list:
         """Every planned stage; returns the report's rows (also written to results.json and results.md)."""
-        plan = self.plan()
-        bar = training.progress.progress_bar(len(plan), "advex reproduce", self.progress)
-        measurements = []
-        for stage in plan:
-            bar.set_postfix_str(stage.__name__)
-            measurements += stage(self)
-            bar.update(1)
-        bar.close()
+        measurements = run_stages(self, self.plan(), "advex reproduce")
         result = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget,
                              cifar10=self.cifar is not None and self.cifar_official)
         report.write(self.out, result, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
@@ -140,10 +134,7 @@ class Reproduction:
 
     def figure(self, name: str, plot, *args, **kwargs):
         """``plot(*args, OUT/figures/name, **kwargs)``, or a note when matplotlib is missing."""
-        try:
-            plot(*args, os.path.join(self.out, "figures", name), **kwargs)
-        except ImportError as error:
-            print(f"no figure {name}: {error}")
+        figures.draw(self.out, name, plot, *args, **kwargs)
 
     # --- the models ---------------------------------------------------------------------------
     def model(self, name: str):
@@ -201,8 +192,25 @@ class Reproduction:
         train, val = fit_kwargs.pop("data", (self.train, self.val))  # MNIST unless the recipe brings its own
         history = training.fit(model, *train, val=val, seed=self.seed, progress=self.progress,
                                checkpoint_dir=self.folder.checkpoint_dir(name), resume=True, **fit_kwargs)
-        return model, {"epochs": len(history.epoch), "best_epoch": history.best_epoch,
-                       "seconds_per_epoch": float(np.mean(history.seconds)) if history.seconds else None}
+        return model, training_record(history)
+
+
+def run_stages(run, plan, title: str) -> list:
+    """Each stage of ``plan`` on ``run``, under one progress bar; their measurements, in order."""
+    bar = training.progress.progress_bar(len(plan), title, run.progress)
+    measurements = []
+    for stage in plan:
+        bar.set_postfix_str(stage.__name__)
+        measurements += stage(run)
+        bar.update(1)
+    bar.close()
+    return measurements
+
+
+def training_record(history) -> dict:
+    """What the report keeps of a training run: epochs run, the best epoch, seconds per epoch."""
+    return {"epochs": len(history.epoch), "best_epoch": history.best_epoch,
+            "seconds_per_epoch": float(np.mean(history.seconds)) if history.seconds else None}
 
 
 def load_data(data):

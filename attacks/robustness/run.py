@@ -10,9 +10,10 @@ import numpy as np
 import models
 import training
 
+from .. import figures
 from ..reproduction import FULL, QUICK, Reproduction, report
 from ..reproduction.cache import RunFolder
-from ..reproduction.run import load_data
+from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
 
@@ -77,13 +78,7 @@ class Robustness:
     def run(self) -> list:
         plan = [stages.strong_attacks, stages.label_leaking, stages.fast_adversarial, stages.catastrophic_overfitting,
                 stages.plain_gradient_masking, stages.masked_model]
-        bar = training.progress.progress_bar(len(plan), "advex robustness", self.progress)
-        measurements = []
-        for stage in plan:
-            bar.set_postfix_str(stage.__name__)
-            measurements += stage(self)
-            bar.update(1)
-        bar.close()
+        measurements = run_stages(self, plan, "advex robustness")
         rows = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget)
         report.write(self.out, rows, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
                      seconds=self.folder.seconds(), trained=self.folder.trained(),
@@ -95,10 +90,7 @@ class Robustness:
 
     def figure(self, name: str, plot, *args, **kwargs):
         """``plot(*args, OUT/figures/name, **kwargs)``, or a note when matplotlib is missing."""
-        try:
-            plot(*args, os.path.join(self.out, "figures", name), **kwargs)
-        except ImportError as error:
-            print(f"no figure {name}: {error}")
+        figures.draw(self.out, name, plot, *args, **kwargs)
 
     # --- the models ---------------------------------------------------------------------
     def paper_model(self, name: str):
@@ -118,8 +110,7 @@ class Robustness:
             history = training.fit(model, *self.train, seed=self.seed, progress=self.progress,
                                    checkpoint_dir=self.folder.checkpoint_dir(name), resume=True, monitor_size=0,
                                    **fit_kwargs(model))
-            return model, {"epochs": len(history.epoch), "best_epoch": history.best_epoch,
-                           "seconds_per_epoch": float(np.mean(history.seconds)) if history.seconds else None}
+            return model, training_record(history)
 
         return self.folder.model(name, models.SmallConvNet, train)
 
