@@ -61,6 +61,29 @@ def test_conv2d_matches_direct_loops_and_central_differences(problem):
     assert mg.gradcheck(conv, [x, w, b], atol=GRAD_ATOL, rtol=GRAD_RTOL)
 
 
+@settings(max_examples=settings.default.max_examples, deadline=None)
+@given(conv_problems(), st.integers(1, 2))
+def test_conv2d_in_chunks_of_images_gives_the_same_values_and_gradients(problem, chunk_images):
+    """A large batch is lowered a few images at a time (CHUNK_BYTES): force chunks of 1 or 2 images."""
+    import minigrad.ops.conv as conv_module
+
+    x, w, b, stride, padding = problem
+    x = np.concatenate([x, x[::-1] * 0.5, x + 1.0])  # 3 to 6 images, so that there are several chunks
+    out_hw = [(size + 2 * p - k) // s + 1 for size, p, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)]
+    per_image = out_hw[0] * out_hw[1] * w.shape[1] * w.shape[2] * w.shape[3] * 8
+    conv = lambda x, w, b: mg.conv2d(x, w, b, stride=stride, padding=padding)  # noqa: E731
+    whole = conv(Tensor(x, dtype=np.float64), Tensor(w, dtype=np.float64), Tensor(b, dtype=np.float64)).data
+    original = conv_module.CHUNK_BYTES
+    conv_module.CHUNK_BYTES = chunk_images * per_image
+    try:
+        assert len(conv_module._chunks(len(x), per_image)) > 1
+        chunked = conv(Tensor(x, dtype=np.float64), Tensor(w, dtype=np.float64), Tensor(b, dtype=np.float64)).data
+        np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+        assert mg.gradcheck(conv, [x, w, b], atol=GRAD_ATOL, rtol=GRAD_RTOL)
+    finally:
+        conv_module.CHUNK_BYTES = original
+
+
 @st.composite
 def pool_problems(draw):
     """Images of distinct values (no ties within 2 eps: finite differences stay off the max's kinks)."""
@@ -217,3 +240,13 @@ def test_conv_maxout_network_presets_train_save_load_and_keep_their_norms(tmp_pa
         models.ConvMaxoutNetwork("huge")
     with pytest.raises(ValueError, match="too small for the 'paper' preset"):
         models.ConvMaxoutNetwork("paper", input_shape=(3, 8, 8))
+
+
+def test_a_flattened_maps_gradient_comes_back_in_the_maps_memory_layout():
+    """reshape's VJP lays its gradient out as its input: conv maps are NCHW views of NHWC memory, and
+    an elementwise VJP on two layouts at once is many times slower than on one."""
+    maps = np.arange(3 * 5 * 5 * 4, dtype=np.float32).reshape(3, 5, 5, 4).transpose(0, 3, 1, 2)  # as conv2d's
+    weights = np.arange(100, dtype=np.float32)
+    gradient = mg.grad(lambda t: (t.reshape(3, -1) * weights).sum())(maps)
+    assert not maps.flags.c_contiguous and gradient.strides == maps.strides
+    np.testing.assert_array_equal(gradient, np.broadcast_to(weights, (3, 100)).reshape(maps.shape))

@@ -105,13 +105,19 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
                          f"(x {images.shape}, w {kernels.shape})")
     n, (ho, wo) = images.shape[0], out_hw
     (ph, pw), nhwc = padding, images.transpose(0, 2, 3, 1)  # a view; contiguous when x came from a conv2d
-    padded = np.pad(nhwc, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else nhwc
+    padded = _zero_padded(nhwc, ph, pw)
     windows = sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, :: stride[0], :: stride[1]]  # (N, Ho, Wo, C, kh, kw)
-    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * channels)  # im2col, (u, v, c) order
-    w_flat = kernels.transpose(0, 2, 3, 1).reshape(n_filters, -1)  # the kernels in the same (u, v, c) order
-    z = cols @ w_flat.T  # (N * H_out * W_out, F), rows in (n, i, j) order
-    parents, vjps = (x, w), (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw),
-                             lambda g: (_rows(g).T @ cols).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2))
+    w_flat = kernels.transpose(0, 2, 3, 1).reshape(n_filters, -1)  # the kernels in the (u, v, c) order of cols
+    chunks = _chunks(n, ho * wo * kh * kw * channels * images.itemsize)
+    z = np.empty((n * ho * wo, n_filters), dtype=np.result_type(images, kernels))  # rows in (n, i, j) order
+    cols = []
+    for c in chunks:  # im2col, (u, v, c) order, a few images at a time
+        part = windows[c].transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * channels)
+        np.matmul(part, w_flat.T, out=z[c.start * ho * wo : c.stop * ho * wo])
+        cols.append(part)
+    parents = (x, w)
+    vjps = (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw, chunks),
+            lambda g: _conv_vjp_w(g, cols, chunks, out_hw).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2))
     if b is not None:
         b = as_tensor(b, x)
         if b.shape != (n_filters,):
@@ -122,23 +128,63 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     return Tensor.from_op(z.reshape(n, ho, wo, n_filters).transpose(0, 3, 1, 2), parents, vjps, "conv2d")
 
 
+#: The largest temporary conv2d makes: glibc serves larger requests with a fresh mmap, and
+#: its pages cost a page fault each on first touch, every batch (see :mod:`minigrad.memory`).
+CHUNK_BYTES = 16 * 2**20
+
+
+def _zero_padded(nhwc: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """(N, H, W, C) images inside a border of zeros: ``ph`` rows and ``pw`` columns on each side.
+
+    One zeroed array and one copy into its middle: ``np.pad`` does the same in Python,
+    border by border, at several times the cost on small batches.
+    """
+    if not ph and not pw:
+        return nhwc
+    n, height, width, channels = nhwc.shape
+    padded = np.zeros((n, height + 2 * ph, width + 2 * pw, channels), dtype=nhwc.dtype)
+    padded[:, ph : ph + height, pw : pw + width, :] = nhwc
+    return padded
+
+
+def _chunks(n: int, bytes_per_image: int) -> list:
+    """The batch as slices of images whose im2col rows stay under :data:`CHUNK_BYTES` (one slice, mostly)."""
+    per = max(1, CHUNK_BYTES // max(bytes_per_image, 1))
+    return [slice(i, min(i + per, n)) for i in range(0, n, per)] or [slice(0, 0)]
+
+
 def _rows(g: np.ndarray) -> np.ndarray:
     """The upstream gradient (N, F, H_out, W_out) as (N * H_out * W_out, F), the layout of the product."""
     return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
 
 
-def _conv_vjp_x(g, w_flat, shape, kernel, stride, padding, out_hw):
+def _conv_vjp_w(g, cols, chunks, out_hw) -> np.ndarray:
+    """dL/dw_flat = G^T @ cols, summed over the chunks the forward pass built cols in."""
+    rows, (ho, wo) = _rows(g), out_hw
+    dw = None
+    for c, part in zip(chunks, cols):
+        term = rows[c.start * ho * wo : c.stop * ho * wo].T @ part
+        dw = term if dw is None else np.add(dw, term, out=dw)
+    return dw
+
+
+def _conv_vjp_x(g, w_flat, shape, kernel, stride, padding, out_hw, chunks):
     """col2im: the gradient of every window, added back to the pixels it read, one kernel offset at a time.
 
     In NHWC, like the forward pass: each offset's slice-add then moves whole runs of
-    channels. The result is an NCHW view of the NHWC array (no transposing copy).
+    channels. The result is an NCHW view of the NHWC array (no transposing copy). The
+    windows' gradients dL/dcols = G @ w_flat are made a chunk of images at a time, as
+    the forward pass made cols.
     """
     (kh, kw), (n, channels, height, width), (sh, sw), (ho, wo) = kernel, shape, stride, out_hw
-    d_cols = (_rows(g) @ w_flat).reshape(n, ho, wo, kh, kw, channels)
+    rows = _rows(g)
     dx = np.zeros((n, height + 2 * padding[0], width + 2 * padding[1], channels), dtype=g.dtype)
-    for u in range(kh):  # a loop over the kernel's offsets, each a strided pass over the image
-        for v in range(kw):
-            dx[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d_cols[:, :, :, u, v, :]
+    for c in chunks:
+        d_cols = (rows[c.start * ho * wo : c.stop * ho * wo] @ w_flat).reshape(-1, ho, wo, kh, kw, channels)
+        target = dx[c]
+        for u in range(kh):  # a loop over the kernel's offsets, each a strided pass over the images
+            for v in range(kw):
+                target[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d_cols[:, :, :, u, v, :]
     return dx[:, padding[0] : padding[0] + height, padding[1] : padding[1] + width, :].transpose(0, 3, 1, 2)
 
 

@@ -14,13 +14,27 @@ from ..tensor import Tensor, as_tensor
 def reshape(a, *shape) -> Tensor:
     """z = a viewed with a new shape (``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``).
 
-    VJP: dL/da = g reshaped to a's shape.
+    VJP: dL/da = g reshaped to a's shape, and laid out in memory as a is. That matters
+    when a is a transposed view, such as a conv layer's (N, C, H, W) maps that live in
+    NHWC memory (:mod:`minigrad.ops.conv`): the next VJPs multiply this gradient with
+    arrays of a's layout, and NumPy runs an elementwise op on two different layouts
+    about 15x slower than on one (measured: 594 against 37 us on 100 such 32x7x7 maps,
+    where the copy into a's layout costs 41 us).
     """
     a = as_tensor(a)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     x = a.data
-    return Tensor.from_op(x.reshape(shape), (a,), (lambda g: g.reshape(x.shape),), "reshape")
+
+    def vjp(g):
+        g = g.reshape(x.shape)
+        if x.flags.c_contiguous or g.ndim < 2:
+            return g
+        laid_out = np.empty_like(x, dtype=g.dtype)  # x's memory order (NumPy's order="K")
+        laid_out[...] = g
+        return laid_out
+
+    return Tensor.from_op(x.reshape(shape), (a,), (vjp,), "reshape")
 
 
 def transpose(a, *axes) -> Tensor:
