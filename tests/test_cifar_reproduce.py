@@ -23,7 +23,8 @@ def synthetic_cifar(tmp_path, kind):
     return folder, archive, sums
 
 
-@pytest.mark.parametrize("kind, form", [("binary", "archive"), ("python", "folder")])
+@pytest.mark.parametrize("kind", ["binary", "python"])
+@pytest.mark.parametrize("form", ["archive", "folder"])
 def test_quick_reproduction_with_cifar_then_attack_its_model(synthetic_idx_dir, tmp_path, capsys, kind, form):
     folder, archive, sums = synthetic_cifar(tmp_path, kind)
     source = str(archive if form == "archive" else folder)
