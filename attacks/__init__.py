@@ -3,7 +3,7 @@
 Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below imports it.
 
 * :mod:`attacks.gradients`: ``input_gradient`` and the never-vanishing ``attack_direction``.
-* :mod:`attacks.methods`: ``fgsm``, ``fgm``, ``pgd`` (with restarts), ``bim``, ``bpda``,
+* :mod:`attacks.methods`: ``fgsm``, ``fgsm_random_start``, ``fgm``, ``pgd`` (with restarts), ``bim``, ``bpda``,
   ``least_likely_class``, ``margin``, ``random_sign_noise`` (and ``noise_attack``, its
   attack-callable form).
 * :mod:`attacks.apgd`: ``apgd_ce``, PGD that sets its own step size (AutoAttack's first attack).
@@ -26,7 +26,7 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 from .adversarial_training import AdversarialObjective, fast_adversarial_recipe, logistic_adversarial_loss
 from .gradients import attack_direction, input_gradient
 from .apgd import apgd_ce
-from .methods import bim, bpda, fgm, fgsm, least_likely_class, margin, noise_attack, pgd, random_sign_noise
+from .methods import bim, bpda, fgm, fgsm, fgsm_random_start, least_likely_class, margin, noise_attack, pgd, random_sign_noise
 from .square import square_attack
 from .worst_case import worst_case
 from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix

@@ -32,9 +32,9 @@ import training
 from minigrad.ops.nn import check_labels
 from models import LogisticRegression
 
-from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, pgd
+from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, fgsm_random_start, pgd
 
-ATTACKS = ("fgsm", "pgd")
+ATTACKS = ("fgsm", "pgd", "fgsm_rs")
 LABELS = ("true", "predicted")
 
 
@@ -43,7 +43,8 @@ class AdversarialObjective:
 
     ``eps``, ``alpha``: as in the objective above. ``attack="pgd"`` with
     ``attack_kwargs`` (such as ``steps`` and ``step_size``) gives PGD adversarial
-    training (Madry et al. 2018) for comparison. ``label="predicted"`` crafts against
+    training (Madry et al. 2018) for comparison; ``attack="fgsm_rs"`` FGSM from a random
+    start (:func:`attacks.fgsm_random_start`, fast adversarial training). ``label="predicted"`` crafts against
     the model's own predictions instead of the true labels (no label leaking); the
     loss itself always uses the true labels. ``clip``: the valid range of the crafted
     examples (``None``, the paper's setting, does not clip).
@@ -83,6 +84,9 @@ class AdversarialObjective:
         target = y if self.label == "true" else None  # None: the attacks craft against the predictions
         if self.attack == "fgsm":
             return fgsm(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **self.attack_kwargs)
+        if self.attack == "fgsm_rs":
+            return fgsm_random_start(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, seed=self.rng,
+                                     **self.attack_kwargs)
         kwargs = {"step_size": self.eps * SHORT_PGD_STEP_FRACTION, "steps": SHORT_PGD_STEPS, "seed": self.rng,
                   **self.attack_kwargs}
         return pgd(model, x, target, self.eps, clip=self.clip, train_mode=self.train_mode, **kwargs)
@@ -107,10 +111,10 @@ def fast_adversarial_recipe(model, n_train: int, *, epochs: int = FAST_EPOCHS, e
                             batch_size: int = 100) -> dict:
     """Fast adversarial training (Wong, Rice & Kolter 2020): the keyword arguments of :func:`training.fit`.
 
-    Each minibatch is replaced by FGSM from a random start: delta uniform in
-    [-eps, eps], one step of ``step_size`` (1.25 eps) along the gradient's sign, back
-    into the eps-ball and into [0, 1] (``pgd`` with one step); the model trains on those
-    examples only (alpha = 0). Adam, batch 100, the learning rate rising linearly from 0
+    Each minibatch is replaced by FGSM from a random start
+    (:func:`attacks.fgsm_random_start`: delta uniform in [-eps, eps], one step of
+    ``step_size`` (1.25 eps) along the gradient's sign, back into the eps-ball and into
+    [0, 1]); the model trains on those examples only (alpha = 0). Adam, batch 100, the learning rate rising linearly from 0
     to ``lr`` over the first 2/5 of the run and back to 0 (their cyclic schedule).
     ``random_start=False`` is plain FGSM training with that step: the setting in which
     Wong et al. saw "catastrophic overfitting".
@@ -118,8 +122,8 @@ def fast_adversarial_recipe(model, n_train: int, *, epochs: int = FAST_EPOCHS, e
     steps = epochs * -(-n_train // batch_size)
     optimizer = training.Adam(model.parameters(), lr=lr)
     return dict(optimizer=optimizer, schedules=[training.Triangular("lr", lr, steps)], batch_size=batch_size,
-                epochs=epochs, loss=AdversarialObjective(eps, alpha=0.0, attack="pgd", clip=(0.0, 1.0), attack_kwargs=dict(
-                    steps=1, step_size=step_size, random_start=random_start)))
+                epochs=epochs, loss=AdversarialObjective(eps, alpha=0.0, attack="fgsm_rs", clip=(0.0, 1.0), attack_kwargs=dict(
+                    step_size=step_size, random_start=random_start)))
 
 
 def logistic_adversarial_loss(eps: float):

@@ -126,6 +126,31 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     return best
 
 
+def fgsm_random_start(model, x, y=None, eps=0.3, step_size=0.375, *, random_start=True, seed=None, clip=(0.0, 1.0),
+                      train_mode=False):
+    """FGSM from a random start (Wong, Rice & Kolter 2020): the attack of fast adversarial training.
+
+        delta = uniform in [-eps, eps]                     (0 without ``random_start``)
+        delta = clip(delta + step_size * sign(grad L(x + delta)), -eps, eps)
+        x_adv = clip(x + delta, valid range)
+
+    As in their code, the gradient is taken at x + delta *before* it is clipped to the
+    valid range: on MNIST, whose background pixels sit at 0, clipping the start first
+    would undo half of it on most pixels, and the training overfits catastrophically
+    (``docs/measurements.md``). Without the random start and with ``step_size >= eps``
+    it is plain FGSM.
+    """
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False)
+    if not 0 <= step_size < np.inf:
+        raise ValueError(f"fgsm_random_start: step_size must be finite and >= 0, got {step_size}")
+    delta = np.zeros_like(x)
+    if random_start:
+        delta += eps * np.random.default_rng(seed).uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
+    delta += np.asarray(step_size, dtype=x.dtype) * np.sign(attack_direction(model, x + delta, y, train_mode=train_mode))
+    np.clip(delta, -eps, eps, out=delta)
+    return _clip(x + delta, clip)
+
+
 def margin(model, x, y, *, targeted: bool = False) -> np.ndarray:
     """How far each example is past the decision boundary, in the model's class scores.
 

@@ -468,13 +468,17 @@ class SmallConvNet(ImageClassifier):
 
     ``quantise=L`` puts a :class:`models.Quantise` layer of L levels in front: the
     robustness lab's deliberately masked model (zero input gradients, no robustness).
+    ``init``: He's scheme (the last layer Glorot's) by default; ``"pytorch"`` is the
+    initialisation Wong et al. trained with, which fast adversarial training needs
+    (``docs/measurements.md``).
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, seed=None):
+    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, init="he", seed=None):
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "SmallConvNet")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
-        if quantise is not None:
-            self.config["quantise"] = quantise
+        for key, value, default in (("quantise", quantise, None), ("init", init, "he")):
+            if value != default:  # the configs of earlier files, and their run keys, stay as they were
+                self.config[key] = value
         channels, height, width = input_shape
         for _ in range(2):
             height, width = output_size(height, 4, 2, 1), output_size(width, 4, 2, 1)
@@ -483,10 +487,10 @@ class SmallConvNet(ImageClassifier):
         rng = _generator(seed)
         self.net = Sequential(
             *([Quantise(quantise)] if quantise is not None else []),
-            Conv2d(channels, 16, 4, stride=2, padding=1, rng=rng), ReLU(),
-            Conv2d(16, 32, 4, stride=2, padding=1, rng=rng), ReLU(),
-            Flatten(), Linear(32 * height * width, 100, init="he", rng=rng), ReLU(),
-            Linear(100, n_classes, init="glorot", rng=rng),
+            Conv2d(channels, 16, 4, stride=2, padding=1, init=init, rng=rng), ReLU(),
+            Conv2d(16, 32, 4, stride=2, padding=1, init=init, rng=rng), ReLU(),
+            Flatten(), Linear(32 * height * width, 100, init=init, rng=rng), ReLU(),
+            Linear(100, n_classes, init="glorot" if init == "he" else init, rng=rng),
         )
 
 

@@ -9,6 +9,8 @@ Initialisation schemes (``init=`` of :class:`Linear` and :class:`Maxout`):
   the variance of activations roughly constant through tanh/linear layers.
 * ``"he"``: normal with std sqrt(2 / fan_in) (He et al. 2015), the same for ReLU layers,
   which zero half their inputs.
+* ``"pytorch"``: uniform in +-1 / sqrt(fan_in), PyTorch's default for ``Linear`` and
+  ``Conv2d`` (a smaller scale than He's): what published PyTorch recipes were tuned with.
 * ``"zeros"``: all zero (fine for a single softmax/logistic layer, whose loss is convex).
 * a number ``s``: uniform in +-s, e.g. the maxout paper's 0.005.
 Biases start at zero.
@@ -53,12 +55,16 @@ def init_weights(shape, init, rng) -> np.ndarray:
         w = rng.uniform(-limit, limit, size=shape)
     elif init == "he":
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    elif init == "pytorch":
+        limit = 1.0 / np.sqrt(fan_in)
+        w = rng.uniform(-limit, limit, size=shape)
     elif init == "zeros":
         w = np.zeros(shape)
     elif isinstance(init, (int, float, np.integer, np.floating)) and not isinstance(init, bool) and 0 < init < np.inf:
         w = rng.uniform(-float(init), float(init), size=shape)
     else:
-        raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'zeros' or a finite positive number (uniform +-s)")
+        raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'pytorch', 'zeros' or a finite positive number "
+                         "(uniform +-s)")
     return w.astype(np.float32)
 
 

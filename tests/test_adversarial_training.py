@@ -100,9 +100,10 @@ def test_fast_adversarial_training_trains_on_fgsm_from_a_random_start_only():
     model = models.SoftmaxRegression(784, 10, init=0.01, seed=0)
     recipe = attacks.fast_adversarial_recipe(model, len(X), epochs=2, eps=0.1, step_size=0.125)
     objective = recipe["loss"]
-    assert objective.alpha == 0.0 and objective.attack_kwargs == {"steps": 1, "step_size": 0.125, "random_start": True}
+    assert objective.alpha == 0.0 and objective.attack == "fgsm_rs"
+    assert objective.attack_kwargs == {"step_size": 0.125, "random_start": True}
     objective.set_rng(np.random.default_rng(5))
-    x_adv = attacks.pgd(model, X[:50], y[:50], 0.1, step_size=0.125, steps=1, seed=np.random.default_rng(5), clip=(0, 1))
+    x_adv = attacks.fgsm_random_start(model, X[:50], y[:50], 0.1, step_size=0.125, seed=np.random.default_rng(5))
     expected = model.loss(model(mg.Tensor(x_adv)), y[:50])
     assert np.isclose(objective(model, X[:50], y[:50]).item(), expected.item(), rtol=1e-5)  # no clean half
     assert np.abs(x_adv - X[:50]).max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
@@ -120,3 +121,22 @@ def test_fast_adversarial_training_makes_the_model_robust_to_pgd():
                  **attacks.fast_adversarial_recipe(robust_model, 1200, epochs=10, eps=0.15, step_size=0.1875))
     assert training.error_rate(robust_model, X_test, y_test) < 0.05
     assert pgd(clean_model) > 0.8 and pgd(robust_model) < 0.1
+
+
+def test_fgsm_random_start_takes_the_gradient_before_clipping_and_is_fgsm_without_the_start():
+    model = models.SoftmaxRegression(784, 10, init=0.01, seed=0)
+    X, y = faint_patterns(40)
+    X[:, :100] = 0.0  # a dark border, as MNIST's background
+    plain = attacks.fgsm_random_start(model, X, y, 0.3, step_size=0.375, random_start=False)
+    np.testing.assert_allclose(plain, attacks.fgsm(model, X, y, 0.3), atol=1e-6)  # step >= eps: plain FGSM
+    seen = []
+    real = attacks.methods.attack_direction
+    try:
+        attacks.methods.attack_direction = lambda m, x, yy, **k: seen.append(x.copy()) or real(m, x, yy, **k)
+        x_adv = attacks.fgsm_random_start(model, X, y, 0.3, step_size=0.375, seed=1)
+    finally:
+        attacks.methods.attack_direction = real
+    assert seen[0][:, :100].min() < -0.1  # the start below the valid range, as in Wong et al.'s code
+    assert np.abs(x_adv - X).max() <= 0.3 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    with pytest.raises(ValueError, match="step_size"):
+        attacks.fgsm_random_start(model, X, y, 0.3, step_size=-1)

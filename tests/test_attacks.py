@@ -57,6 +57,8 @@ ATTACKS = {
     "pgd_restarts": lambda m, x, y, eps, clip: attacks.pgd(m, x, y, eps, step_size=eps / 4, steps=3, seed=0, clip=clip,
                                                           restarts=3),
     "apgd_ce": lambda m, x, y, eps, clip: attacks.apgd_ce(m, x, y, eps, iterations=6, clip=clip),
+    "fgsm_random_start": lambda m, x, y, eps, clip: attacks.fgsm_random_start(m, x, y, eps, step_size=1.25 * eps, seed=0,
+                                                                              clip=clip),
     "square": lambda m, x, y, eps, clip: attacks.square_attack(m, x, y, eps, queries=8, p_init=0.5, seed=0, clip=clip),
 }
 

@@ -24,8 +24,9 @@ _STRONG = ("{model}, eps 0.25 unclipped, n = {{n_eval}}: PGD {{pgd_steps}} steps
 _LEAK = "adversarially trained maxout, FGSM eps 0.25 unclipped from the true labels vs the model's predictions, n = {n_eval}"
 _FAST = ("SmallConvNet, FGSM from a random start (eps 0.3, step 0.375), Adam cyclic lr peak 5e-3, {fast_epochs} epochs; "
          "PGD {eval_pgd_steps} steps of 0.01, {eval_pgd_restarts} restarts, clipped, n = {n_eval}")
-_OVERFIT = ("SmallConvNet, FGSM training without a random start (eps 0.3, step {overfit_step}) vs with one; PGD accuracy on "
-            "{n_holdout} held-out images after each epoch")
+_OVERFIT = ("SmallConvNet, FGSM training without a random start (eps 0.3, step {overfit_step}: plain FGSM) vs with one "
+            "(step 0.375); FGSM and PGD ({track_pgd_steps} steps of 0.075) accuracy on {n_holdout} held-out images after "
+            "each epoch")
 _PLAIN = "maxout (240), FGSM eps 0.25 unclipped with the plain float32 input gradient vs the exact direction, n = {n_eval}"
 _MASKED = ("SmallConvNet behind an input quantiser ({quantise_levels} levels), eps 0.3 clipped, n = {n_eval}; transfer from "
            "a clean SmallConvNet; Square {square_queries} queries; BPDA: PGD through a straight-through quantiser")

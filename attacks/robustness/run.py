@@ -32,7 +32,7 @@ class Budget:
     eval_pgd_steps: int = 50
     eval_pgd_restarts: int = 10
     track_pgd_steps: int = 10  # the per-epoch PGD (eps / 4 steps): cheap enough to run after every epoch
-    overfit_step: float = 0.375  # FGSM's step without a random start
+    overfit_step: float = 0.3  # the step without a random start: plain FGSM at eps 0.3
     quantise_levels: int = 8
     surrogate_epochs: int = 3
 
