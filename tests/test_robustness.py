@@ -30,6 +30,9 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
         assert 0 <= rows[id]["ours"] <= 1
     assert rows["worstcase_advmaxout"]["ours"] >= max(rows[f"{a}_advmaxout"]["ours"] for a in ("fgsm", "pgd", "apgd", "square"))
     assert rows["masked_fgsm"]["ours"] == rows["masked_clean"]["ours"]  # a zero gradient moves nothing
+    best = results["training"]["fast_random_start"]["best_epoch"]  # kept by held-out PGD accuracy
+    assert overfit["random_start"][best - 1] == max(overfit["random_start"])
+    assert (out / "models" / "fast_random_start-best.npz").exists()
     for figure in ("attack_strength.png", "overfitting.png", "masked_bpda_examples.png"):
         assert (out / "figures" / figure).exists()
     assert "robustness lab" in (out / "results.md").read_text()

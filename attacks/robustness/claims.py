@@ -22,8 +22,9 @@ FAST_EPS = 0.3  # Wong et al.'s, clipped to [0, 1], for the conv nets
 _STRONG = ("{model}, eps 0.25 unclipped, n = {{n_eval}}: PGD {{pgd_steps}} steps of 0.01, {{pgd_restarts}} restarts; "
            "APGD-CE {{apgd_iterations}} iterations; Square {{square_queries}} queries; worst case over all (AutoAttack's rule)")
 _LEAK = "adversarially trained maxout, FGSM eps 0.25 unclipped from the true labels vs the model's predictions, n = {n_eval}"
-_FAST = ("SmallConvNet, FGSM from a random start (eps 0.3, step 0.375), Adam cyclic lr peak 5e-3, {fast_epochs} epochs; "
-         "PGD {eval_pgd_steps} steps of 0.01, {eval_pgd_restarts} restarts, clipped, n = {n_eval}")
+_FAST = ("SmallConvNet, FGSM from a random start (eps 0.3, step 0.375), Adam cyclic lr peak 5e-3, {fast_epochs} epochs, "
+         "the epoch with the best held-out PGD accuracy kept; PGD {eval_pgd_steps} steps of 0.01, {eval_pgd_restarts} "
+         "restarts, clipped, n = {n_eval}")
 _OVERFIT = ("SmallConvNet, FGSM training without a random start (eps 0.3, step {overfit_step}: plain FGSM) vs with one "
             "(step 0.375); FGSM and PGD ({track_pgd_steps} steps of 0.075) accuracy on {n_holdout} held-out images after "
             "each epoch")
