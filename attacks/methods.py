@@ -91,7 +91,8 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     ``restarts`` > 1 runs that many random starts (drawn from one generator seeded by
     ``seed``) and keeps, for each example, its worst case: the restart with the largest
     :func:`margin` (positive once the example is misclassified, or, if targeted, has
-    reached its target); it stops early once every example is broken.
+    reached its target). A restart attacks only the examples no earlier one broke, and
+    the attack stops once every example is broken.
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted)
     if not is_integer(steps) or steps < 0 or not 0 <= step_size < np.inf:
@@ -103,27 +104,37 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     rng = np.random.default_rng(seed)
     best = best_margin = None
     for _ in range(restarts):
-        x_adv = x.copy()
-        if random_start:
-            x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
-            _clip(x_adv, clip)
-        step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
-        low, high = x - eps, x + eps  # the eps-ball, computed once for all steps
-        for _ in range(steps):
-            x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
-            np.clip(x_adv, low, high, out=x_adv)
-            _clip(x_adv, clip)
-        if restarts == 1:
-            return x_adv
-        found = margin(model, x_adv, y, targeted=targeted)
-        if best is None:
-            best, best_margin = x_adv, found
+        if best is None:  # the first start: every example (no gathering copy)
+            x_adv = _pgd_run(model, x, y, eps, step_size, steps, rng, random_start=random_start, targeted=targeted,
+                             clip=clip, loss=loss, train_mode=train_mode)
+            if restarts == 1:
+                return x_adv
+            best, best_margin = x_adv, margin(model, x_adv, y, targeted=targeted)
         else:
-            better = found > best_margin
-            best[better], best_margin[better] = x_adv[better], found[better]
+            todo = np.flatnonzero(best_margin <= 0)  # the examples no start has broken yet
+            x_adv = _pgd_run(model, x[todo], y[todo], eps[todo] if eps.ndim else eps, step_size, steps, rng,
+                             random_start=random_start, targeted=targeted, clip=clip, loss=loss, train_mode=train_mode)
+            found = margin(model, x_adv, y[todo], targeted=targeted)
+            better = found > best_margin[todo]
+            best[todo[better]], best_margin[todo[better]] = x_adv[better], found[better]
         if (best_margin > 0).all():
             break
     return best
+
+
+def _pgd_run(model, x, y, eps, step_size, steps, rng, *, random_start, targeted, clip, loss, train_mode):
+    """One PGD run from one start (see :func:`pgd`) on checked inputs."""
+    x_adv = x.copy()
+    if random_start:
+        x_adv += eps * rng.uniform(-1.0, 1.0, size=x.shape).astype(x.dtype)
+        _clip(x_adv, clip)
+    step = np.asarray(-step_size if targeted else step_size, dtype=x.dtype)
+    low, high = x - eps, x + eps  # the eps-ball, computed once for all steps
+    for _ in range(steps):
+        x_adv += step * np.sign(attack_direction(model, x_adv, y, loss=loss, train_mode=train_mode))
+        np.clip(x_adv, low, high, out=x_adv)
+        _clip(x_adv, clip)
+    return x_adv
 
 
 def fgsm_random_start(model, x, y=None, eps=0.3, step_size=0.375, *, random_start=True, seed=None, clip=(0.0, 1.0),

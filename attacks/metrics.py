@@ -109,14 +109,14 @@ def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     if getattr(model, "preprocess", None) is None:
         raise ValueError(f"fgsm_preprocessed: {type(model).__name__} has no preprocessing layer (model.preprocess)")
-    view = model.on_preprocessed()
-    rows = []
-    for e in eps_list(eps, "fgsm_preprocessed"):
-        t = dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0, linf_pixels=0.0, wrong_pixels=0)
-        for start in range(0, len(x), batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            with model.evaluating(), mg.no_grad():
-                z = model.preprocess(xb).data
+    view, values = model.on_preprocessed(), eps_list(eps, "fgsm_preprocessed")
+    totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0, linf_pixels=0.0, wrong_pixels=0)
+              for _ in values]
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        with model.evaluating(), mg.no_grad():
+            z = model.preprocess(xb).data  # once per batch, for every eps
+        for t, e in zip(totals, values):
             z_adv = fgsm(view, z, yb, e, clip=None)
             predicted, proba = view.predict_with_proba(z_adv)
             wrong, each = predicted != yb, np.arange(len(yb))
@@ -128,7 +128,8 @@ def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
             t["l2"] += float(np.linalg.norm(z_adv - z, axis=1).sum())
             t["linf_pixels"] += float(np.abs(pixels).max(axis=1).sum())
             t["wrong_pixels"] += int((model.predict(xb + pixels) != yb).sum())
-        n = len(x)
+    n, rows = len(x), []
+    for t, e in zip(totals, values):
         rows.append({"eps": e, "error_rate": t["wrong"] / n,
                      "confidence_wrong": t["confidence_wrong"] / t["wrong"] if t["wrong"] else float("nan"),
                      "p_true": t["p_true"] / n, "linf": t["linf"] / n, "l2": t["l2"] / n, "zero_grad_fraction": None,

@@ -34,7 +34,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
                batch_size: int = 1000) -> dict:
     """Each attack's error on ``x`` and the per-example worst case over all of them, with the flags.
 
-    ``white_box`` and ``black_box`` map names to attacks ``(model, x, y, eps, clip=...)
+    ``eps``: a number, or one per example. ``white_box`` and ``black_box`` map names to attacks ``(model, x, y, eps, clip=...)
     -> x_adv`` (the same callables :func:`attacks.evaluate` takes); black-box ones are
     gradient-free or transfer attacks. Returns ``{"n", "eps", "clip", "clean_error",
     "attacks": {name: {"error_rate", "kind", "only_broken_by_it"}}, "worst_case":
@@ -48,7 +48,10 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
         raise ValueError("worst_case: needs at least one white-box attack, and distinct names "
                          f"(both lists have {clashing})" if clashing else "worst_case: needs at least one white-box attack")
     x = np.asarray(x)
+    if not len(x):
+        raise ValueError("worst_case: x holds no examples")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
+    per_example = np.ndim(eps) > 0
     suite = {**{name: ("white-box", a) for name, a in white_box.items()}, **{name: ("black-box", a) for name, a in black_box.items()}}
     clean_wrong = model.predict(x) != y
     wrong = {name: clean_wrong.copy() for name in suite}
@@ -56,8 +59,9 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         zero[start : start + len(xb)] = ~attack_direction(model, xb, yb, exact=False).reshape(len(xb), -1).any(axis=1)
+        eps_b = np.asarray(eps)[start : start + len(xb)] if per_example else eps
         for name, (_, attack) in suite.items():
-            x_adv = attack(model, xb, yb, eps, clip=clip)
+            x_adv = attack(model, xb, yb, eps_b, clip=clip)
             wrong[name][start : start + len(xb)] |= model.predict(x_adv) != yb
     broken = np.logical_or.reduce(list(wrong.values()))
     attacks = {}
@@ -77,6 +81,6 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
         "outputs_are_probabilities": {"value": probabilities, "fired": probabilities},
         "random_outputs": {"value": float(np.abs(first - again).max()), "fired": not np.array_equal(first, again)},
     }
-    return {"n": len(x), "eps": float(eps), "clip": None if clip is None else [float(c) for c in clip],
+    return {"n": len(x), "eps": np.asarray(eps, dtype=float).tolist(), "clip": None if clip is None else [float(c) for c in clip],
             "clean_error": float(clean_wrong.mean()), "attacks": attacks,
             "worst_case": {"error_rate": float(broken.mean())}, "flags": flags}

@@ -5,7 +5,9 @@ pieces on synthetic CIFAR-shaped images (3x32x32, uniform noise: the cost of the
 arithmetic does not depend on the pixels) and extrapolates to the real set's sizes:
 
 * the GCN + ZCA fit on ``--fit-images`` training images (covariance and its
-  eigendecomposition), scaled linearly to 40,000;
+  eigendecomposition), scaled linearly to 40,000: an upper bound, since the
+  eigendecomposition does not grow with the images (and below 3,072 images the fit
+  takes another route, the SVD, so time it on at least that many);
 * ``--steps`` training steps of the preset (``training.train_step``, the maxout paper's
   recipe: batch 128, dropout and max-norm on, preprocessing inside the model), after one
   warm-up step, scaled to an epoch of 40,000 images plus the validation pass over 10,000;
@@ -41,7 +43,7 @@ def images(n: int, seed: int = 0):
 
 
 def measure(preset: str, steps: int, fit_images: int, epochs: int, attack_images: int = 1000) -> dict:
-    X, y = images(max(fit_images, BATCH))
+    X, y = images(max(fit_images, BATCH * (steps + 2), 4 * BATCH))  # enough rows for every timed step and prediction
     model = models.ConvMaxoutNetwork(preset, preprocessing="gcn_zca", seed=0)
     start = time.perf_counter()
     model.preprocess.fit(X[:fit_images])

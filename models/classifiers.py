@@ -468,9 +468,9 @@ class SmallConvNet(ImageClassifier):
 
     ``quantise=L`` puts a :class:`models.Quantise` layer of L levels in front: the
     robustness lab's deliberately masked model (zero input gradients, no robustness).
-    ``init``: He's scheme (the last layer Glorot's) by default; ``"pytorch"`` is the
-    initialisation Wong et al. trained with, which fast adversarial training needs
-    (``docs/measurements.md``).
+    ``init``: He's scheme (the last layer Glorot's) by default; ``"pytorch"`` is PyTorch's
+    scheme for the weights, which Wong et al.'s network was trained with and fast
+    adversarial training needs (``docs/measurements.md``); biases start at zero.
     """
 
     def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, init="he", seed=None):
@@ -535,7 +535,9 @@ class ConvMaxoutNetwork(ImageClassifier):
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "ConvMaxoutNetwork")
         self._set_preprocessing(preprocessing, "ConvMaxoutNetwork")
         self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout),
-                           preprocessing=preprocessing, seed=seed)
+                           seed=seed)
+        if preprocessing is not None:  # the configs of earlier files, and their run keys, stay as they were
+            self.config["preprocessing"] = preprocessing
         settings, rng = CONV_MAXOUT_PRESETS[preset], _generator(seed)
         channels, height, width = input_shape
         layers = [Dropout(0.8, 1.0, rng=rng)] if dropout else []

@@ -9,8 +9,9 @@ Initialisation schemes (``init=`` of :class:`Linear` and :class:`Maxout`):
   the variance of activations roughly constant through tanh/linear layers.
 * ``"he"``: normal with std sqrt(2 / fan_in) (He et al. 2015), the same for ReLU layers,
   which zero half their inputs.
-* ``"pytorch"``: uniform in +-1 / sqrt(fan_in), PyTorch's default for ``Linear`` and
-  ``Conv2d`` (a smaller scale than He's): what published PyTorch recipes were tuned with.
+* ``"pytorch"``: uniform in +-1 / sqrt(fan_in), PyTorch's default for the weights of
+  ``Linear`` and ``Conv2d`` (a smaller scale than He's; PyTorch draws the biases from the
+  same range, here they start at zero like every bias).
 * ``"zeros"``: all zero (fine for a single softmax/logistic layer, whose loss is convex).
 * a number ``s``: uniform in +-s, e.g. the maxout paper's 0.005.
 Biases start at zero.
@@ -134,16 +135,16 @@ class Quantise(Module):
 @contextlib.contextmanager
 def straight_through(model):
     """Within the block, every :class:`Quantise` layer of ``model`` passes gradients unchanged (BPDA)."""
-    layers = [m for m in model.modules() if isinstance(m, Quantise)]
+    layers = [(m, m.straight_through) for m in model.modules() if isinstance(m, Quantise)]
     if not layers:
         raise ValueError(f"straight_through: {type(model).__name__} has no Quantise layer to differentiate through")
-    for layer in layers:
+    for layer, _ in layers:
         layer.straight_through = True
     try:
         yield model
     finally:
-        for layer in layers:
-            layer.straight_through = False
+        for layer, before in layers:  # as each was, so that nested uses unwind correctly
+            layer.straight_through = before
 
 
 class Maxout(Module):

@@ -13,10 +13,12 @@ The two steps, for one image x of D pixels (a row):
 
 * Global contrast normalisation (GCN): ``g = s (x - mean(x)) / ||x - mean(x)||``,
   the image centred and scaled to L2 norm ``s`` (pylearn2: ``scale=55``, no bias
-  under the square root; an image with norm below 1e-8, a constant one, is divided by 1
-  instead). The brightness and contrast of the image are gone; what is left is its
-  pattern. GCN does not care about the unit of x, so [0, 1] pixels give the same g as
-  pylearn2's 0..255.
+  under the square root). The brightness and contrast of the image are gone; what is
+  left is its pattern. GCN does not care about the unit of x, so [0, 1] pixels give the
+  same g as pylearn2's 0..255, except for images so flat that their centred norm is
+  below 1e-8: those are not divided at all (``s (x - mean(x))``, next to zero), where
+  pylearn2's rule, applied to the norm divided by the scale, differs in which near-flat
+  images it catches.
 * ZCA whitening: ``z = (g - m) W`` with ``m`` the mean of g over the training images,
   and ``W = V diag((lambda + b)^(-1/2)) V^T`` from their covariance ``V diag(lambda)
   V^T``: the directions of large variance (smooth colour blobs) are shrunk and those

@@ -155,3 +155,25 @@ def test_a_quantised_conv_net_masks_its_gradient_and_bpda_sees_through_it(tmp_pa
     assert not any(m.straight_through for m in net.modules() if isinstance(m, models.Quantise))  # restored
     with pytest.raises(ValueError, match="no Quantise layer"):
         attacks.bpda(attacks.fgsm)(models.SoftmaxRegression(64, 2), X, y, 0.1)
+
+
+def test_worst_case_takes_one_eps_per_example_across_batches_and_refuses_no_examples(hard):
+    model, X, y = hard
+    eps = np.where(np.arange(len(X)) % 2, 0.0, 0.15).astype(np.float32)  # every other example untouched
+    result = attacks.worst_case(model, X, y, eps, white_box={"fgsm": attacks.fgsm}, batch_size=64)
+    clean_wrong = model.predict(X) != y
+    broken = model.predict(attacks.fgsm(model, X, y, eps.astype(np.float32))) != y
+    assert result["attacks"]["fgsm"]["error_rate"] == pytest.approx(float((broken | clean_wrong).mean()))
+    assert len(result["eps"]) == len(X)
+    with pytest.raises(ValueError, match="no examples"):
+        attacks.worst_case(model, X[:0], y[:0], 0.1, white_box={"fgsm": attacks.fgsm})
+
+
+def test_straight_through_unwinds_to_what_each_layer_was():
+    net = models.SmallConvNet((1, 8, 8), n_classes=2, quantise=4, seed=0)
+    layer = net.net.layers[0]
+    with models.straight_through(net):
+        with models.straight_through(net):
+            assert layer.straight_through
+        assert layer.straight_through  # still inside the outer block
+    assert not layer.straight_through

@@ -246,7 +246,9 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed, scheduled=()) -> d
     key = {
         "model": type(model).__name__, "config": getattr(model, "config", None),
         "optimizer": type(optimizer).__name__,
-        "settings": {name: getattr(optimizer, name) for name in optimizer.settings if name not in scheduled},
+        # a setting left at None (SGD's lr_scales) is not in the key, as before it existed: older checkpoints resume
+        "settings": {name: getattr(optimizer, name) for name in optimizer.settings
+                     if name not in scheduled and getattr(optimizer, name) is not None},
         "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
     }
     return json.loads(json.dumps(key, default=_json_or_repr))

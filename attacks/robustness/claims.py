@@ -41,6 +41,7 @@ CLAIMS = (
     _rate("fgsm_maxout", _STRONG.format(model="maxout")),
     _rate("pgd_maxout", _STRONG.format(model="maxout")),
     _rate("apgd_maxout", _STRONG.format(model="maxout")),
+    _rate("square_maxout", _STRONG.format(model="maxout")),
     _rate("worstcase_maxout", _STRONG.format(model="maxout")),
     _rate("fgsm_advmaxout", _STRONG.format(model="adversarially trained maxout"), 0.179),
     _rate("pgd_advmaxout", _STRONG.format(model="adversarially trained maxout")),
