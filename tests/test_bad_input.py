@@ -105,6 +105,14 @@ BAD_COMMANDS = {
     "reproduce foreign folder": ["reproduce", "--quick", "--out", "foreign"],
     "reproduce out is a file": ["reproduce", "--quick", "--out", "a_file"],
     "reproduce data nowhere": ["reproduce", "--quick", "--data", "nowhere", "--out", "new"],
+    "reproduce cifar nowhere": ["reproduce", "--quick", "--cifar", "nowhere", "--out", "new"],
+    "reproduce cifar checksums without cifar": ["reproduce", "--quick", "--cifar-checksums", "a_file", "--out", "new"],
+    "attack cifar and data": ["attack", "--model", "good.npz", "--cifar", "nowhere", "--data", "nowhere"],
+    "attack units preprocessed without preprocessing": ["attack", "--model", "good.npz", "--units", "preprocessed"],
+    "robustness seed -1": ["robustness", "--quick", "--seed", "-1", "--out", "new"],
+    "robustness foreign folder": ["robustness", "--quick", "--out", "foreign"],
+    "robustness paper models nowhere": ["robustness", "--quick", "--paper-models", "nowhere", "--out", "new"],
+    "robustness data nowhere": ["robustness", "--quick", "--data", "nowhere", "--out", "new"],
 }
 
 

@@ -34,7 +34,7 @@ class RunFolder:
 
     def __init__(self, out, config: dict, *, command: str = "advex reproduce", written=WRITTEN):
         self.out, self.config = os.fspath(out), config
-        _refuse_foreign(self.out, command, tuple(written))
+        refuse_foreign(self.out, command, written)
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages = {}
         if os.path.exists(self.stages_path):
@@ -88,8 +88,12 @@ class RunFolder:
         return {name[len("train "):]: stage["result"] for name, stage in self.stages.items() if name.startswith("train ")}
 
 
-def _refuse_foreign(out: str, command: str, written: tuple) -> None:
-    """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes."""
+def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> None:
+    """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes.
+
+    The runs call it first, before loading any data: a wrong --out costs nothing.
+    """
+    out, written = os.fspath(out), tuple(written)
     if not os.path.exists(out):
         return
     if not os.path.isdir(out):

@@ -15,7 +15,7 @@ from .. import figures
 from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
-from .cache import RunFolder
+from .cache import RunFolder, refuse_foreign
 from .claims import ALL_MODELS, CLAIMS, EPS
 
 
@@ -86,6 +86,9 @@ class Reproduction:
         unknown = sorted(set(self.selected) - set(ALL_MODELS))
         if unknown:
             raise ValueError(f"unknown models {unknown}: choose from {list(ALL_MODELS)}")
+        refuse_foreign(self.out)  # before any data is loaded (or downloaded)
+        if cifar is not None and not os.path.exists(cifar):
+            raise training.DataNotFoundError(f"CIFAR-10 not found in {cifar}: no such file or folder")
         self.is_mnist, (self.X, self.y), (self.X_test, self.y_test) = load_data(data)
         self.n_classes = int(max(self.y.max(), self.y_test.max())) + 1
         n_val = max(1, len(self.X) // 6)  # MNIST: the last 10,000 training images validate, as in the paper

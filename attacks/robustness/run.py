@@ -12,7 +12,7 @@ import training
 
 from .. import figures
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder
+from ..reproduction.cache import RunFolder, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -58,7 +58,7 @@ class Robustness:
         self.out, self.seed, self.progress, self.quick = os.fspath(out), seed, progress, quick
         self.budget = QUICK_BUDGET if quick else FULL_BUDGET
         self.data = data
-        self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
+        refuse_foreign(self.out, "advex robustness", WRITTEN)  # before any data is loaded (or downloaded)
         self.paper_models = None if paper_models is None else os.path.abspath(paper_models)
         if self.paper_models is not None:
             for name in ("maxout", "maxout_adversarial"):
@@ -66,6 +66,7 @@ class Robustness:
                 if not os.path.exists(path):
                     raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
                                             "holds models/maxout.npz and models/maxout_adversarial.npz)")
+        self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
         n_val = max(1, len(self.X) // 6)
         self.train = (self.X[:-n_val], self.y[:-n_val])
         self.holdout = (self.X[-n_val:][: self.budget.n_holdout], self.y[-n_val:][: self.budget.n_holdout])
