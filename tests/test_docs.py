@@ -12,3 +12,15 @@ def test_the_walkthrough_runs_under_plain_doctest(tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert not (WALKTHROUGH.parent / "conftest.py").exists()  # nothing the suite adds that a reader lacks
+
+
+def test_every_walkthrough_step_names_source_files_that_exist():
+    root = WALKTHROUGH.parent.parent
+    sections = WALKTHROUGH.read_text().split("\n## ")[1:]
+    assert len(sections) >= 10
+    for section in sections:
+        title = section.splitlines()[0]
+        where = [line for line in section.splitlines() if line.startswith("Where it lives:")]
+        assert where, f"step {title!r} does not say where its code lives"
+        files = [token for token in where[0].split("`")[1::2] if token.endswith(".py")]  # the `quoted` file names
+        assert files and all((root / f).is_file() for f in files), (title, files)
