@@ -65,10 +65,11 @@ def table(rows: list, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_test_set(args):
-    """The test split of ``--cifar`` (CIFAR-10), of ``--data`` (any IDX data set, unchecked) or of MNIST."""
+def load_test_set(args, checksums):
+    """The test split of ``--cifar`` (CIFAR-10, checked against ``checksums``), of ``--data`` (any IDX
+    data set, unchecked) or of MNIST."""
     if args.cifar is not None:
-        return training.load_cifar10("test", args.cifar, checksums=cifar_checksums(args))
+        return training.load_cifar10("test", args.cifar, checksums=checksums)
     if args.data is not None:
         return training.load_idx_dataset(args.data, "test")
     return training.load_mnist("test")
@@ -150,8 +151,7 @@ def run_attack(args) -> int:
                            "pass an empty or new folder (a re-run into its own output replaces it)")
     if args.cifar is not None and args.data is not None:
         raise CommandError("--cifar and --data each name the test set: choose one")
-    if args.cifar is None and args.cifar_checksums is not None:
-        raise CommandError("--cifar-checksums needs --cifar DIR")
+    checksums = cifar_checksums(args)
     if args.units == "preprocessed" and args.attack != "fgsm":
         raise CommandError(f"--units preprocessed works with --attack fgsm, not {args.attack}")
     import_user_modules(args.imports)
@@ -159,7 +159,7 @@ def run_attack(args) -> int:
     if args.units == "preprocessed" and getattr(model, "preprocess", None) is None:
         raise CommandError(f"--units preprocessed: {args.model} ({type(model).__name__}) has no preprocessing layer; "
                            "its eps are in pixels")
-    X, y = load_test_set(args)
+    X, y = load_test_set(args, checksums)
     if args.n:
         X, y = X[: args.n], y[: args.n]
     if X.shape[1] != model.n_features or y.max() >= model.n_classes:
@@ -206,11 +206,8 @@ def run_reproduce(args) -> int:
     writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
-    if args.cifar is None and args.cifar_checksums is not None:
-        raise CommandError("--cifar-checksums needs --cifar DIR")
     run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
-                       models=args.models, mlp=args.mlp, cifar=args.cifar,
-                       cifar_checksums=None if args.cifar is None else cifar_checksums(args))
+                       models=args.models, mlp=args.mlp, cifar=args.cifar, cifar_checksums=cifar_checksums(args))
     try:
         run.run()
     except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects

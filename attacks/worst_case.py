@@ -3,7 +3,8 @@
 A robustness number is only as good as the strongest attack behind it. AutoAttack's
 rule (Croce & Hein 2020) is to run several different attacks and count an example as
 broken if *any* of them breaks it: the per-example worst case, never the average over
-attacks. Its ``flags_doc`` lists the signs that even that number may be too kind:
+attacks. AutoAttack also flags the signs that even that number may be too kind, and so
+does :func:`worst_case`:
 
 * ``zero_gradients``: examples whose plain float32 input gradient is exactly zero. A
   gradient attack cannot move them, whatever their true robustness.

@@ -50,7 +50,7 @@ def save(model, path) -> None:
                          f"{error} (an int seed, not a Generator?)") from None
     if not isinstance(config, dict):
         raise ValueError(f"models.save: {cls.__name__}.config must be a dict of its constructor's arguments, got {config!r}")
-    arrays = {name: value for name, value in model.state_dict().items()}
+    arrays = dict(model.state_arrays())  # the arrays themselves: savez copies them into the file anyway
     arrays[_META] = np.array(text)
     atomic_savez(path, arrays)
 

@@ -123,9 +123,7 @@ class Quantise(Module):
     """
 
     def __init__(self, levels: int):
-        self.levels = positive_int(levels, "Quantise: levels")
-        if self.levels < 2:
-            raise ValueError(f"Quantise: levels must be at least 2, got {levels}")
+        self.levels = integer_at_least(levels, 2, "Quantise: levels")
         self.straight_through = False
 
     def forward(self, x):

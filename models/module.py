@@ -121,17 +121,17 @@ class Module:
         """
 
     # --- state ------------------------------------------------------------------------
-    def _state_arrays(self) -> dict:
-        """{name: the array itself} for every parameter and buffer."""
+    def state_arrays(self) -> dict:
+        """{name: the array itself, not a copy} for every parameter and buffer (what a file write needs)."""
         return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
 
     def state_dict(self) -> dict:
         """``{name: copy of the array}`` for every parameter and buffer: everything needed to restore the model."""
-        return {name: array.copy() for name, array in self._state_arrays().items()}
+        return {name: array.copy() for name, array in self.state_arrays().items()}
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
-        own = self._state_arrays()
+        own = self.state_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(

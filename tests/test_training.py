@@ -271,3 +271,11 @@ def test_optimizer_argument_errors():
         SGD(p, lr=0.1, momentum=1.0)
     with pytest.raises(ValueError, match="no parameters"):
         Adam([], lr=0.1)
+
+
+def test_decay_schedules_refuse_to_grow():
+    """Their range is checked before training from start (and floor): a growing one would escape it later."""
+    with pytest.raises(ValueError, match=r"factor must be in \(0, 1\]"):
+        ExponentialDecay("momentum", 0.5, 1.01)
+    with pytest.raises(ValueError, match=r"gamma must be in \(0, 1\]"):
+        StepDecay("momentum", 0.5, 1.5, every=1)

@@ -208,30 +208,37 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
         return
     data = _read_bounded(source, MAX_ARCHIVE_BYTES)
     _check_md5(data, expected.get(source.name), source)
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for name in names:
-                member = f"{FOLDERS[kind]}/{name}"
-                try:
-                    info = archive.getmember(member)
-                except KeyError:
-                    raise DataError(f"{source}: the archive has no {member}") from None
-                handle = archive.extractfile(info) if info.isfile() else None
-                if handle is None:
-                    raise DataError(f"{source}: {member} is not a regular file in the archive")
+    wanted, found = {f"{FOLDERS[kind]}/{name}": name for name in names}, {}
+    try:  # one pass over the stream ("r|gz"): looking members up by name would inflate the archive twice
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as archive:
+            for info in archive:
+                name = wanted.get(info.name)
+                if name is None or name in found:
+                    continue
+                if not info.isfile():
+                    raise DataError(f"{source}: {info.name} is not a regular file in the archive")
                 if info.size > MAX_BATCH_BYTES:
-                    raise DataError(f"{source}: {member} holds {info.size:,} bytes, far more than a CIFAR-10 batch")
-                yield name, handle.read()
+                    raise DataError(f"{source}: {info.name} holds {info.size:,} bytes, far more than a CIFAR-10 batch")
+                found[name] = archive.extractfile(info).read()
+                if len(found) == len(wanted):
+                    break
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(f"{source}: not a readable .tar.gz archive (truncated or corrupt?): {error}") from None
+    for member, name in wanted.items():
+        if name not in found:
+            raise DataError(f"{source}: the archive has no {member}")
+        yield name, found.pop(name)
 
 
 def _read_bounded(file: Path, limit: int) -> bytes:
     """The file's bytes, refusing one far larger than any CIFAR-10 file before reading it."""
-    size = file.stat().st_size
-    if size > limit:
-        raise DataError(f"{file}: {size:,} bytes is far larger than a CIFAR-10 file (at most {limit:,})")
-    return file.read_bytes()
+    try:
+        size = file.stat().st_size
+        if size > limit:
+            raise DataError(f"{file}: {size:,} bytes is far larger than a CIFAR-10 file (at most {limit:,})")
+        return file.read_bytes()
+    except OSError as error:  # no permission, an I/O error: a DataError, as for MNIST's files
+        raise DataError(f"{file}: cannot be read ({error.strerror or error})") from None
 
 
 def _check_md5(data: bytes, digest, source) -> None:

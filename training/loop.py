@@ -237,7 +237,7 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed, scheduled=()) -> d
     seed, by its ``repr``), the optimizer's class and the settings no schedule sets (a
     scheduled one has moved on by the time a run is retried; the checkpoint restores
     it), the batch size and seed, and a fingerprint of the data: its shapes, and a hash of the
-    labels and of 1,000 evenly spaced rows (cheap, yet different data of the same size
+    labels and of 1,000 to 2,000 evenly spaced rows (cheap, yet different data of the same size
     is told apart). As JSON gives it back, so that it compares with a saved one.
     """
     rows = X[:: max(1, len(X) // 1000)]
@@ -246,7 +246,7 @@ def run_key(model, optimizer, X, y, *, batch_size: int, seed, scheduled=()) -> d
     key = {
         "model": type(model).__name__, "config": getattr(model, "config", None),
         "optimizer": type(optimizer).__name__,
-        # a setting left at None (SGD's lr_scales) is not in the key, as before it existed: older checkpoints resume
+        # a setting left at None (unused, as SGD's lr_scales mostly is) stays out: a new optional setting keeps the key
         "settings": {name: getattr(optimizer, name) for name in optimizer.settings
                      if name not in scheduled and getattr(optimizer, name) is not None},
         "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,

@@ -110,7 +110,7 @@ class SGD(Optimizer):
     def _update(self, i, w, g):
         v = self.buffers["velocity"][i]
         lr = self.lr if self.lr_scales is None else self.lr * self.lr_scales[i]
-        if self.momentum and lr and not (self.nesterov or self.weight_decay):
+        if self.momentum and lr and not (self.nesterov or self.weight_decay):  # lr 0 (set by hand) would divide by 0
             # The common case in three passes over v and no temporary array:
             # momentum * v - lr * g  ==  (v * (-momentum / lr) + g) * (-lr).
             v *= -self.momentum / lr
@@ -232,15 +232,15 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, attr: str, start: float, factor: float, floor: float = 0.0):
         super().__init__(attr)
-        if not 0 < factor < np.inf:
-            raise ValueError(f"ExponentialDecay: factor must be finite and > 0, got {factor}")
+        if not 0 < factor <= 1:  # a decay: its extremes are then start and floor, checked before training
+            raise ValueError(f"ExponentialDecay: factor must be in (0, 1], got {factor}")
         self.start, self.factor, self.floor = start, factor, floor
 
     def value(self, step, epoch):
         return max(self.start * self.factor**step, self.floor)
 
     def extremes(self):
-        return (self.start,) + ((self.floor,) if self.factor < 1 and self.floor else ())
+        return (self.start,) + ((self.floor,) if self.floor else ())
 
 
 class StepDecay(Schedule):
@@ -248,8 +248,8 @@ class StepDecay(Schedule):
 
     def __init__(self, attr: str, start: float, gamma: float, every: int):
         super().__init__(attr)
-        if not 0 < gamma < np.inf:
-            raise ValueError(f"StepDecay: gamma must be finite and > 0, got {gamma}")
+        if not 0 < gamma <= 1:  # a decay: its largest value is start, checked before training
+            raise ValueError(f"StepDecay: gamma must be in (0, 1], got {gamma}")
         self.start, self.gamma, self.every = start, gamma, integer_at_least(every, 1, "StepDecay: every")
 
     def value(self, step, epoch):

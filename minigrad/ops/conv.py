@@ -202,9 +202,10 @@ def max_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
 
     def vjp(g):
         dx = np.zeros_like(padded, dtype=g.dtype)
-        left = g.copy()
+        left = g.copy(order="K")  # in g's memory layout, which is the maps': no mixed-layout arithmetic below
+        taken = np.empty_like(left)  # one work area for every offset
         for k in range(len(offsets) - 1, 0, -1):  # the last offset that won holds the first maximum
-            taken = left * wins[k]
+            np.multiply(left, wins[k], out=taken)
             dx[offsets[k]] += taken
             left -= taken
         dx[offsets[0]] += left
@@ -221,7 +222,7 @@ def avg_pool2d(x, kernel, stride=None, padding=0) -> Tensor:
     x = as_float_tensor(x)
     padded, offsets, padding = _pool_windows("avg_pool2d", x.data, kernel, stride, padding, fill=0.0)
     area = np.asarray(len(offsets), dtype=padded.dtype)
-    z = padded[offsets[0]].copy()
+    z = padded[offsets[0]].copy(order="K")  # the maps' memory layout, as max_pool2d keeps it
     for index in offsets[1:]:
         z += padded[index]
     z /= area

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import special
 
 from ..tensor import Tensor, as_float_tensor, as_tensors
+from ..validation import integer_at_least
 
 
 def add(a, b) -> Tensor:
@@ -135,8 +136,7 @@ def quantise(a, levels: int, *, straight_through: bool = False) -> Tensor:
     unchanged instead (the straight-through estimator): not this op's derivative but
     the one BPDA (Athalye, Carlini & Wagner 2018) differentiates through to attack it.
     """
-    if not (isinstance(levels, (int, np.integer)) and levels >= 2):
-        raise ValueError(f"quantise: levels must be an integer >= 2, got {levels!r}")
+    levels = integer_at_least(levels, 2, "quantise: levels")
     a = as_float_tensor(a)
     steps = np.asarray(levels - 1, dtype=a.data.dtype)
     vjp = _identity if straight_through else np.zeros_like
