@@ -133,22 +133,27 @@ def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "") -> st
     return _save(fig, path)
 
 
-def plot_accuracy_by_epoch(runs: dict, path, *, title: str = "") -> str:
+def plot_accuracy_by_epoch(runs: dict, path, *, title: str = "", marks=None) -> str:
     """Robust accuracy after each training epoch: one colour per run, FGSM solid, PGD dashed.
 
     ``runs`` maps a label ("random start") to ``{"fgsm": [...], "pgd": [...]}``, the
     accuracies (fractions) after epochs 1, 2, ... Catastrophic overfitting shows as a
-    run whose FGSM accuracy climbs while its PGD accuracy falls to zero.
+    run whose FGSM accuracy climbs while its PGD accuracy falls to zero. ``marks`` maps a
+    label to an epoch (or None), drawn as a dotted vertical line in the run's colour:
+    the epoch at which its PGD accuracy collapsed.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(8.4, 4.2), dpi=100)
     for i, (label, accuracy) in enumerate(runs.items()):
         for attack, style in (("fgsm", "-"), ("pgd", "--")):
             values = accuracy[attack]
             ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, marker="o", ms=3, color=f"C{i}",
                     label=f"{label}: {attack.upper()}")
+        epoch = (marks or {}).get(label)
+        if epoch is not None:
+            ax.axvline(epoch, ls=":", lw=1.2, color=f"C{i}", label=f"{label}: PGD collapses")
     ax.set(xlabel="epoch", ylabel="accuracy on held-out images (%)", ylim=(0, 100))
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: a run at 0 stays visible
     ax.set_title(title or "robust accuracy during training", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

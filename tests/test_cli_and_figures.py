@@ -165,8 +165,11 @@ def test_figures_render_small(tmp_path):
     figures.plot_eps_curves({"fgsm": rows, "noise": attacks.evaluate(model, x, y, attack=attacks.noise_attack(0), eps=[0.0, 0.2])},
                             tmp_path / "b.png")
     figures.plot_linearity(attacks.linearity(model, x[:1], num=5), tmp_path / "c.png")
-    assert all((tmp_path / f).read_bytes()[:8] == PNG for f in ("a.png", "b.png", "c.png"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]  # no temporary files left
+    runs = {"a": {"fgsm": [0.2, 0.9, 1.0], "pgd": [0.3, 0.6, 0.0]}, "b": {"fgsm": [0.5, 0.6, 0.7], "pgd": [0.4, 0.5, 0.6]}}
+    figures.plot_accuracy_by_epoch(runs, tmp_path / "d.png", marks={"a": 3, "b": None})
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    assert all((tmp_path / f).read_bytes()[:8] == PNG for f in names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary files left
 
 
 def test_a_colour_conv_net_is_drawn_from_its_input_shape(tmp_path):

@@ -30,9 +30,14 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
         assert 0 <= rows[id]["ours"] <= 1
     assert rows["worstcase_advmaxout"]["ours"] >= max(rows[f"{a}_advmaxout"]["ours"] for a in ("fgsm", "pgd", "apgd", "square"))
     assert rows["masked_fgsm"]["ours"] == rows["masked_clean"]["ours"]  # a zero gradient moves nothing
-    best = results["training"]["fast_random_start"]["best_epoch"]  # kept by held-out PGD accuracy
+    seed = rows["fgsmrs_seed"]["ours"]
+    best = results["training"][f"fast_random_start_seed{seed}"]["best_epoch"]  # kept by held-out PGD accuracy
     assert overfit["random_start"][best - 1] == max(overfit["random_start"])
-    assert (out / "models" / "fast_random_start-best.npz").exists()
+    assert overfit["random_start"] == rows["fgsmrs_pgd_by_seed"]["ours"][f"seed {seed}"]
+    assert (out / "models" / f"fast_random_start_seed{seed}-best.npz").exists()
+    leak = rows["labelleak_overfit_by_epoch"]["ours"]
+    assert set(leak) == {"clean", "fgsm_true", "fgsm_pred"} and all(len(v) == 2 for v in leak.values())
+    assert rows["overfit_fgsm_by_epoch"]["ours"]["no_random_start"] == leak["fgsm_true"]
     for figure in ("attack_strength.png", "overfitting.png", "masked_bpda_examples.png"):
         assert (out / "figures" / figure).exists()
     assert "robustness lab" in (out / "results.md").read_text()
@@ -66,3 +71,13 @@ def test_bad_arguments_are_one_line_and_write_nothing(synthetic_idx_dir, tmp_pat
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
         assert not (tmp_path / "out").exists()
+
+
+def test_collapse_epoch_is_the_fall_after_a_rise():
+    from attacks.robustness.stages import collapse_epoch
+
+    assert collapse_epoch([0.14, 0.25, 0.55, 0.44, 0.23, 0.05]) == 5  # 0.23 < half of 0.55
+    assert collapse_epoch([0.16, 0.30, 0.77, 0.70, 0.82, 0.70, 0.88]) is None  # dips, never halves
+    assert collapse_epoch([0.02, 0.0, 0.0, 0.01]) is None  # never rose: nothing to collapse from
+    assert collapse_epoch([0.3, 0.1], rose_to=0.5) is None
+    assert collapse_epoch([]) is None

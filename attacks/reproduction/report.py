@@ -78,6 +78,12 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
     def fmt(v, kind="rate"):
         if v is None:
             return ""
+        if isinstance(v, dict):  # a row of several series or flags: "name: value; ..."
+            return "; ".join(f"{name}: {'none' if value is None else fmt(value, kind)}" for name, value in v.items())
+        if isinstance(v, list):  # a value per epoch, as percentages
+            return " ".join(f"{100 * x:.1f}" if isinstance(x, float) else str(x) for x in v) + (" (%)" if v else "")
+        if isinstance(v, bool):
+            return "yes" if v else "no"
         if kind == "value":
             return f"{v:.4f}"
         return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
