@@ -54,7 +54,8 @@ def table(rows: list, title: str) -> str:
              "| eps | error | confidence on mistakes | p(true class) | mean L-inf | mean L2 | zero-gradient fraction |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['eps']:g} | {100 * r['error_rate']:.2f}% | {100 * r['confidence_wrong']:.1f}% "
+        confidence = "no mistakes" if np.isnan(r["confidence_wrong"]) else f"{100 * r['confidence_wrong']:.1f}%"
+        lines.append(f"| {r['eps']:g} | {100 * r['error_rate']:.2f}% | {confidence} "
                      f"| {100 * r['p_true']:.1f}% | {r['linf']:.3f} | {r['l2']:.2f} | "
                      f"{'' if r['zero_grad_fraction'] is None else format(r['zero_grad_fraction'], '.4f')} |")
     in_pixels = [r for r in rows if "mean_linf_pixels" in r]
@@ -189,9 +190,11 @@ def run_attack(args) -> int:
             else:
                 x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
             figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
-                                  title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong")
+                                  title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong",
+                                  adversarial_label="noise" if args.attack == "noise" else "adversarial")
         figures.plot_eps_curves({title: rows}, os.path.join(args.out, "eps_curve.png"))
-        figures.plot_linearity(linearity(model, X[:1], y[:1], eps_max=max(1.0, eps)), os.path.join(args.out, "linearity.png"))
+        figures.plot_linearity(linearity(model, X[:1], y[:1], eps_max=max(1.0, eps)), os.path.join(args.out, "linearity.png"),
+                               attack_eps=eps)
         print(f"figures and tables written to {args.out}")
     except ImportError as error:
         print(f"tables written to {args.out}; no figures: {error}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
+
 from models.io import atomic_write
 
 
@@ -53,43 +55,77 @@ def image_shape_of(model, n_features: int):
     return (side, side) if side * side == n_features else None
 
 
-def _as_picture(row, shape):
-    """A (H, W) grey or (H, W, 3) colour image from one row, clipped to [0, 1] for display."""
+def _as_picture(row, shape, display=(0.0, 1.0)):
+    """A (H, W) grey or (H, W, 3) colour image from one row, mapped from the range ``display``
+    to [0, 1] (values outside it are clamped)."""
     if len(shape) == 3:
         image = row.reshape(shape)
         image = image[0] if shape[0] == 1 else image.transpose(1, 2, 0)
     else:
         image = row.reshape(shape)
-    return image.clip(0.0, 1.0)
+    low, high = display
+    return ((image - low) / (high - low)).clip(0.0, 1.0)
 
 
-def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, title: str = "") -> str:
-    """Clean images (top row) above their adversarial versions, each with label and confidence.
+def display_range(*images) -> tuple:
+    """[0, 1], widened to cover every value of ``images``: unclipped adversarial inputs
+    (``--no-clip``) are drawn as the model saw them, not silently clamped to [0, 1]."""
+    low = min(0.0, *(float(np.min(a)) for a in images))
+    high = max(1.0, *(float(np.max(a)) for a in images))
+    return low, high
 
-    Our version of the paper's panda and gibbon: the two rows look alike to a person,
-    and the model's answers below them do not. ``image_shape`` defaults to the model's
-    ``input_shape`` (C, H, W) if it has one (three channels are drawn in colour), else
-    to square grey images.
+
+def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, title: str = "",
+                  adversarial_label: str = "adversarial") -> str:
+    """Clean images (top row), the perturbation (middle) and the perturbed images (bottom).
+
+    Our version of the paper's panda and gibbon: the top and bottom rows look alike to a
+    person, and the model's answers below them do not. Each column is headed by its true
+    label; each image shows the prediction and its confidence (red: wrong). The middle row
+    is x_adv - x, mid-grey at 0 and stretched so that +-(its largest |value|) is white and
+    black, with that L-infinity size below it. When the inputs leave [0, 1] (unclipped
+    attacks) both image rows share a display range covering them, stated in the title.
+    ``adversarial_label`` names the bottom row ("noise" for the noise baseline).
+    ``image_shape`` defaults to the model's ``input_shape`` (C, H, W) if it has one (three
+    channels are drawn in colour), else to square grey images.
     """
     image_shape = image_shape or image_shape_of(model, x.shape[1])
     if image_shape is None:
         raise ValueError(f"plot_examples: rows of {x.shape[1]} features are not square images: pass image_shape")
+    if np.shape(x) != np.shape(x_adv):
+        raise ValueError(f"plot_examples: x {np.shape(x)} and x_adv {np.shape(x_adv)} differ in shape")
     plt = _pyplot()
     n = min(n, len(x))
-    clean, adversarial = model.predict_with_proba(x[:n]), model.predict_with_proba(x_adv[:n])
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.2), squeeze=False, dpi=100)
+    x, x_adv = np.asarray(x[:n], dtype=np.float32), np.asarray(x_adv[:n], dtype=np.float32)
+    delta = x_adv - x
+    display = display_range(x, x_adv)
+    clean, perturbed = model.predict_with_proba(x), model.predict_with_proba(x_adv)
+    fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 4.6), squeeze=False, dpi=100)
     for i in range(n):
-        for row, (images, (guesses, proba)) in enumerate(((x, clean), (x_adv, adversarial))):
+        size = float(np.abs(delta[i]).max())
+        pictures = ((x[i], display, clean), (0.5 + delta[i] / (2 * size) if size else np.full_like(delta[i], 0.5),
+                                             (0.0, 1.0), None), (x_adv[i], display, perturbed))
+        for row, (image, shown, answers) in enumerate(pictures):
             ax = axes[row, i]
-            ax.imshow(_as_picture(images[i], image_shape), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(_as_picture(image, image_shape, shown), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
-            guess = int(guesses[i])
+            if answers is None:
+                ax.set_xlabel(f"L-inf {size:.3g}", fontsize=7)
+                continue
+            guess, proba = int(answers[0][i]), answers[1]
             ax.set_xlabel(f"{guess} ({100 * proba[i, guess]:.0f}%)", color="black" if guess == y[i] else "red", fontsize=8)
-    axes[0, 0].set_ylabel("clean", fontsize=9)
-    axes[1, 0].set_ylabel("adversarial", fontsize=9)
-    fig.suptitle(title or "prediction (confidence); red: wrong", fontsize=9)
+        axes[0, i].set_title(f"true {int(y[i])}", fontsize=8)
+    for row, name in enumerate(("clean", "perturbation", adversarial_label)):
+        axes[row, 0].set_ylabel(name, fontsize=9)
+    note = "" if display == (0.0, 1.0) else f"; values outside [0, 1]: drawn over [{display[0]:.2f}, {display[1]:.2f}]"
+    fig.suptitle((title or "prediction (confidence); red: wrong") + note, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _clip_words(rows) -> str:
+    clip = rows[0].get("clip") if rows else None
+    return "unclipped" if clip is None else f"clipped to [{clip[0]:g}, {clip[1]:g}]"
 
 
 def plot_eps_curves(curves: dict, path, *, title: str = "") -> str:
@@ -97,38 +133,69 @@ def plot_eps_curves(curves: dict, path, *, title: str = "") -> str:
 
     ``curves`` maps a label (e.g. "maxout, FGSM" or "maxout, noise") to the rows of
     :func:`attacks.evaluate`. Labels sharing the text before the comma share a colour;
-    those containing "noise" are dashed.
+    those containing "noise" are dashed. Every measured eps is a marker; the two panels
+    share the eps axis; the title says whether the attacks were clipped (from the rows).
+    A curve with no mistakes has no confidence on mistakes: the right panel says so.
     """
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100, sharex=True)
     models = list(dict.fromkeys(label.split(",")[0] for label in curves))  # one colour per model
+    without_mistakes = []
     for label, rows in curves.items():
         eps = [r["eps"] for r in rows]
         look = dict(linestyle="--" if "noise" in label else "-", marker="o", ms=3, label=label,
                     color=f"C{models.index(label.split(',')[0]) % 10}")
         left.plot(eps, [100 * r["error_rate"] for r in rows], **look)
-        right.plot(eps, [100 * r["confidence_wrong"] for r in rows], **look)
+        confidence = [100 * r["confidence_wrong"] for r in rows]
+        if all(np.isnan(c) for c in confidence):
+            without_mistakes.append(label)
+        else:
+            right.plot(eps, confidence, **look)
+    if without_mistakes:
+        right.text(0.5, 0.5, "no mistakes at any eps:\n" + "\n".join(without_mistakes), transform=right.transAxes,
+                   ha="center", va="center", fontsize=8, color="gray")
     left.set(xlabel="eps", ylabel="error rate (%)", ylim=(0, 100))
     right.set(xlabel="eps", ylabel="mean confidence on mistakes (%)", ylim=(0, 100))
     left.legend(fontsize=7)
-    n = next(iter(curves.values()))[0]["n"] if curves else 0
-    fig.suptitle(title or f"n = {n} test examples", fontsize=9)
+    first = next(iter(curves.values()), [])
+    n = first[0]["n"] if first else 0
+    fig.suptitle(f"{title or f'n = {n} test examples'} ({_clip_words(first)})", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "") -> str:
-    """The logits of one example along the FGSM direction (the paper's Figure 4)."""
+def flip_eps(walk: dict, example: int = 0):
+    """The smallest eps >= 0 along the FGSM direction at which the predicted class is no
+    longer the label (None if it never changes on the walk)."""
+    eps, logits = np.asarray(walk["eps"]), walk["logits"][:, example, :]
+    ahead = eps >= 0
+    changed = logits[ahead].argmax(axis=1) != walk["labels"][example]
+    return float(eps[ahead][np.argmax(changed)]) if changed.any() else None
+
+
+def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "", attack_eps=None) -> str:
+    """The logits of one example along the FGSM direction (the paper's Figure 4).
+
+    The label's line is thick and named "(label)" in the legend; a dotted line marks the
+    eps at which the prediction leaves the label, a dashed one the attack's ``attack_eps``.
+    The y axis names what the model outputs (``walk["output"]``: "logit", or the RBF's "log p_c").
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(5.4, 3.8), dpi=100)
     logits = walk["logits"][:, example, :]
+    label = int(walk["labels"][example])
     for c in range(logits.shape[1]):
-        ax.plot(walk["eps"], logits[:, c], lw=2.5 if c == walk["labels"][example] else 1, label=str(c))
+        ax.plot(walk["eps"], logits[:, c], lw=2.5 if c == label else 1, label=f"{c} (label)" if c == label else str(c))
     ax.axvline(0, color="gray", lw=0.5)
-    ax.set(xlabel="eps (along sign of the gradient)", ylabel=walk.get("output", "logit"))
+    flip = flip_eps(walk, example)
+    if flip is not None:
+        ax.axvline(flip, color="red", ls=":", lw=1.2, label=f"prediction leaves {label} at {flip:.2g}")
+    if attack_eps is not None:
+        ax.axvline(attack_eps, color="black", ls="--", lw=1, label=f"attack eps {attack_eps:g}")
+    output = walk.get("output", "logit")
+    ax.set(xlabel="eps (along sign of the gradient)", ylabel=output)
     ax.legend(fontsize=6, ncol=2, title="class", title_fontsize=7)
-    ax.set_title(title or f"{walk.get('output', 'logit')} along the FGSM direction (label {walk['labels'][example]})",
-                 fontsize=9)
+    ax.set_title(title or f"{output} along the FGSM direction (label {label})", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -13,6 +13,17 @@ from attacks import cli, figures
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def assert_drawn(path, *, min_width: int = 300, min_height: int = 200):
+    """``path`` is a PNG of at least that many pixels with something drawn on it (not one flat colour)."""
+    from matplotlib.image import imread
+
+    assert open(path, "rb").read(8) == PNG, f"{path} is not a PNG"
+    pixels = imread(path)
+    height, width = pixels.shape[:2]
+    assert width >= min_width and height >= min_height, f"{path} is only {width}x{height}"
+    assert pixels[..., :3].std() > 0.02, f"{path} is blank"
+
+
 def test_demo_prints_the_lecture_numbers(capsys):
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
@@ -47,8 +58,9 @@ def test_attack_writes_tables_and_figures(attack, saved_softmax, synthetic_idx_d
     assert [r["eps"] for r in result["rows"]] == [0.0, 0.1, 0.3] and result["rows"][0]["n"] == 50
     assert "| 0.3 |" in (out / "attack.md").read_text()
     for name in ("examples.png", "eps_curve.png", "linearity.png"):
-        assert (out / name).read_bytes()[:8] == PNG
+        assert_drawn(out / name)
     assert "figures and tables written" in capsys.readouterr().out
+    assert "nan" not in (out / "attack.md").read_text()
 
 
 def test_attack_errors_are_one_line(saved_softmax, synthetic_idx_dir, tmp_path, capsys):
@@ -168,7 +180,8 @@ def test_figures_render_small(tmp_path):
     runs = {"a": {"fgsm": [0.2, 0.9, 1.0], "pgd": [0.3, 0.6, 0.0]}, "b": {"fgsm": [0.5, 0.6, 0.7], "pgd": [0.4, 0.5, 0.6]}}
     figures.plot_accuracy_by_epoch(runs, tmp_path / "d.png", marks={"a": 3, "b": None})
     names = ["a.png", "b.png", "c.png", "d.png"]
-    assert all((tmp_path / f).read_bytes()[:8] == PNG for f in names)
+    for name in names:
+        assert_drawn(tmp_path / name)
     assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary files left
 
 
@@ -181,3 +194,43 @@ def test_a_colour_conv_net_is_drawn_from_its_input_shape(tmp_path):
     assert (tmp_path / "colour.png").read_bytes()[:8] == PNG
     picture = figures._as_picture(x[0], (3, 8, 8))
     assert picture.shape == (8, 8, 3) and picture[2, 5, 1] == x[0].reshape(3, 8, 8)[1, 2, 5]  # (H, W, C) of (C, H, W)
+
+
+def test_unclipped_examples_are_drawn_over_a_range_that_covers_them(tmp_path):
+    x = np.full((2, 16), 0.5, dtype=np.float32)
+    assert figures.display_range(x, x + 0.25) == (0.0, 1.0)
+    assert figures.display_range(x, x + 0.75, x - 0.75) == (-0.25, 1.25)  # nothing clamped for display
+    picture = figures._as_picture(np.array([-0.25, 0.5, 1.25, 1.0]), (2, 2), (-0.25, 1.25))
+    assert picture.ravel().tolist() == [0.0, 0.5, 1.0, 1.25 / 1.5]
+    model = models.SoftmaxRegression(16, 3, init=0.5, seed=0)
+    figures.plot_examples(model, x, x + 0.75, np.array([0, 1]), tmp_path / "unclipped.png", image_shape=(4, 4),
+                          adversarial_label="noise")
+    assert_drawn(tmp_path / "unclipped.png", min_width=150)
+
+
+def test_linearity_marks_where_the_prediction_leaves_the_label(tmp_path):
+    rng = np.random.default_rng(1)
+    model = models.SoftmaxRegression(16, 3, init=0.5, seed=0)
+    x = rng.uniform(0, 1, size=(1, 16)).astype(np.float32)
+    label = model.predict(x)
+    walk = attacks.linearity(model, x, label, eps_max=2.0, num=201)
+    flip = figures.flip_eps(walk)
+    assert flip is not None  # a linear model's true logit falls fastest along the sign of the gradient
+    at = int(np.flatnonzero(np.isclose(walk["eps"], flip))[0])
+    assert walk["logits"][at, 0].argmax() != label[0] and walk["logits"][at - 1, 0].argmax() == label[0]
+    figures.plot_linearity(walk, tmp_path / "linearity.png", attack_eps=0.25)
+    assert_drawn(tmp_path / "linearity.png")
+    still = {**walk, "logits": np.zeros_like(walk["logits"])}  # every class tied: the argmax is class 0 throughout
+    still["labels"] = np.array([0])
+    assert figures.flip_eps(still) is None
+
+
+def test_eps_curves_say_when_there_are_no_mistakes(tmp_path):
+    x = np.zeros((3, 4), dtype=np.float32)
+    model = models.SoftmaxRegression(4, 2, init="zeros")
+    model.linear.bias.data[:] = [5.0, 0.0]  # class 0 everywhere, whatever eps
+    rows = attacks.evaluate(model, x, np.zeros(3, dtype=int), eps=[0.0, 0.1, 0.2])
+    assert all(np.isnan(r["confidence_wrong"]) for r in rows)
+    figures.plot_eps_curves({"constant": rows}, tmp_path / "curves.png")
+    assert_drawn(tmp_path / "curves.png")
+    assert "no mistakes" in cli.table(rows, "t") and "nan" not in cli.table(rows, "t")

@@ -1,6 +1,7 @@
-"""The walkthrough runs on its own: ``python -m doctest docs/walkthrough.md``, no conftest, no MNIST."""
+"""The walkthrough runs on its own (``python -m doctest docs/walkthrough.md``, no conftest, no MNIST); the README's figures are committed."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -24,3 +25,12 @@ def test_every_walkthrough_step_names_source_files_that_exist():
         assert where, f"step {title!r} does not say where its code lives"
         files = [token for token in where[0].split("`")[1::2] if token.endswith(".py")]  # the `quoted` file names
         assert files and all((root / f).is_file() for f in files), (title, files)
+
+
+def test_every_image_the_readme_shows_is_committed():
+    root = WALKTHROUGH.parent.parent
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (root / "README.md").read_text())
+    assert images, "the README shows no figure"
+    for image in images:
+        path = root / image
+        assert path.is_file() and path.stat().st_size < 200_000, f"README shows {image}: missing or over 200 kB"

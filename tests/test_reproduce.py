@@ -122,3 +122,12 @@ def test_the_report_joins_claims_and_measurements_in_the_claims_order():
     assert maxout_clean["setup"] == "maxout (120, 120) x 5 pieces, paper recipe, <= 20 epochs"
     elsewhere = report.rows(CLAIMS, measured, mnist=False, budget=QUICK)
     assert elsewhere[0]["ok"] is True and all(r["paper"] is None and r["ok"] is None for r in elsewhere[1:])
+
+
+def test_results_md_never_prints_nan():
+    from attacks.reproduction import QUICK, report
+
+    row = {"id": "a", "metric": "confidence_wrong", "kind": "rate", "ours": float("nan"), "paper": 0.5, "tolerance": None,
+           "ok": None, "n": 3, "clip": None}
+    line = next(l for l in report.markdown([row], QUICK, {}, {}).splitlines() if l.startswith("| a |"))
+    assert "nan" not in line and "| none |" in line

@@ -84,6 +84,8 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
             return " ".join(f"{100 * x:.1f}" if isinstance(x, float) else str(x) for x in v) + (" (%)" if v else "")
         if isinstance(v, bool):
             return "yes" if v else "no"
+        if isinstance(v, float) and v != v:  # NaN: a confidence on mistakes when there were none
+            return "none"
         if kind == "value":
             return f"{v:.4f}"
         return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
@@ -92,7 +94,8 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
              intro or f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
              "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result_rows:
-        difference = "" if r["paper"] is None or r["ours"] is None or r["kind"] == "value" else \
+        numbers = isinstance(r["ours"], (int, float)) and r["ours"] == r["ours"]  # not a series, a flag or NaN
+        difference = "" if r["paper"] is None or not numbers or r["kind"] == "value" else \
             f"{100 * (r['ours'] - r['paper']):+.2f} pts"
         claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry
         if r["tolerance"] is None:

@@ -106,7 +106,7 @@ def curves(names):
                 key = f"{name}, {label}"
                 result[key] = r.folder.stage(f"curve {key}", lambda: evaluate(
                     model, r.X_test[:n], r.y_test[:n], attack=attack, clip=None, zero_grad=False))
-        r.figure("eps_curves.png", figures.plot_eps_curves, result, title=f"unclipped, n = {min(n, len(r.y_test))}")
+        r.figure("eps_curves.png", figures.plot_eps_curves, result, title=f"n = {min(n, len(r.y_test))} test examples")
         return []
 
     stage.__name__ = "curves"
@@ -130,7 +130,8 @@ def transfer(r) -> list:
 def linearity_and_examples(r) -> list:
     """The logits along the FGSM direction, and clean versus adversarial digits (figures)."""
     model = r.model("maxout")
-    r.figure("linearity.png", figures.plot_linearity, linearity(model, r.X_test[:1], r.y_test[:1], eps_max=1.0))
+    r.figure("linearity.png", figures.plot_linearity, linearity(model, r.X_test[:1], r.y_test[:1], eps_max=1.0),
+             attack_eps=EPS)
     x, y = r.X_test[:8], r.y_test[:8]
     if figures.image_shape_of(model, x.shape[1]) is not None:  # the digits figure needs images
         r.figure("examples.png", figures.plot_examples, model, x, fgsm(model, x, y, EPS, clip=None), y,
