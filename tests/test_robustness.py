@@ -10,6 +10,7 @@ FIXED_IDS = {
     "pgd_maxout", "pgd_advmaxout", "apgd_advmaxout", "worstcase_advmaxout", "labelleak_true", "labelleak_pred",
     "labelleak_clean", "fgsmrs_clean", "fgsmrs_pgd", "fgsmrs_fgsm", "overfit_pgd_by_epoch", "masked_fgsm", "masked_pgd",
     "masked_transfer", "masked_gradient_free", "masked_bpda", "masked_flags",
+    "labelleak_overfit_by_epoch", "fgsmrs_seed", "fgsmrs_pgd_by_seed", "overfit_collapse_epoch",
 }
 FLAGS = {"zero_gradients", "black_box_beats_white_box", "outputs_are_probabilities", "random_outputs"}
 
@@ -33,11 +34,11 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     seed = rows["fgsmrs_seed"]["ours"]
     best = results["training"][f"fast_random_start_seed{seed}"]["best_epoch"]  # kept by held-out PGD accuracy
     assert overfit["random_start"][best - 1] == max(overfit["random_start"])
-    assert overfit["random_start"] == rows["fgsmrs_pgd_by_seed"]["ours"][f"seed {seed}"]
     assert (out / "models" / f"fast_random_start_seed{seed}-best.npz").exists()
     leak = rows["labelleak_overfit_by_epoch"]["ours"]
     assert set(leak) == {"clean", "fgsm_true", "fgsm_pred"} and all(len(v) == 2 for v in leak.values())
-    assert rows["overfit_fgsm_by_epoch"]["ours"]["no_random_start"] == leak["fgsm_true"]
+    assert set(rows["overfit_collapse_epoch"]["ours"]) == {"random_start_seed0", "no_random_start_seed0"}
+    assert all(e is None or 1 <= e <= 2 for e in rows["overfit_collapse_epoch"]["ours"].values())
     for figure in ("attack_strength.png", "overfitting.png", "masked_bpda_examples.png"):
         assert (out / "figures" / figure).exists()
     assert "robustness lab" in (out / "results.md").read_text()
@@ -46,6 +47,11 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     assert cli.main(argv) == 0  # every stage and model read back
     assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
     assert "done in" in capsys.readouterr().out
+
+    (out / "models" / f"fast_random_start_seed{seed}.npz").unlink()  # its epochs are recorded, its best epoch gone:
+    (out / "models" / f"fast_random_start_seed{seed}-best.npz").unlink()
+    assert cli.main(argv) == 2  # one line, not a traceback or a wrong model
+    assert "fast_random_start_seed0-best.npz is missing" in capsys.readouterr().err
 
 
 def refuse_to_train(*args, **kwargs):
@@ -81,3 +87,14 @@ def test_collapse_epoch_is_the_fall_after_a_rise():
     assert collapse_epoch([0.02, 0.0, 0.0, 0.01]) is None  # never rose: nothing to collapse from
     assert collapse_epoch([0.3, 0.1], rose_to=0.5) is None
     assert collapse_epoch([]) is None
+
+
+def test_the_seed_evaluated_is_the_one_whose_best_held_out_epoch_is_best():
+    from attacks.robustness.stages import _chosen_seed
+
+    def run(pgd):
+        return (None, {"pgd": pgd})
+
+    assert _chosen_seed({0: run([0.1, 0.9, 0.0]), 1: run([0.5, 0.6, 0.7])}) == 0  # its best epoch, not its last
+    assert _chosen_seed({3: run([0.2, 0.4]), 4: run([0.4, 0.1])}) == 3  # a tie: the first seed
+    assert _chosen_seed({5: run([0.0]), 6: run([0.3])}) == 6

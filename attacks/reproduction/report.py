@@ -81,7 +81,11 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
         if isinstance(v, dict):  # a row of several series or flags: "name: value; ..."
             return "; ".join(f"{name}: {'none' if value is None else fmt(value, kind)}" for name, value in v.items())
         if isinstance(v, list):  # a value per epoch, as percentages
-            return " ".join(f"{100 * x:.1f}" if isinstance(x, float) else str(x) for x in v) + (" (%)" if v else "")
+            def percent(x):
+                if isinstance(x, bool) or not isinstance(x, (int, float)):
+                    return str(x)
+                return "none" if x != x else f"{100 * x:.1f}"
+            return " ".join(percent(x) for x in v) + (" (%)" if v else "")
         if isinstance(v, bool):
             return "yes" if v else "no"
         if isinstance(v, float) and v != v:  # NaN: a confidence on mistakes when there were none

@@ -32,10 +32,13 @@ _SEEDS = ("fast adversarial training as above, PGD ({track_pgd_steps} steps of 0
 _OVERFIT = ("SmallConvNet, FGSM training without a random start (eps 0.3, step {overfit_step}: plain FGSM) vs with one "
             "(step 0.375, the evaluated seed); FGSM and PGD ({track_pgd_steps} steps of 0.075) accuracy on {n_holdout} "
             "held-out images after each epoch")
-_COLLAPSE = ("each run of the figure: the first epoch at which its held-out PGD accuracy, having reached 20%, fell below "
-             "half its best so far (null: no collapse)")
+COLLAPSE_RISE, COLLAPSE_FRACTION = 0.2, 0.5  # a collapse: PGD accuracy reached 20%, then fell below half its best
+_COLLAPSE = (f"each run of the figure (random_start_seedN, no_random_start_seedN): the first epoch at which its held-out PGD "
+             f"accuracy, having reached {COLLAPSE_RISE:.0%}, fell below {COLLAPSE_FRACTION:g} of its best so far "
+             "(none: no collapse)")
 _LEAK_OVERFIT = ("SmallConvNet trained without a random start: clean accuracy, FGSM (eps 0.3) from the true labels and from "
-                 "its predictions, on {n_holdout} held-out images after each epoch; FGSM above clean is label leaking")
+                 "its predictions, on {n_holdout} held-out images after each epoch; the label leaks when FGSM from the true "
+                 "labels scores well above FGSM from the predictions (and above clean)")
 _PLAIN = "maxout (240), FGSM eps 0.25 unclipped with the plain float32 input gradient vs the exact direction, n = {n_eval}"
 _MASKED = ("SmallConvNet behind an input quantiser ({quantise_levels} levels), eps 0.3 clipped, n = {n_eval}; transfer from "
            "a clean SmallConvNet; Square {square_queries} queries; BPDA: PGD through a straight-through quantiser")

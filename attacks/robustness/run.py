@@ -68,7 +68,7 @@ class Robustness:
                     raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
                                             "holds models/maxout.npz and models/maxout_adversarial.npz)")
         self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
-        n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000
+        n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
@@ -91,8 +91,8 @@ class Robustness:
                             "Szegedy 2014 (the adversarially trained maxout under FGSM); Wong, Rice & Kolter 2020, "
                             "'Fast is better than free' (fgsmrs_*). The lessons follow Madry et al. 2018 (PGD), Croce & "
                             "Hein 2020 (APGD-CE, the worst case, the flags), Andriushchenko et al. 2020 (Square), "
-                            "Kurakin, Goodfellow & Bengio 2016 (label leaking: FGSM from the true labels scoring above "
-                            "clean) and Athalye, Carlini & Wagner 2018 (gradient masking, BPDA). Budget: "
+                            "Kurakin, Goodfellow & Bengio 2016 (label leaking: FGSM from the true labels giving a lower "
+                            "error than FGSM from the predictions, even than clean) and Athalye, Carlini & Wagner 2018 (gradient masking, BPDA). Budget: "
                             f"{dataclasses.asdict(self.budget)}."))
         return rows
 

@@ -7,6 +7,7 @@ name) and returns measurements ``{"id", "metric", "ours", "n"}`` for the report.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..methods import bpda, fgsm, pgd
 from ..square import square_attack
 from ..worst_case import worst_case
 from ..reproduction.stages import measurement
-from .claims import FAST_EPS, PAPER_EPS
+from .claims import COLLAPSE_FRACTION, COLLAPSE_RISE, FAST_EPS, PAPER_EPS
 
 _error = training.error_rate
 
@@ -121,6 +122,9 @@ def _tracked(r, name: str, *, seed: int, random_start: bool, step_size: float, k
         return [r.folder.stages[f"{name} epoch {e}"]["result"] for e in range(1, upto + 1)]
 
     def train():
+        if keep_best and f"{name} epoch 1" in r.folder.stages and not os.path.exists(best_path):
+            raise FileNotFoundError(f"{best_path} is missing, but the run folder records epochs of {name}: its best "
+                                    "epoch cannot be recovered (it is saved when its epoch is measured); use a new --out")
         model = None
         for epoch in range(1, b.fast_epochs + 1):
             model = make()
@@ -186,20 +190,24 @@ def fast_adversarial(r) -> list:
                 "pgd": _error(model, attack(model, X, y, FAST_EPS), y), "n": len(y), "seed": seed}
 
     e = r.folder.stage("fast adversarial evaluation", run)
-    by_seed = {f"seed {s}": accuracy["pgd"] for s, (_, accuracy) in runs.items()}
+    if e["seed"] != seed:
+        raise ValueError(f"the run folder's fast adversarial evaluation is of seed {e['seed']}, its held-out numbers choose "
+                         f"seed {seed}: the folder is inconsistent; use a new --out")
+    by_seed = {f"seed{s}": accuracy["pgd"] for s, (_, accuracy) in runs.items()}
     return [measurement(f"fgsmrs_{key}", "error_rate", e[key], e["n"]) for key in ("clean", "fgsm", "pgd")] + [
         measurement("fgsmrs_seed", "seed", e["seed"], len(r.holdout[1])),
         measurement("fgsmrs_pgd_by_seed", "pgd_accuracy_by_epoch", by_seed, len(r.holdout[1]))]
 
 
-def collapse_epoch(pgd_accuracy, *, rose_to: float = 0.2, fell_to: float = 0.5):
+def collapse_epoch(pgd_accuracy, *, rose_to: float = COLLAPSE_RISE, fraction_of_best: float = COLLAPSE_FRACTION):
     """The first epoch at which a run's PGD accuracy, having reached at least ``rose_to``,
-    falls below ``fell_to`` times its best so far: the moment of catastrophic overfitting
-    (None if it never happens). A run at 0 throughout never rose, and has no such moment.
+    falls below ``fraction_of_best`` times its best so far: the moment of catastrophic
+    overfitting (None if it never happens). A run at 0 throughout never rose, and has no
+    such moment.
     """
     best = 0.0
     for epoch, accuracy in enumerate(pgd_accuracy, start=1):
-        if best >= rose_to and accuracy < fell_to * best:
+        if best >= rose_to and accuracy < fraction_of_best * best:
             return epoch
         best = max(best, accuracy)
     return None
@@ -210,14 +218,21 @@ def catastrophic_overfitting(r) -> list:
     accuracy on held-out images after every epoch, beside the runs with it, and the epoch at
     which each run's PGD accuracy collapsed (if it did)."""
     fast = _fast_runs(r)
-    runs = {f"random start, seed {seed}": accuracy for seed, (_, accuracy) in fast.items()}
-    chosen = fast[_chosen_seed(fast)][1]
+    chosen_seed = _chosen_seed(fast)
+    runs = {f"random_start_seed{seed}": accuracy for seed, (_, accuracy) in fast.items()}
     _, without = _tracked(r, "fgsm_no_random_start", seed=r.seed, random_start=False, step_size=r.budget.overfit_step)
-    runs[f"no random start, seed {r.seed}"] = without
-    collapsed = {label: collapse_epoch(accuracy["pgd"]) for label, accuracy in runs.items()}
-    r.figure("overfitting.png", figures.plot_accuracy_by_epoch, runs, marks=collapsed,
+    runs[f"no_random_start_seed{r.seed}"] = without
+    collapsed = {key: collapse_epoch(accuracy["pgd"]) for key, accuracy in runs.items()}
+
+    def label(key):
+        start, seed = key.rsplit("_seed", 1)
+        evaluated = " (evaluated)" if start == "random_start" and int(seed) == chosen_seed else ""
+        return f"{start.replace('_', ' ')}, seed {seed}{evaluated}"
+
+    r.figure("overfitting.png", figures.plot_accuracy_by_epoch, {label(k): v for k, v in runs.items()},
+             marks={label(k): v for k, v in collapsed.items()},
              title=f"FGSM training, eps {FAST_EPS}: accuracy on {len(r.holdout[1])} held-out images after each epoch")
-    n = len(r.holdout[1])
+    chosen, n = fast[chosen_seed][1], len(r.holdout[1])
     return [measurement("overfit_pgd_by_epoch", "pgd_accuracy_by_epoch",
                         {"random_start": chosen["pgd"], "no_random_start": without["pgd"]}, n),
             measurement("overfit_fgsm_by_epoch", "fgsm_accuracy_by_epoch",
