@@ -190,11 +190,11 @@ def run_attack(args) -> int:
             else:
                 x_adv = attack(model, X[:8], y[:8], eps, clip=clip)
             figures.plot_examples(model, X[:8], x_adv, y[:8], os.path.join(args.out, "examples.png"),
-                                  title=f"{args.attack}, eps = {eps:g}: prediction (confidence), red = wrong",
+                                  title=f"{args.attack}, eps = {eps:g} ({args.units}): prediction (confidence), red = wrong",
                                   adversarial_label="noise" if args.attack == "noise" else "adversarial")
         figures.plot_eps_curves({title: rows}, os.path.join(args.out, "eps_curve.png"))
         figures.plot_linearity(linearity(model, X[:1], y[:1], eps_max=max(1.0, eps)), os.path.join(args.out, "linearity.png"),
-                               attack_eps=eps)
+                               attack_eps=None if args.units == "preprocessed" else eps)  # the walk is in pixels
         print(f"figures and tables written to {args.out}")
     except ImportError as error:
         print(f"tables written to {args.out}; no figures: {error}")

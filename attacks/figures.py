@@ -117,7 +117,7 @@ def plot_examples(model, x, x_adv, y, path, *, n: int = 8, image_shape=None, tit
         axes[0, i].set_title(f"true {int(y[i])}", fontsize=8)
     for row, name in enumerate(("clean", "perturbation", adversarial_label)):
         axes[row, 0].set_ylabel(name, fontsize=9)
-    note = "" if display == (0.0, 1.0) else f"; values outside [0, 1]: drawn over [{display[0]:.2f}, {display[1]:.2f}]"
+    note = "" if display == (0.0, 1.0) else f"\nvalues outside [0, 1]: drawn over [{display[0]:.2f}, {display[1]:.2f}]"
     fig.suptitle((title or "prediction (confidence); red: wrong") + note, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
@@ -134,7 +134,8 @@ def plot_eps_curves(curves: dict, path, *, title: str = "") -> str:
     ``curves`` maps a label (e.g. "maxout, FGSM" or "maxout, noise") to the rows of
     :func:`attacks.evaluate`. Labels sharing the text before the comma share a colour;
     those containing "noise" are dashed. Every measured eps is a marker; the two panels
-    share the eps axis; the title says whether the attacks were clipped (from the rows).
+    share the eps axis; the title always ends with whether the attacks were clipped (read
+    from the rows' ``clip``), so a caller's ``title`` should not say it.
     A curve with no mistakes has no confidence on mistakes: the right panel says so.
     """
     plt = _pyplot()
@@ -165,8 +166,9 @@ def plot_eps_curves(curves: dict, path, *, title: str = "") -> str:
 
 
 def flip_eps(walk: dict, example: int = 0):
-    """The smallest eps >= 0 along the FGSM direction at which the predicted class is no
-    longer the label (None if it never changes on the walk)."""
+    """The smallest eps >= 0 on the walk's grid at which the predicted class is not the
+    label: 0.0 when the example is already misclassified, None if the prediction never
+    leaves the label on the walk."""
     eps, logits = np.asarray(walk["eps"]), walk["logits"][:, example, :]
     ahead = eps >= 0
     changed = logits[ahead].argmax(axis=1) != walk["labels"][example]
@@ -181,20 +183,23 @@ def plot_linearity(walk: dict, path, *, example: int = 0, title: str = "", attac
     The y axis names what the model outputs (``walk["output"]``: "logit", or the RBF's "log p_c").
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.4, 3.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(6.6, 3.8), dpi=100)
     logits = walk["logits"][:, example, :]
     label = int(walk["labels"][example])
     for c in range(logits.shape[1]):
         ax.plot(walk["eps"], logits[:, c], lw=2.5 if c == label else 1, label=f"{c} (label)" if c == label else str(c))
     ax.axvline(0, color="gray", lw=0.5)
     flip = flip_eps(walk, example)
-    if flip is not None:
-        ax.axvline(flip, color="red", ls=":", lw=1.2, label=f"prediction leaves {label} at {flip:.2g}")
+    if flip == 0.0:
+        clean = int(logits[int(np.argmin(np.abs(walk["eps"])))].argmax())
+        ax.axvline(0.0, color="red", ls=":", lw=1.2, label=f"already wrong at eps 0 (predicts {clean})")
+    elif flip is not None:
+        ax.axvline(flip, color="red", ls=":", lw=1.2, label=f"prediction leaves {label} at {flip:.3g}")
     if attack_eps is not None:
         ax.axvline(attack_eps, color="black", ls="--", lw=1, label=f"attack eps {attack_eps:g}")
     output = walk.get("output", "logit")
     ax.set(xlabel="eps (along sign of the gradient)", ylabel=output)
-    ax.legend(fontsize=6, ncol=2, title="class", title_fontsize=7)
+    ax.legend(fontsize=6, ncol=2, title="class", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(title or f"{output} along the FGSM direction (label {label})", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

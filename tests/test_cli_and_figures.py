@@ -234,3 +234,13 @@ def test_eps_curves_say_when_there_are_no_mistakes(tmp_path):
     figures.plot_eps_curves({"constant": rows}, tmp_path / "curves.png")
     assert_drawn(tmp_path / "curves.png")
     assert "no mistakes" in cli.table(rows, "t") and "nan" not in cli.table(rows, "t")
+
+
+def test_flip_eps_is_zero_for_an_example_already_wrong(tmp_path):
+    eps = np.linspace(-1, 1, 5, dtype=np.float32)
+    logits = np.zeros((5, 1, 3), dtype=np.float32)
+    logits[:, 0, 2] = 1.0  # class 2 everywhere, the label is 0
+    walk = {"eps": eps, "logits": logits, "labels": np.array([0]), "output": "logit"}
+    assert figures.flip_eps(walk) == 0.0
+    figures.plot_linearity(walk, tmp_path / "wrong.png")
+    assert_drawn(tmp_path / "wrong.png")

@@ -131,3 +131,4 @@ def test_results_md_never_prints_nan():
            "ok": None, "n": 3, "clip": None}
     line = next(l for l in report.markdown([row], QUICK, {}, {}).splitlines() if l.startswith("| a |"))
     assert "nan" not in line and "| none |" in line
+    assert report.judge(float("nan"), 0.5, {"within": 0.1}) is None  # no mistakes: nothing to judge, not a failure

@@ -21,7 +21,7 @@ from .claims import EPS, Relative
 
 def judge(ours, paper, tolerance) -> bool | None:
     """Whether ``ours`` meets ``tolerance`` (None when there is nothing to judge)."""
-    if tolerance is None or ours is None:
+    if tolerance is None or ours is None or ours != ours:  # nothing to judge, or NaN (no mistakes to be confident on)
         return None
     (kind, value), = tolerance.items()
     if kind == "within":
@@ -98,7 +98,7 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
              intro or f"FGSM eps = {EPS}; clip None is the paper's unclipped FGSM. Budget: {dataclasses.asdict(budget)}.", "",
              "| id | metric | clip | ours | paper | difference | target | within? | n |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result_rows:
-        numbers = isinstance(r["ours"], (int, float)) and r["ours"] == r["ours"]  # not a series, a flag or NaN
+        numbers = isinstance(r["ours"], (int, float)) and r["ours"] == r["ours"]  # not a series, a dict or NaN
         difference = "" if r["paper"] is None or not numbers or r["kind"] == "value" else \
             f"{100 * (r['ours'] - r['paper']):+.2f} pts"
         claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry

@@ -168,7 +168,7 @@ def cifar(r) -> list:
     The eps are in the preprocessed units (GCN, then ZCA whitening) of the paper; each
     row also says what that perturbation costs in pixels, and how the model does on
     it applied in pixels (:func:`attacks.fgsm_preprocessed`). The figure shows clean
-    test images above their pixel-space perturbed versions, in colour.
+    test images, the perturbation in pixels and the perturbed images, in colour.
     """
     model = r.model("cifar_maxout")
     X, y = r.cifar["test"]
