@@ -23,6 +23,8 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     rows = {r["id"]: r for r in results["rows"]}
     assert FIXED_IDS <= set(rows) and len(rows) == len(CLAIMS)
     assert all(r["paper"] is None for r in rows.values())  # not MNIST: no published numbers
+    assert rows["fgsmrs_pgd"]["clip"] == [0.0, 1.0] and rows["masked_bpda"]["clip"] == [0.0, 1.0]  # the conv nets
+    assert rows["pgd_advmaxout"]["clip"] is None  # the paper's maxout networks: unclipped
     overfit = rows["overfit_pgd_by_epoch"]["ours"]
     assert set(overfit) == {"random_start", "no_random_start"} and all(len(v) == 2 for v in overfit.values())
     assert all(0 <= a <= 1 for v in overfit.values() for a in v)
