@@ -42,6 +42,15 @@ FULL_BUDGET = Budget()
 QUICK_BUDGET = Budget(n_eval=200, n_holdout=200, pgd_steps=10, pgd_restarts=2, apgd_iterations=20, square_queries=100,
                       fast_epochs=2, fast_seeds=1, eval_pgd_steps=10, eval_pgd_restarts=2, track_pgd_steps=5, surrogate_epochs=1)
 
+#: The first paragraph of results.md: the units, and where each lesson and number comes from.
+INTRO = ("Error rates as fractions of the n test images each setup names: eps 0.25 unclipped for the paper's maxout "
+         "networks, 0.3 clipped to [0, 1] for the conv nets; per-epoch rows are accuracies on the held-out training "
+         "images. Published numbers: Goodfellow, Shlens & Szegedy 2014 (the adversarially trained maxout under FGSM); "
+         "Wong, Rice & Kolter 2020, 'Fast is better than free' (fgsmrs_*). The lessons follow Madry et al. 2018 (PGD), "
+         "Croce & Hein 2020 (APGD-CE, the worst case, the flags), Andriushchenko et al. 2020 (Square), Kurakin, "
+         "Goodfellow & Bengio 2016 (label leaking: FGSM from the true labels giving a lower error than FGSM from the "
+         "predictions, even than clean) and Athalye, Carlini & Wagner 2018 (gradient masking, BPDA).")
+
 #: What a robustness run writes into its folder.
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
 
@@ -85,15 +94,7 @@ class Robustness:
         report.write(self.out, rows, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
                      seconds=self.folder.seconds(), trained=self.folder.trained(),
                      title="After the paper: the robustness lab, our numbers beside the published ones",
-                     intro=("Error rates as fractions of the n test images each setup names: eps 0.25 unclipped for the "
-                            "paper's maxout networks, 0.3 clipped to [0, 1] for the conv nets; per-epoch rows are "
-                            "accuracies on the held-out training images. Published numbers: Goodfellow, Shlens & "
-                            "Szegedy 2014 (the adversarially trained maxout under FGSM); Wong, Rice & Kolter 2020, "
-                            "'Fast is better than free' (fgsmrs_*). The lessons follow Madry et al. 2018 (PGD), Croce & "
-                            "Hein 2020 (APGD-CE, the worst case, the flags), Andriushchenko et al. 2020 (Square), "
-                            "Kurakin, Goodfellow & Bengio 2016 (label leaking: FGSM from the true labels giving a lower "
-                            "error than FGSM from the predictions, even than clean) and Athalye, Carlini & Wagner 2018 (gradient masking, BPDA). Budget: "
-                            f"{dataclasses.asdict(self.budget)}."))
+                     intro=INTRO + f" Budget: {dataclasses.asdict(self.budget)}.")
         return rows
 
     def figure(self, name: str, plot, *args, **kwargs):
