@@ -1,8 +1,8 @@
-"""What does minigrad cost over hand-written NumPy?  Run ``python -m benchmarks.engine``.
+"""minigrad beside hand-written NumPy and the installed peers, workload by workload: ``python -m benchmarks.engine``.
 
-* ``overhead``: Python overhead per op, from a chain of 100 elementwise ops (``y * c``
-  and ``tanh`` alternating) on 10 float32 numbers, forward and backward; the same
-  100 raw NumPy ufunc calls (forward only) give the scale.
+* ``overhead``: the cost per op, from a chain of 100 elementwise ops (``y * c`` and
+  ``tanh`` alternating) on 10 float32 numbers, forward and backward; the same 100 raw
+  NumPy ufunc calls (forward only) give the scale.
 * ``mlp``, ``maxout``: one training epoch (600 steps of batch 100, SGD with momentum
   0.5 and lr 0.01, mean softmax cross-entropy, synthetic data) of a 784-1200-1200-10
   ReLU MLP and of a 784-(240x5 maxout)-(240x5 maxout)-10 network, in float32.
@@ -10,28 +10,33 @@
   its input, for 10,000 images in batches of 1,000: what every attack step computes.
   The engine uses ``minigrad.grad``, which must skip the weight gradients.
 * ``conv``, ``conv_input_grad``: the same two for ``SmallConvNet`` (two 4x4 stride-2
-  convolutions, then two dense layers), against the hand-derived NHWC im2col version
-  in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`, and against ``matmul``: the
-  step's matrix products alone (:func:`benchmarks.workloads.conv_products`), the
-  machine's limit for this work. Each is also reported in GFLOP/s of those products,
-  beside the machine's sgemm rate (a 2048x2048 float32 product, best of 5, in a
-  process of its own): the products of a small conv net, thin and many, reach only part
-  of it, and ``matmul`` shows how much.
+  convolutions, then two dense layers); the hand-derived version is the NHWC im2col one
+  in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`.
 
-The matrix products are the same BLAS calls in every implementation, so the ratio is
-decided by what the engine does around them (fresh arrays for every result, masks
-built as temporaries, the graph's bookkeeping), not by the arithmetic; how much of
-each task the matrix products take is measured in ``docs/measurements.md``. The
-hand-derived baseline is :mod:`benchmarks.handwritten_numpy`; PyTorch, if importable,
-is an extra column (:mod:`benchmarks.torch_peer`), never a dependency.
+Beside minigrad (``engine``) and the hand-derived NumPy version (``numpy``, the
+reference of every ratio) run ``training.fit`` on the same network (the loop's own
+cost), each installed peer (PyTorch eager, JAX with ``jit``, HIPS autograd:
+:mod:`benchmarks.peer_libraries`; never a dependency), and ``matmul``: the step's
+matrix products alone (:func:`benchmarks.workloads.products`), into preallocated
+buffers, the machine's limit for this work. Every run is also reported in GFLOP/s of
+those products, beside the machine's sgemm rate (a 2048x2048 float32 product, best of
+5); the products of a small conv net, thin and many, reach only part of it.
+
+The matrix products are the same BLAS calls in minigrad, NumPy and autograd, so their
+ratios are decided by what happens around the products (fresh arrays for every result,
+masks built as temporaries, the graph's bookkeeping); PyTorch and JAX bring their own
+kernels. Every implementation starts from the same weights and data, and the report
+checks that each one's first batch (its loss, or the size of its input gradient)
+agrees with minigrad's.
 
 Hygiene: each (implementation, task, repeat) runs in a process of its own
 (:mod:`benchmarks.harness`; PyTorch's and OpenBLAS's thread pools slow each other down
 in one process), every process calls ``minigrad.keep_freed_memory()`` whatever it runs,
-the runs are interleaved (engine, numpy, [torch], engine, ...), and each process
-times its loop after one untimed warm-up batch. The table shows ratios of the minima
-and of the medians; the absolute numbers go to the JSON
-(``benchmarks/results/engine.json`` unless ``--out``).
+the runs are interleaved (engine, numpy, peers, ..., engine, ...), and each process
+times its loop after one untimed warm-up batch (for JAX, mostly the compilation, which
+is reported apart). The table shows ratios of the minima and of the medians; the
+absolute numbers go to the JSON (``benchmarks/results/engine.json`` unless ``--out``).
+:mod:`benchmarks.peers` adds the scaling sweep and the figures.
 """
 
 from __future__ import annotations
@@ -49,21 +54,23 @@ import minigrad
 
 from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
-from .torch_peer import torch_functions
+from .peer_libraries import PEERS, skip_lines
 from .workloads import (
-    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, conv_products, flops, init_params, layer_shapes,
+    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, flops, init_params, layer_shapes, products,
     momentum_update, synthetic_data,
 )
 
 TASKS = ("overhead", "mlp", "maxout", "input_grad", "conv", "conv_input_grad")
 TITLES = {
-    "overhead": "Python overhead, 100 ops on 10 floats (engine fwd+bwd / NumPy fwd)",
+    "overhead": "per-op overhead, 100 ops on 10 floats",
     "mlp": "MLP 784-1200-1200-10, one epoch",
     "maxout": "maxout 784-(240x5)-(240x5)-10, one epoch",
     "input_grad": "maxout input gradient, batches of 1,000",
     "conv": "SmallConvNet, one epoch",
     "conv_input_grad": "SmallConvNet input gradient, batches of 1,000",
 }
+NAMES = {"engine": "minigrad", "numpy": "hand-written NumPy", **{name: module.LABEL for name, module in PEERS.items()},
+         "fit": "training.fit", "matmul": "matmul only"}
 KIND = {"mlp": "mlp", "maxout": "maxout", "input_grad": "maxout", "conv": "conv", "conv_input_grad": "conv"}
 GRADIENT_TASKS = ("input_grad", "conv_input_grad")
 CHAIN = 100  # ops per chain in the overhead task
@@ -126,20 +133,24 @@ def engine_input_grad(net: EngineNet, xb, yb):
 
 # --- workers: one implementation, one task, one process ------------------------------------
 def overhead_us_per_op(impl: str, chains: int) -> float:
-    """Microseconds per op of CHAIN alternating ``* c`` and tanh ops on 10 floats."""
+    """Microseconds per op of CHAIN alternating ``* c`` and tanh ops on 10 floats, forward
+    and backward (``numpy``: the same ufunc calls, forward only: the scale)."""
     c = np.full(10, 0.9, np.float32)
     x = np.linspace(-1, 1, 10, dtype=np.float32)
-    if impl == "engine":
-        x, c = minigrad.Tensor(x, requires_grad=True), minigrad.Tensor(c)
-    tanh = minigrad.tanh if impl == "engine" else np.tanh
-
-    def chain():
-        y = x
-        for _ in range(CHAIN // 2):
-            y = tanh(y * c)
+    if impl in PEERS:
+        chain = PEERS[impl].overhead_chain(x, c, CHAIN)
+    else:
         if impl == "engine":
-            y.sum().backward()
-            x.grad = None
+            x, c = minigrad.Tensor(x, requires_grad=True), minigrad.Tensor(c)
+        tanh = minigrad.tanh if impl == "engine" else np.tanh
+
+        def chain():
+            y = x
+            for _ in range(CHAIN // 2):
+                y = tanh(y * c)
+            if impl == "engine":
+                y.sum().backward()
+                x.grad = None
 
     chain()
     start = time.perf_counter()
@@ -148,8 +159,11 @@ def overhead_us_per_op(impl: str, chains: int) -> float:
     return (time.perf_counter() - start) / (chains * CHAIN) * 1e6
 
 
-def batch_function(impl: str, task: str, params):
-    """What one batch costs: a training step (mlp, maxout, conv) or an input gradient."""
+def batch_function(impl: str, task: str, params, batch: int | None = None):
+    """What one batch costs: a training step (mlp, maxout, conv) or an input gradient.
+
+    ``batch`` sizes the hand-derived version's buffers (default: the task's batch size).
+    """
     kind, gradient = KIND[task], task in GRADIENT_TASKS
     if impl == "engine":
         net = ConvEngineNet(params) if kind == "conv" else EngineNet(kind, params)
@@ -158,10 +172,10 @@ def batch_function(impl: str, task: str, params):
         velocity = [np.zeros_like(t.data) for t in net.tensors]
         return lambda xb, yb: engine_step(net, velocity, xb, yb)
     if impl == "numpy":
-        batch = GRAD_BATCH if gradient else BATCH
+        batch = batch or (GRAD_BATCH if gradient else BATCH)
         hand = ConvNumpyNet(params, batch) if kind == "conv" else NumpyNet(kind, params, batch)
         return hand.input_grad if gradient else hand.step
-    step, input_grad = torch_functions(kind, params)
+    step, input_grad = PEERS[impl].functions(kind, params)
     return input_grad if gradient else step
 
 
@@ -193,9 +207,9 @@ def matmul_only(task: str):
     """The task's matrix products and nothing else, into preallocated float32 buffers: the
     machine's limit for this work (what BLAS alone needs), per batch."""
     rng = np.random.default_rng(SEED)
-    batch = GRAD_BATCH if task in GRADIENT_TASKS else BATCH
+    gradient = task in GRADIENT_TASKS
     buffers = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32), np.empty((m, n), np.float32))
-               for m, k, n in conv_products(batch, task in GRADIENT_TASKS)]
+               for m, k, n in products(KIND[task], GRAD_BATCH if gradient else BATCH, gradient)]
 
     def run(xb, yb):
         for a, b, out in buffers:
@@ -204,13 +218,27 @@ def matmul_only(task: str):
     return run
 
 
-def timed_loop(fn, X, y, batch: int) -> float:
-    """Seconds for fn over all batches of (X, y), after one untimed warm-up call."""
-    fn(X[:batch], y[:batch])
+def checksum(result) -> float:
+    """One number from what a batch returned (a loss, or an input gradient), to compare implementations."""
+    if result is None:  # the matrix products alone compute nothing to compare
+        return float("nan")
+    return float(result) if np.ndim(result) == 0 else float(np.abs(np.asarray(result, dtype=np.float64)).sum())
+
+
+def timed_loop(fn, X, y, batch: int) -> dict:
+    """Seconds for fn over all batches of (X, y), after one untimed warm-up call.
+
+    Also returns the warm-up call's own seconds (``first_call``: for JAX, mostly the
+    compilation) and the :func:`checksum` of its result on the first batch, which every
+    implementation computes from the same weights.
+    """
+    start = time.perf_counter()
+    first = checksum(fn(X[:batch], y[:batch]))
+    first_call = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(X), batch):
         fn(X[i : i + batch], y[i : i + batch])
-    return time.perf_counter() - start
+    return {"value": time.perf_counter() - start, "first_call": first_call, "checksum": first}
 
 
 def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -227,22 +255,24 @@ def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def run_worker(impl: str, task: str, steps: int, images: int, chains: int, sgemm_size: int = 2048) -> float:
+def run_worker(impl: str, task: str, steps: int, images: int, chains: int, sgemm_size: int = 2048) -> dict:
+    """One measurement, as ``{"value": ...}`` (seconds, us per op or GFLOP/s), plus what :func:`timed_loop` adds."""
     if impl == "sgemm":
-        return sgemm_gflops(sgemm_size)
+        return {"value": sgemm_gflops(sgemm_size)}
     if task == "overhead":
-        return overhead_us_per_op(impl, chains)
+        return {"value": overhead_us_per_op(impl, chains)}
     gradient, kind = task in GRADIENT_TASKS, KIND[task]
     X, y = synthetic_data(images if gradient else steps * BATCH)
     params = conv_params() if kind == "conv" else init_params(layer_shapes(kind))
     if impl == "fit":
-        return timed_fit(kind, params, X, y)
+        return {"value": timed_fit(kind, params, X, y)}
     fn = matmul_only(task) if impl == "matmul" else batch_function(impl, task, params)
-    return timed_loop(fn, X, y, GRAD_BATCH if gradient else BATCH)
+    measured = timed_loop(fn, X, y, GRAD_BATCH if gradient else BATCH)
+    return {"value": measured["value"]} if impl == "matmul" else measured
 
 
 # --- the driver -------------------------------------------------------------------------
-def spawn(impl: str, task: str, sizes: dict) -> float:
+def spawn(impl: str, task: str, sizes: dict) -> dict:
     """One measurement of ``impl`` on ``task``, in a process of its own."""
     arguments = ["--worker", impl, task]
     for key in ("steps", "images", "chains", "sgemm_size"):
@@ -250,40 +280,105 @@ def spawn(impl: str, task: str, sizes: dict) -> float:
     return in_own_process("benchmarks.engine", arguments)
 
 
-def summarize(runs: dict, unit: str) -> dict:
+def implementations(task: str, peers: list) -> list:
+    """Who runs ``task``: the engine, the hand-derived NumPy, each installed peer that has
+    the network, ``training.fit`` (training tasks) and the matrix products alone."""
+    if task == "overhead":
+        return ["engine", "numpy", *peers]
+    found = ["engine", "numpy", *(name for name in peers if KIND[task] in PEERS[name].KINDS)]
+    return found + (["fit"] if task not in GRADIENT_TASKS else []) + ["matmul"]
+
+
+def summarize(task: str, measurements: dict, sizes: dict) -> dict:
+    """Min, median and ratios to the hand-derived NumPy of each implementation's runs;
+    GFLOP/s of the matrix products (from the shapes and the min time); JAX's compile time;
+    and whether each implementation's first batch agrees with the engine's."""
+    runs = {impl: [m["value"] for m in ms] for impl, ms in measurements.items()}
     mins = {impl: min(v) for impl, v in runs.items()}
     medians = {impl: statistics.median(v) for impl, v in runs.items()}
     pairs = [(impl, "numpy") for impl in runs if impl not in ("numpy", "fit")]
     pairs += [("fit", "engine")] if "fit" in runs else []
-    ratios = {
-        f"{a}/{b}": {"min": mins[a] / mins[b], "median": medians[a] / medians[b]}
-        for a, b in pairs
-    }
-    return {"unit": unit, "runs": runs, "min": mins, "median": medians, "ratios": ratios}
+    ratios = {f"{a}/{b}": {"min": mins[a] / mins[b], "median": medians[a] / medians[b]} for a, b in pairs}
+    result = {"unit": "us_per_op" if task == "overhead" else "seconds", "runs": runs, "min": mins, "median": medians,
+              "ratios": ratios}
+    if task == "overhead":
+        return result
+    gradient = task in GRADIENT_TASKS
+    batch = GRAD_BATCH if gradient else BATCH
+    images = sizes["images"] if gradient else sizes["steps"] * BATCH
+    total = flops(products(KIND[task], batch, gradient)) * (images // batch)
+    result["gflops"] = {impl: total / t / 1e9 for impl, t in mins.items() if impl != "fit"}
+    result["first_call"] = {impl: min(m["first_call"] for m in ms) for impl, ms in measurements.items() if ms[0].get("first_call")}
+    sums = {impl: ms[0]["checksum"] for impl, ms in measurements.items() if "checksum" in ms[0] and impl != "matmul"}
+    result["agrees_with_engine"] = {impl: bool(abs(v - sums["engine"]) <= 1e-3 * abs(sums["engine"])) for impl, v in sums.items()}
+    return result
+
+
+def say(line: str) -> None:
+    """A progress line, on stderr so that stdout keeps only the report."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def measure(tasks, peers: list, sizes: dict, progress=say) -> dict:
+    """Every implementation on every task, ``repeats`` times, interleaved: engine, numpy, peers, ..., engine, ..."""
+    results = {}
+    for task in tasks:
+        impls = implementations(task, peers)
+        measurements = {impl: [] for impl in impls}
+        for repeat in range(sizes["repeats"]):
+            for impl in impls:
+                measurements[impl].append(spawn(impl, task, sizes))
+                unit = "us per op" if task == "overhead" else "s"
+                progress(f"{task}, run {repeat + 1} of {sizes['repeats']}: {NAMES[impl]} {measurements[impl][-1]['value']:.3g} {unit}")
+        results[task] = summarize(task, measurements, sizes)
+    return results
+
 
 
 def report(result: dict) -> str:
+    """The result as Markdown: times as ratios to the hand-derived NumPy, then GFLOP/s against the machine's limit."""
     env, results = result["environment"], result["results"]
-    lines = [f"## minigrad vs hand-written NumPy: {json.dumps(result['config'])}\n", *environment_lines(env)]
-    ratios = sorted({name for r in results.values() for name in r["ratios"]})
-    columns = [(name, stat) for name in ratios for stat in ("min", "median")]
-    lines += ["", "| task | " + " | ".join(f"{name} {stat}" for name, stat in columns) + " |"]
-    lines.append("|---" * (len(columns) + 1) + "|")
+    lines = [f"## minigrad, hand-written NumPy and the peers: {json.dumps(result['config'])}\n", *environment_lines(env)]
+    lines += skip_lines(env["peers"])
+    impls = [impl for impl in NAMES if any(impl in r["min"] for r in results.values())]
+    lines += ["", "Time as a ratio to the hand-written NumPy version (min over repeats; median in brackets); "
+              "the overhead row is microseconds per op, forward and backward (NumPy: the bare ufunc call, forward "
+              "only; JAX: eager, as jit would fuse the chain away), and its ratio to NumPy's.", "",
+              "| task | " + " | ".join(NAMES[impl] for impl in impls) + " |", "|---" * (len(impls) + 1) + "|"]
     for task, r in results.items():
-        cells = [f"{r['ratios'][name][stat]:.2f}" if name in r["ratios"] else "" for name, stat in columns]
+        cells = []
+        for impl in impls:
+            if impl not in r["min"]:
+                cells.append("")
+            elif task == "overhead":
+                cells.append(f"{r['min'][impl]:.2f} us ({r['min'][impl] / r['min']['numpy']:.1f}x)")
+            elif impl == "numpy":
+                cells.append("1")
+            else:
+                ratio = r["ratios"]["fit/engine" if impl == "fit" else f"{impl}/numpy"]
+                cell = f"{ratio['min']:.2f} [{ratio['median']:.2f}]" + (" of minigrad" if impl == "fit" else "")
+                cells.append(cell + ("" if r.get("agrees_with_engine", {}).get(impl, True) else " DISAGREES"))
         lines.append(f"| {TITLES[task]} | " + " | ".join(cells) + " |")
+    gflop_tasks = [task for task in results if "gflops" in results[task]]
+    if gflop_tasks:
+        rated = [impl for impl in impls if impl != "fit"]
+        lines += ["", "GFLOP/s of each step's matrix products (counted from the shapes, min time); 'matmul only' runs "
+                  "those products alone, the machine's limit for this work, and the brackets give each as a fraction of it.",
+                  "", "| task | " + " | ".join(NAMES[impl] for impl in rated) + " |", "|---" * (len(rated) + 1) + "|"]
+        for task in gflop_tasks:
+            g = results[task]["gflops"]
+            cells = [f"{g[impl]:.1f} ({g[impl] / g['matmul']:.0%})" if impl in g else "" for impl in rated]
+            lines.append(f"| {TITLES[task]} | " + " | ".join(cells) + " |")
     if result.get("sgemm_gflops"):
         side = result["config"]["sgemm_size"]
         lines.append(f"\nThe machine's sgemm rate ({side}x{side} float32, best of 5): {result['sgemm_gflops']:.1f} GFLOP/s.")
-    for task, r in results.items():
-        if "gflops" in r:
-            rates = ", ".join(f"{impl} {rate:.1f}" for impl, rate in r["gflops"].items())
-            lines.append(f"\n{TITLES[task]}: GFLOP/s of the matrix products (from the shapes, min time): {rates}; "
-                         f"'matmul' runs those products alone, the machine's limit for this work.")
-    if "overhead" in results:
-        us = results["overhead"]["median"]
-        lines.append(f"\nPer op (medians): engine {us['engine']:.2f} us forward + backward, "
-                     f"raw NumPy {us['numpy']:.2f} us forward.")
+    compiled = {task: r["first_call"]["jax"] for task, r in results.items() if "jax" in r.get("first_call", {})}
+    if compiled:
+        lines.append("\nJAX's first call (compilation, not in the times above): "
+                     + ", ".join(f"{task} {seconds:.2f} s" for task, seconds in compiled.items()) + ".")
+    disagree = sorted({impl for r in results.values() for impl, ok in r.get("agrees_with_engine", {}).items() if not ok})
+    lines.append("\nEvery implementation's first batch agrees with minigrad's (loss or |input gradient| to 1e-3)."
+                 if not disagree else f"\nWARNING: the first batch of {', '.join(disagree)} disagrees with minigrad's.")
     return "\n".join(lines)
 
 
@@ -296,6 +391,7 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, help=f"runs per implementation (default {FULL['repeats']})")
     parser.add_argument("--sgemm-size", type=int, help=f"side of the sgemm rate's matrices (default {FULL['sgemm_size']})")
     parser.add_argument("--only", choices=TASKS, help="run one task")
+    parser.add_argument("--no-peers", action="store_true", help="only minigrad and the hand-written NumPy, even when peers are installed")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "engine.json")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "TASK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -306,35 +402,26 @@ def parse_args(argv):
     return args, sizes
 
 
+def run(args, sizes) -> dict:
+    """The whole comparison, as the JSON it writes: config, environment, results, the sgemm rate."""
+    env = environment()
+    peers = [] if args.no_peers else [name for name, found in env["peers"].items() if found]
+    results = measure([args.only] if args.only else TASKS, peers, sizes)
+    sgemm = spawn("sgemm", "rate", sizes)["value"]
+    return {"config": {"quick": args.quick, "peers": peers, **sizes}, "environment": env, "results": results,
+            "sgemm_gflops": sgemm}
+
+
 def main(argv=None) -> int:
     args, sizes = parse_args(argv)
     minigrad.keep_freed_memory()  # in every worker, whatever it runs: the same allocator for all
     if args.worker:
         impl, task = args.worker
-        value = run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"], sizes["sgemm_size"])
-        print(json.dumps({"value": value}))
+        print(json.dumps(run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"], sizes["sgemm_size"])))
         return 0
-    env = environment()
-    impls = ["engine", "numpy"] + (["torch"] if env["torch"] else [])
-    results = {}
-    for task in [args.only] if args.only else TASKS:
-        peers = impls[:2] if task == "overhead" else impls  # the overhead chain has no PyTorch version
-        task_impls = peers + (["fit"] if task in ("mlp", "maxout", "conv") else [])
-        task_impls += ["matmul"] if KIND.get(task) == "conv" else []
-        runs = {impl: [] for impl in task_impls}
-        for _ in range(sizes["repeats"]):
-            for impl in task_impls:
-                runs[impl].append(spawn(impl, task, sizes))
-        results[task] = summarize(runs, "us_per_op" if task == "overhead" else "seconds")
-        if KIND.get(task) == "conv":
-            images = sizes["images"] if task in GRADIENT_TASKS else sizes["steps"] * BATCH
-            batch = GRAD_BATCH if task in GRADIENT_TASKS else BATCH
-            total = flops(conv_products(batch, task in GRADIENT_TASKS)) * (images // batch)
-            results[task]["gflops"] = {impl: total / t / 1e9 for impl, t in results[task]["min"].items() if impl != "fit"}
-    sgemm = spawn("sgemm", "rate", sizes) if any(KIND.get(task) == "conv" for task in results) else None
-    result = {"config": {"quick": args.quick, **sizes}, "environment": env, "results": results, "sgemm_gflops": sgemm}
-    print(report(result))
+    result = run(args, sizes)
     write_json(args.out, result)
+    print(report(result))
     print(f"\nJSON written to {args.out}")
     return 0
 

@@ -21,22 +21,22 @@ import numpy as np
 
 from models.io import atomic_write_text
 
-from .torch_peer import torch_version
+from .peer_libraries import PEERS, installed
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def in_own_process(module: str, arguments: list) -> float:
-    """Run ``python -m module *arguments`` from the project root; return the ``value`` its last line prints as JSON."""
+def in_own_process(module: str, arguments: list) -> dict:
+    """Run ``python -m module *arguments`` from the project root; return the JSON object its last line prints."""
     done = subprocess.run([sys.executable, "-m", module, *arguments], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"worker {module} {' '.join(arguments)} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["value"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def environment() -> dict:
     """Versions, CPUs, the OpenBLAS variables and each BLAS library loaded, with its kernel and threads."""
-    env = {"python": sys.version.split()[0], "numpy": np.__version__, "torch": torch_version()}
+    env = {"python": sys.version.split()[0], "numpy": np.__version__, "peers": installed()}
     env["cpus"] = os.cpu_count()
     env.update({name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")})
     try:
@@ -58,10 +58,13 @@ def environment() -> dict:
 
 def environment_lines(env: dict) -> list:
     """The environment as report lines: versions, CPUs, the OpenBLAS variables and each BLAS in use."""
-    lines = [f"Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch'] or 'not importable'}, "
+    peers = "".join(f", {PEERS[name].LABEL} {found['version']} ({found['backend']})" for name, found in env["peers"].items() if found)
+    lines = [f"Python {env['python']}, NumPy {env['numpy']}{peers}, "
              f"{env['cpus']} CPUs, OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
              f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}"]
     return lines + ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
+
+
 def write_json(path: Path, data: dict) -> None:
     """``data`` as indented JSON at ``path``, written atomically."""
     atomic_write_text(path, json.dumps(data, indent=2))

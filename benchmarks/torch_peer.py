@@ -1,25 +1,20 @@
-"""The same workloads in PyTorch (CPU, eager), an optional peer: never a dependency of this project.
+"""The benchmark's workloads in PyTorch (CPU, eager): an optional peer, never a dependency.
 
-Nothing here imports PyTorch until it is called: ``torch_version`` asks whether it is
-importable (for the report's header), ``torch_functions`` builds the workloads in a
-worker that runs them.
+Nothing here imports PyTorch until a worker calls it: the benchmark asks
+:func:`benchmarks.peer_libraries.installed` which peers import, and builds a peer's
+workloads only in the worker process that times them.
 """
 
 from __future__ import annotations
 
 from .workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
 
-
-def torch_version():
-    """PyTorch's version if it imports here (it is never installed for this), else None."""
-    try:
-        import torch
-    except Exception:  # not installed, or an installation that fails to load
-        return None
-    return torch.__version__
+MODULE = "torch"
+LABEL = "PyTorch (eager)"
+KINDS = ("mlp", "maxout", "conv")
 
 
-def torch_functions(kind: str, params):
+def functions(kind: str, params):
     """(SGD-momentum step, input gradient) in PyTorch, float32, default thread count."""
     import torch
 
@@ -57,3 +52,28 @@ def torch_functions(kind: str, params):
         return torch.autograd.grad(loss, x)[0].numpy()
 
     return step, input_grad
+
+
+def overhead_chain(x, c, length: int):
+    """A function that runs ``length`` alternating ``* c`` and tanh ops on ``x``, then backward."""
+    import torch
+
+    x, c = torch.tensor(x, requires_grad=True), torch.tensor(c)
+
+    def chain():
+        y = x
+        for _ in range(length // 2):
+            y = torch.tanh(y * c)
+        y.sum().backward()
+        x.grad = None
+
+    return chain
+
+
+def describe() -> str:
+    """What runs PyTorch's arithmetic here: its BLAS, oneDNN, and its thread count."""
+    import torch
+
+    settings = dict(item.split("=", 1) for item in torch.__config__.show().replace(",", "\n").split() if "=" in item)
+    return (f"BLAS {settings.get('BLAS_INFO', 'unknown')}, oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}, "
+            f"{torch.get_num_threads()} threads")

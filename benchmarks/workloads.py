@@ -3,7 +3,7 @@
 One SGD-with-momentum step of a ReLU MLP, a maxout network or SmallConvNet on
 synthetic MNIST-shaped data (float32), from the same Glorot-uniform initial weights,
 so that every implementation computes the same numbers and only the time differs;
-``conv_products`` lists the matrix products of a conv step, for the matmul-only run.
+``products`` lists the matrix products of a step, for the matmul-only run and the FLOP count.
 """
 
 from __future__ import annotations
@@ -63,24 +63,31 @@ def conv_params(seed: int = SEED + 1) -> list:
     return params + init_params(CONV_DENSE, seed=seed + 1)
 
 
-def conv_products(batch: int, gradient: bool) -> list:
-    """Every matrix product (M, K, N) of one SmallConvNet step on ``batch`` 28x28 images.
-
-    A training step (``gradient=False``) runs each layer's forward product and its weight
-    gradient, and the input gradient of every layer but the first; an input gradient
-    (``gradient=True``) runs the forward products and every layer's input gradient, no
-    weight gradient. A convolution is the product of its im2col rows (M = batch * H_out *
-    W_out, K = C * k * k) with its F kernels.
-    """
+def dense_layers(kind: str, batch: int) -> list:
+    """(M, K, N) of each layer's forward product on ``batch`` inputs: a conv layer as the
+    product of its im2col rows (M = batch * H_out * W_out, K = C * k * k) with its F
+    kernels, a dense layer as (batch, in, out)."""
+    if kind != "conv":
+        return [(batch, n_in, n_out) for n_in, n_out in layer_shapes(kind)]
     layers, size = [], 28
     for f, c, k, s, p in CONV_LAYERS:
         size = (size + 2 * p - k) // s + 1
         layers.append((batch * size * size, c * k * k, f))
-    layers += [(batch, n_in, n_out) for n_in, n_out in CONV_DENSE]
-    forward = list(layers)
+    return layers + [(batch, n_in, n_out) for n_in, n_out in CONV_DENSE]
+
+
+def products(kind: str, batch: int, gradient: bool) -> list:
+    """Every matrix product (M, K, N) of one step of the ``kind`` network on ``batch`` inputs.
+
+    A training step (``gradient=False``) runs each layer's forward product and its weight
+    gradient, and the input gradient of every layer but the first; an input gradient
+    (``gradient=True``) runs the forward products and every layer's input gradient, no
+    weight gradient.
+    """
+    layers = dense_layers(kind, batch)
     backward_input = [(m, n, k) for m, k, n in (layers if gradient else layers[1:])]
     backward_weights = [] if gradient else [(k, m, n) for m, k, n in layers]
-    return forward + backward_input + backward_weights
+    return layers + backward_input + backward_weights
 
 
 def flops(products) -> int:

@@ -13,6 +13,16 @@ from benchmarks import engine as bench
 from benchmarks import workloads
 from benchmarks.handwritten_numpy import Maxout, NumpyNet
 
+@pytest.fixture(autouse=True)
+def no_peers_installed(monkeypatch):
+    """Every peer's module name made unimportable: these tests run as on a machine without
+    PyTorch, JAX or autograd, and never start a process that imports one."""
+    from benchmarks.peer_libraries import PEERS
+
+    for name, module in PEERS.items():
+        monkeypatch.setattr(module, "MODULE", f"no_such_module_{name}")
+
+
 TINY = {"d_in": 12, "width": 15, "classes": 4}  # maxout: 3 units of 5 pieces
 BATCH = 6
 
@@ -126,13 +136,57 @@ def test_hand_written_conv_net_makes_the_engines_step_and_input_gradient():
     np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
 
 
-def test_conv_products_count_every_matrix_product_of_the_step():
-    step, gradient = workloads.conv_products(100, False), workloads.conv_products(1000, True)
+def test_products_count_every_matrix_product_of_the_step():
+    step, gradient = workloads.products("conv", 100, False), workloads.products("conv", 1000, True)
     assert len(step) == 4 + 3 + 4 and len(gradient) == 4 + 4  # forward, input gradients, weight gradients
     assert step[0] == (100 * 14 * 14, 16, 16) and step[1] == (100 * 7 * 7, 256, 32) and step[2] == (100, 1568, 100)
     assert workloads.flops(step[:1]) == 2 * 100 * 196 * 16 * 16
-    result = json.loads(json.dumps(bench.summarize({"engine": [1.0], "numpy": [0.5], "matmul": [0.25]}, "seconds")))
-    assert result["ratios"]["matmul/numpy"]["min"] == 0.5
+    mlp = workloads.products("mlp", 100, False)
+    assert mlp[:3] == [(100, 784, 1200), (100, 1200, 1200), (100, 1200, 10)]  # forward
+    assert mlp[3:5] == [(100, 1200, 1200), (100, 10, 1200)]  # dL/dh of the two hidden layers: g W^T
+    assert mlp[5:] == [(784, 100, 1200), (1200, 100, 1200), (1200, 100, 10)]  # dW = x^T g
+    assert workloads.products("maxout", 10, True)[1] == (10, 240, 1200)  # 240 maxout units feed 1200 columns
+
+
+def timing(seconds, checksum=None, first_call=0.01):
+    found = {"value": seconds, "first_call": first_call}
+    return found if checksum is None else {**found, "checksum": checksum}
+
+
+def test_summary_ratios_rates_and_agreement():
+    sizes = {"steps": 10, "images": 1000}
+    measured = {"engine": [timing(1.0, 2.0), timing(3.0, 2.0)], "numpy": [timing(0.5, 2.0)],
+                "torch": [timing(0.4, 2.0000001)], "jax": [timing(0.6, 2.5, first_call=1.5)], "matmul": [timing(0.25)]}
+    result = json.loads(json.dumps(bench.summarize("mlp", measured, sizes)))
+    assert result["ratios"]["matmul/numpy"]["min"] == 0.5 and result["ratios"]["engine/numpy"]["median"] == 4.0
+    step_flops = workloads.flops(workloads.products("mlp", workloads.BATCH, False)) * 10
+    assert result["gflops"]["numpy"] == pytest.approx(step_flops / 0.5 / 1e9)
+    assert result["agrees_with_engine"] == {"engine": True, "numpy": True, "torch": True, "jax": False}
+    assert result["first_call"]["jax"] == 1.5
+    report = bench.report({"config": {"quick": True, "sgemm_size": 256}, "results": {"mlp": result}, "sgemm_gflops": 100.0,
+                           "environment": {"python": "3", "numpy": "2", "peers": {"torch": {"version": "2.13", "backend": "mkl"},
+                                                                     "jax": {"version": "0.10", "backend": "cpu"}, "autograd": None},
+                                           "cpus": 2, "OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None, "blas": []}})
+    assert "DISAGREES" in report and "WARNING: the first batch of jax disagrees" in report
+    assert "HIPS autograd: not installed, skipped" in report and "JAX's first call (compilation" in report
+
+
+def test_absent_peers_are_skipped_with_a_line_each(tmp_path, capsys, monkeypatch):
+    from benchmarks import peers, scaling
+    from figure_checks import assert_drawn
+
+    monkeypatch.setattr(scaling, "QUICK", {"batches": (1, 4), "widths": (16,), "seconds": 0.01})
+    assert peers.main(["--quick", "--only", "overhead", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for line in ("PyTorch (eager): not installed, skipped (pip install -e \".[torch]\")",
+                 "JAX (jit): not installed, skipped", "HIPS autograd: not installed, skipped"):
+        assert line in printed
+    result = json.loads((tmp_path / "peers.json").read_text())
+    assert result["config"]["peers"] == [] and set(result["results"]["overhead"]["min"]) == {"engine", "numpy"}
+    assert [x for x, _ in result["scaling"]["batch"]["engine"]] == [1, 4] and set(result["scaling"]["width"]) == {"engine", "numpy"}
+    assert "against batch size" in (tmp_path / "peers.md").read_text()
+    for name in ("peers.png", "scaling.png"):
+        assert_drawn(tmp_path / name)
 
 
 def test_cifar_presets_times_a_preset_and_extrapolates(tmp_path, capsys):
