@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +35,22 @@ def in_own_process(module: str, arguments: list) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cpu_model() -> str:
+    """The processor's name as Linux reports it (``model name`` in /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
     """Versions, CPUs, the OpenBLAS variables and each BLAS library loaded, with its kernel and threads."""
     env = {"python": sys.version.split()[0], "numpy": np.__version__, "peers": installed()}
     env["cpus"] = os.cpu_count()
+    env["cpu"] = cpu_model()
     env.update({name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")})
     try:
         from threadpoolctl import threadpool_info
@@ -60,7 +73,7 @@ def environment_lines(env: dict) -> list:
     """The environment as report lines: versions, CPUs, the OpenBLAS variables and each BLAS in use."""
     peers = "".join(f", {PEERS[name].LABEL} {found['version']} ({found['backend']})" for name, found in env["peers"].items() if found)
     lines = [f"Python {env['python']}, NumPy {env['numpy']}{peers}, "
-             f"{env['cpus']} CPUs, OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
+             f"{env['cpus']} CPUs ({env.get('cpu', 'unknown')}), OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
              f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}"]
     return lines + ["BLAS: " + ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in env["blas"]]
 
