@@ -13,9 +13,11 @@
   convolutions, then two dense layers); the hand-derived version is the NHWC im2col one
   in :class:`benchmarks.handwritten_numpy.ConvNumpyNet`.
 
-Beside minigrad (``engine``) and the hand-derived NumPy version (``numpy``, the
-reference of every ratio) run ``training.fit`` on the same network (the loop's own
-cost), each installed peer (PyTorch eager, JAX with ``jit``, HIPS autograd:
+``engine`` is minigrad as a user of the library runs it: the network from ``models``
+(``MLP``, ``MaxoutNetwork`` with dropout and max-norm off, ``SmallConvNet``), stepped by
+``training.train_step`` with ``training.SGD``, and ``attacks.input_gradient``. Beside it
+and the hand-derived NumPy version (``numpy``, the reference of every ratio) run
+``training.fit`` on the same network (the loop's own cost), each installed peer (PyTorch eager, JAX with ``jit``, HIPS autograd:
 :mod:`benchmarks.peer_libraries`; never a dependency), and ``matmul``: the step's
 matrix products alone (:func:`benchmarks.workloads.products`), into preallocated
 buffers, the machine's limit for this work. Every run is also reported in GFLOP/s of
@@ -56,8 +58,7 @@ from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
 from .peer_libraries import PEERS, skip_lines
 from .workloads import (
-    BATCH, CONV_LAYERS, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, flops, init_params, layer_shapes, products,
-    momentum_update, synthetic_data,
+    BATCH, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, flops, init_params, layer_shapes, products, synthetic_data,
 )
 
 TASKS = ("overhead", "mlp", "maxout", "input_grad", "conv", "conv_input_grad")
@@ -78,57 +79,39 @@ FULL = {"steps": 600, "images": 10_000, "chains": 500, "repeats": 3, "sgemm_size
 QUICK = {"steps": 20, "images": 1_000, "chains": 50, "repeats": 1, "sgemm_size": 256}
 
 
-# --- the engine ------------------------------------------------------------------------
-class EngineNet:
-    """The network written with minigrad ops: ``linear(x, W, b)``, then relu or maxout."""
+# --- the library ----------------------------------------------------------------------
+def library_model(kind: str, params):
+    """The network as the library builds it, holding the shared initial weights:
+    ``models.MLP``, ``models.MaxoutNetwork`` (dropout and max-norm off, to match the
+    hand-derived step) or ``models.SmallConvNet``."""
+    import models
 
-    def __init__(self, kind: str, params):
-        self.kind = kind
-        self.layers = [
-            (minigrad.Tensor(W.copy(), requires_grad=True), minigrad.Tensor(b.copy(), requires_grad=True))
-            for W, b in params
-        ]
-        self.tensors = [t for layer in self.layers for t in layer]
-
-    def __call__(self, x):
-        for i, (W, b) in enumerate(self.layers):
-            x = minigrad.linear(x, W, b)
-            if i < len(self.layers) - 1:
-                x = minigrad.relu(x) if self.kind == "mlp" else minigrad.maxout(x, PIECES)
-        return x
-
-
-class ConvEngineNet:
-    """SmallConvNet written with minigrad ops: conv2d-relu twice, flatten, linear-relu-linear."""
-
-    def __init__(self, params):
-        self.layers = [(minigrad.Tensor(W.copy(), requires_grad=True), minigrad.Tensor(b.copy(), requires_grad=True))
-                       for W, b in params]
-        self.tensors = [t for layer in self.layers for t in layer]
-
-    def __call__(self, x):
-        h = minigrad.reshape(x, x.shape[0], 1, 28, 28)
-        for (W, b), (_, _, _, stride, padding) in zip(self.layers[:2], CONV_LAYERS):
-            h = minigrad.relu(minigrad.conv2d(h, W, b, stride=stride, padding=padding))
-        (W3, b3), (W4, b4) = self.layers[2:]
-        return minigrad.linear(minigrad.relu(minigrad.linear(minigrad.reshape(h, h.shape[0], -1), W3, b3)), W4, b4)
+    weights = [W for W, _ in params]
+    if kind == "mlp":
+        model = models.MLP((weights[0].shape[0], *(W.shape[1] for W in weights)))
+    elif kind == "conv":
+        model = models.SmallConvNet()
+    else:
+        hidden = tuple(W.shape[1] // PIECES for W in weights[:-1])
+        model = models.MaxoutNetwork(weights[0].shape[0], hidden, PIECES, weights[-1].shape[1], dropout=None, max_norm=None)
+    for p, value in zip(model.parameters(), [a for layer in params for a in layer], strict=True):
+        p.data[...] = value
+    return model
 
 
-def engine_step(net: EngineNet, velocity, xb, yb) -> float:
-    """One SGD-momentum step; returns the batch's mean loss."""
-    for p in net.tensors:
-        p.grad = None
-    loss = minigrad.cross_entropy(net(minigrad.Tensor(xb)), yb)
-    loss.backward()
-    for p, v in zip(net.tensors, velocity):
-        np.multiply(p.grad, LR, out=p.grad)
-        momentum_update(p.data, p.grad, v)
-    return loss.item()
+def library_functions(kind: str, params):
+    """(training step, input gradient) as a user of the library runs them: ``training.train_step``
+    with ``training.SGD`` (momentum 0.5) and the model's own loss, and ``attacks.input_gradient``."""
+    import attacks
+    import training
 
+    model = library_model(kind, params)
+    optimizer = training.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
-def engine_input_grad(net: EngineNet, xb, yb):
-    """d(summed loss)/d(xb) through minigrad.grad; the weights require grad but get none."""
-    return minigrad.grad(lambda x: minigrad.cross_entropy(net(x), yb, reduction="sum"))(xb)
+    def step(xb, yb):
+        return training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
+
+    return step, lambda xb, yb: attacks.input_gradient(model, xb, yb)
 
 
 # --- workers: one implementation, one task, one process ------------------------------------
@@ -166,11 +149,8 @@ def batch_function(impl: str, task: str, params, batch: int | None = None):
     """
     kind, gradient = KIND[task], task in GRADIENT_TASKS
     if impl == "engine":
-        net = ConvEngineNet(params) if kind == "conv" else EngineNet(kind, params)
-        if gradient:
-            return lambda xb, yb: engine_input_grad(net, xb, yb)
-        velocity = [np.zeros_like(t.data) for t in net.tensors]
-        return lambda xb, yb: engine_step(net, velocity, xb, yb)
+        step, input_grad = library_functions(kind, params)
+        return input_grad if gradient else step
     if impl == "numpy":
         batch = batch or (GRAD_BATCH if gradient else BATCH)
         hand = ConvNumpyNet(params, batch) if kind == "conv" else NumpyNet(kind, params, batch)
@@ -180,23 +160,15 @@ def batch_function(impl: str, task: str, params, batch: int | None = None):
 
 
 def timed_fit(kind: str, params, X, y) -> float:
-    """Seconds for one epoch of ``training.fit`` on the same network, built from ``models``.
+    """Seconds for one epoch of ``training.fit`` on the library's network.
 
-    Dropout, max-norm, validation, the training-error monitor and checkpoints are off, so
-    this is the engine step plus what the loop itself adds (shuffling, batch gathering,
-    the optimizer object): the loop should cost almost nothing, fit / engine close to 1.
+    Validation, the training-error monitor and checkpoints are off, so this is the
+    library's step plus what the loop itself adds (shuffling, batch gathering): the
+    loop should cost almost nothing, fit / engine close to 1.
     """
-    import models
     import training
 
-    if kind == "mlp":
-        model = models.MLP((784, 1200, 1200, 10))
-    elif kind == "conv":
-        model = models.SmallConvNet()
-    else:
-        model = models.MaxoutNetwork(hidden=(240, 240), pieces=PIECES, dropout=None, max_norm=None)
-    for p, value in zip(model.parameters(), [a for layer in params for a in layer]):
-        p.data[...] = value
+    model = library_model(kind, params)
     optimizer = training.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     start = time.perf_counter()
     training.fit(model, X, y, epochs=1, batch_size=BATCH, optimizer=optimizer, progress=False, monitor_size=0)

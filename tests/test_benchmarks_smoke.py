@@ -55,32 +55,35 @@ def test_quick_run_writes_every_section(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])
-def test_engine_and_hand_written_steps_give_the_same_weights(kind):
+def test_library_and_hand_written_steps_give_the_same_weights(kind):
     params, X, y = tiny_problem(kind)
-    net = bench.EngineNet(kind, params)
-    velocity = [np.zeros_like(t.data) for t in net.tensors]
+    import training
+
+    step, _ = bench.library_functions(kind, params)  # the benchmark's step, on a model of its own
+    model = bench.library_model(kind, params)  # the same network, to read the weights of
+    optimizer = training.SGD(model.parameters(), lr=workloads.LR, momentum=workloads.MOMENTUM)
     hand = NumpyNet(kind, params, BATCH)
     # Two steps: the first checks the gradients, the second also the momentum.
     for start in (0, BATCH):
         xb, yb = X[start : start + BATCH], y[start : start + BATCH]
-        engine_loss = bench.engine_step(net, velocity, xb, yb)
-        hand_loss = hand.step(xb, yb)
-        np.testing.assert_allclose(hand_loss, engine_loss, rtol=1e-5)
+        library_loss = training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
+        np.testing.assert_allclose(hand.step(xb, yb), library_loss, rtol=1e-5)
+        np.testing.assert_allclose(step(xb, yb), library_loss, rtol=1e-6)  # the benchmark's own step: the same
         hand_weights = [a for layer in hand.weights() for a in layer]
-        for t, a in zip(net.tensors, hand_weights, strict=True):
+        for t, a in zip(model.parameters(), hand_weights, strict=True):
             assert a.dtype == np.float32
             np.testing.assert_allclose(a, t.data, rtol=1e-6, atol=1e-7)
     # The weights did move, so the comparison above is not vacuous.
-    assert not np.allclose(net.tensors[0].data, params[0][0])
+    assert not np.allclose(model.parameters()[0].data, params[0][0])
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])
 def test_input_gradients_match(kind):
     params, X, y = tiny_problem(kind)
-    engine_grad = bench.engine_input_grad(bench.EngineNet(kind, params), X, y)
+    _, input_grad = bench.library_functions(kind, params)
     hand_grad = NumpyNet(kind, params, len(X)).input_grad(X, y)
     assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
-    np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hand_grad, input_grad(X, y), rtol=1e-4, atol=1e-6)
 
 
 def test_hand_written_maxout_sends_a_tie_to_the_first_piece():
@@ -116,24 +119,26 @@ def test_taking_turns_gives_every_function_every_batch_in_order():
     assert seen["a"] == seen["b"] == list(range(10)) and set(spent) == {"a", "b"}
 
 
-def test_hand_written_conv_net_makes_the_engines_step_and_input_gradient():
+def test_hand_written_conv_net_makes_the_librarys_step_and_input_gradient():
+    import training
     from benchmarks.handwritten_numpy import ConvNumpyNet
 
     params = workloads.conv_params()
     X, y = workloads.synthetic_data(2 * BATCH)
-    net = bench.ConvEngineNet(params)
-    velocity = [np.zeros_like(t.data) for t in net.tensors]
+    model = bench.library_model("conv", params)
+    optimizer = training.SGD(model.parameters(), lr=workloads.LR, momentum=workloads.MOMENTUM)
     hand = ConvNumpyNet(params, BATCH)
     for start in (0, BATCH):  # two steps: the gradients, then the momentum
         xb, yb = X[start : start + BATCH], y[start : start + BATCH]
-        np.testing.assert_allclose(hand.step(xb, yb), bench.engine_step(net, velocity, xb, yb), rtol=1e-5)
-    for t, a in zip(net.tensors, [a for layer in hand.weights() for a in layer], strict=True):
+        library_loss = training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
+        np.testing.assert_allclose(hand.step(xb, yb), library_loss, rtol=1e-5)
+    for t, a in zip(model.parameters(), [a for layer in hand.weights() for a in layer], strict=True):
         np.testing.assert_allclose(a, t.data, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(net.tensors[0].data, params[0][0])
-    engine_grad = bench.engine_input_grad(bench.ConvEngineNet(params), X, y)
+    assert not np.allclose(model.parameters()[0].data, params[0][0])
+    _, input_grad = bench.library_functions("conv", params)
     hand_grad = ConvNumpyNet(params, len(X)).input_grad(X, y)
     assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32
-    np.testing.assert_allclose(hand_grad, engine_grad, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hand_grad, input_grad(X, y), rtol=1e-4, atol=1e-6)
 
 
 def test_products_count_every_matrix_product_of_the_step():

@@ -1,6 +1,7 @@
 """The training loop, optimizers and schedules: learning, determinism, exact resume, errors."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -206,6 +207,59 @@ def test_sgd_momentum_and_nesterov_follow_their_formulas():
             v = 0.9 * v - 0.1 * g
             w = w + (0.9 * v - 0.1 * g if nesterov else v)
             np.testing.assert_allclose(p.data, w, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "small"])
+def test_sgd_momentum_through_numpy_blas_or_ufuncs_follows_its_formula(dtype, layout):
+    """Large contiguous parameters take NumPy's BLAS (scal, axpy), others the ufuncs: the same update."""
+    from minigrad import blas
+
+    shape = {"contiguous": (300, 200), "transposed": (200, 300), "small": (10, 20)}[layout]
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(shape).astype(dtype)
+    data = start.T.copy().T if layout == "transposed" else start.copy()  # a transposed copy: not C-contiguous
+    p = mg.Tensor(data, requires_grad=True, dtype=dtype)
+    opt = SGD([p], lr=0.05, momentum=0.5)
+    assert blas.suited(p.data, p.data, opt.buffers["velocity"][0]) == (layout == "contiguous" and blas.available())
+    w, v = start.astype(np.float64), np.zeros(shape)
+    for step in range(3):
+        g = rng.standard_normal(shape).astype(dtype)
+        p.grad = g
+        opt.step()
+        v = 0.5 * v - 0.05 * g.astype(np.float64)
+        w = w + v
+        np.testing.assert_allclose(p.data, w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6 if dtype == np.float32 else 1e-12)
+        assert p.data.dtype == dtype
+
+
+def test_numpy_blas_refuses_arrays_it_cannot_update_in_place():
+    from minigrad import blas
+
+    big = np.zeros(blas.MIN_SIZE, np.float32)
+    read_only = big.copy()
+    read_only.setflags(write=False)
+    assert not blas.suited(big, big.astype(np.float64))  # mixed dtypes
+    assert not blas.suited(np.zeros((2, blas.MIN_SIZE), np.float32)[:, ::2])  # strided
+    assert not blas.suited(big, read_only)
+    assert not blas.suited(np.zeros(16, np.float32))  # too small for the call to pay
+    assert not blas.suited(big.astype(np.int32))
+    assert not blas.suited(big, np.zeros(blas.MIN_SIZE + 1, np.float32))  # sizes differ
+    if blas.available():
+        x, y = np.arange(blas.MIN_SIZE, dtype=np.float32), np.ones(blas.MIN_SIZE, np.float32)
+        blas.axpy(2.0, x, y)
+        blas.scal(0.5, y)
+        np.testing.assert_array_equal(y, (2 * np.arange(blas.MIN_SIZE) + 1) * 0.5)
+
+
+def test_numpy_blas_can_be_turned_off():
+    import subprocess
+    import sys
+
+    code = "from minigrad import blas; print(blas.available())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "MINIGRAD_NUMPY_BLAS": "0"})
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_sgd_weight_decay_and_adam_against_reference_formulas():

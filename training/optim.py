@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import blas
 from minigrad.validation import integer_at_least
 
 
@@ -111,7 +112,12 @@ class SGD(Optimizer):
         v = self.buffers["velocity"][i]
         lr = self.lr if self.lr_scales is None else self.lr * self.lr_scales[i]
         if self.momentum and lr and not (self.nesterov or self.weight_decay):  # lr 0 (set by hand) would divide by 0
-            # The common case in three passes over v and no temporary array:
+            if blas.suited(w, g, v):  # three passes of NumPy's own BLAS: v <- m v, v <- v - lr g, w <- w + v
+                blas.scal(self.momentum, v)
+                blas.axpy(-lr, g, v)
+                blas.axpy(1.0, v, w)
+                return
+            # Else in four ufunc passes and no temporary array:
             # momentum * v - lr * g  ==  (v * (-momentum / lr) + g) * (-lr).
             v *= -self.momentum / lr
             v += g
