@@ -94,8 +94,8 @@ def library_model(kind: str, params):
     else:
         hidden = tuple(W.shape[1] // PIECES for W in weights[:-1])
         model = models.MaxoutNetwork(weights[0].shape[0], hidden, PIECES, weights[-1].shape[1], dropout=None, max_norm=None)
-    for p, value in zip(model.parameters(), [a for layer in params for a in layer], strict=True):
-        p.data[...] = value
+    names = list(model.state_dict())  # the parameters, in order, as files name them
+    model.load_state_dict(dict(zip(names, [a for layer in params for a in layer], strict=True)))
     return model
 
 

@@ -71,6 +71,25 @@ class Module:
         for _, child in self.children():
             yield from child.modules()
 
+    def named_modules(self, prefix: str = ""):
+        """``(dotted prefix, module)`` for this module (prefix ``""``) and all below it, depth first."""
+        yield prefix, self
+        for name, child in self.children():
+            yield from child.named_modules(prefix + name + ".")
+
+    def stored_orders(self) -> dict:
+        """Hook: ``{name: order}`` for the arrays of this layer (names relative to it) that it
+        keeps with their last axis in another order than files and ``state_dict`` give
+        it: stored ``[..., j]`` is saved ``[..., order[j]]``. None by default;
+        :class:`models.Maxout` keeps its columns piece by piece, for speed."""
+        return {}
+
+    def parameter_orders(self) -> dict:
+        """``{id(parameter): order}`` over the whole model, for whatever saves per-parameter
+        arrays (an optimizer's buffers in a checkpoint) in the layout files use."""
+        tensors = dict(self.named_parameters())
+        return {id(tensors[name]): order for name, order in self._stored_orders_by_name().items() if name in tensors}
+
     # --- mode -------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active) for this module and all below it."""
@@ -122,8 +141,13 @@ class Module:
 
     # --- state ------------------------------------------------------------------------
     def state_arrays(self) -> dict:
-        """{name: the array itself, not a copy} for every parameter and buffer (what a file write needs)."""
-        return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
+        """{name: array} for every parameter and buffer, in the layout files keep (what a file
+        write needs): the array itself, not a copy, except where a layer stores it in
+        another order (:meth:`stored_orders`), which it gives back reordered."""
+        arrays = {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
+        for name, order in self._stored_orders_by_name().items():
+            arrays[name] = to_saved_order(arrays[name], order)
+        return arrays
 
     def state_dict(self) -> dict:
         """``{name: copy of the array}`` for every parameter and buffer: everything needed to restore the model."""
@@ -131,7 +155,7 @@ class Module:
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
-        own = self.state_arrays()
+        own = {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}  # as stored
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(
@@ -144,5 +168,18 @@ class Module:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {array.shape}")
             if value.dtype != array.dtype:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has dtype {value.dtype}, the model expects {array.dtype}")
+        stored = self._stored_orders_by_name()
         for name, array in own.items():
-            array[...] = state[name]
+            value = np.asarray(state[name])
+            array[...] = value if name not in stored else value[..., stored[name]]
+
+    def _stored_orders_by_name(self) -> dict:
+        """{dotted name: order} of every array a layer stores in another order (:meth:`stored_orders`)."""
+        return {prefix + name: order for prefix, module in self.named_modules() for name, order in module.stored_orders().items()}
+
+def to_saved_order(array: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``array`` stored with its last axis in ``order`` (stored ``[..., j]`` is saved
+    ``[..., order[j]]``), as a new array in the saved order."""
+    saved = np.empty_like(array)
+    saved[..., order] = array
+    return saved

@@ -70,11 +70,11 @@ def test_library_and_hand_written_steps_give_the_same_weights(kind):
         np.testing.assert_allclose(hand.step(xb, yb), library_loss, rtol=1e-5)
         np.testing.assert_allclose(step(xb, yb), library_loss, rtol=1e-6)  # the benchmark's own step: the same
         hand_weights = [a for layer in hand.weights() for a in layer]
-        for t, a in zip(model.parameters(), hand_weights, strict=True):
+        for saved, a in zip(model.state_dict().values(), hand_weights, strict=True):  # both in the unit-grouped order
             assert a.dtype == np.float32
-            np.testing.assert_allclose(a, t.data, rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(a, saved, rtol=1e-6, atol=1e-7)
     # The weights did move, so the comparison above is not vacuous.
-    assert not np.allclose(model.parameters()[0].data, params[0][0])
+    assert not np.allclose(next(iter(model.state_dict().values())), params[0][0])
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])
@@ -132,9 +132,9 @@ def test_hand_written_conv_net_makes_the_librarys_step_and_input_gradient():
         xb, yb = X[start : start + BATCH], y[start : start + BATCH]
         library_loss = training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
         np.testing.assert_allclose(hand.step(xb, yb), library_loss, rtol=1e-5)
-    for t, a in zip(model.parameters(), [a for layer in hand.weights() for a in layer], strict=True):
-        np.testing.assert_allclose(a, t.data, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(model.parameters()[0].data, params[0][0])
+    for saved, a in zip(model.state_dict().values(), [a for layer in hand.weights() for a in layer], strict=True):
+        np.testing.assert_allclose(a, saved, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(next(iter(model.state_dict().values())), params[0][0])
     _, input_grad = bench.library_functions("conv", params)
     hand_grad = ConvNumpyNet(params, len(X)).input_grad(X, y)
     assert hand_grad.shape == X.shape and hand_grad.dtype == np.float32

@@ -102,6 +102,48 @@ def test_train_and_eval_propagate_to_every_layer():
     np.testing.assert_array_equal(model(x).data, model(x).data)  # deterministic without dropout
 
 
+def unit_grouped_maxout(x, W, b, pieces):
+    """The maxout formula on unit-grouped columns, in float64: y_u = max_k (x W + b)[u * pieces + k]."""
+    z = x.astype(np.float64) @ W + b
+    return z.reshape(len(x), -1, pieces).max(axis=2)
+
+
+def test_maxout_layer_computes_the_unit_grouped_formula_of_its_state_dict():
+    """Whatever order the layer keeps its columns in, its state_dict is unit-grouped and the layer computes that."""
+    layer = models.Maxout(6, units=4, pieces=3, init=0.5, rng=0)
+    state = layer.state_dict()
+    x = rand(5, 6)
+    np.testing.assert_allclose(layer(x).data, unit_grouped_maxout(x, state["linear.weight"], state["linear.bias"], 3), rtol=1e-5)
+    # Load a unit-grouped state made by hand (as an older file holds it): the layer computes it, and gives it back.
+    rng = np.random.default_rng(1)
+    saved = {"linear.weight": rng.standard_normal((6, 12)).astype(np.float32),
+             "linear.bias": rng.standard_normal(12).astype(np.float32)}
+    layer.load_state_dict(saved)
+    np.testing.assert_allclose(layer(x).data, unit_grouped_maxout(x, saved["linear.weight"], saved["linear.bias"], 3), rtol=1e-5)
+    for name, array in layer.state_dict().items():
+        np.testing.assert_array_equal(array, saved[name])
+    assert not np.array_equal(layer.linear.weight.data, saved["linear.weight"])  # it is stored in another order
+    # The same seed draws the same layer as before the layout changed: unit u's pieces are columns u * 3 ... u * 3 + 2.
+    drawn = models.Linear(6, 12, init=0.5, rng=0).weight.data
+    np.testing.assert_array_equal(models.Maxout(6, units=4, pieces=3, init=0.5, rng=0).state_dict()["linear.weight"], drawn)
+
+
+def test_checkpoints_keep_optimizer_buffers_in_the_saved_layout(tmp_path):
+    from training import SGD, fit
+    from training.loop import CHECKPOINT_NAME
+
+    model = models.MaxoutNetwork(6, hidden=(4,), pieces=3, n_classes=3, dropout=None, seed=0)
+    X, y = rand(40, 6), np.arange(40) % 3
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    fit(model, X, y, epochs=1, batch_size=20, optimizer=optimizer, checkpoint_dir=tmp_path, progress=False)
+    saved = np.load(tmp_path / CHECKPOINT_NAME)
+    (weight_index,) = [i for i, p in enumerate(optimizer.params) if p is model.parameters()[0]]
+    velocity = optimizer.buffers["velocity"][weight_index]
+    order = model.parameter_orders()[id(optimizer.params[weight_index])]
+    np.testing.assert_array_equal(saved[f"optimizer/velocity/{weight_index}"], velocity[:, np.argsort(order)])
+    np.testing.assert_array_equal(saved[f"model/{next(iter(model.state_dict()))}"], model.state_dict()[next(iter(model.state_dict()))])
+
+
 def test_max_norm_constraint_rescales_only_long_columns():
     layer = models.Linear(3, 2, init="zeros", max_norm=1.0)
     layer.weight.data[:] = [[3.0, 0.1], [4.0, 0.2], [0.0, 0.2]]  # column norms 5 and 0.3

@@ -23,6 +23,7 @@ import minigrad as mg
 from minigrad.ops.nn import check_labels
 from minigrad.validation import integer_at_least, is_integer
 from models.io import atomic_savez, json_default, read_npz
+from models.module import to_saved_order
 
 from .progress import progress_bar
 
@@ -315,8 +316,10 @@ def _save(path, run, epoch, step, model, optimizer, rng, history, early_stopping
     """Everything needed to continue the run, in one atomically written .npz."""
     opt_state = optimizer.state_dict()
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    orders = _buffer_orders(model, optimizer)  # each buffer in its parameter's saved layout, as the model's arrays
     for name, buffers in opt_state["buffers"].items():
-        arrays.update({f"optimizer/{name}/{i}": b for i, b in enumerate(buffers)})
+        arrays.update({f"optimizer/{name}/{i}": b if orders[i] is None else to_saved_order(b, orders[i])
+                       for i, b in enumerate(buffers)})
     stopper = None
     if early_stopping is not None:
         stopper = {"best": early_stopping.best, "best_epoch": early_stopping.best_epoch, "waited": early_stopping.waited}
@@ -335,6 +338,14 @@ def _save(path, run, epoch, step, model, optimizer, rng, history, early_stopping
     atomic_savez(path, arrays)
 
 
+def _buffer_orders(model, optimizer) -> list:
+    """For each of the optimizer's parameters, the order its layer stores it in
+    (:meth:`models.Module.stored_orders`), or None: checkpoints keep buffers as files keep
+    the parameters."""
+    orders = model.parameter_orders()
+    return [orders.get(id(p)) for p in optimizer.params]
+
+
 def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple[int, int]:
     arrays = read_npz(path)
     meta = json.loads(str(arrays.pop("__meta__")))
@@ -349,7 +360,9 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
         if key.startswith("optimizer/"):
             _, name, index = key.split("/")
             buffers.setdefault(name, {})[int(index)] = value
-    optimizer.load_state_dict({**meta["optimizer"], "buffers": {n: [b[i] for i in sorted(b)] for n, b in buffers.items()}})
+    orders = _buffer_orders(model, optimizer)
+    in_memory = {n: [b[i] if orders[i] is None else b[i][..., orders[i]] for i in sorted(b)] for n, b in buffers.items()}
+    optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
     rng.bit_generator.state = meta["rng"]
     for name, value in meta["history"].items():
         setattr(history, name, value)

@@ -95,7 +95,8 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     the layout of the maxout paper's code. VJP: g[..., u] goes to the winning piece of
     unit u, the first one when pieces tie, and 0 to the others. On conv feature maps
     (N, C, H, W), ``axis=1`` takes the maximum over groups of ``pieces`` channels: the
-    conv maxout layer's channel maxout.
+    conv maxout layer's channel maxout. On (N, pieces, units) with ``axis=1`` each piece
+    is one contiguous slab, the fast layout that :class:`models.Maxout` keeps.
 
     Implementation: piece k of every unit is a strided view (``a[..., k::pieces]`` along
     the last axis), so a
@@ -124,12 +125,18 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
 
     def vjp(g):
         dx = np.empty_like(x, dtype=g.dtype)  # x's layout: NHWC maps keep their gradient NHWC for conv2d
-        left = g.copy()
+        left = g  # what the pieces below k have still to share; g itself is read-only
         for k in range(pieces - 1, 0, -1):
             taken = dx[piece(k)]
             np.multiply(left, wins[k], out=taken)
-            left -= taken
-        dx[piece(0)] = left
+            if k == 1:
+                np.subtract(left, taken, out=dx[piece(0)])
+            elif left is g:
+                left = g - taken
+            else:
+                left -= taken
+        if pieces == 1:
+            dx[piece(0)] = g
         return dx
 
     return Tensor.from_op(z, (a,), (vjp,), "maxout")
