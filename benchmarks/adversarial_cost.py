@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         if args.repeats < 1:
             parser.error(f"--repeats must be at least 1, got {args.repeats}")
         sizes["repeats"] = args.repeats
-    result = {"config": {"quick": args.quick, **sizes}, "environment": environment(), **summarize(measure(sizes))}
+    result = {"config": {"quick": args.quick, **sizes}, "environment": environment(peers=False), **summarize(measure(sizes))}
     print(report(result))
     write_json(args.out, result)
     print(f"\nJSON written to {args.out}")

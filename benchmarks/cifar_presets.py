@@ -80,7 +80,7 @@ def main(argv=None) -> int:
 
     epochs = {QUICK.cifar_preset: QUICK.cifar_epochs, FULL.cifar_preset: FULL.cifar_epochs,
               FULL_SIZE.cifar_preset: FULL_SIZE.cifar_epochs}
-    env = environment()
+    env = environment(peers=False)
     print("\n".join(environment_lines(env)))
     rows = [measure(preset, args.steps, args.fit_images, epochs.get(preset, FULL.cifar_epochs), args.attack_images)
             for preset in args.presets]

@@ -201,16 +201,19 @@ def timed_loop(fn, X, y, batch: int) -> dict:
     """Seconds for fn over all batches of (X, y), after one untimed warm-up call.
 
     Also returns the warm-up call's own seconds (``first_call``: for JAX, mostly the
-    compilation) and the :func:`checksum` of its result on the first batch, which every
-    implementation computes from the same weights.
+    compilation) and two :func:`checksum` values that every implementation computes
+    alike from the same weights: of the warm-up call on the first batch (the loss, or
+    the input gradient) and of the first timed call, on the same batch after one
+    update (so a wrong gradient or momentum shows too).
     """
     start = time.perf_counter()
     first = checksum(fn(X[:batch], y[:batch]))
     first_call = time.perf_counter() - start
     start = time.perf_counter()
-    for i in range(0, len(X), batch):
+    after_update = checksum(fn(X[:batch], y[:batch]))
+    for i in range(batch, len(X), batch):
         fn(X[i : i + batch], y[i : i + batch])
-    return {"value": time.perf_counter() - start, "first_call": first_call, "checksum": first}
+    return {"value": time.perf_counter() - start, "first_call": first_call, "checksum": (first, after_update)}
 
 
 def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -282,7 +285,9 @@ def summarize(task: str, measurements: dict, sizes: dict) -> dict:
     result["gflops"] = {impl: total / t / 1e9 for impl, t in mins.items() if impl != "fit"}
     result["first_call"] = {impl: min(m["first_call"] for m in ms) for impl, ms in measurements.items() if ms[0].get("first_call")}
     sums = {impl: ms[0]["checksum"] for impl, ms in measurements.items() if "checksum" in ms[0] and impl != "matmul"}
-    result["agrees_with_engine"] = {impl: bool(abs(v - sums["engine"]) <= 1e-3 * abs(sums["engine"])) for impl, v in sums.items()}
+    result["agrees_with_engine"] = {
+        impl: bool(all(abs(mine - theirs) <= 1e-3 * abs(theirs) for mine, theirs in zip(v, sums["engine"], strict=True)))
+        for impl, v in sums.items()}
     return result
 
 
@@ -335,7 +340,7 @@ def report(result: dict) -> str:
     if gflop_tasks:
         rated = [impl for impl in impls if impl != "fit"]
         lines += ["", "GFLOP/s of each step's matrix products (counted from the shapes, min time); 'matmul only' runs "
-                  "those products alone, the machine's limit for this work, and the brackets give each as a fraction of it.",
+                  "those products alone, the machine's limit for this work; in parentheses, each as a fraction of it.",
                   "", "| task | " + " | ".join(NAMES[impl] for impl in rated) + " |", "|---" * (len(rated) + 1) + "|"]
         for task in gflop_tasks:
             g = results[task]["gflops"]
@@ -348,9 +353,12 @@ def report(result: dict) -> str:
     if compiled:
         lines.append("\nJAX's first call (compilation, not in the times above): "
                      + ", ".join(f"{task} {seconds:.2f} s" for task, seconds in compiled.items()) + ".")
-    disagree = sorted({impl for r in results.values() for impl, ok in r.get("agrees_with_engine", {}).items() if not ok})
-    lines.append("\nEvery implementation's first batch agrees with minigrad's (loss or |input gradient| to 1e-3)."
-                 if not disagree else f"\nWARNING: the first batch of {', '.join(disagree)} disagrees with minigrad's.")
+    checked = {impl: ok for r in results.values() for impl, ok in r.get("agrees_with_engine", {}).items()}
+    disagree = sorted(impl for impl, ok in checked.items() if not ok)
+    if checked:
+        lines.append("\nEvery implementation agrees with minigrad on the first batch, before and after one update "
+                     "(the loss, or the summed |input gradient|, to 1e-3)." if not disagree else
+                     f"\nWARNING: {', '.join(disagree)} disagree with minigrad on the first batch, before or after one update.")
     return "\n".join(lines)
 
 
@@ -368,7 +376,9 @@ def parse_args(argv):
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "TASK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
-    sizes = {key: getattr(args, key) or default for key, default in defaults.items()}
+    sizes = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
+    if min(sizes.values()) < 1:
+        parser.error(f"sizes and repeats must be at least 1, got {sizes}")
     if sizes["images"] % GRAD_BATCH:
         parser.error(f"--images must be a multiple of {GRAD_BATCH}")
     return args, sizes

@@ -22,9 +22,7 @@ import numpy as np
 
 from models.io import atomic_write_text
 
-from .peer_libraries import PEERS, installed
-
-ROOT = Path(__file__).resolve().parent.parent
+from .peer_libraries import PEERS, ROOT, installed
 
 
 def in_own_process(module: str, arguments: list) -> dict:
@@ -46,9 +44,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment() -> dict:
-    """Versions, CPUs, the OpenBLAS variables and each BLAS library loaded, with its kernel and threads."""
-    env = {"python": sys.version.split()[0], "numpy": np.__version__, "peers": installed()}
+def environment(peers: bool = True) -> dict:
+    """Versions, CPUs, the OpenBLAS variables and each BLAS library loaded, with its kernel and threads;
+    with ``peers``, which peer libraries import and what runs their arithmetic (a child process each)."""
+    env = {"python": sys.version.split()[0], "numpy": np.__version__, "peers": installed() if peers else {}}
     env["cpus"] = os.cpu_count()
     env["cpu"] = cpu_model()
     env.update({name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")})

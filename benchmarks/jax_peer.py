@@ -60,7 +60,7 @@ def functions(kind: str, params):
 
     update = jax.jit(update, donate_argnums=(0, 1))  # the old weights' buffers are reused
     gradient = jax.jit(jax.grad(lambda x, ws, y: _cross_entropy(_forward(kind, ws, x), y)))
-    ws = [jnp.asarray(a) for layer in params for a in layer]
+    ws = [jnp.array(a) for layer in params for a in layer]  # copies: buffers JAX owns, so it can donate them
     state = {"ws": ws, "vs": [jnp.zeros_like(w) for w in ws]}
 
     def step(xb, yb):

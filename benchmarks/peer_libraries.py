@@ -3,8 +3,10 @@
 A peer is a module here (``torch_peer``, ``jax_peer``, ``autograd_peer``) with the same
 interface: ``MODULE`` (what it imports), ``LABEL``, ``KINDS`` (the networks it can run),
 ``functions(kind, params)`` returning ``(step, input_grad)``, and ``overhead_chain``.
-None is ever imported by the engine, the models or the tests: a peer that does not
-import is skipped with one line saying how to install it.
+No peer library (torch, jax, autograd) is ever imported by the engine, the models or
+the tests, nor by the benchmark's driver: each is imported only in the worker process
+that times it. A peer that does not import is skipped with one line saying how to
+install it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from . import autograd_peer, jax_peer, torch_peer
 
 PEERS = {"torch": torch_peer, "jax": jax_peer, "autograd": autograd_peer}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  #: the project's root, where workers run
 EXTRAS = {"torch": ".[torch]", "jax": ".[jax]", "autograd": ".[autograd]"}
 
 

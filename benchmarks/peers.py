@@ -34,13 +34,20 @@ SHORT = {"mlp": "MLP\nepoch", "maxout": "maxout\nepoch", "input_grad": "maxout\n
 OVERHEAD_NAMES = {"numpy": "NumPy ufunc (fwd only)", "jax": "JAX (eager, no jit)"}
 
 
-def plot_ratios(result: dict, path: Path) -> None:
-    """Bars of each implementation's time over the hand-derived NumPy version's, per workload,
-    and the per-op overhead in microseconds (log scale) beside them."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no screen needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_ratios(result: dict, path: Path) -> None:
+    """Bars of each implementation's time over the hand-derived NumPy version's, per workload,
+    and the per-op overhead in microseconds (log scale) beside them."""
+    plt = pyplot()
 
     results = result["results"]
     tasks = [task for task in results if task != "overhead"]
@@ -76,10 +83,7 @@ def plot_ratios(result: dict, path: Path) -> None:
 
 def plot_scaling(found: dict, path: Path) -> None:
     """Microseconds per example against batch size and against width, log-log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, axis, fixed in ((axes[0], "batch", f"width {scaling.WIDTH}"), (axes[1], "width", f"batch {scaling.BATCH}")):

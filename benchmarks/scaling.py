@@ -6,7 +6,8 @@ PyTorch (when installed), at batch sizes from 1 to 1,000 (W = 1,200) and at widt
 16 to 2,048 (batch 100). Some costs are paid once per *step*, whatever the batch: the
 Python and dispatch around each op (microseconds), and passes over every weight (the
 weight gradients and the momentum update read and write all 2.4 million parameters of
-the 1,200-wide MLP, about 10 MB an array, at every step). At batch 1 they are the whole
+the 1,200-wide MLP at every step: 9.6 MB for each of the weights, their gradients and
+their velocities). At batch 1 they are the whole
 cost and time per example is highest; it falls as the batch grows, until the matrix
 products are large enough for BLAS to run at its rate. At small widths the per-op
 overhead is what is left; the products grow as W squared, the overhead does not.
@@ -27,7 +28,7 @@ import numpy as np
 
 import minigrad
 
-from .engine import batch_function, say
+from .engine import NAMES, batch_function, say
 from .harness import in_own_process
 from .workloads import init_params, layer_shapes, synthetic_data
 
@@ -66,8 +67,8 @@ def table(found: dict) -> str:
     lines = []
     for axis, fixed in (("batch", f"width {WIDTH}"), ("width", f"batch {BATCH}")):
         impls = list(found[axis])
-        lines += ["", f"MLP step, microseconds per example, against {axis} size ({fixed}):", "",
-                  f"| {axis} | " + " | ".join(impls) + " |", "|---" * (len(impls) + 1) + "|"]
+        lines += ["", f"MLP step, microseconds per example, against {'batch size' if axis == 'batch' else 'hidden width'} ({fixed}):", "",
+                  f"| {axis} | " + " | ".join(NAMES[impl] for impl in impls) + " |", "|---" * (len(impls) + 1) + "|"]
         for i, (x, _) in enumerate(found[axis][impls[0]]):
             lines.append(f"| {x} | " + " | ".join(f"{found[axis][impl][i][1] * 1e6:.1f}" for impl in impls) + " |")
     return "\n".join(lines)
@@ -83,9 +84,9 @@ def main(argv=None) -> int:
         impl, batch, width, seconds = args.worker
         print(json.dumps({"value": seconds_per_example(impl, int(batch), int(width), float(seconds))}))
         return 0
-    from .peer_libraries import version
+    from .peer_libraries import probe
 
-    implementations = [impl for impl in IMPLEMENTATIONS if impl != "torch" or version("torch")]
+    implementations = [impl for impl in IMPLEMENTATIONS if impl != "torch" or probe("torch")]
     print(table(sweep(implementations, QUICK if args.quick else FULL)))
     return 0
 

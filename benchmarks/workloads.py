@@ -63,7 +63,7 @@ def conv_params(seed: int = SEED + 1) -> list:
     return params + init_params(CONV_DENSE, seed=seed + 1)
 
 
-def dense_layers(kind: str, batch: int) -> list:
+def forward_products(kind: str, batch: int) -> list:
     """(M, K, N) of each layer's forward product on ``batch`` inputs: a conv layer as the
     product of its im2col rows (M = batch * H_out * W_out, K = C * k * k) with its F
     kernels, a dense layer as (batch, in, out)."""
@@ -84,7 +84,7 @@ def products(kind: str, batch: int, gradient: bool) -> list:
     (``gradient=True``) runs the forward products and every layer's input gradient, no
     weight gradient.
     """
-    layers = dense_layers(kind, batch)
+    layers = forward_products(kind, batch)
     backward_input = [(m, n, k) for m, k, n in (layers if gradient else layers[1:])]
     backward_weights = [] if gradient else [(k, m, n) for m, k, n in layers]
     return layers + backward_input + backward_weights

@@ -9,7 +9,8 @@ momentum becomes ``scal(m, v); axpy(-lr, g, v); axpy(1, v, w)``, three passes.
 It must be the BLAS *NumPy itself* uses. SciPy's ``scipy.linalg.blas`` would do the
 same arithmetic, but SciPy loads its own copy of OpenBLAS, and the two libraries'
 thread pools, each with workers spinning after a call, fight for the cores whenever
-calls alternate between them: a training step made 4.7x slower (``docs/measurements.md``).
+calls alternate between them: a maxout training step took 4.7 times as long as the
+hand-written NumPy one (``docs/measurements.md``).
 So this module finds the OpenBLAS that the NumPy wheels bundle (``numpy.libs`` on
 Linux, ``numpy/.dylibs`` on macOS; its symbols are prefixed ``scipy_`` and, with
 64-bit integers, suffixed ``64_``) and binds its ``cblas_?scal`` and ``cblas_?axpy``
@@ -36,10 +37,13 @@ def _numpy_openblas():
     """The OpenBLAS shared library bundled with NumPy, or None."""
     root = os.path.dirname(np.__file__)
     patterns = [os.path.join(root, os.pardir, "numpy.libs", "*openblas*"), os.path.join(root, ".dylibs", "*openblas*")]
+    no_load = getattr(os, "RTLD_NOLOAD", None)
+    if no_load is None:  # no dlopen (Windows): do not guess
+        return None
     for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
-        try:
-            library = ctypes.CDLL(path)  # NumPy has loaded it already: this is the same handle
-        except OSError:
+        try:  # RTLD_NOLOAD: only a library this process has loaded already, that is NumPy's own
+            library = ctypes.CDLL(path, mode=no_load)
+        except OSError:  # a file NumPy did not load (a leftover of another version)
             continue
         if hasattr(library, "scipy_cblas_saxpy64_"):
             return library
@@ -77,12 +81,14 @@ def available() -> bool:
 
 def suited(*arrays) -> bool:
     """Whether :func:`scal` and :func:`axpy` may work on these arrays in place: NumPy's
-    BLAS was found, and they share one dtype (float32 or float64), are C-contiguous,
-    writeable, of one size, and large enough for the call to pay."""
+    BLAS was found, and they share one dtype (float32 or float64) and one shape, are
+    C-contiguous, aligned and writeable, share no memory, and are large enough for the
+    call to pay."""
     first = arrays[0]
     return (first.size >= MIN_SIZE and first.dtype in _kernels()
-            and all(a.dtype == first.dtype and a.size == first.size and a.flags.c_contiguous and a.flags.writeable
-                    for a in arrays))
+            and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous and a.flags.aligned
+                    and a.flags.writeable for a in arrays)
+            and not any(np.may_share_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:]))
 
 
 def scal(alpha: float, x: np.ndarray) -> None:

@@ -146,12 +146,14 @@ class Module:
         another order (:meth:`stored_orders`), which it gives back reordered."""
         arrays = {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
         for name, order in self._stored_orders_by_name().items():
-            arrays[name] = to_saved_order(arrays[name], order)
+            if name in arrays:  # a frozen parameter (requires_grad=False) is not part of the state
+                arrays[name] = to_saved_order(arrays[name], order)
         return arrays
 
     def state_dict(self) -> dict:
         """``{name: copy of the array}`` for every parameter and buffer: everything needed to restore the model."""
-        return {name: array.copy() for name, array in self.state_arrays().items()}
+        reordered = self._stored_orders_by_name()  # those are new arrays already
+        return {name: array if name in reordered else array.copy() for name, array in self.state_arrays().items()}
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
@@ -176,6 +178,7 @@ class Module:
     def _stored_orders_by_name(self) -> dict:
         """{dotted name: order} of every array a layer stores in another order (:meth:`stored_orders`)."""
         return {prefix + name: order for prefix, module in self.named_modules() for name, order in module.stored_orders().items()}
+
 
 def to_saved_order(array: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``array`` stored with its last axis in ``order`` (stored ``[..., j]`` is saved

@@ -52,6 +52,10 @@ def test_quick_run_writes_every_section(tmp_path, capsys):
     assert sorted(p.name for p in out.parent.iterdir()) == ["engine.json"]  # no temporary file left
     for task in ("mlp", "maxout"):  # training.fit's epoch, compared with the engine step
         assert "fit" in result["results"][task]["runs"] and "fit/engine" in result["results"][task]["ratios"]
+    for task, section in result["results"].items():  # the hand-written version computes what minigrad does
+        if task != "overhead":
+            assert section["agrees_with_engine"] == {"engine": True, "numpy": True}, task
+    assert "Every implementation agrees with minigrad on the first batch, before and after one update" in printed
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])
@@ -158,22 +162,49 @@ def timing(seconds, checksum=None, first_call=0.01):
     return found if checksum is None else {**found, "checksum": checksum}
 
 
-def test_summary_ratios_rates_and_agreement():
+def fake_result(tmp_path=None):
+    """A summarized run of two workloads, as the driver would make it: torch agrees with
+    minigrad, JAX only before the update, autograd is not installed."""
     sizes = {"steps": 10, "images": 1000}
-    measured = {"engine": [timing(1.0, 2.0), timing(3.0, 2.0)], "numpy": [timing(0.5, 2.0)],
-                "torch": [timing(0.4, 2.0000001)], "jax": [timing(0.6, 2.5, first_call=1.5)], "matmul": [timing(0.25)]}
-    result = json.loads(json.dumps(bench.summarize("mlp", measured, sizes)))
-    assert result["ratios"]["matmul/numpy"]["min"] == 0.5 and result["ratios"]["engine/numpy"]["median"] == 4.0
+    results = {}
+    for task in ("mlp", "conv"):
+        measured = {"engine": [timing(1.0, (2.0, 1.9)), timing(3.0, (2.0, 1.9))], "numpy": [timing(0.5, (2.0, 1.9))],
+                    "torch": [timing(0.4, (2.0000001, 1.9))], "jax": [timing(0.6, (2.0, 2.5), first_call=1.5)],
+                    "fit": [timing(1.1)], "matmul": [timing(0.25)]}
+        results[task] = json.loads(json.dumps(bench.summarize(task, measured, sizes)))  # through JSON, as written
+    env = {"python": "3", "numpy": "2", "cpus": 2, "cpu": "a CPU", "OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None,
+           "blas": [], "peers": {"torch": {"version": "2.13", "backend": "mkl"}, "jax": {"version": "0.10", "backend": "cpu"},
+                                 "autograd": None}}
+    return {"config": {"quick": True, "sgemm_size": 256}, "results": results, "sgemm_gflops": 100.0, "environment": env}
+
+
+def test_summary_ratios_rates_and_agreement(tmp_path):
+    from benchmarks import peers
+    from figure_checks import assert_drawn
+
+    result = fake_result()
+    mlp = result["results"]["mlp"]
+    assert mlp["ratios"]["matmul/numpy"]["min"] == 0.5 and mlp["ratios"]["engine/numpy"]["median"] == 4.0
+    assert mlp["ratios"]["fit/engine"]["min"] == pytest.approx(1.1)
     step_flops = workloads.flops(workloads.products("mlp", workloads.BATCH, False)) * 10
-    assert result["gflops"]["numpy"] == pytest.approx(step_flops / 0.5 / 1e9)
-    assert result["agrees_with_engine"] == {"engine": True, "numpy": True, "torch": True, "jax": False}
-    assert result["first_call"]["jax"] == 1.5
-    report = bench.report({"config": {"quick": True, "sgemm_size": 256}, "results": {"mlp": result}, "sgemm_gflops": 100.0,
-                           "environment": {"python": "3", "numpy": "2", "peers": {"torch": {"version": "2.13", "backend": "mkl"},
-                                                                     "jax": {"version": "0.10", "backend": "cpu"}, "autograd": None},
-                                           "cpus": 2, "OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None, "blas": []}})
-    assert "DISAGREES" in report and "WARNING: the first batch of jax disagrees" in report
+    assert mlp["gflops"]["numpy"] == pytest.approx(step_flops / 0.5 / 1e9) and "fit" not in mlp["gflops"]
+    assert mlp["agrees_with_engine"] == {"engine": True, "numpy": True, "torch": True, "jax": False}  # jax: after the update
+    assert mlp["first_call"]["jax"] == 1.5
+    report = bench.report(result)
+    assert "DISAGREES" in report and "WARNING: jax disagree with minigrad" in report
     assert "HIPS autograd: not installed, skipped" in report and "JAX's first call (compilation" in report
+    peers.plot_ratios(result, tmp_path / "bars.png")  # every workload drawn, a peer missing from one of them
+    assert_drawn(tmp_path / "bars.png")
+
+
+def test_scaling_command_prints_both_sweeps(monkeypatch, capsys):
+    from benchmarks import scaling
+
+    monkeypatch.setattr(scaling, "QUICK", {"batches": (1, 2), "widths": (8,), "seconds": 0.01})
+    assert scaling.main(["--quick"]) == 0
+    printed = capsys.readouterr().out
+    assert "against batch size (width 1200)" in printed and "| 2 |" in printed and "| 8 |" in printed
+    assert "| minigrad | hand-written NumPy |" in printed  # torch looks absent here
 
 
 def test_absent_peers_are_skipped_with_a_line_each(tmp_path, capsys, monkeypatch):

@@ -211,9 +211,13 @@ def test_sgd_momentum_and_nesterov_follow_their_formulas():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "small"])
-def test_sgd_momentum_through_numpy_blas_or_ufuncs_follows_its_formula(dtype, layout):
+def test_sgd_momentum_through_numpy_blas_or_ufuncs_follows_its_formula(dtype, layout, monkeypatch):
     """Large contiguous parameters take NumPy's BLAS (scal, axpy), others the ufuncs: the same update."""
     from minigrad import blas
+
+    calls = []
+    real_axpy = blas.axpy
+    monkeypatch.setattr(blas, "axpy", lambda *args: calls.append(args) or real_axpy(*args))
 
     shape = {"contiguous": (300, 200), "transposed": (200, 300), "small": (10, 20)}[layout]
     rng = np.random.default_rng(0)
@@ -221,7 +225,8 @@ def test_sgd_momentum_through_numpy_blas_or_ufuncs_follows_its_formula(dtype, la
     data = start.T.copy().T if layout == "transposed" else start.copy()  # a transposed copy: not C-contiguous
     p = mg.Tensor(data, requires_grad=True, dtype=dtype)
     opt = SGD([p], lr=0.05, momentum=0.5)
-    assert blas.suited(p.data, p.data, opt.buffers["velocity"][0]) == (layout == "contiguous" and blas.available())
+    takes_blas = layout == "contiguous" and blas.available()
+    assert blas.suited(p.data, opt.buffers["velocity"][0]) == takes_blas
     w, v = start.astype(np.float64), np.zeros(shape)
     for step in range(3):
         g = rng.standard_normal(shape).astype(dtype)
@@ -231,6 +236,7 @@ def test_sgd_momentum_through_numpy_blas_or_ufuncs_follows_its_formula(dtype, la
         w = w + v
         np.testing.assert_allclose(p.data, w, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6 if dtype == np.float32 else 1e-12)
         assert p.data.dtype == dtype
+    assert len(calls) == (6 if takes_blas else 0)  # two axpy calls a step, when the BLAS path is taken
 
 
 def test_numpy_blas_refuses_arrays_it_cannot_update_in_place():
@@ -245,6 +251,8 @@ def test_numpy_blas_refuses_arrays_it_cannot_update_in_place():
     assert not blas.suited(np.zeros(16, np.float32))  # too small for the call to pay
     assert not blas.suited(big.astype(np.int32))
     assert not blas.suited(big, np.zeros(blas.MIN_SIZE + 1, np.float32))  # sizes differ
+    assert not blas.suited(big, big.reshape(2, -1).copy())  # shapes differ
+    assert not blas.suited(big, big)  # the same memory twice
     if blas.available():
         x, y = np.arange(blas.MIN_SIZE, dtype=np.float32), np.ones(blas.MIN_SIZE, np.float32)
         blas.axpy(2.0, x, y)
@@ -255,6 +263,11 @@ def test_numpy_blas_refuses_arrays_it_cannot_update_in_place():
 def test_numpy_blas_can_be_turned_off():
     import subprocess
     import sys
+
+    from minigrad import blas
+
+    if not blas.available():
+        pytest.skip("NumPy's own OpenBLAS is not found here: there is nothing to turn off")
 
     code = "from minigrad import blas; print(blas.available())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
