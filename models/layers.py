@@ -155,8 +155,9 @@ class Maxout(Module):
     paper's code lay them out). In memory the layer keeps them *piece by piece*
     (column ``k * units + u``): the product then comes out as ``pieces`` contiguous
     slabs of ``units`` columns, and the maximum runs over whole slabs instead of
-    strided views, 1.5-1.7x faster forward and backward (``docs/measurements.md``). The order is
-    :meth:`stored_orders`; ``state_dict``, ``load_state_dict`` and checkpoints convert.
+    strided views, 1.5-1.7x faster forward and backward (``docs/measurements.md``).
+    The order is :meth:`stored_orders`; ``state_dict``, ``load_state_dict`` and
+    checkpoints convert.
     """
 
     def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):

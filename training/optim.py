@@ -1,7 +1,8 @@
 """Optimizers: update parameters in place from their ``.grad``, and schedules for their settings.
 
 Each optimizer keeps one buffer per parameter (velocity, or Adam's moments) and
-updates with in-place NumPy operations into those buffers, so a step allocates no
+updates with in-place operations into those buffers (SGD's momentum step through
+NumPy's own BLAS where the arrays allow, :mod:`minigrad.blas`), so a step allocates no
 parameter-sized temporaries (except Adam with ``weight_decay``, see there). ``state_dict()`` holds everything needed to resume
 exactly (buffers, step count and settings); checkpoints store it.
 """
