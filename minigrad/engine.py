@@ -21,6 +21,7 @@ accumulates the contributions of a node that is used several times.
 from __future__ import annotations
 
 import contextlib
+import operator
 
 import numpy as np
 
@@ -104,32 +105,29 @@ class FreedGraphError(RuntimeError):
 def topological_order(root) -> list:
     """All nodes that require grad and lead to ``root``, every node after its parents.
 
-    Iterative depth-first post-order (an explicit stack instead of recursion, so a
-    chain of 10,000 ops does not hit Python's recursion limit). A node is appended
-    only when its ``expanded`` marker is popped, which happens after everything
-    pushed above it, that is after all of its parents.
+    An op's output is made after its inputs, so the order in which the nodes were
+    created is already topological: :meth:`Tensor.from_op` numbers each recorded node
+    (``_seq``; every leaf keeps -1, and a leaf has no parents to come after). The walk
+    only collects the nodes reachable from ``root`` (an explicit stack, so a chain of
+    10,000 ops does not hit Python's recursion limit) and sorts them by that number.
     """
-    order = []
-    visited = set()
-    stack = [(root, False)]
+    found = {id(root): root}
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
+        node = stack.pop()
         if node._vjps is None:
             raise FreedGraphError(
                 f"backward through a graph that was already freed (at op {node._op!r}); "
                 "pass retain_graph=True to the first backward() to walk it twice"
             )
-        visited.add(id(node))
-        stack.append((node, True))
         for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+            if parent.requires_grad and id(parent) not in found:
+                found[id(parent)] = parent
+                stack.append(parent)
+    return sorted(found.values(), key=_CREATED)
+
+
+_CREATED = operator.attrgetter("_seq")
 
 
 def _nodes_leading_to(order, targets) -> set:

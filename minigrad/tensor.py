@@ -20,12 +20,15 @@ dtype policy (float32 unless you ask otherwise, so nothing silently runs in floa
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import engine
 from .engine import _GradMode
 
 _new = object.__new__
+_CREATION = itertools.count()  # numbers the recorded nodes in the order they are made
 
 
 class Tensor:
@@ -54,7 +57,8 @@ class Tensor:
     ``backward()``, which is safe; no check catches the other order.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "__weakref__")
+    # _seq: the creation number of a recorded node (from_op), which engine.topological_order sorts by; -1 for a leaf
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "_seq", "__weakref__")
     # Makes ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of NumPy broadcasting
     # over the tensor as if it were a Python object.
     __array_priority__ = 1000.0
@@ -86,6 +90,7 @@ class Tensor:
         self._vjps = ()
         self._op = "leaf"
         self._pending = None
+        self._seq = -1
 
     @staticmethod
     def from_op(value, parents: tuple, vjps: tuple, name: str) -> "Tensor":
@@ -132,10 +137,12 @@ class Tensor:
                     out.requires_grad = True
                     out._parents = parents
                     out._vjps = vjps
+                    out._seq = next(_CREATION)  # engine.topological_order sorts by it
                     return out
         out.requires_grad = False
         out._parents = ()
         out._vjps = ()
+        out._seq = -1
         return out
 
     # --- array-like attributes ---------------------------------------------------
@@ -335,6 +342,7 @@ def constant(array: np.ndarray) -> Tensor:
     out._parents = ()
     out._vjps = ()
     out._op = "leaf"
+    out._seq = -1
     out._pending = None
     return out
 
