@@ -99,14 +99,21 @@ def library_model(kind: str, params):
     return model
 
 
-def library_functions(kind: str, params):
-    """(training step, input gradient) as a user of the library runs them: ``training.train_step``
-    with ``training.SGD`` (momentum 0.5) and the model's own loss, and ``attacks.input_gradient``."""
-    import attacks
+def library_training(kind: str, params):
+    """``(model, optimizer)``: :func:`library_model` and its ``training.SGD`` (the workloads' lr, momentum 0.5)."""
     import training
 
     model = library_model(kind, params)
-    optimizer = training.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    return model, training.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+
+def library_functions(kind: str, params):
+    """(training step, input gradient) as a user of the library runs them: ``training.train_step``
+    with :func:`library_training`'s optimizer and the model's own loss, and ``attacks.input_gradient``."""
+    import attacks
+    import training
+
+    model, optimizer = library_training(kind, params)
 
     def step(xb, yb):
         return training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
@@ -168,8 +175,7 @@ def timed_fit(kind: str, params, X, y) -> float:
     """
     import training
 
-    model = library_model(kind, params)
-    optimizer = training.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    model, optimizer = library_training(kind, params)
     start = time.perf_counter()
     training.fit(model, X, y, epochs=1, batch_size=BATCH, optimizer=optimizer, progress=False, monitor_size=0)
     return time.perf_counter() - start

@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=engine.TASKS, help="one workload of the table (the sweep still runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for peers.json, peers.md and the figures")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)  # before minutes of timing, so a bad --out fails at once
     minigrad.keep_freed_memory()
     passed = ["--quick"] * args.quick + ["--no-peers"] * args.no_peers + (["--only", args.only] if args.only else [])
     table_args, sizes = engine.parse_args(passed)
@@ -115,7 +116,6 @@ def main(argv=None) -> int:
     implementations = [impl for impl in scaling.IMPLEMENTATIONS if impl != "torch" or "torch" in result["config"]["peers"]]
     result["scaling"] = scaling.sweep(implementations, scaling.QUICK if args.quick else scaling.FULL)
     markdown = engine.report(result) + "\n" + scaling.table(result["scaling"]) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "peers.json", result)
     atomic_write_text(args.out / "peers.md", markdown)
     print(markdown)

@@ -67,9 +67,7 @@ class Module:
 
     def modules(self):
         """This module and all modules below it, depth first."""
-        yield self
-        for _, child in self.children():
-            yield from child.modules()
+        return (module for _, module in self.named_modules())
 
     def named_modules(self, prefix: str = ""):
         """``(dotted prefix, module)`` for this module (prefix ``""``) and all below it, depth first."""
@@ -144,7 +142,7 @@ class Module:
         """{name: array} for every parameter and buffer, in the layout files keep (what a file
         write needs): the array itself, not a copy, except where a layer stores it in
         another order (:meth:`stored_orders`), which it gives back reordered."""
-        arrays = {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
+        arrays = self._stored_arrays()
         for name, order in self._stored_orders_by_name().items():
             if name in arrays:  # a frozen parameter (requires_grad=False) is not part of the state
                 arrays[name] = to_saved_order(arrays[name], order)
@@ -157,7 +155,7 @@ class Module:
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
-        own = {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}  # as stored
+        own = self._stored_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(
@@ -174,6 +172,10 @@ class Module:
         for name, array in own.items():
             value = np.asarray(state[name])
             array[...] = value if name not in stored else value[..., stored[name]]
+
+    def _stored_arrays(self) -> dict:
+        """{name: the array itself} for every parameter and buffer, in the order the layer stores it."""
+        return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
 
     def _stored_orders_by_name(self) -> dict:
         """{dotted name: order} of every array a layer stores in another order (:meth:`stored_orders`)."""

@@ -64,8 +64,7 @@ def test_library_and_hand_written_steps_give_the_same_weights(kind):
     import training
 
     step, _ = bench.library_functions(kind, params)  # the benchmark's step, on a model of its own
-    model = bench.library_model(kind, params)  # the same network, to read the weights of
-    optimizer = training.SGD(model.parameters(), lr=workloads.LR, momentum=workloads.MOMENTUM)
+    model, optimizer = bench.library_training(kind, params)  # the same network, to read the weights of
     hand = NumpyNet(kind, params, BATCH)
     # Two steps: the first checks the gradients, the second also the momentum.
     for start in (0, BATCH):
@@ -129,8 +128,7 @@ def test_hand_written_conv_net_makes_the_librarys_step_and_input_gradient():
 
     params = workloads.conv_params()
     X, y = workloads.synthetic_data(2 * BATCH)
-    model = bench.library_model("conv", params)
-    optimizer = training.SGD(model.parameters(), lr=workloads.LR, momentum=workloads.MOMENTUM)
+    model, optimizer = bench.library_training("conv", params)
     hand = ConvNumpyNet(params, BATCH)
     for start in (0, BATCH):  # two steps: the gradients, then the momentum
         xb, yb = X[start : start + BATCH], y[start : start + BATCH]
