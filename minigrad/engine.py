@@ -8,9 +8,11 @@ that node to one parent's gradient, ``dL/dx_i = g @ dz/dx_i``.
 
 Backpropagation (:func:`backprop`) visits nodes in *reverse topological order*, so a
 node's gradient is complete (all of its consumers have contributed) before it is
-passed on to its parents. The sort is needed, not an optimisation: with reuse such as
+passed on to its parents. The order is needed, not an optimisation: with reuse such as
 ``b = a + a; c = b + b`` a naive depth-first walk would push ``b``'s gradient on
-before both contributions had arrived.
+before both contributions had arrived. Nodes are numbered as they are created, and
+a node's consumers are always created after it, so "largest number first" is such
+an order; the walk keeps the nodes waiting for it in a heap.
 
 The engine, not the ops, takes care of the bookkeeping every op would otherwise
 repeat: it skips parents that need no gradient, sums gradients back to a parent's
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -110,16 +113,14 @@ def topological_order(root) -> list:
     (``_seq``; every leaf keeps -1, and a leaf has no parents to come after). The walk
     only collects the nodes reachable from ``root`` (an explicit stack, so a chain of
     10,000 ops does not hit Python's recursion limit) and sorts them by that number.
+    :func:`backprop` needs it only to prune a walk toward ``targets``.
     """
     found = {id(root): root}
     stack = [root]
     while stack:
         node = stack.pop()
         if node._vjps is None:
-            raise FreedGraphError(
-                f"backward through a graph that was already freed (at op {node._op!r}); "
-                "pass retain_graph=True to the first backward() to walk it twice"
-            )
+            raise _freed(node)
         for parent in node._parents:
             if parent.requires_grad and id(parent) not in found:
                 found[id(parent)] = parent
@@ -128,6 +129,13 @@ def topological_order(root) -> list:
 
 
 _CREATED = operator.attrgetter("_seq")
+
+
+def _freed(node) -> FreedGraphError:
+    return FreedGraphError(
+        f"backward through a graph that was already freed (at op {node._op!r}); "
+        "pass retain_graph=True to the first backward() to walk it twice"
+    )
 
 
 def _nodes_leading_to(order, targets) -> set:
@@ -154,33 +162,40 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
     to those nodes are evaluated, so an input gradient does not pay for weight
     gradients, and ``(target, dL/dtarget)`` pairs are returned instead.
 
+    The order: every consumer of a node was created after it, so it has a larger
+    creation number (``_seq``, see :func:`topological_order`). The walk keeps a queue
+    of the nodes that have received some gradient, largest number first (a heap); the
+    node it takes out has had every consumer processed already, so its gradient is
+    complete. A node joins the queue when its first contribution arrives, which is
+    also how the walk finds the graph: no separate pass sorts it beforehand.
+
     While the walk runs, each node's ``_pending`` slot holds the sum of the gradient
-    contributions that have reached it so far; by the time the reverse topological
-    order arrives at a node, all of its consumers have contributed. Unless
-    ``retain_graph``, every node's parents and VJPs (and with them the intermediate
-    arrays the VJPs close over) are released as soon as the node has been processed.
+    contributions that have reached it so far. Unless ``retain_graph``, every node's
+    parents and VJPs (and with them the intermediate arrays the VJPs close over) are
+    released as soon as the node has been processed.
     """
-    order = topological_order(root)
-    needed = None if targets is None else _nodes_leading_to(order, targets)
+    if root._vjps is None:
+        raise _freed(root)
+    needed = None if targets is None else _nodes_leading_to(topological_order(root), targets)
     target_ids = None if targets is None else {id(t) for t in targets}
     owned = set()  # ids of nodes whose _pending buffer the engine allocated: safe to add into
+    leaves = []  # the leaves reached, in the order their first contribution arrived
     results = []
     detect_anomaly = _GradMode.detect_anomaly
     root._pending = seed
+    queue = [(-root._seq, root)] if root._parents else []
+    if not root._parents:
+        leaves.append(root)
     try:
-        for node in reversed(order):
+        while queue:
+            node = heappop(queue)[1]
             g = node._pending
-            if g is None:
-                continue
             node._pending = None
-            parents = node._parents
-            if not parents or (target_ids is not None and id(node) in target_ids):
+            if target_ids is not None and id(node) in target_ids:
                 results.append((node, g))
-                if not parents:
-                    continue
             g.setflags(False)  # write=False (positional: a third of the cost): add hands one g to both inputs
             index = 0
-            for parent, vjp in zip(parents, node._vjps):
+            for parent, vjp in zip(node._parents, node._vjps):
                 if parent.requires_grad and (needed is None or id(parent) in needed):
                     try:
                         g_parent = vjp(g)
@@ -201,6 +216,12 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                     previous = parent._pending
                     if previous is None:
                         parent._pending = g_parent
+                        if parent._parents:
+                            heappush(queue, (-parent._seq, parent))
+                        elif parent._vjps is None:
+                            raise _freed(parent)
+                        else:
+                            leaves.append(parent)
                     elif id(parent) in owned:
                         previous += g_parent  # an ndarray, even 0-d: this writes into the buffer
                     else:
@@ -210,9 +231,14 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
             if not retain_graph:
                 node._parents = ()
                 node._vjps = None
-    finally:
-        for node in order:  # after an error, leave no stale partial gradient behind
+        for leaf in leaves:
+            if target_ids is None or id(leaf) in target_ids:
+                results.append((leaf, leaf._pending))
+    finally:  # after an error, leave no stale partial gradient behind
+        for _, node in queue:
             node._pending = None
+        for leaf in leaves:
+            leaf._pending = None
     return results
 
 

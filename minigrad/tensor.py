@@ -57,7 +57,7 @@ class Tensor:
     ``backward()``, which is safe; no check catches the other order.
     """
 
-    # _seq: the creation number of a recorded node (from_op), which engine.topological_order sorts by; -1 for a leaf
+    # _seq: the creation number of a recorded node (from_op), by which engine.backprop orders its walk; -1 for a leaf
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "_seq", "__weakref__")
     # Makes ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of NumPy broadcasting
     # over the tensor as if it were a Python object.
@@ -137,7 +137,7 @@ class Tensor:
                     out.requires_grad = True
                     out._parents = parents
                     out._vjps = vjps
-                    out._seq = next(_CREATION)  # engine.topological_order sorts by it
+                    out._seq = next(_CREATION)  # engine.backprop walks the graph by it
                     return out
         out.requires_grad = False
         out._parents = ()

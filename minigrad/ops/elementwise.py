@@ -100,21 +100,21 @@ def sqrt(a) -> Tensor:
     """z = sqrt(a). VJP: dL/da = g / (2 z)."""
     a = as_float_tensor(a)
     z = np.sqrt(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g * 0.5 / z,), "sqrt")
+    return Tensor.from_op(z, (a,), (lambda g: g / (z + z),), "sqrt")
 
 
 def tanh(a) -> Tensor:
     """z = tanh(a). VJP: dL/da = g * (1 - z^2)."""
     a = as_float_tensor(a)
     z = np.tanh(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g * (1 - z * z),), "tanh")
+    return Tensor.from_op(z, (a,), (lambda g: g - g * z * z,), "tanh")
 
 
 def sigmoid(a) -> Tensor:
     """z = 1 / (1 + e^-a), computed without overflow. VJP: dL/da = g * z * (1 - z)."""
     a = as_float_tensor(a)
     z = special.expit(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g * z * (1 - z),), "sigmoid")
+    return Tensor.from_op(z, (a,), (lambda g: g * (z - z * z),), "sigmoid")
 
 
 def relu(a) -> Tensor:
