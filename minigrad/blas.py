@@ -1,10 +1,15 @@
-"""In-place vector updates through NumPy's own BLAS: ``scal`` (x <- a x) and ``axpy`` (y <- a x + y).
+"""In-place updates through NumPy's own BLAS: ``scal`` (x <- a x), ``axpy`` (y <- a x + y)
+and ``gemm`` (C <- alpha A B + beta C).
 
 An optimizer's step is a few passes over every parameter-sized array, and NumPy's
 ufuncs make each ``v = m * v - lr * g`` cost more passes than it needs: a ufunc
 computes one operation per pass and runs on one core. BLAS level 1 has the two
 operations an update needs, each one pass over memory, in place, threaded: SGD with
 momentum becomes ``scal(m, v); axpy(-lr, g, v); axpy(1, v, w)``, three passes.
+Better still, a dense layer's weight gradient is itself a matrix product, g = x^T G,
+and BLAS's matrix product accumulates: ``gemm(-lr, x^T, G, m, v)`` is the whole
+``v <- m v - lr g`` in the call that computes g, which then never exists as an array
+(:class:`minigrad.engine.Product`, ``training.SGD.backward_and_step``).
 
 It must be the BLAS *NumPy itself* uses. SciPy's ``scipy.linalg.blas`` would do the
 same arithmetic, but SciPy loads its own copy of OpenBLAS, and the two libraries'
@@ -14,7 +19,7 @@ hand-written NumPy one (``docs/measurements.md``).
 So this module finds the OpenBLAS that the NumPy wheels bundle (``numpy.libs`` on
 Linux, ``numpy/.dylibs`` on macOS; its symbols are prefixed ``scipy_`` and, with
 64-bit integers, suffixed ``64_``) and binds its ``cblas_?scal`` and ``cblas_?axpy``
-with :mod:`ctypes`. Where that library is not found (a NumPy built against another
+(and ``cblas_?gemm``) with :mod:`ctypes`. Where that library is not found (a NumPy built against another
 BLAS, say), :func:`available` is False and callers keep their ufunc path: the result
 is the same to float rounding, only slower.
 
@@ -51,15 +56,17 @@ def _numpy_openblas():
 
 
 def _bind(library):
-    """{dtype: (scal, axpy)} of the library's 64-bit-integer CBLAS level-1 routines."""
+    """{dtype: (scal, axpy, gemm)} of the library's 64-bit-integer CBLAS routines."""
     kernels = {}
+    n, pointer, enum = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     for dtype, letter, real in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
         scal = getattr(library, f"scipy_cblas_{letter}scal64_")
-        scal.argtypes, scal.restype = [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64], None
+        scal.argtypes, scal.restype = [n, real, pointer, n], None
         axpy = getattr(library, f"scipy_cblas_{letter}axpy64_")
-        axpy.argtypes = [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-        axpy.restype = None
-        kernels[np.dtype(dtype)] = (scal, axpy)
+        axpy.argtypes, axpy.restype = [n, real, pointer, n, pointer, n], None
+        gemm = getattr(library, f"scipy_cblas_{letter}gemm64_")  # order, trans A, trans B, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
+        gemm.argtypes, gemm.restype = [enum, enum, enum, n, n, n, real, pointer, n, pointer, n, real, pointer, n], None
+        kernels[np.dtype(dtype)] = (scal, axpy, gemm)
     return kernels
 
 
@@ -100,3 +107,41 @@ def scal(alpha: float, x: np.ndarray) -> None:
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """y <- alpha * x + y, in place (both must be :func:`suited`, and distinct arrays)."""
     _KERNELS[y.dtype][1](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enums
+
+
+def _as_row_major(a: np.ndarray):
+    """(transpose flag, leading dimension) that let row-major gemm read ``a`` in place, or None.
+
+    A C-contiguous matrix is read as it is; an F-contiguous one (``x.T`` of a C-contiguous
+    ``x``) as the transpose of its C-contiguous transpose. Any other layout needs a copy.
+    """
+    if a.flags.c_contiguous:
+        return _NO_TRANS, max(a.shape[1], 1)
+    if a.flags.f_contiguous:
+        return _TRANS, max(a.shape[0], 1)
+    return None
+
+
+def gemm_suited(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
+    """Whether :func:`gemm` may compute ``c <- alpha a @ b + beta c`` in place: NumPy's BLAS
+    was found, the three are matrices of one dtype (float32 or float64) whose shapes
+    multiply, ``a`` and ``b`` are C- or F-contiguous, ``c`` is C-contiguous, aligned and
+    writeable, and ``c`` shares no memory with either factor."""
+    return (c.dtype in _kernels() and a.dtype == c.dtype and b.dtype == c.dtype
+            and a.ndim == 2 and b.ndim == 2 and c.ndim == 2
+            and a.shape[1] == b.shape[0] and c.shape == (a.shape[0], b.shape[1])
+            and c.flags.c_contiguous and c.flags.aligned and c.flags.writeable
+            and _as_row_major(a) is not None and _as_row_major(b) is not None
+            and not np.may_share_memory(a, c) and not np.may_share_memory(b, c))
+
+
+def gemm(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray) -> None:
+    """c <- alpha a @ b + beta c, in place (the three must be :func:`gemm_suited`). With
+    beta = 0, BLAS does not read c first, so whatever it held (NaN included) is gone."""
+    (trans_a, lda), (trans_b, ldb) = _as_row_major(a), _as_row_major(b)
+    (m, k), n = a.shape, b.shape[1]
+    _KERNELS[c.dtype][2](_ROW_MAJOR, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb,
+                         beta, c.ctypes.data, max(n, 1))

@@ -154,13 +154,19 @@ def _nodes_leading_to(order, targets) -> set:
     return needed
 
 
-def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> list:
+def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consumers=None) -> list:
     """Propagate ``seed = dL/droot`` back through the graph below ``root``.
 
     Returns ``[(leaf, dL/dleaf), ...]`` for the leaves reached (nodes without parents
     that require grad). With ``targets`` (a sequence of nodes) only the VJPs on paths
     to those nodes are evaluated, so an input gradient does not pay for weight
     gradients, and ``(target, dL/dtarget)`` pairs are returned instead.
+
+    ``consumers`` maps ``id(leaf)`` to an object that takes that leaf's gradient
+    instead of the result list: each :class:`Product` contribution is offered to its
+    ``take_product(product)`` as it arrives (True: taken, folded into the consumer's
+    own buffer by one gemm; False: computed here like any other), and the sum of the
+    rest goes to its ``add(array)`` at the end. Such a leaf is not in the returned list.
 
     The order: every consumer of a node was created after it, so it has a larger
     creation number (``_seq``, see :func:`topological_order`). The walk keeps a queue
@@ -210,6 +216,10 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                         or g_parent.shape != data.shape
                         or g_parent.dtype is not data.dtype
                     ):
+                        if (type(g_parent) is Product and consumers is not None and id(parent) in consumers
+                                and not detect_anomaly and consumers[id(parent)].take_product(g_parent)):
+                            index += 1
+                            continue
                         g_parent = _conform(g_parent, parent, node, index)
                     if detect_anomaly:
                         check_finite(g_parent, f"the gradient op {node._op!r} passes to input {index}")
@@ -232,7 +242,9 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
                 node._parents = ()
                 node._vjps = None
         for leaf in leaves:
-            if target_ids is None or id(leaf) in target_ids:
+            if consumers is not None and id(leaf) in consumers:
+                consumers[id(leaf)].add(leaf._pending)
+            elif target_ids is None or id(leaf) in target_ids:
                 results.append((leaf, leaf._pending))
     finally:  # after an error, leave no stale partial gradient behind
         for _, node in queue:
@@ -240,6 +252,28 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
         for leaf in leaves:
             leaf._pending = None
     return results
+
+
+class Product:
+    """A VJP's result left as the matrix product ``left @ right``, not yet computed.
+
+    The gradient of a dense layer's weight W in ``x @ W`` is the product x^T G. Computed,
+    it is one BLAS call that writes a fresh W-sized array, which an optimizer then reads
+    back to update its own buffers. BLAS's gemm computes C <- alpha A B + beta C, so an
+    optimizer that updates ``v <- m v - lr g`` (SGD's momentum) can have the call write
+    ``m v - lr x^T G`` into v directly: the gradient array is never made, and two of the
+    update's passes over memory are saved. So the VJPs of ``matmul`` and ``linear``
+    return a Product for the weight; :func:`backprop` offers it to the leaf's consumer,
+    if it has one, and otherwise computes it (``evaluate``) like any other gradient.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray):
+        self.left, self.right = left, right
+
+    def evaluate(self) -> np.ndarray:
+        return self.left @ self.right
 
 
 def _wrote_into_g(node, index) -> ValueError:
@@ -291,6 +325,8 @@ def _conform(g, parent, node, index):
     float32 and a float64 input); otherwise the VJP leaked a dtype, which is a bug.
     """
     data = parent.data
+    if type(g) is Product:
+        g = g.evaluate()
     if type(g) is not np.ndarray:
         g = np.asarray(g)
     if g.shape != data.shape:

@@ -106,7 +106,10 @@ class Tensor:
         the op broadcast that parent (the engine sums it back), in the parent's dtype,
         computed from ``g``: a new array or a view of ``g``, never an array kept
         elsewhere (the engine makes each ``g`` read-only while the VJPs run, so
-        ``g *= 2`` raises, naming the op). It must not write into the parents' data.
+        ``g *= 2`` raises, naming the op). It must not write into the parents' data. A
+        gradient that is a matrix product may be returned unevaluated, as an
+        :class:`~minigrad.engine.Product` (``matmul`` does, for its second operand), so
+        that an optimizer can fold it into its update.
         Gradients are first order only: a VJP works on ndarrays, not Tensors, so
         nothing records it.
 
@@ -188,13 +191,15 @@ class Tensor:
         return not self._parents and self._vjps is not None
 
     # --- autodiff ----------------------------------------------------------------
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, grad=None, retain_graph: bool = False, *, consumers=None) -> None:
         """Accumulate ``d self / d leaf`` into the ``.grad`` of every leaf that requires grad.
 
         ``grad`` is the upstream gradient ``dL/dself`` and is required unless this
         tensor holds a single element (a loss). Gradients *add* into existing
         ``.grad`` arrays: call :meth:`zero_grad` (or an optimizer's) between steps.
-        Intermediate buffers are freed unless ``retain_graph=True``.
+        Intermediate buffers are freed unless ``retain_graph=True``. ``consumers``
+        (``{leaf: consumer}``) hands those leaves' gradients to their consumers instead
+        of ``.grad`` (see :func:`minigrad.engine.backprop`; ``training.SGD`` uses it).
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -212,7 +217,9 @@ class Tensor:
             seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
-        pairs = engine.backprop(self, seed, retain_graph=retain_graph)
+        if consumers is not None:
+            consumers = {id(leaf): consumer for leaf, consumer in consumers.items()}
+        pairs = engine.backprop(self, seed, retain_graph=retain_graph, consumers=consumers)
         for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):
             leaf.grad = g if leaf.grad is None else engine.add_arrays(leaf.grad, g)
 

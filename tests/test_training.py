@@ -260,6 +260,110 @@ def test_numpy_blas_refuses_arrays_it_cannot_update_in_place():
         np.testing.assert_array_equal(y, (2 * np.arange(blas.MIN_SIZE) + 1) * 0.5)
 
 
+def fused_and_separate(loss_of, make_params, optimizer_settings, steps=3):
+    """The parameters after ``steps`` updates by ``SGD.backward_and_step`` and by
+    ``backward(); step()`` from the same start, and the number of gemm calls the first made."""
+    from minigrad import blas
+
+    results, gemms = [], []
+    real_gemm = blas.gemm
+    for fused in (True, False):
+        params = make_params()
+        opt = SGD(params, **optimizer_settings)
+        calls = []
+        blas.gemm = lambda *args: calls.append(args) or real_gemm(*args)
+        try:
+            for step in range(steps):
+                opt.zero_grad()
+                loss = loss_of(params, step)
+                if fused:
+                    opt.backward_and_step(loss)
+                    assert all(p.grad is None for p in params)  # folded into the velocity, never stored
+                else:
+                    loss.backward()
+                    opt.step()
+        finally:
+            blas.gemm = real_gemm
+        results.append([p.data.astype(np.float64) for p in params])
+        gemms.append(len(calls))
+    assert gemms[1] == 0
+    return results[0], results[1], gemms[0]
+
+
+def test_sgd_folds_weight_gradients_into_its_velocity_as_backward_and_step():
+    """A weight used twice (two products) and also penalised (an array gradient), with per-parameter
+    lr scales: the fused update is the separate one, to float32 rounding, and it did run its gemms."""
+    from minigrad import blas
+
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((30, 20)).astype(np.float32), rng.standard_normal(20).astype(np.float32)]
+    X = rng.standard_normal((3, 8, 30)).astype(np.float32)
+
+    def make_params():
+        return [mg.Tensor(a.copy(), requires_grad=True) for a in start]
+
+    def loss_of(params, step):
+        W, b = params
+        x = mg.Tensor(X[step])
+        hidden = mg.tanh(mg.linear(x, W, b))
+        return (hidden @ W.T * x).sum() + 0.1 * (W * W).sum()  # W in a linear, in a matmul and in a penalty
+
+    fused, separate, gemms = fused_and_separate(loss_of, make_params, {"lr": 0.01, "momentum": 0.5, "lr_scales": [1.0, 0.3]})
+    for a, b in zip(fused, separate):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(fused[0], start[0])  # the weights did move
+    assert gemms == (3 if blas.available() else 0)  # one of W's two products a step: the other is W.T's
+
+
+def test_sgd_fused_update_computes_a_product_blas_cannot_read_in_place():
+    """A strided input makes x^T G a product gemm cannot read in place: it is computed and added instead."""
+    from minigrad import blas
+
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal((10, 6)).astype(np.float32)
+    wide = rng.standard_normal((2, 5, 20)).astype(np.float32)
+
+    def loss_of(params, step):
+        x = mg.Tensor(wide[step][:, ::2])  # (5, 10), every other column: neither C- nor F-contiguous
+        return (mg.linear(x, params[0]) ** 2).sum()
+
+    fused, separate, gemms = fused_and_separate(lambda p, s: loss_of(p, s), lambda: [mg.Tensor(start.copy(), requires_grad=True)],
+                                                {"lr": 0.01, "momentum": 0.9}, steps=2)
+    np.testing.assert_allclose(fused[0], separate[0], rtol=1e-5, atol=1e-6)
+    assert gemms == 0
+
+
+@pytest.mark.parametrize("settings", [{"momentum": 0.0}, {"momentum": 0.5, "nesterov": True}, {"momentum": 0.5, "weight_decay": 0.1}])
+def test_sgd_backward_and_step_is_backward_then_step_outside_the_plain_momentum_case(settings):
+    p = mg.Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, **settings)
+    opt.backward_and_step((mg.Tensor(np.ones((2, 4), np.float32)) @ p).sum())
+    assert p.grad is not None  # the gradient went through .grad, as backward() leaves it
+
+
+def test_numpy_gemm_follows_its_formula_for_every_layout():
+    from minigrad import blas
+
+    if not blas.available():
+        pytest.skip("NumPy's own OpenBLAS is not found here")
+    rng = np.random.default_rng(2)
+    for m, k, n in [(5, 3, 4), (1, 7, 1), (30, 20, 10)]:
+        for a in (rng.random((m, k)), rng.random((k, m)).T):
+            for b in (rng.random((k, n)), rng.random((n, k)).T):
+                c = rng.random((m, n))
+                expected = -0.3 * (a @ b) + 0.7 * c
+                assert blas.gemm_suited(a, b, c)
+                blas.gemm(-0.3, a, b, 0.7, c)
+                np.testing.assert_allclose(c, expected, rtol=1e-12)
+    a, b, c = rng.random((5, 3)), rng.random((3, 4)), np.zeros((5, 4))
+    assert not blas.gemm_suited(a[:, ::1][::2], b, c[:3])  # a strided factor
+    assert not blas.gemm_suited(a, b, c.astype(np.float32))  # mixed dtypes
+    assert not blas.gemm_suited(a, b, np.asfortranarray(c))  # the output must be C-contiguous
+    assert not blas.gemm_suited(a, b[:2], c)  # shapes that do not multiply
+    square = rng.random((4, 4))
+    assert not blas.gemm_suited(square, square, square)  # the output overlaps a factor
+
+
 def test_numpy_blas_can_be_turned_off():
     import subprocess
     import sys

@@ -95,12 +95,13 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
 
 
 def train_step(model, optimizer, loss, x, y) -> float:
-    """One update: ``loss(model, x, y)``, its gradient, the optimizer's step, then the
-    model's constraints (max-norm). Returns the loss, a float."""
+    """One update: ``loss(model, x, y)``, its gradient and the optimizer's step
+    (``optimizer.backward_and_step``: SGD folds the gradients into its update as they are
+    computed, and leaves ``.grad`` empty), then the model's constraints (max-norm).
+    Returns the loss, a float."""
     optimizer.zero_grad()
     value = loss(model, x, y)
-    value.backward()
-    optimizer.step()
+    optimizer.backward_and_step(value)
     model.constrain()
     return float(value.data)
 
@@ -130,7 +131,7 @@ def fit(
 
     Each step: the ``schedules`` set the optimizer's settings for this step, then
     ``loss(model, x_batch, y_batch)`` (a scalar Tensor; default: the model's own loss),
-    ``backward()``, ``optimizer.step()``, and ``model.constrain()`` (max-norm).
+    its gradient and the update (:func:`train_step`), and ``model.constrain()`` (max-norm).
 
     X: (N, D) float32 in any range (float64 is converted once); y: (N,) integer labels.
     Validation data: ``val=(X_val, y_val)``, or ``val_fraction``, which holds out the

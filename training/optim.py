@@ -47,6 +47,14 @@ class Optimizer:
         for name in names:
             self.buffers[name] = [np.zeros_like(p.data) for p in self.params]
 
+    def backward_and_step(self, loss) -> None:
+        """``loss.backward()``, then :meth:`step`: one update from the gradients of ``loss``.
+
+        What ``training.train_step`` calls; :class:`SGD` does the two at once where it can.
+        """
+        loss.backward()
+        self.step()
+
     def step(self) -> None:
         """One update from the current gradients (a parameter without ``.grad`` is left alone)."""
         for i, p in enumerate(self.params):
@@ -109,9 +117,39 @@ class SGD(Optimizer):
         self.lr_scales = lr_scales  # a list (as a checkpoint's JSON gives it back) or None
         self._new_buffers("velocity")
 
+    def _lr(self, i: int) -> float:
+        return self.lr if self.lr_scales is None else self.lr * self.lr_scales[i]
+
+    def backward_and_step(self, loss) -> None:
+        """``loss.backward()`` and :meth:`step` at once, each gradient folded into its velocity as it is computed.
+
+        With momentum (and neither Nesterov's variant nor weight decay), NumPy's own BLAS
+        found and no ``.grad`` left over from before, the parameters' gradients never
+        reach ``.grad``: the backward walk hands each one to the update as it is made. A
+        dense layer's weight gradient x^T G arrives as an unevaluated
+        :class:`minigrad.engine.Product`, and one gemm computes ``v <- m v - lr x^T G``
+        in place: the W-sized gradient is never written, and the update's passes over it
+        are saved. What is left of the step is ``w <- w + v``. The parameters' ``.grad``
+        stay None (call ``loss.backward()`` and :meth:`step` yourself to see them). In
+        every other case this is ``loss.backward(); self.step()``.
+        """
+        if not (self.momentum and self.lr and not (self.nesterov or self.weight_decay) and blas.available()
+                and all(p.grad is None for p in self.params)):
+            return super().backward_and_step(loss)
+        velocities = self.buffers["velocity"]
+        updates = [_VelocityUpdate(velocities[i], self.momentum, self._lr(i)) for i in range(len(self.params))]
+        loss.backward(consumers=dict(zip(self.params, updates)))
+        for p, update in zip(self.params, updates):
+            if update.started:  # a parameter the loss does not reach is left alone, as step() does
+                if blas.suited(p.data, update.v):
+                    blas.axpy(1.0, update.v, p.data)
+                else:
+                    p.data += update.v
+        self.steps += 1
+
     def _update(self, i, w, g):
         v = self.buffers["velocity"][i]
-        lr = self.lr if self.lr_scales is None else self.lr * self.lr_scales[i]
+        lr = self._lr(i)
         if self.momentum and lr and not (self.nesterov or self.weight_decay):  # lr 0 (set by hand) would divide by 0
             if blas.suited(w, g, v):  # three passes of NumPy's own BLAS: v <- m v, v <- v - lr g, w <- w + v
                 blas.scal(self.momentum, v)
@@ -148,6 +186,38 @@ class SGD(Optimizer):
         state = super().state_dict()
         state["buffers"].pop("scratch", None)  # a work area, not state
         return state
+
+
+class _VelocityUpdate:
+    """One parameter's ``v <- m v - lr g`` (SGD's momentum), made from g's parts as the
+    backward walk delivers them (:func:`minigrad.engine.backprop`'s ``consumers``): the
+    first part also scales v by m, and every part subtracts lr times itself."""
+
+    __slots__ = ("v", "momentum", "lr", "started")
+
+    def __init__(self, v: np.ndarray, momentum: float, lr: float):
+        self.v, self.momentum, self.lr, self.started = v, momentum, lr, False
+
+    def take_product(self, product) -> bool:
+        """g's part ``left @ right``, folded into v by one gemm; False if BLAS cannot read it in place."""
+        if not blas.gemm_suited(product.left, product.right, self.v):
+            return False
+        blas.gemm(-self.lr, product.left, product.right, 1.0 if self.started else self.momentum, self.v)
+        self.started = True
+        return True
+
+    def add(self, g: np.ndarray) -> None:
+        """g's part as an array."""
+        v = self.v
+        if blas.suited(g, v):
+            if not self.started:
+                blas.scal(self.momentum, v)
+            blas.axpy(-self.lr, g, v)
+        else:
+            if not self.started:
+                v *= self.momentum
+            v -= self.lr * g
+        self.started = True
 
 
 class Adam(Optimizer):
