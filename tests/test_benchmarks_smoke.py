@@ -232,3 +232,21 @@ def test_cifar_presets_times_a_preset_and_extrapolates(tmp_path, capsys):
     (row,) = json.loads(out.read_text())["rows"]
     assert row["preset"] == "tiny" and row["seconds_per_step"] > 0 and row["stage_hours"] > 0
     assert "| tiny |" in capsys.readouterr().out
+
+
+def test_the_instruction_count_is_read_from_callgrinds_summary():
+    from benchmarks import instructions
+
+    assert instructions.collected("==41== Events    : Ir\n==41== Collected : 1234567\n==41==\n") == 1234567
+    with pytest.raises(RuntimeError, match="no instruction count"):
+        instructions.collected("valgrind: command not found")
+
+
+def test_the_instruction_count_says_so_without_valgrind(monkeypatch, capsys):
+    from benchmarks import instructions
+
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert instructions.main([]) == 0
+    assert "valgrind is not installed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        instructions.main(["--few", "5", "--many", "5"])
