@@ -4,7 +4,8 @@ On the shared 2-core machines this project is measured on, a timing wanders by 2
 from one minute to the next, so a change that saves 5% of the engine's bookkeeping
 cannot be seen in seconds. The number of instructions a program executes does not
 wander: Valgrind's callgrind counts them, and the same code on the same inputs gives
-the same count, whatever else the machine is doing.
+the same count, whatever else the machine is doing (the workers run with one BLAS
+thread, so that no idle thread spinning for a while is counted).
 
 This runs the overhead chain of :mod:`benchmarks.engine` (100 ops, ``y * c`` and
 ``tanh`` alternating, on 10 float32 numbers, forward and backward; NumPy's same ufunc
@@ -49,7 +50,9 @@ def count(impl: str, chains: int) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.join(scratch, 'callgrind.out')}",
                    sys.executable, "-m", "benchmarks.instructions", "--worker", impl, str(chains)]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        # One BLAS thread: idle OpenBLAS workers spin for a stretch of wall-clock time, which
+        # callgrind would count; the chain itself never calls BLAS.
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-800:]}")
     return collected(done.stderr)

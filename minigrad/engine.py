@@ -164,9 +164,11 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
 
     ``consumers`` maps ``id(leaf)`` to an object that takes that leaf's gradient
     instead of the result list: each :class:`Product` contribution is offered to its
-    ``take_product(product)`` as it arrives (True: taken, folded into the consumer's
-    own buffer by one gemm; False: computed here like any other), and the sum of the
-    rest goes to its ``add(array)`` at the end. Such a leaf is not in the returned list.
+    ``take_product(product)`` as it arrives (True: taken, for the consumer to fold
+    into its own buffer; False: computed here like any other), and the sum of the rest
+    goes to its ``add(array)`` once the walk has finished. Such a leaf is not in the
+    returned list. A consumer should not change anything before the walk is over: if
+    a VJP raises half-way, what it was handed is all it has seen.
 
     The order: every consumer of a node was created after it, so it has a larger
     creation number (``_seq``, see :func:`topological_order`). The walk keeps a queue
@@ -189,12 +191,12 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
     results = []
     detect_anomaly = _GradMode.detect_anomaly
     root._pending = seed
-    queue = [(-root._seq, root)] if root._parents else []
+    queue = [(-root._seq, id(root), root)] if root._parents else []  # id: no tie ever compares two tensors
     if not root._parents:
         leaves.append(root)
     try:
         while queue:
-            node = heappop(queue)[1]
+            node = heappop(queue)[2]
             g = node._pending
             node._pending = None
             if target_ids is not None and id(node) in target_ids:
@@ -225,13 +227,13 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
                         check_finite(g_parent, f"the gradient op {node._op!r} passes to input {index}")
                     previous = parent._pending
                     if previous is None:
-                        parent._pending = g_parent
                         if parent._parents:
-                            heappush(queue, (-parent._seq, parent))
-                        elif parent._vjps is None:
+                            heappush(queue, (-parent._seq, id(parent), parent))
+                        elif parent._vjps is None:  # refused before it holds a gradient no cleanup would find
                             raise _freed(parent)
                         else:
                             leaves.append(parent)
+                        parent._pending = g_parent
                     elif id(parent) in owned:
                         previous += g_parent  # an ndarray, even 0-d: this writes into the buffer
                     else:
@@ -247,7 +249,7 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
             elif target_ids is None or id(leaf) in target_ids:
                 results.append((leaf, leaf._pending))
     finally:  # after an error, leave no stale partial gradient behind
-        for _, node in queue:
+        for _, _, node in queue:
             node._pending = None
         for leaf in leaves:
             leaf._pending = None

@@ -218,6 +218,10 @@ class Tensor:
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
         if consumers is not None:
+            for leaf in consumers:
+                if not (isinstance(leaf, Tensor) and leaf.is_leaf and leaf.requires_grad):
+                    raise ValueError("backward(consumers=...): every key must be a leaf tensor that requires grad "
+                                     f"(a parameter), got {leaf!r:.80}")
             consumers = {id(leaf): consumer for leaf, consumer in consumers.items()}
         pairs = engine.backprop(self, seed, retain_graph=retain_graph, consumers=consumers)
         for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):

@@ -85,6 +85,24 @@ def test_backward_frees_the_graph_unless_retained():
         loss.backward()
 
 
+def test_a_freed_node_is_refused_every_time_and_keeps_no_partial_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    hidden = mg.tanh(x)
+    hidden.sum().backward()  # frees hidden
+    for scale in (2.0, 3.0):  # the second attempt must fail like the first, not lose the gradient silently
+        with pytest.raises(FreedGraphError, match="retain_graph=True"):
+            (hidden * scale).sum().backward()
+        assert hidden._pending is None
+
+
+def test_backward_consumers_must_be_leaves_that_require_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    hidden = x * 2.0
+    for key in (hidden, Tensor([1.0, 2.0])):
+        with pytest.raises(ValueError, match="must be a leaf tensor that requires grad"):
+            (hidden * hidden).sum().backward(consumers={key: object()}, retain_graph=True)
+
+
 def test_retain_graph_allows_a_second_backward():
     x = Tensor([1.0, 2.0], requires_grad=True)
     loss = (mg.tanh(x) ** 2).sum()

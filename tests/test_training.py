@@ -278,7 +278,8 @@ def fused_and_separate(loss_of, make_params, optimizer_settings, steps=3):
                 loss = loss_of(params, step)
                 if fused:
                     opt.backward_and_step(loss)
-                    assert all(p.grad is None for p in params)  # folded into the velocity, never stored
+                    if blas.available():
+                        assert all(p.grad is None for p in params)  # folded into the velocity, never stored
                 else:
                     loss.backward()
                     opt.step()
@@ -290,14 +291,17 @@ def fused_and_separate(loss_of, make_params, optimizer_settings, steps=3):
     return results[0], results[1], gemms[0]
 
 
-def test_sgd_folds_weight_gradients_into_its_velocity_as_backward_and_step():
-    """A weight used twice (two products) and also penalised (an array gradient), with per-parameter
-    lr scales: the fused update is the separate one, to float32 rounding, and it did run its gemms."""
+@pytest.mark.parametrize("width", [30, 160], ids=["small", "blas-sized"])  # 160 x 160 weights take BLAS's axpy too
+def test_sgd_folds_weight_gradients_into_its_velocity_as_backward_and_step(width):
+    """A weight in two linear layers (two products), in a transposed matmul and in a penalty (array
+    gradients), with per-parameter lr scales: the fused update is the separate one, to float32
+    rounding, and it did run its gemms."""
     from minigrad import blas
 
     rng = np.random.default_rng(0)
-    start = [rng.standard_normal((30, 20)).astype(np.float32), rng.standard_normal(20).astype(np.float32)]
-    X = rng.standard_normal((3, 8, 30)).astype(np.float32)
+    start = [rng.standard_normal((width, width)).astype(np.float32) / np.sqrt(width),
+             rng.standard_normal(width).astype(np.float32)]
+    X = rng.standard_normal((3, 8, width)).astype(np.float32)
 
     def make_params():
         return [mg.Tensor(a.copy(), requires_grad=True) for a in start]
@@ -305,14 +309,46 @@ def test_sgd_folds_weight_gradients_into_its_velocity_as_backward_and_step():
     def loss_of(params, step):
         W, b = params
         x = mg.Tensor(X[step])
-        hidden = mg.tanh(mg.linear(x, W, b))
-        return (hidden @ W.T * x).sum() + 0.1 * (W * W).sum()  # W in a linear, in a matmul and in a penalty
+        hidden = mg.tanh(mg.linear(mg.tanh(mg.linear(x, W, b)), W))
+        return (hidden @ W.T * x).sum() + 0.1 * (W * W).sum()
 
-    fused, separate, gemms = fused_and_separate(loss_of, make_params, {"lr": 0.01, "momentum": 0.5, "lr_scales": [1.0, 0.3]})
+    fused, separate, gemms = fused_and_separate(loss_of, make_params, {"lr": 0.01, "momentum": 0.5, "lr_scales": [0.3, 1.0]})
     for a, b in zip(fused, separate):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert not np.allclose(fused[0], start[0])  # the weights did move
-    assert gemms == (3 if blas.available() else 0)  # one of W's two products a step: the other is W.T's
+    assert gemms == (6 if blas.available() else 0)  # two of W's three products a step: the third is W.T's
+
+
+def test_a_failed_backward_and_step_leaves_the_optimizer_and_the_weights_as_they_were(monkeypatch):
+    from minigrad import blas
+    from training import optim
+
+    W = mg.Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    opt = SGD([W], lr=0.1, momentum=0.5)
+    opt.backward_and_step(mg.linear(mg.Tensor(np.ones((2, 4), np.float32)), W).sum())
+    weights, velocity = W.data.copy(), opt.buffers["velocity"][0].copy()
+
+    def broken(g):
+        raise RuntimeError("a VJP that fails")
+
+    taken = []
+    real_take = optim._VelocityUpdate.take_product
+    monkeypatch.setattr(optim._VelocityUpdate, "take_product", lambda self, product: taken.append(1) or real_take(self, product))
+    u = mg.Tensor(np.ones(3, np.float32), requires_grad=True)
+    fails = mg.Tensor.from_op(u.data * 2, (u,), (broken,), "broken")  # made first, so walked last
+    hidden = mg.tanh(mg.linear(mg.Tensor(np.ones((2, 4), np.float32)), W))  # walked first: W's product is handed over
+    with pytest.raises(RuntimeError, match="a VJP that fails"):
+        opt.backward_and_step(fails.sum() + hidden.sum())
+    assert taken == ([1] if blas.available() else [])  # W's part had arrived when the walk failed ...
+    np.testing.assert_array_equal(W.data, weights)  # ... and changed nothing
+    np.testing.assert_array_equal(opt.buffers["velocity"][0], velocity)
+    assert opt.steps == 1
+
+
+def test_an_optimizer_refuses_a_tensor_listed_twice():
+    W = mg.Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match="parameters 0 and 2 are the same tensor"):
+        SGD([W, mg.Tensor(np.ones(2, np.float32), requires_grad=True), W], lr=0.1)
 
 
 def test_sgd_fused_update_computes_a_product_blas_cannot_read_in_place():

@@ -96,9 +96,9 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
 
 def train_step(model, optimizer, loss, x, y) -> float:
     """One update: ``loss(model, x, y)``, its gradient and the optimizer's step
-    (``optimizer.backward_and_step``: SGD folds the gradients into its update as they are
-    computed, and leaves ``.grad`` empty), then the model's constraints (max-norm).
-    Returns the loss, a float."""
+    (``optimizer.backward_and_step``: SGD's momentum step takes the weight gradients
+    straight from the backward walk, and then leaves ``.grad`` empty), then the model's
+    constraints (max-norm). Returns the loss, a float."""
     optimizer.zero_grad()
     value = loss(model, x, y)
     optimizer.backward_and_step(value)

@@ -1,9 +1,12 @@
-"""Optimizers: update parameters in place from their ``.grad``, and schedules for their settings.
+"""Optimizers: update parameters in place from their gradients, and schedules for their settings.
 
 Each optimizer keeps one buffer per parameter (velocity, or Adam's moments) and
 updates with in-place operations into those buffers (SGD's momentum step through
 NumPy's own BLAS where the arrays allow, :mod:`minigrad.blas`), so a step allocates no
-parameter-sized temporaries (except Adam with ``weight_decay``, see there). ``state_dict()`` holds everything needed to resume
+parameter-sized temporaries (except Adam with ``weight_decay``, see there). ``step()``
+reads ``.grad``; ``backward_and_step(loss)``, what ``train_step`` calls, is
+``loss.backward()`` and ``step()``, except that SGD's momentum step takes the
+gradients straight from the backward walk (see :meth:`SGD.backward_and_step`). ``state_dict()`` holds everything needed to resume
 exactly (buffers, step count and settings); checkpoints store it.
 """
 
@@ -27,6 +30,12 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got no parameters to optimise")
+        seen = {}
+        for i, p in enumerate(self.params):
+            if id(p) in seen:  # step() would move it twice
+                raise ValueError(f"{type(self).__name__}: parameters {seen[id(p)]} and {i} are the same tensor "
+                                 "(a tied weight?): pass each one once")
+            seen[id(p)] = i
         self.lr = self.check_setting("lr", lr)
         self.steps = 0
         self.buffers: dict[str, list[np.ndarray]] = {}
@@ -139,12 +148,8 @@ class SGD(Optimizer):
         velocities = self.buffers["velocity"]
         updates = [_VelocityUpdate(velocities[i], self.momentum, self._lr(i)) for i in range(len(self.params))]
         loss.backward(consumers=dict(zip(self.params, updates)))
-        for p, update in zip(self.params, updates):
-            if update.started:  # a parameter the loss does not reach is left alone, as step() does
-                if blas.suited(p.data, update.v):
-                    blas.axpy(1.0, update.v, p.data)
-                else:
-                    p.data += update.v
+        for p, update in zip(self.params, updates):  # only now, the walk done: an error in it changes nothing
+            update.apply(p.data)
         self.steps += 1
 
     def _update(self, i, w, g):
@@ -189,35 +194,53 @@ class SGD(Optimizer):
 
 
 class _VelocityUpdate:
-    """One parameter's ``v <- m v - lr g`` (SGD's momentum), made from g's parts as the
-    backward walk delivers them (:func:`minigrad.engine.backprop`'s ``consumers``): the
-    first part also scales v by m, and every part subtracts lr times itself."""
+    """One parameter's momentum step, ``v <- m v - lr g; w <- w + v``, from the parts of g
+    the backward walk delivers (:func:`minigrad.engine.backprop`'s ``consumers``): its
+    matrix products, each folded into v by one gemm, and the sum of the rest.
 
-    __slots__ = ("v", "momentum", "lr", "started")
+    The walk only hands the parts over; :meth:`apply` does the arithmetic once it has
+    finished, so a walk that fails half-way leaves v as it was.
+    """
+
+    __slots__ = ("v", "momentum", "lr", "products", "rest")
 
     def __init__(self, v: np.ndarray, momentum: float, lr: float):
-        self.v, self.momentum, self.lr, self.started = v, momentum, lr, False
+        self.v, self.momentum, self.lr = v, momentum, lr
+        self.products, self.rest = [], None
 
     def take_product(self, product) -> bool:
-        """g's part ``left @ right``, folded into v by one gemm; False if BLAS cannot read it in place."""
+        """Keep g's part ``left @ right`` for a gemm; False if BLAS cannot read it in place."""
         if not blas.gemm_suited(product.left, product.right, self.v):
             return False
-        blas.gemm(-self.lr, product.left, product.right, 1.0 if self.started else self.momentum, self.v)
-        self.started = True
+        self.products.append(product)
         return True
 
     def add(self, g: np.ndarray) -> None:
-        """g's part as an array."""
-        v = self.v
-        if blas.suited(g, v):
-            if not self.started:
-                blas.scal(self.momentum, v)
-            blas.axpy(-self.lr, g, v)
+        """g's other parts, summed."""
+        self.rest = g
+
+    def apply(self, w: np.ndarray) -> None:
+        """The step, if any part of g arrived (a parameter the loss does not reach is left
+        alone, as ``step()`` leaves one without ``.grad``)."""
+        v, beta = self.v, self.momentum  # the first part scales v by m, the others add to it
+        for product in self.products:  # v <- beta v - lr left @ right, one gemm each
+            blas.gemm(-self.lr, product.left, product.right, beta, v)
+            beta = 1.0
+        if self.rest is not None:
+            if blas.suited(self.rest, v):
+                if beta != 1.0:
+                    blas.scal(beta, v)
+                blas.axpy(-self.lr, self.rest, v)
+            else:
+                if beta != 1.0:
+                    v *= beta
+                v -= self.lr * self.rest
+        elif not self.products:
+            return
+        if blas.suited(w, v):
+            blas.axpy(1.0, v, w)
         else:
-            if not self.started:
-                v *= self.momentum
-            v -= self.lr * g
-        self.started = True
+            w += v
 
 
 class Adam(Optimizer):
