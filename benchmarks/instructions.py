@@ -5,7 +5,8 @@ from one minute to the next, so a change that saves 5% of the engine's bookkeepi
 cannot be seen in seconds. The number of instructions a program executes does not
 wander: Valgrind's callgrind counts them, and the same code on the same inputs gives
 the same count, whatever else the machine is doing (the workers run with one BLAS
-thread, so that no idle thread spinning for a while is counted).
+thread and a fixed ``PYTHONHASHSEED``; run twice, the counts agree to one instruction
+per op).
 
 This runs the overhead chain of :mod:`benchmarks.engine` (100 ops, ``y * c`` and
 ``tanh`` alternating, on 10 float32 numbers, forward and backward; NumPy's same ufunc
@@ -51,8 +52,10 @@ def count(impl: str, chains: int) -> int:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.join(scratch, 'callgrind.out')}",
                    sys.executable, "-m", "benchmarks.instructions", "--worker", impl, str(chains)]
         # One BLAS thread: idle OpenBLAS workers spin for a stretch of wall-clock time, which
-        # callgrind would count; the chain itself never calls BLAS.
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        # callgrind would count (the chain itself never calls BLAS). A fixed hash seed: string
+        # hashing is salted per process, and dict and set layouts change the count by ~10%.
+        quiet = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=quiet)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-800:]}")
     return collected(done.stderr)
