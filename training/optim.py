@@ -156,17 +156,9 @@ class SGD(Optimizer):
         v = self.buffers["velocity"][i]
         lr = self._lr(i)
         if self.momentum and lr and not (self.nesterov or self.weight_decay):  # lr 0 (set by hand) would divide by 0
-            if blas.suited(w, g, v):  # three passes of NumPy's own BLAS: v <- m v, v <- v - lr g, w <- w + v
-                blas.scal(self.momentum, v)
-                blas.axpy(-lr, g, v)
-                blas.axpy(1.0, v, w)
-                return
-            # Else in four ufunc passes and no temporary array:
-            # momentum * v - lr * g  ==  (v * (-momentum / lr) + g) * (-lr).
-            v *= -self.momentum / lr
-            v += g
-            v *= -lr
-            w += v
+            update = _VelocityUpdate(v, self.momentum, lr)  # the step backward_and_step takes, from g whole
+            update.add(g)
+            update.apply(w)
             return
         if "scratch" not in self.buffers:  # a work area, made only when this path is taken
             self._new_buffers("scratch")
@@ -221,21 +213,29 @@ class _VelocityUpdate:
 
     def apply(self, w: np.ndarray) -> None:
         """The step, if any part of g arrived (a parameter the loss does not reach is left
-        alone, as ``step()`` leaves one without ``.grad``)."""
-        v, beta = self.v, self.momentum  # the first part scales v by m, the others add to it
-        for product in self.products:  # v <- beta v - lr left @ right, one gemm each
-            blas.gemm(-self.lr, product.left, product.right, beta, v)
-            beta = 1.0
-        if self.rest is not None:
-            if blas.suited(self.rest, v):
-                if beta != 1.0:
-                    blas.scal(beta, v)
-                blas.axpy(-self.lr, self.rest, v)
+        alone, as ``step()`` leaves one without ``.grad``).
+
+        Each product is one gemm, ``v <- beta v - lr left @ right``, with beta = m for the
+        first part and 1 after it. The rest takes NumPy's BLAS where it can (``scal`` for
+        m v, then ``axpy``), else ufuncs; the last pass is ``w <- w + v``.
+        """
+        v, lr, scaled = self.v, self.lr, False  # scaled: v already holds m v
+        for product in self.products:
+            blas.gemm(-lr, product.left, product.right, 1.0 if scaled else self.momentum, v)
+            scaled = True
+        g = self.rest
+        if g is not None:
+            if blas.suited(g, v):
+                if not scaled:
+                    blas.scal(self.momentum, v)
+                blas.axpy(-lr, g, v)
+            elif not scaled:  # m v - lr g == (v (-m / lr) + g) (-lr): four ufunc passes, no temporary
+                v *= -self.momentum / lr
+                v += g
+                v *= -lr
             else:
-                if beta != 1.0:
-                    v *= beta
-                v -= self.lr * self.rest
-        elif not self.products:
+                v -= lr * g
+        elif not scaled:
             return
         if blas.suited(w, v):
             blas.axpy(1.0, v, w)
