@@ -20,8 +20,13 @@ imports the code of the folder it runs in; about 3 minutes a run on 2 cores, one
 at a time). For every rate row (error
 rates and confidences, in percent) it prints the values by seed, the largest
 same-seed move, the spread of the "before" runs over the seeds (how far the row
-wanders by chance alone) and the move of the mean over seeds, which must stay within
-``--tolerance`` points (default 2). The exit status is 1 when some mean moved further.
+wanders by chance alone), the move of the mean over seeds with its standard error,
+and on how many seeds the row went up or down (a row that moves the same way on
+every seed is shown even when it moves little: a small shift may be real). The mean
+must stay within ``--tolerance`` points (default 2), and every row the "before"
+runs report must still be a number after the change; otherwise the exit status is 1.
+The tolerance is in points whatever the row's size: a rate near 2% can double within
+it, so read the table, not only the exit status.
 """
 
 from __future__ import annotations
@@ -33,11 +38,15 @@ import sys
 from pathlib import Path
 
 
-def rate_rows(run_dir) -> tuple[int, dict]:
-    """``(seed, {(row id, metric): value in %})`` from an ``advex reproduce --out`` folder.
+SETTINGS = ("mnist", "eps", "budget")  # what must agree between two runs for their rows to be comparable
 
-    Only rows of kind "rate" with one finite number are taken (series, flags and
-    NaN say nothing a mean could compare)."""
+
+def read_run(run_dir) -> dict:
+    """An ``advex reproduce --out`` folder's ``results.json``: seed, settings and rate rows.
+
+    ``rates`` maps (row id, metric) to the value in %. Only rows of kind "rate" with one
+    finite number are taken (series, flags and NaN say nothing a mean could compare),
+    so a row that is NaN or None in some runs is not compared, and is listed as such."""
     if not Path(run_dir).is_dir():
         raise SystemExit(f"{run_dir}: not a folder (give the --out folders of advex reproduce runs)")
     path = Path(run_dir) / "results.json"
@@ -53,61 +62,113 @@ def rate_rows(run_dir) -> tuple[int, dict]:
         if row.get("kind") == "rate" and isinstance(value, (int, float)) and not isinstance(value, bool) \
                 and math.isfinite(value):
             rates[(row["id"], row["metric"])] = 100.0 * value
-    return results["seed"], rates
+    return {"dir": str(run_dir), "seed": results["seed"], "settings": {k: results.get(k) for k in SETTINGS},
+            "rates": rates}
 
 
 def by_seed(run_dirs, side: str) -> dict:
-    """{seed: rates} for one side, refusing two runs of the same seed."""
+    """{seed: run} for one side, refusing two runs of the same seed."""
     runs = {}
     for run_dir in run_dirs:
-        seed, rates = rate_rows(run_dir)
-        if seed in runs:
-            raise SystemExit(f"--{side}: two runs of seed {seed} (each seed once on each side)")
-        runs[seed] = rates
+        run = read_run(run_dir)
+        if run["seed"] in runs:
+            raise SystemExit(f"--{side}: two runs of seed {run['seed']} (each seed once on each side)")
+        runs[run["seed"]] = run
     return runs
 
 
-def compare(before: dict, after: dict) -> list[dict]:
-    """One entry per row present in every run, over the seeds both sides ran, largest mean move first."""
+def check_same_settings(runs) -> None:
+    """Refuse runs made with different data, eps or budget (a --quick run beside a full one, say).
+
+    A budget entry that only one version knows (a setting added since) is not compared."""
+    first = runs[0]
+    for run in runs[1:]:
+        for key in SETTINGS:
+            a, b = first["settings"][key], run["settings"][key]
+            if isinstance(a, dict) and isinstance(b, dict):
+                differ = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+                if differ:
+                    raise SystemExit(f"{first['dir']} and {run['dir']} were run with different budgets ({', '.join(differ)}): "
+                                     "compare runs of the same command (--quick on both sides, or on neither)")
+            elif a != b:
+                raise SystemExit(f"{first['dir']} and {run['dir']} differ in {key} ({a!r} against {b!r})")
+
+
+def compare(before: dict, after: dict) -> dict:
+    """The rows of the seeds both sides ran: ``{"seeds", "table", "missing", "not_compared"}``.
+
+    ``table`` has one entry per row that is a number in every run, largest mean move
+    first. ``missing``: rows that every "before" run has and some "after" run lacks (a
+    row the change lost or turned into NaN: a failure). ``not_compared``: rows that are
+    numbers in some runs only (on both sides, or only after the change)."""
     seeds = sorted(set(before) & set(after))
     if not seeds:
         raise SystemExit(f"no seed was run on both sides (before: {sorted(before)}, after: {sorted(after)})")
-    keys = set.intersection(*(set(runs[s]) for runs in (before, after) for s in seeds))
+    check_same_settings([side[s] for side in (before, after) for s in seeds])
+    rates_before = [before[s]["rates"] for s in seeds]
+    rates_after = [after[s]["rates"] for s in seeds]
+    always_before = set.intersection(*map(set, rates_before))
+    keys = always_before.intersection(*map(set, rates_after))
+    seen = set.union(*map(set, rates_before + rates_after))
     table = []
     for key in keys:
-        old = [before[s][key] for s in seeds]
-        new = [after[s][key] for s in seeds]
+        old = [rates[key] for rates in rates_before]
+        new = [rates[key] for rates in rates_after]
+        moves = [b - a for a, b in zip(old, new)]
+        mean_move = sum(moves) / len(moves)
+        spread_of_moves = math.sqrt(sum((m - mean_move) ** 2 for m in moves) / (len(moves) - 1)) if len(moves) > 1 else math.nan
         table.append({
-            "row": f"{key[0]} {key[1]}", "seeds": seeds, "before": old, "after": new,
-            "same_seed_move": max(abs(a - b) for a, b in zip(old, new)),
+            "row": f"{key[0]} {key[1]}", "before": old, "after": new,
+            "same_seed_move": max(abs(m) for m in moves),
             "spread_before": max(old) - min(old),
-            "mean_move": sum(new) / len(new) - sum(old) / len(old),
+            "mean_move": mean_move,
+            "standard_error": spread_of_moves / math.sqrt(len(moves)),
+            "higher": sum(m > 0 for m in moves), "lower": sum(m < 0 for m in moves),
         })
     if not table:
-        raise SystemExit("no rate row is common to every run: are these runs of the same command (--quick on both sides)?")
+        raise SystemExit("no rate row is a number in every run: are these runs of the same command?")
     table.sort(key=lambda entry: (-abs(entry["mean_move"]), entry["row"]))
-    return table
+    return {"seeds": seeds, "table": table,
+            "missing": sorted(f"{k[0]} {k[1]}" for k in always_before - keys),
+            "not_compared": sorted(f"{k[0]} {k[1]}" for k in seen - always_before)}
 
 
-def markdown(table: list[dict], tolerance: float, show_all: bool) -> str:
+def one_way(entry) -> bool:
+    """True when the row moved the same way on every seed (three seeds at least)."""
+    n = len(entry["before"])
+    return n >= 3 and (entry["higher"] == n or entry["lower"] == n)
+
+
+def markdown(result: dict, tolerance: float, show_all: bool) -> str:
+    table, seeds = result["table"], result["seeds"]
+
     def values(vs):
         return " ".join(f"{v:.1f}" for v in vs)
 
-    shown = table if show_all else [e for e in table if e["same_seed_move"] > tolerance or abs(e["mean_move"]) > tolerance / 2]
-    lines = [f"Rate rows in %, seeds {', '.join(map(str, table[0]['seeds']))}; "
-             f"{len(shown)} of {len(table)} rows shown" + ("" if show_all else
-             f" (those that moved by more than {tolerance:g} points on some seed, or whose mean moved by more than {tolerance / 2:g})"),
+    shown = table if show_all else [e for e in table if e["same_seed_move"] > tolerance
+                                    or abs(e["mean_move"]) > tolerance / 2 or one_way(e)]
+    lines = [f"Rate rows in %, seeds {', '.join(map(str, seeds))}; {len(shown)} of {len(table)} rows shown"
+             + ("" if show_all else f" (those that moved by more than {tolerance:g} points on some seed, whose mean "
+                                    f"moved by more than {tolerance / 2:g}, or that moved the same way on every seed)"),
              "",
-             "| row | before, by seed | after, by seed | largest same-seed move | before's spread over seeds | mean move |",
-             "|---|---|---|---|---|---|"]
+             "| row | before, by seed | after, by seed | largest same-seed move | before's spread over seeds "
+             "| mean move (standard error) | seeds higher / lower after |",
+             "|---|---|---|---|---|---|---|"]
     for e in shown:
         lines.append(f"| {e['row']} | {values(e['before'])} | {values(e['after'])} | {e['same_seed_move']:.1f} | "
-                     f"{e['spread_before']:.1f} | {e['mean_move']:+.1f} |")
+                     f"{e['spread_before']:.1f} | {e['mean_move']:+.1f} ({e['standard_error']:.1f}) | "
+                     f"{e['higher']} / {e['lower']} |")
     within_each = sum(e["same_seed_move"] <= tolerance for e in table)
     too_far = [e["row"] for e in table if abs(e["mean_move"]) > tolerance]
     lines += ["", f"Within {tolerance:g} points on every seed: {within_each} of {len(table)} rows.",
               f"Mean over seeds within {tolerance:g} points: {len(table) - len(too_far)} of {len(table)} rows"
-              + (f"; moved further: {', '.join(too_far)}." if too_far else ".")]
+              + (f"; moved further: {', '.join(too_far)}." if too_far else "."),
+              f"Moved the same way on every seed: {', '.join(e['row'] for e in table if one_way(e)) or 'none'}."]
+    if result["missing"]:
+        lines.append(f"Lost after the change (a number in every run before, not in some run after): "
+                     f"{', '.join(result['missing'])}.")
+    if result["not_compared"]:
+        lines.append(f"Not compared (a number in some runs only): {', '.join(result['not_compared'])}.")
     return "\n".join(lines)
 
 
@@ -120,9 +181,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.tolerance > 0:
         parser.error(f"--tolerance must be positive, got {args.tolerance}")
-    table = compare(by_seed(args.before, "before"), by_seed(args.after, "after"))
-    print(markdown(table, args.tolerance, args.all))
-    return 1 if any(abs(e["mean_move"]) > args.tolerance for e in table) else 0
+    before, after = by_seed(args.before, "before"), by_seed(args.after, "after")
+    result = compare(before, after)
+    unpaired = sorted(set(before) ^ set(after))
+    if unpaired:
+        print(f"seeds run on one side only, left out: {', '.join(map(str, unpaired))}", file=sys.stderr)
+    print(markdown(result, args.tolerance, args.all))
+    failed = result["missing"] or any(abs(e["mean_move"]) > args.tolerance for e in result["table"])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

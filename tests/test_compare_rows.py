@@ -6,17 +6,20 @@ import pytest
 
 from benchmarks import compare_rows
 
+QUICK = {"n_train": 50000, "maxout_epochs": 20}
 
-def write_run(folder, seed, rates, extra_rows=()):
+
+def write_run(folder, seed, rates, extra_rows=(), budget=QUICK):
     """An ``advex reproduce --out`` folder holding only what compare_rows reads: results.json."""
     folder.mkdir(parents=True)
     rows = [{"id": name, "metric": "error_rate", "kind": "rate", "ours": value} for name, value in rates.items()]
-    (folder / "results.json").write_text(json.dumps({"seed": seed, "rows": rows + list(extra_rows)}))
+    results = {"seed": seed, "mnist": True, "eps": 0.25, "budget": budget, "rows": rows + list(extra_rows)}
+    (folder / "results.json").write_text(json.dumps(results))
     return str(folder)
 
 
-def runs(tmp_path, side, by_seed, extra_rows=()):
-    return [write_run(tmp_path / f"{side}-{seed}", seed, rates, extra_rows) for seed, rates in by_seed.items()]
+def runs(tmp_path, side, by_seed, extra_rows=(), budget=QUICK):
+    return [write_run(tmp_path / f"{side}-{seed}", seed, rates, extra_rows, budget) for seed, rates in by_seed.items()]
 
 
 def test_a_row_that_wanders_by_seed_but_keeps_its_mean_passes(tmp_path, capsys):
@@ -25,7 +28,8 @@ def test_a_row_that_wanders_by_seed_but_keeps_its_mean_passes(tmp_path, capsys):
     after = runs(tmp_path, "after", {0: {"chaotic": 0.46, "still": 0.10}, 1: {"chaotic": 0.40, "still": 0.11}})
     assert compare_rows.main(["--before", *before, "--after", *after]) == 0
     printed = capsys.readouterr().out
-    assert "| chaotic error_rate | 40.0 46.0 | 46.0 40.0 | 6.0 | 6.0 | +0.0 |" in printed
+    assert "| chaotic error_rate | 40.0 46.0 | 46.0 40.0 | 6.0 | 6.0 | +0.0 (6.0) | 1 / 1 |" in printed
+    assert "still error_rate" not in printed.split("\n\n")[1]  # unmoved rows stay out of the table
     assert "Within 2 points on every seed: 1 of 2 rows." in printed
     assert "Mean over seeds within 2 points: 2 of 2 rows." in printed
 
@@ -34,32 +38,70 @@ def test_a_mean_that_moves_beyond_the_tolerance_fails_and_is_named(tmp_path, cap
     before = runs(tmp_path, "before", {0: {"shifted": 0.20}, 1: {"shifted": 0.22}, 2: {"shifted": 0.21}})
     after = runs(tmp_path, "after", {0: {"shifted": 0.23}, 1: {"shifted": 0.25}, 2: {"shifted": 0.24}})
     assert compare_rows.main(["--before", *before, "--after", *after]) == 1
-    assert "moved further: shifted error_rate." in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "moved further: shifted error_rate." in printed
+    assert "Moved the same way on every seed: shifted error_rate." in printed
     assert compare_rows.main(["--before", *before, "--after", *after, "--tolerance", "3.5"]) == 0
 
 
-def test_only_the_seeds_and_the_finite_rate_rows_both_sides_have_are_compared(tmp_path):
+def test_a_small_shift_in_one_direction_on_every_seed_is_shown(tmp_path, capsys):
+    before = runs(tmp_path, "before", {s: {"drifts": 0.300 + s / 100, "wanders": 0.5} for s in range(3)})
+    after = runs(tmp_path, "after", {s: {"drifts": 0.295 + s / 100, "wanders": 0.5 + (-1) ** s / 1000}
+                                     for s in range(3)})
+    assert compare_rows.main(["--before", *before, "--after", *after]) == 0
+    table = capsys.readouterr().out.split("\n\n")[1]
+    assert "| drifts error_rate |" in table and "| 0 / 3 |" in table
+    assert "wanders" not in table
+
+
+def test_a_row_lost_after_the_change_fails_and_rows_that_come_and_go_are_listed(tmp_path, capsys):
+    before = runs(tmp_path, "before", {0: {"a": 0.1, "lost": 0.3, "flaky": 0.2}, 1: {"a": 0.1, "lost": 0.3}})
+    after = runs(tmp_path, "after", {0: {"a": 0.1, "lost": float("nan")}, 1: {"a": 0.1, "flaky": 0.2}})
+    assert compare_rows.main(["--before", *before, "--after", *after]) == 1
+    printed = capsys.readouterr().out
+    assert "Lost after the change (a number in every run before, not in some run after): lost error_rate." in printed
+    assert "Not compared (a number in some runs only): flaky error_rate." in printed
+
+
+def test_only_the_seeds_and_the_finite_rate_rows_both_sides_have_are_compared(tmp_path, capsys):
     not_rates = [{"id": "series", "metric": "by_epoch", "kind": "rate", "ours": [0.1, 0.2]},
                  {"id": "nan", "metric": "error_rate", "kind": "rate", "ours": float("nan")},
+                 {"id": "flag", "metric": "collapsed", "kind": "rate", "ours": True},
                  {"id": "time", "metric": "seconds", "kind": "info", "ours": 12.0}]
-    before = compare_rows.by_seed(runs(tmp_path, "before", {0: {"a": 0.1}, 1: {"a": 0.2}}, not_rates), "before")
-    after = compare_rows.by_seed(runs(tmp_path, "after", {1: {"a": 0.3}, 2: {"a": 0.9}}, not_rates), "after")
-    (entry,) = compare_rows.compare(before, after)
-    assert entry["row"] == "a error_rate" and entry["seeds"] == [1]
+    before = runs(tmp_path, "before", {0: {"a": 0.1}, 1: {"a": 0.2}}, not_rates)
+    after = runs(tmp_path, "after", {1: {"a": 0.3}, 2: {"a": 0.9}}, not_rates)
+    result = compare_rows.compare(compare_rows.by_seed(before, "before"), compare_rows.by_seed(after, "after"))
+    (entry,) = result["table"]
+    assert entry["row"] == "a error_rate" and result["seeds"] == [1]
     assert entry["mean_move"] == pytest.approx(10.0)
+    assert result["missing"] == result["not_compared"] == []
+    compare_rows.main(["--before", *before, "--after", *after])
+    assert "seeds run on one side only, left out: 0, 2" in capsys.readouterr().err
+
+
+def test_runs_of_different_settings_are_refused(tmp_path):
+    before = runs(tmp_path, "before", {0: {"a": 0.1}})
+    full = runs(tmp_path, "full", {0: {"a": 0.1}}, budget={**QUICK, "maxout_epochs": 150})
+    with pytest.raises(SystemExit, match="different budgets \\(maxout_epochs\\)"):
+        compare_rows.main(["--before", *before, "--after", *full])
+    newer = runs(tmp_path, "newer", {0: {"a": 0.1}}, budget={**QUICK, "added_since": 3})
+    assert compare_rows.main(["--before", *before, "--after", *newer]) == 0  # a setting only one version knows
 
 
 def test_bad_folders_are_refused_with_a_reason(tmp_path):
     with pytest.raises(SystemExit, match="not a folder"):
-        compare_rows.rate_rows(tmp_path / "nowhere")
+        compare_rows.read_run(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no such file"):
-        compare_rows.rate_rows(tmp_path / "empty")
+        compare_rows.read_run(tmp_path / "empty")
     (tmp_path / "empty" / "results.json").write_text('{"seed": 0, "rows": [')
     with pytest.raises(SystemExit, match="not valid JSON"):
-        compare_rows.rate_rows(tmp_path / "empty")
+        compare_rows.read_run(tmp_path / "empty")
     twice = [write_run(tmp_path / f"twice-{i}", 0, {"a": 0.1}) for i in range(2)]
     with pytest.raises(SystemExit, match="two runs of seed 0"):
         compare_rows.by_seed(twice, "before")
     with pytest.raises(SystemExit, match="no seed was run on both sides"):
         compare_rows.compare({0: {}}, {1: {}})
+    only_nan = runs(tmp_path, "nan", {0: {"a": float("nan")}})
+    with pytest.raises(SystemExit, match="no rate row is a number in every run"):
+        compare_rows.main(["--before", *only_nan, "--after", *only_nan])
