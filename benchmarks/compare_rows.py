@@ -17,8 +17,7 @@ over seeds*. So this compares runs of the code before and after a change, seed b
 
 from the project's folder, with ``MINIGRAD_DATA`` naming the MNIST folder (``python -m``
 imports the code of the folder it runs in; about 3 minutes a run on 2 cores, one run
-at a time). For every rate row (error
-rates and confidences, in percent) it prints the values by seed, the largest
+at a time). For every rate row (error rates and confidences, in percent) it prints the values by seed, the largest
 same-seed move, the spread of the "before" runs over the seeds (how far the row
 wanders by chance alone), the move of the mean over seeds with its standard error,
 and on how many seeds the row went up or down (a row that moves the same way on
@@ -34,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -56,6 +56,8 @@ def read_run(run_dir) -> dict:
         raise SystemExit(f"{path}: no such file (is {run_dir} the --out folder of a finished advex reproduce?)") from None
     except json.JSONDecodeError as error:
         raise SystemExit(f"{path}: not valid JSON ({error}); was the run interrupted?") from None
+    if not isinstance(results, dict) or "seed" not in results or not isinstance(results.get("rows"), list):
+        raise SystemExit(f"{path}: not the results of advex reproduce (no 'seed' and 'rows')")
     rates = {}
     for row in results["rows"]:
         value = row.get("ours")
@@ -115,13 +117,12 @@ def compare(before: dict, after: dict) -> dict:
         old = [rates[key] for rates in rates_before]
         new = [rates[key] for rates in rates_after]
         moves = [b - a for a, b in zip(old, new)]
-        mean_move = sum(moves) / len(moves)
-        spread_of_moves = math.sqrt(sum((m - mean_move) ** 2 for m in moves) / (len(moves) - 1)) if len(moves) > 1 else math.nan
+        spread_of_moves = statistics.stdev(moves) if len(moves) > 1 else math.nan
         table.append({
             "row": f"{key[0]} {key[1]}", "before": old, "after": new,
             "same_seed_move": max(abs(m) for m in moves),
             "spread_before": max(old) - min(old),
-            "mean_move": mean_move,
+            "mean_move": statistics.fmean(moves),
             "standard_error": spread_of_moves / math.sqrt(len(moves)),
             "higher": sum(m > 0 for m in moves), "lower": sum(m < 0 for m in moves),
         })

@@ -97,6 +97,9 @@ def test_bad_folders_are_refused_with_a_reason(tmp_path):
     (tmp_path / "empty" / "results.json").write_text('{"seed": 0, "rows": [')
     with pytest.raises(SystemExit, match="not valid JSON"):
         compare_rows.read_run(tmp_path / "empty")
+    (tmp_path / "empty" / "results.json").write_text('{"rows": []}')
+    with pytest.raises(SystemExit, match="not the results of advex reproduce"):
+        compare_rows.read_run(tmp_path / "empty")
     twice = [write_run(tmp_path / f"twice-{i}", 0, {"a": 0.1}) for i in range(2)]
     with pytest.raises(SystemExit, match="two runs of seed 0"):
         compare_rows.by_seed(twice, "before")
