@@ -8,34 +8,44 @@ the same code under two BLAS kernels moves some rows by several points
 (``docs/measurements.md``). What rounding should not move is a row's *average
 over seeds*. So this compares runs of the code before and after a change, seed by seed:
 
-    git worktree add /tmp/before REV            # the code before the change
-    for s in 0 1 2 3; do
-      (cd /tmp/before && python -m attacks.cli reproduce --quick --seed $s --out /tmp/rows/before-$s)
-      python -m attacks.cli reproduce --quick --seed $s --out /tmp/rows/after-$s
-    done
-    python -m benchmarks.compare_rows --before /tmp/rows/before-* --after /tmp/rows/after-*
+    MINIGRAD_DATA=../shared/data/mnist python -m benchmarks.compare_rows --against REV
 
-from the project's folder, with ``MINIGRAD_DATA`` naming the MNIST folder (``python -m``
-imports the code of the folder it runs in; about 3 minutes a run on 2 cores, one run
-at a time). For every rate row (error rates and confidences, in percent) it prints the values by seed, the largest
-same-seed move, the spread of the "before" runs over the seeds (how far the row
-wanders by chance alone), the move of the mean over seeds with its standard error,
-and on how many seeds the row went up or down (a row that moves the same way on
-every seed is shown even when it moves little: a small shift may be real). The mean
-must stay within ``--tolerance`` points (default 2), and every row the "before"
-runs report must still be a number after the change; otherwise the exit status is 1.
-The tolerance is in points whatever the row's size: a rate near 2% can double within
-it, so read the table, not only the exit status.
+makes the runs and compares them: ``REV``'s code (extracted with ``git archive`` under
+``benchmarks/results/rows/``; the repository is not touched) and the committed HEAD
+each run ``advex reproduce --quick --seed S`` for the ``--seeds`` (default 0 to 3),
+one run at a time, about 3 minutes each on 2 cores. A finished run is kept under the
+commit's name and reused the next time, so uncommitted changes are refused: commit
+first. Runs made some other way are compared with ``--before DIR... --after DIR...``
+(``advex reproduce --out`` folders).
+
+For every rate row (error rates and confidences, in percent) it prints the values by
+seed, the largest same-seed move, the spread of the "before" runs over the seeds (how
+far the row wanders by chance alone), the move of the mean over seeds with its
+standard error, and on how many seeds the row went up or down (a row that moves the
+same way on every seed is shown even when it moves little: a small shift may be
+real). The mean must stay within ``--tolerance`` points (default 2), and every row the
+"before" runs report must still be a number after the change; otherwise the exit
+status is 1. The tolerance is in points whatever the row's size: a rate near 2% can
+double within it, so read the table, not only the exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
+
+from .peer_libraries import ROOT
+
+WORK = ROOT / "benchmarks" / "results" / "rows"  # the extracted code and the runs, in an ignored folder
 
 
 SETTINGS = ("mnist", "eps", "budget")  # what must agree between two runs for their rows to be comparable
@@ -173,15 +183,81 @@ def markdown(result: dict, tolerance: float, show_all: bool) -> str:
     return "\n".join(lines)
 
 
+# --- making the runs ---------------------------------------------------------------------------
+def git(*args) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed in {ROOT}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def code_of(sha: str, work: Path) -> Path:
+    """The tree of commit ``sha``, extracted once into ``work/code-SHA`` (through a partial
+    folder renamed when complete, so an interrupted extraction is never mistaken for code)."""
+    dest = work / f"code-{sha[:12]}"
+    if not dest.is_dir():
+        partial = work / f".code-{sha[:12]}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", sha], cwd=ROOT, capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(partial, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        partial.rename(dest)
+    return dest
+
+
+def run_reproduce(code: Path, seed: int, out: Path) -> None:
+    """``advex reproduce --quick --seed SEED --out OUT`` with the code in ``code``."""
+    command = [sys.executable, "-m", "attacks.cli", "reproduce", "--quick", "--quiet", "--seed", str(seed), "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(code)}  # that folder's packages, not the installed ones
+    if "MINIGRAD_DATA" in environment:  # the run's working folder is the code's: a relative path would move
+        environment["MINIGRAD_DATA"] = os.path.abspath(environment["MINIGRAD_DATA"])
+    done = subprocess.run(command, cwd=code, env=environment)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} (in {code}) failed with status {done.returncode}")
+
+
+def make_runs(rev: str, seeds, work: Path | None = None) -> tuple[list, list]:
+    """(before, after) run folders for ``seeds``: commit ``rev``'s code and the committed HEAD's,
+    under ``work`` (default :data:`WORK`)."""
+    work = WORK if work is None else work
+    if git("status", "--porcelain", "--untracked-files=no"):
+        raise SystemExit("uncommitted changes to tracked files: commit them first (the runs after the change "
+                         "are kept under HEAD's name and reused, so they must be HEAD's code)")
+    before_sha, after_sha = git("rev-parse", "--verify", f"{rev}^{{commit}}"), git("rev-parse", "HEAD")
+    if before_sha == after_sha:
+        raise SystemExit(f"{rev} is HEAD: name the commit before the change")
+    sides = {"before": (before_sha, code_of(before_sha, work)), "after": (after_sha, ROOT)}
+    folders = {"before": [], "after": []}
+    for seed in seeds:
+        for side, (sha, code) in sides.items():
+            out = work / f"{sha[:12]}-seed{seed}"
+            if not (out / "results.json").exists():  # written last, atomically: the run finished
+                print(f"seed {seed}, {side} ({sha[:12]}): advex reproduce --quick, about 3 minutes...",
+                      file=sys.stderr, flush=True)
+                run_reproduce(code, seed, out)
+            folders[side].append(str(out))
+    return folders["before"], folders["after"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare_rows", description=__doc__.splitlines()[0])
-    parser.add_argument("--before", nargs="+", required=True, metavar="DIR", help="advex reproduce --out folders of the code before")
-    parser.add_argument("--after", nargs="+", required=True, metavar="DIR", help="the same seeds, run with the code after")
+    parser.add_argument("--against", metavar="REV", help="make the runs: this commit's code before, the committed HEAD after")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3], help="with --against (default 0 1 2 3)")
+    parser.add_argument("--before", nargs="+", metavar="DIR", help="or: advex reproduce --out folders of the code before")
+    parser.add_argument("--after", nargs="+", metavar="DIR", help="and the same seeds, run with the code after")
     parser.add_argument("--tolerance", type=float, default=2.0, help="points a row's mean over seeds may move (default 2)")
     parser.add_argument("--all", action="store_true", help="show every row, not only those that moved")
     args = parser.parse_args(argv)
     if not args.tolerance > 0:
         parser.error(f"--tolerance must be positive, got {args.tolerance}")
+    given_folders = args.before is not None or args.after is not None
+    if (args.against is not None) == given_folders or (given_folders and not (args.before and args.after)):
+        parser.error("give --against REV, or both --before DIR... and --after DIR...")
+    if args.against is not None:
+        if len(set(args.seeds)) < 2:
+            parser.error("--seeds: at least two different seeds (one seed cannot tell rounding from a change)")
+        args.before, args.after = make_runs(args.against, sorted(set(args.seeds)))
     before, after = by_seed(args.before, "before"), by_seed(args.after, "after")
     result = compare(before, after)
     unpaired = sorted(set(before) ^ set(after))

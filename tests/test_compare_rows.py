@@ -1,6 +1,8 @@
 """``benchmarks.compare_rows``: the seed-by-seed comparison of two versions' reproduction rows."""
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -108,3 +110,46 @@ def test_bad_folders_are_refused_with_a_reason(tmp_path):
     only_nan = runs(tmp_path, "nan", {0: {"a": float("nan")}})
     with pytest.raises(SystemExit, match="no rate row is a number in every run"):
         compare_rows.main(["--before", *only_nan, "--after", *only_nan])
+
+
+def test_against_a_commit_extracts_its_code_runs_both_sides_once_and_compares(tmp_path, monkeypatch, capsys):
+    """--against REV in a repository of two commits, with a stand-in for advex reproduce
+    that reports the rate written in the code it was given."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    for rate in ("0.20", "0.21"):
+        (repo / "rate.txt").write_text(rate)
+        git("add", "rate.txt")
+        git("commit", "-q", "-m", f"rate {rate}")
+    monkeypatch.setattr(compare_rows, "ROOT", repo)
+    made = []
+
+    def fake_reproduce(code, seed, out):
+        made.append((code, seed))
+        write_run(out, seed, {"a": float((code / "rate.txt").read_text()) + seed / 100})
+
+    monkeypatch.setattr(compare_rows, "run_reproduce", fake_reproduce)
+    work = tmp_path / "work"
+    monkeypatch.setattr(compare_rows, "WORK", work)
+    argv = ["--against", "HEAD~1", "--seeds", "0", "1", "2"]
+    assert compare_rows.main(argv) == 0
+    assert "| a error_rate | 20.0 21.0 22.0 | 21.0 22.0 23.0 | 1.0 |" in capsys.readouterr().out
+    extracted = [code for code, _ in made if code != repo]
+    assert len(made) == 6 and len(set(extracted)) == 1 and extracted[0].parent == work
+    assert compare_rows.main(argv) == 0 and len(made) == 6  # finished runs are reused
+    (repo / "rate.txt").write_text("0.5")
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        compare_rows.main(argv)
+    git("checkout", "-q", "rate.txt")
+    with pytest.raises(SystemExit, match="HEAD is HEAD"):
+        compare_rows.main(["--against", "HEAD"])
+    with pytest.raises(SystemExit):  # argparse: one seed cannot tell rounding from a change
+        compare_rows.main(["--against", "HEAD~1", "--seeds", "3"])
