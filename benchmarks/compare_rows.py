@@ -207,14 +207,19 @@ def code_of(sha: str, work: Path) -> Path:
 
 
 def run_reproduce(code: Path, seed: int, out: Path) -> None:
-    """``advex reproduce --quick --seed SEED --out OUT`` with the code in ``code``."""
+    """``advex reproduce --quick --seed SEED --out OUT`` with the code in ``code``; what it
+    prints goes to ``OUT.log`` beside the folder."""
     command = [sys.executable, "-m", "attacks.cli", "reproduce", "--quick", "--quiet", "--seed", str(seed), "--out", str(out)]
     environment = {**os.environ, "PYTHONPATH": str(code)}  # that folder's packages, not the installed ones
     if "MINIGRAD_DATA" in environment:  # the run's working folder is the code's: a relative path would move
         environment["MINIGRAD_DATA"] = os.path.abspath(environment["MINIGRAD_DATA"])
-    done = subprocess.run(command, cwd=code, env=environment)
+    log = out.with_name(out.name + ".log")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as printed:
+        done = subprocess.run(command, cwd=code, env=environment, stdout=printed, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} (in {code}) failed with status {done.returncode}")
+        raise SystemExit(f"{' '.join(command)} (in {code}) failed with status {done.returncode}; "
+                         f"its output is in {log}")
 
 
 def make_runs(rev: str, seeds, work: Path | None = None) -> tuple[list, list]:

@@ -153,3 +153,14 @@ def test_against_a_commit_extracts_its_code_runs_both_sides_once_and_compares(tm
         compare_rows.main(["--against", "HEAD"])
     with pytest.raises(SystemExit):  # argparse: one seed cannot tell rounding from a change
         compare_rows.main(["--against", "HEAD~1", "--seeds", "3"])
+
+
+def test_a_failing_run_names_its_log(tmp_path, monkeypatch):
+    code = tmp_path / "code" / "attacks"
+    code.mkdir(parents=True)
+    (code / "__init__.py").write_text("")
+    (code / "cli.py").write_text("import sys\nprint('no MNIST here')\nsys.exit(3)\n")
+    out = tmp_path / "work" / "abc-seed0"
+    with pytest.raises(SystemExit, match="failed with status 3; its output is in .*abc-seed0.log"):
+        compare_rows.run_reproduce(tmp_path / "code", 0, out)
+    assert "no MNIST here" in (tmp_path / "work" / "abc-seed0.log").read_text()
