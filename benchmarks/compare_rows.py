@@ -15,7 +15,8 @@ makes the runs and compares them: ``REV``'s code (extracted with ``git archive``
 each run ``advex reproduce --quick --seed S`` for the ``--seeds`` (default 0 to 3),
 one run at a time, about 3 minutes each on 2 cores. A finished run is kept under the
 commit's name and reused the next time, so uncommitted changes are refused: commit
-first. Runs made some other way are compared with ``--before DIR... --after DIR...``
+first. The reuse knows nothing of the machine: on another machine, or under another
+``OPENBLAS_CORETYPE``, delete ``benchmarks/results/rows/`` first. Runs made some other way are compared with ``--before DIR... --after DIR...``
 (``advex reproduce --out`` folders).
 
 For every rate row (error rates and confidences, in percent) it prints the values by
