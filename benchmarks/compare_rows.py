@@ -16,8 +16,9 @@ each run ``advex reproduce --quick --seed S`` for the ``--seeds`` (default 0 to 
 one run at a time, about 3 minutes each on 2 cores. A finished run is kept under the
 commit's name and reused the next time, so uncommitted changes are refused: commit
 first. The reuse knows nothing of the machine: on another machine, or under another
-``OPENBLAS_CORETYPE``, delete ``benchmarks/results/rows/`` first. Runs made some other way are compared with ``--before DIR... --after DIR...``
-(``advex reproduce --out`` folders).
+``OPENBLAS_CORETYPE``, delete ``benchmarks/results/rows/`` first. Runs made some other
+way are compared with ``--before DIR... --after DIR...`` (``advex reproduce --out``
+folders).
 
 For every rate row (error rates and confidences, in percent) it prints the values by
 seed, the largest same-seed move, the spread of the "before" runs over the seeds (how
@@ -33,7 +34,6 @@ double within it, so read the table, not only the exit status.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -200,9 +200,11 @@ def code_of(sha: str, work: Path) -> Path:
         partial = work / f".code-{sha[:12]}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", "--format=tar", sha], cwd=ROOT, capture_output=True, check=True).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        archive = partial / "tree.tar"
+        git("archive", "--format=tar", f"--output={archive}", sha)
+        with tarfile.open(archive) as tar:
             tar.extractall(partial, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        archive.unlink()
         partial.rename(dest)
     return dest
 
