@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 
-from .engine import CHAIN, overhead_us_per_op
+from .engine import CHAIN, overhead_chain, us_per_op
 from .harness import ROOT
 
 IMPLEMENTATIONS = ("engine", "numpy")
@@ -74,7 +74,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker:  # inside callgrind: run the chains and nothing else
         impl, chains = args.worker
-        overhead_us_per_op(impl, int(chains))
+        chain = overhead_chain(impl)
+        chain()  # the warm-up that benchmarks.engine's worker makes too
+        us_per_op(chain, int(chains))
         return 0
     if not 0 <= args.few < args.many:
         parser.error(f"--few ({args.few}) must be at least 0 and less than --many ({args.many})")
