@@ -278,3 +278,34 @@ def test_targets_are_judged_by_minimum_and_median_together():
     lines = bench.targets_report(bench.target_rows({"mlp": fast}))
     assert "| MLP 784-1200-1200-10, one epoch | hand-written NumPy | 1.00 | 0.80 | 0.80 | yes |" in lines
     assert bench.targets_report(bench.target_rows({})) == []
+
+
+@pytest.mark.parametrize("kind", ["floor", "saved"])
+def test_the_floor_engines_compute_minigrads_gradient(kind):
+    from benchmarks import overhead_floor as floor
+
+    assert floor.check_agreement() < 1e-6
+    node, multiply, tanh, walk = floor.FLOORS[kind]
+    x = node(np.array([0.5, -2.0], np.float32), requires_grad=True)
+    c = node(np.array([3.0, 3.0], np.float32))
+    reused = multiply(multiply(x, x), tanh(x))  # x is used three times: x^2 tanh(x)
+    gradient = walk(multiply(reused, c))[id(x)]
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(gradient, 3.0 * (2 * x.data * t + x.data**2 * (1 - t**2)), rtol=1e-6)
+    assert x.pending is None and reused.parents == ()  # the walk leaves nothing behind
+
+
+def test_the_floor_benchmark_reports_all_three_and_writes_json(tmp_path, capsys):
+    from benchmarks import overhead_floor as floor
+
+    out = tmp_path / "floor.json"
+    assert floor.main(["--chains", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for label in floor.IMPLEMENTATIONS.values():
+        assert f"| {label} |" in printed
+    assert "above the floor" in printed and "agree with minigrad's" in printed
+    measured = json.loads(out.read_text())["us_per_op"]
+    assert set(measured) == set(floor.IMPLEMENTATIONS)
+    assert all(m["min"] > 0 and m["mean"] >= m["min"] for m in measured.values())
+    with pytest.raises(SystemExit):
+        floor.main(["--chains", "0", "--out", str(out)])
