@@ -141,11 +141,16 @@ def library_functions(kind: str, params):
 
 
 # --- workers: one implementation, one task, one process ------------------------------------
+def chain_inputs():
+    """The overhead chain's input x and constant c: 10 float32 numbers each."""
+    return np.linspace(-1, 1, 10, dtype=np.float32), np.full(10, 0.9, np.float32)
+
+
 def overhead_chain(impl: str):
     """A function running CHAIN alternating ``* c`` and tanh ops on 10 floats, forward and
-    backward (``numpy``: the same ufunc calls, forward only: the scale)."""
-    c = np.full(10, 0.9, np.float32)
-    x = np.linspace(-1, 1, 10, dtype=np.float32)
+    backward (``numpy``: the same ufunc calls, forward only: the scale). The engine's
+    returns the gradient of the chain's sum with respect to x."""
+    x, c = chain_inputs()
     if impl in PEERS:
         return PEERS[impl].overhead_chain(x, c, CHAIN)
     if impl == "engine":
@@ -158,7 +163,9 @@ def overhead_chain(impl: str):
             y = tanh(y * c)
         if impl == "engine":
             y.sum().backward()
-            x.grad = None
+            gradient, x.grad = x.grad, None
+            return gradient
+        return None
 
     return chain
 
@@ -171,26 +178,40 @@ def us_per_op(chain, chains: int) -> float:
     return (time.perf_counter() - start) / (chains * CHAIN) * 1e6
 
 
+def interleaved_us_per_op(chains: dict, count: int, blocks: int = 10) -> tuple[dict, int]:
+    """``({name: [us per op, block by block]}, chains timed each)`` for several chain functions
+    timed in one process, after one untimed call of each.
+
+    The ``count`` calls of each are split into ``blocks`` blocks, and the functions take
+    turns block by block, the first of each round moving one place along every round, so
+    that each compares like with like (the same interpreter, allocator state and clock
+    speed) and none always follows the same neighbour.
+    """
+    names = list(chains)
+    for chain in chains.values():
+        chain()
+    per_block = max(1, count // blocks)
+    times = {name: [] for name in names}
+    for round_ in range(blocks):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            times[name].append(us_per_op(chains[name], per_block))
+    return times, per_block * blocks
+
+
 def overhead_us_per_op(impl: str, chains: int) -> dict:
     """``{"value": us per op}`` of ``impl``'s chain, after one untimed chain.
 
     For the engine, also ``numpy_in_process``: the bare ufunc calls' us per op, timed in
-    the same process, in blocks taking turns with the engine's (ten of each), so the ratio
-    of the two compares like with like: the same interpreter, allocator state and clock
-    speed. The performance target is stated in that ratio (:data:`TARGETS`).
+    the same process, taking turns with the engine's (:func:`interleaved_us_per_op`), so
+    that the ratio of the two compares like with like. The performance target is stated
+    in that ratio (:data:`TARGETS`). Both are means over the blocks.
     """
-    chain = overhead_chain(impl)
-    chain()
     if impl != "engine":
+        chain = overhead_chain(impl)
+        chain()
         return {"value": us_per_op(chain, chains)}
-    bare = overhead_chain("numpy")
-    bare()
-    blocks, block = 10, max(1, chains // 10)
-    engine_us = bare_us = 0.0
-    for _ in range(blocks):
-        engine_us += us_per_op(chain, block) / blocks
-        bare_us += us_per_op(bare, block) / blocks
-    return {"value": engine_us, "numpy_in_process": bare_us}
+    times, _ = interleaved_us_per_op({"engine": overhead_chain("engine"), "numpy": overhead_chain("numpy")}, chains)
+    return {"value": statistics.fmean(times["engine"]), "numpy_in_process": statistics.fmean(times["numpy"])}
 
 
 def batch_function(impl: str, task: str, params, batch: int | None = None):

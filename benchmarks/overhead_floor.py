@@ -1,57 +1,88 @@
 """How low can the per-op overhead go in Python? ``python -m benchmarks.overhead_floor``.
 
 :mod:`benchmarks.engine` times minigrad's *per-op overhead* on a chain of 100 small
-ops (``y * c`` and ``tanh`` alternating, on 10 float32 numbers, forward and backward)
-against the bare NumPy ufunc calls of the same chain. This module times the same
-chain in the smallest reverse-mode engine that still computes the same gradient,
-written here (:class:`FloorNode`) to be nothing more than that:
+ops (``y * c`` and ``tanh`` alternating, on 10 float32 numbers, then a sum, forward and
+backward) against the bare NumPy ufunc calls of the chain's forward pass. This module
+splits minigrad's time into three parts by timing, in the same process, the same
+chain in three more ways:
 
-* a node holds its value, its parents, one VJP closure per parent and its creation
-  number, in ``__slots__``;
-* ``mul`` and ``tanh`` are the only ops, with no conversion of their inputs;
-* ``backward`` takes nodes from a heap, largest creation number first (the order
-  :func:`minigrad.engine.backprop` walks), calls the VJPs and sums what arrives.
+* ``arithmetic``: exactly the ufunc calls minigrad makes, forward and backward, written
+  out by hand with no graph at all (:func:`arithmetic_chain`). What is left when
+  nothing is recorded.
+* ``floor``: a *floor engine* of minigrad's shape (:class:`FloorNode`): a node per op
+  holding its value, its parents, one VJP closure per parent and its creation number,
+  in ``__slots__``; ``mul``, ``tanh`` and ``total`` (the sum) as the only ops, each
+  recording a node only when an input requires grad; a backward walk that takes nodes
+  from a heap, largest creation number first (the order :func:`minigrad.engine.backprop`
+  walks), calls the VJPs and sums what arrives.
+* ``saved``: the same floor recording ops the other common way (:class:`SavedNode`):
+  one module-level backward function per op and the arrays it saved, as PyTorch's
+  ``ctx.save_for_backward`` does. It answers whether the shape of the op record matters.
 
-A second floor records ops the other common way (:class:`SavedNode`): instead of a
-closure per input, a node keeps one module-level backward function and the arrays it
-saved, as PyTorch's ``ctx.save_for_backward`` does. Comparing the two answers whether
-the shape of the op record matters for the overhead.
+The floors make the same ufunc calls as minigrad, in the same order: their gradients
+must equal minigrad's bit for bit, which :func:`check_agreement` checks before timing.
+What they leave out is everything else minigrad does on every op: the dtype policy
+(``x * 0.5`` stays float32, integers never wrap), broadcasting (and summing a gradient
+back to its input's shape), operators that forward to the ops, the shape and dtype check
+of every VJP's result, read-only incoming gradients (a VJP that writes into ``g``
+raises instead of corrupting a sibling's gradient), ``no_grad`` and ``detect_anomaly``,
+freed-graph errors, targets (an input gradient that skips the weights' VJPs), consumers
+(the optimizer's folded update) and ``Tensor.backward``'s checks and ``.grad``. A floor
+is a measuring instrument, not a design to copy: it has none of minigrad's guarantees,
+and it is the floor of *this* design (a node object per op, a heap-ordered walk); an
+engine of another design, a tape for instance, has a floor of its own.
 
-What the floors leave out is everything minigrad does on every op besides that: the dtype
-policy (``x * 0.5`` stays float32, integers never wrap), broadcasting (and summing a
-gradient back to its input's shape), the shape and dtype check of every VJP's result,
-read-only incoming gradients (a VJP that writes into ``g`` raises instead of
-corrupting a sibling's gradient), ``no_grad`` and ``detect_anomaly``, freed-graph
-errors, targets (an input gradient that skips the weights' VJPs) and consumers (the
-optimizer's folded update). A floor is therefore not a design to copy; it is the
-cost of the Python a graph needs at all, and the difference between it and minigrad
-is what those guarantees cost per op. It also shows how much room a target stated as
-a ratio to the bare ufunc call leaves for everything beyond the graph itself.
-
-The four chains are timed in one process, in blocks taking turns (bare, floor, saved,
-minigrad, bare, ...), and reported as microseconds per op and as ratios to the bare
-ufunc call. Each floor's gradient is checked against minigrad's before anything is
-timed, so all compute the same thing.
+So minigrad's time per op is the arithmetic, plus the graph (floor minus arithmetic),
+plus minigrad's own work beyond the floor; a target stated as a ratio to the bare
+ufunc call can be read against those three parts. All are timed by
+:func:`benchmarks.engine.interleaved_us_per_op`, the helper the engine benchmark's
+overhead row uses, and reported as the mean over its blocks (the minimum in brackets).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import sys
-import time
 from heapq import heappop, heappush
 from pathlib import Path
 
 import numpy as np
 
-from .engine import CHAIN, overhead_chain, us_per_op
+from .engine import CHAIN, chain_inputs, interleaved_us_per_op, overhead_chain
 from .harness import ROOT, environment, environment_lines, write_json
 
 _CREATED = itertools.count()
-_ONE = np.ones((), np.float32)  # a 0-d array: NumPy converts a Python 1 on every call, which costs
+_ONE = np.ones((), np.float32)  # 1 as a 0-d array, as minigrad's tanh VJP uses (a Python 1 costs a conversion per call)
 
 
+# --- the arithmetic alone ------------------------------------------------------------------
+def arithmetic_chain():
+    """The chain's ufunc calls, forward and backward, with no graph: minigrad's, one by one.
+
+    Forward: ``u = y * c`` and ``y = tanh(u)``, then the sum. Backward from the sum's
+    ones (broadcast to x's shape), through each op from the last: tanh's
+    ``g * (1 - z * z)`` and the product's ``g * c``. Returns the gradient with respect to x.
+    """
+    x, c = chain_inputs()
+
+    def chain():
+        y, outputs = x, []
+        for _ in range(CHAIN // 2):
+            y = np.tanh(y * c)
+            outputs.append(y)
+        np.asarray(y.sum())
+        g = np.broadcast_to(np.ones((), np.float32), x.shape)
+        for z in reversed(outputs):
+            g = g * (_ONE - z * z)
+            g = g * c
+        return g
+
+    return chain
+
+
+# --- the floor engine: a closure per VJP --------------------------------------------------
 class FloorNode:
     """A value in a recorded graph, and nothing else (see the module docstring)."""
 
@@ -65,17 +96,30 @@ class FloorNode:
 def mul(a: FloorNode, b: FloorNode) -> FloorNode:
     """z = a * b; VJPs g * b and g * a."""
     x, y = a.data, b.data
-    return FloorNode(x * y, (a, b), (lambda g: g * y, lambda g: g * x), True)
+    if a.requires_grad or b.requires_grad:
+        return FloorNode(x * y, (a, b), (lambda g: g * y, lambda g: g * x), True)
+    return FloorNode(x * y)
 
 
 def tanh(a: FloorNode) -> FloorNode:
     """z = tanh(a); VJP g * (1 - z^2)."""
     z = np.tanh(a.data)
-    return FloorNode(z, (a,), (lambda g: g * (_ONE - z * z),), True)
+    if a.requires_grad:
+        return FloorNode(z, (a,), (lambda g: g * (_ONE - z * z),), True)
+    return FloorNode(z)
+
+
+def total(a: FloorNode) -> FloorNode:
+    """z = sum of a (0-d); VJP g broadcast to a's shape."""
+    x = a.data
+    if a.requires_grad:
+        return FloorNode(np.asarray(x.sum()), (a,), (lambda g: np.broadcast_to(g, x.shape),), True)
+    return FloorNode(np.asarray(x.sum()))
 
 
 def backward(root: FloorNode) -> dict:
-    """``{id(leaf): d root / d leaf}`` for the leaves that require grad, with d root / d root = 1.
+    """``{id(leaf): d root / d leaf}`` for the leaves that require grad; ``root`` must be an
+    op's output that requires grad.
 
     Every consumer of a node was created after it, so taking nodes largest creation
     number first hands each one its complete gradient before it passes it on.
@@ -97,12 +141,18 @@ def backward(root: FloorNode) -> dict:
                 else:
                     parent.pending = parent.pending + contribution
         node.parents, node.vjps = (), None  # free the graph as it is walked, as minigrad does
+    return _collect(leaves)
+
+
+def _collect(leaves: dict) -> dict:
+    """The leaves' gradients, their pending slots emptied."""
     gradients = {key: leaf.pending for key, leaf in leaves.items()}
     for leaf in leaves.values():
         leaf.pending = None
     return gradients
 
 
+# --- the floor engine: saved arrays, one backward function per op ---------------------------
 class SavedNode:
     """A value in a recorded graph whose op saved arrays for one backward function."""
 
@@ -122,15 +172,32 @@ def _tanh_backward(g, z, parents):
     return (g * (_ONE - z * z),)
 
 
+def _total_backward(g, shape, parents):
+    return (np.broadcast_to(g, shape),)
+
+
 def saved_mul(a: SavedNode, b: SavedNode) -> SavedNode:
     """z = a * b, saving (a, b) for ``_mul_backward``."""
-    return SavedNode(a.data * b.data, (a, b), _mul_backward, (a.data, b.data), True)
+    x, y = a.data, b.data
+    if a.requires_grad or b.requires_grad:
+        return SavedNode(x * y, (a, b), _mul_backward, (x, y), True)
+    return SavedNode(x * y)
 
 
 def saved_tanh(a: SavedNode) -> SavedNode:
     """z = tanh(a), saving z for ``_tanh_backward``."""
     z = np.tanh(a.data)
-    return SavedNode(z, (a,), _tanh_backward, z, True)
+    if a.requires_grad:
+        return SavedNode(z, (a,), _tanh_backward, z, True)
+    return SavedNode(z)
+
+
+def saved_total(a: SavedNode) -> SavedNode:
+    """z = sum of a (0-d), saving a's shape for ``_total_backward``."""
+    x = a.data
+    if a.requires_grad:
+        return SavedNode(np.asarray(x.sum()), (a,), _total_backward, x.shape, True)
+    return SavedNode(np.asarray(x.sum()))
 
 
 def saved_backward(root: SavedNode) -> dict:
@@ -155,25 +222,19 @@ def saved_backward(root: SavedNode) -> dict:
                 else:
                     parent.pending = parent.pending + contribution
         node.parents, node.saved = (), None
-    gradients = {key: leaf.pending for key, leaf in leaves.items()}
-    for leaf in leaves.values():
-        leaf.pending = None
-    return gradients
+    return _collect(leaves)
 
 
-def chain_inputs():
-    """The chain's input x and constant c, as in :func:`benchmarks.engine.overhead_chain`."""
-    return np.linspace(-1, 1, 10, dtype=np.float32), np.full(10, 0.9, np.float32)
-
-
-FLOORS = {"floor": (FloorNode, mul, tanh, backward), "saved": (SavedNode, saved_mul, saved_tanh, saved_backward)}
+# --- the chains, checked and timed ----------------------------------------------------------
+FLOORS = {"floor": (FloorNode, mul, tanh, total, backward),
+          "saved": (SavedNode, saved_mul, saved_tanh, saved_total, saved_backward)}
 
 
 def floor_chain(kind: str = "floor"):
     """A function running the overhead chain in a floor engine (``floor``: closures,
     ``saved``: saved arrays), forward and backward; it returns the gradient of the
     chain's sum with respect to x."""
-    node, multiply, tanh_op, walk = FLOORS[kind]
+    node, multiply, tanh_op, total_op, walk = FLOORS[kind]
     x_value, c_value = chain_inputs()
     x, c = node(x_value, requires_grad=True), node(c_value)
 
@@ -181,66 +242,48 @@ def floor_chain(kind: str = "floor"):
         y = x
         for _ in range(CHAIN // 2):
             y = tanh_op(multiply(y, c))
-        return walk(y)[id(x)]  # the sum's gradient: d sum(y) / dy is all ones
+        return walk(total_op(y))[id(x)]
 
     return chain
 
 
-def minigrad_gradient() -> np.ndarray:
-    """The same chain's gradient from minigrad, for :func:`check_agreement`."""
-    import minigrad
-
-    x_value, c_value = chain_inputs()
-    x, c = minigrad.Tensor(x_value, requires_grad=True), minigrad.Tensor(c_value)
-    y = x
-    for _ in range(CHAIN // 2):
-        y = minigrad.tanh(y * c)
-    y.sum().backward()
-    return x.grad
+def check_agreement() -> None:
+    """Raise unless the arithmetic and both floors give exactly the gradient of minigrad's
+    timed chain: the same ufunc calls in the same order round the same way."""
+    engine = overhead_chain("engine")()
+    others = {"arithmetic": arithmetic_chain()(), **{kind: floor_chain(kind)() for kind in FLOORS}}
+    for name, gradient in others.items():
+        if gradient.dtype != engine.dtype or not np.array_equal(gradient, engine):
+            raise AssertionError(f"the {name} chain's gradient {gradient} is not minigrad's {engine}: "
+                                 "it no longer makes the same ufunc calls")
 
 
-def check_agreement() -> float:
-    """The largest difference between a floor's gradient and minigrad's; raises if they differ."""
-    engine, largest = minigrad_gradient(), 0.0
-    for kind in FLOORS:
-        floor = floor_chain(kind)()
-        if floor.dtype != engine.dtype or not np.allclose(floor, engine, rtol=1e-6, atol=1e-7):
-            raise AssertionError(f"the {kind} floor engine's gradient {floor} differs from minigrad's {engine}")
-        largest = max(largest, float(np.abs(floor - engine).max()))
-    return largest
+IMPLEMENTATIONS = {"numpy": "bare NumPy ufunc calls, forward only", "arithmetic": "the same, forward and backward",
+                   "floor": "floor engine, a closure per VJP", "saved": "floor engine, saved arrays",
+                   "engine": "minigrad"}
 
 
-IMPLEMENTATIONS = {"numpy": "bare NumPy ufunc calls", "floor": "floor engine, a closure per VJP",
-                   "saved": "floor engine, saved arrays", "engine": "minigrad"}
-
-
-def measure(chains: int, blocks: int = 10) -> dict:
-    """Microseconds per op of each implementation's chain, ``blocks`` blocks of ``chains // blocks``
-    chains each, taking turns; after one untimed chain of each. Returns the mean and the
-    minimum over blocks, per implementation."""
-    functions = {"numpy": overhead_chain("numpy"), "floor": floor_chain("floor"), "saved": floor_chain("saved"),
-                 "engine": overhead_chain("engine")}
-    for chain in functions.values():
-        chain()
-    per_block = max(1, chains // blocks)
-    times = {impl: [] for impl in functions}
-    for _ in range(blocks):
-        for impl, chain in functions.items():
-            times[impl].append(us_per_op(chain, per_block))
-    return {impl: {"mean": sum(t) / len(t), "min": min(t)} for impl, t in times.items()}
+def measure(chains: int) -> tuple[dict, int]:
+    """``({implementation: {"mean", "min"}}, chains timed each)``: us per op, taking turns."""
+    functions = {"numpy": overhead_chain("numpy"), "arithmetic": arithmetic_chain(), "floor": floor_chain("floor"),
+                 "saved": floor_chain("saved"), "engine": overhead_chain("engine")}
+    times, timed = interleaved_us_per_op(functions, chains)
+    return {name: {"mean": statistics.fmean(t), "min": min(t)} for name, t in times.items()}, timed
 
 
 def report(measured: dict) -> list:
-    """The table's lines: us per op and the ratio to the bare ufunc call, by the mean and by the minimum."""
+    """The table's lines (us per op and the ratio to the bare ufunc call, mean [min]) and the split."""
     bare = measured["numpy"]
     lines = ["| implementation | us per op, mean [min] | ratio to the bare ufunc call, mean [min] |", "|---|---|---|"]
-    for impl, label in IMPLEMENTATIONS.items():
-        m = measured[impl]
+    for name, label in IMPLEMENTATIONS.items():
+        m = measured[name]
         lines.append(f"| {label} | {m['mean']:.3f} [{m['min']:.3f}] | "
                      f"{m['mean'] / bare['mean']:.2f}x [{m['min'] / bare['min']:.2f}x] |")
-    above = measured["engine"]["mean"] - measured["floor"]["mean"]
-    lines += ["", f"minigrad spends {above:.2f} us per op ({above / measured['engine']['mean']:.0%} of its time) "
-                  "above the floor with closures: what its checks, dtype policy, broadcasting and grad modes cost."]
+    mean = {name: m["mean"] / bare["mean"] for name, m in measured.items()}
+    lines += ["", f"minigrad's {mean['engine']:.2f}x (means): the arithmetic {mean['arithmetic']:.2f}x, the graph "
+                  f"{mean['floor'] - mean['arithmetic']:.2f}x more (the closure floor), and minigrad's work beyond "
+                  f"the floor {mean['engine'] - mean['floor']:.2f}x "
+                  f"({measured['engine']['mean'] - measured['floor']['mean']:.2f} us per op)."]
     return lines
 
 
@@ -251,15 +294,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.chains < 1:
         parser.error(f"--chains must be at least 1, got {args.chains}")
-    difference = check_agreement()
-    measured = measure(args.chains)
+    check_agreement()
+    measured, timed = measure(args.chains)
     env = environment(peers=False)
-    lines = [f"## The per-op overhead against a check-free floor ({CHAIN} ops on 10 float32, forward and backward; "
-             f"{args.chains} chains each)", "", *environment_lines(env), "", *report(measured), "",
-             f"Both floors' gradients agree with minigrad's (largest difference {difference:.1e})."]
+    lines = [f"## The per-op overhead, split ({CHAIN} ops on 10 float32, forward and backward; {timed} chains each)",
+             "", *environment_lines(env), "", *report(measured), "",
+             "The arithmetic and both floors give exactly minigrad's gradient (checked before timing)."]
     print("\n".join(lines))
-    write_json(args.out, {"chains": args.chains, "environment": env, "us_per_op": measured,
-                          "max_gradient_difference": difference})
+    write_json(args.out, {"chains": timed, "environment": env, "us_per_op": measured})
     print(f"\nJSON written to {args.out}")
     return 0
 
