@@ -1,4 +1,4 @@
-"""How low can the per-op overhead go in Python? ``python -m benchmarks.overhead_floor``.
+"""What the per-op overhead is made of: arithmetic, graph, and minigrad's own work. ``python -m benchmarks.overhead_floor``.
 
 :mod:`benchmarks.engine` times minigrad's *per-op overhead* on a chain of 100 small
 ops (``y * c`` and ``tanh`` alternating, on 10 float32 numbers, then a sum, forward and
