@@ -1,0 +1,60 @@
+"""Files written by an earlier commit still load, give the same outputs, and resume.
+
+``tests/fixtures/e4bdc86/`` holds model files and a training checkpoint written by the
+code of commit e4bdc86 (its ``make.py`` says how): what users of that commit hold.
+A change to a layer's parameters, the file format or the optimizer's state must keep
+reading them.
+"""
+
+import importlib.util
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import models
+import training.loop
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "e4bdc86")
+MODEL_FILES = sorted(name[: -len(".npz")] for name in os.listdir(os.path.join(FIXTURES, "models")))
+
+
+def _make_module():
+    spec = importlib.util.spec_from_file_location("e4bdc86_make", os.path.join(FIXTURES, "make.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_registered_class_has_an_old_file():
+    classes = {type(models.load(os.path.join(FIXTURES, "models", f"{name}.npz"))).__name__ for name in MODEL_FILES}
+    assert classes >= {"LogisticRegression", "SoftmaxRegression", "MLP", "MaxoutNetwork", "RBFNetwork",
+                       "SmallConvNet", "ConvMaxoutNetwork"}
+
+
+@pytest.mark.parametrize("name", MODEL_FILES)
+def test_old_model_file_gives_the_same_logits(name):
+    model = models.load(os.path.join(FIXTURES, "models", f"{name}.npz"))
+    with np.load(os.path.join(FIXTURES, "outputs.npz")) as outputs:
+        x, expected = outputs[f"{name}_x"], outputs[name]
+    logits = model.logits(x).data
+    assert logits.dtype == np.float32
+    # float32 rounding only: even at e4bdc86 a loaded maxout network sums in another order than the trained one
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=2e-5)
+
+
+def test_old_checkpoint_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    make = _make_module()
+    shutil.copytree(os.path.join(FIXTURES, "checkpoint"), tmp_path / "checkpoint")
+    steps = []
+    step = training.loop.train_step
+    monkeypatch.setattr(training.loop, "train_step", lambda *args: steps.append(1) or step(*args))
+    resumed = make.checkpoint_run(tmp_path / "checkpoint", epochs=4, resume=True)
+    n_train = make.N_TRAIN - make.N_TRAIN // 4  # val_fraction=0.25
+    assert len(steps) == 2 * -(-n_train // 20), "the run did not start from the checkpoint's epoch 2"
+    finished = models.load(os.path.join(FIXTURES, "finished.npz"))
+    for (key, value), (other_key, other) in zip(sorted(resumed.state_dict().items()),
+                                                sorted(finished.state_dict().items())):
+        assert key == other_key
+        np.testing.assert_allclose(value, other, rtol=1e-4, atol=1e-6, err_msg=key)
