@@ -429,9 +429,18 @@ class ImageClassifier(Classifier):
 class PreprocessedInputs(Classifier):
     """An image classifier with preprocessing, fed rows that are preprocessed already.
 
-    It shares the model's layers (and so its weights and mode): ``fgsm(view,
-    model.preprocess(x).data, y, eps)`` perturbs by eps in the preprocessed units, as
-    the maxout paper's CIFAR-10 eps is. It has no file of its own: save the model.
+    It shares the model's layers (and so its weights and mode): an attack on it perturbs
+    by eps in the preprocessed units, as the maxout paper's CIFAR-10 eps is. Preprocessed
+    rows are not pixels, so nothing clips them to [0, 1]: pass ``clip=None``. It has no
+    file of its own: save the model.
+
+    >>> import numpy as np, attacks, models
+    >>> model = models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8), n_classes=3, preprocessing="gcn_zca", seed=0)
+    >>> x = np.random.default_rng(0).random((20, 3 * 8 * 8), dtype=np.float32)
+    >>> z = model.preprocess.fit(x)(x).data                  # the rows in the paper's units
+    >>> z_adv = attacks.fgsm(model.on_preprocessed(), z, np.arange(20) % 3, 0.1, clip=None)
+    >>> float(np.abs(z_adv - z).max().round(6))             # eps = 0.1 in those units
+    0.1
     """
 
     input_units = "preprocessed"

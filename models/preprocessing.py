@@ -65,9 +65,20 @@ class ContrastWhitening(Module):
     def fitted(self) -> bool:
         return not np.isnan(self.whitening[0, 0])
 
-    def forward(self, x):
+    def check_fitted(self, what: str = "ContrastWhitening") -> None:
+        """A ValueError naming ``what`` unless the layer has been fitted (or loaded fitted)."""
         if not self.fitted:
-            raise ValueError("ContrastWhitening: not fitted: call fit(training rows) first (or load a saved model)")
+            raise ValueError(f"{what}: not fitted: call fit(training rows) first (or load a saved model)")
+
+    def check_rows(self, shape: tuple, what: str) -> None:
+        """A ValueError naming ``what``, the expected and the given shape, unless ``shape`` is (N, n_features)."""
+        if len(shape) != 2 or shape[1] != self.n_features:
+            raise ValueError(f"{what}: x must have shape (N, {self.n_features}) (the layer's n_features), "
+                             f"got {shape}")
+
+    def forward(self, x):
+        self.check_fitted()
+        self.check_rows(np.shape(x), "ContrastWhitening")
         g = self.contrast_normalise(x)
         dtype = g.data.dtype  # float32 buffers meet float32 inputs without a copy; float64 (gradcheck) stays float64
         return mg.matmul(g - self.mean.astype(dtype, copy=False), self.whitening.astype(dtype, copy=False))
@@ -92,10 +103,13 @@ class ContrastWhitening(Module):
         fewer images than pixels, the covariance has rank below N, and the thin SVD of
         the centred images gives the same eigenvectors at a fraction of the cost; every
         other direction has variance 0, so ``W`` is ``b^(-1/2)`` there.
+
+        ``batch_size`` is a positive int (a bad one would fit nothing, or fail inside NumPy);
+        ``X`` holds real numbers, at least 2 rows of ``n_features``, none NaN or inf. A
+        refused fit leaves the layer as it was.
         """
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features or len(X) < 2:
-            raise ValueError(f"ContrastWhitening.fit: X must have shape (N >= 2, {self.n_features}), got {X.shape}")
+        batch_size = positive_int(batch_size, "ContrastWhitening.fit: batch_size")
+        X = self._training_rows(X)
         if len(X) < self.n_features:
             g = self._normalised_rows(X, batch_size).astype(np.float64)
             mean = g.mean(axis=0)
@@ -119,6 +133,19 @@ class ContrastWhitening(Module):
         self.whitening[...] = whitening
         return self
 
+    def _training_rows(self, X) -> np.ndarray:
+        """``X`` as an array of real numbers of shape (N >= 2, n_features), or a ValueError saying what it is."""
+        try:
+            X = np.asarray(X)
+        except ValueError:  # a ragged list of rows
+            raise ValueError("ContrastWhitening.fit: X must be an array of rows of equal length, got a ragged list") \
+                from None
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"ContrastWhitening.fit: X must hold real numbers, got dtype {X.dtype}")
+        if X.ndim != 2 or X.shape[1] != self.n_features or len(X) < 2:
+            raise ValueError(f"ContrastWhitening.fit: X must have shape (N >= 2, {self.n_features}), got {X.shape}")
+        return X
+
     def _normalised_rows(self, X, batch_size: int) -> np.ndarray:
         """GCN of the rows of ``X`` as float32, in batches, refusing NaN and inf."""
         parts = []
@@ -140,7 +167,11 @@ class ContrastWhitening(Module):
         remains is the perturbation in pixel units: its L-infinity norm is what an eps
         in preprocessed units costs in pixels.
         """
+        self.check_fitted("ContrastWhitening.pixel_change")
         x, dz = np.asarray(x, dtype=np.float32), np.asarray(dz, dtype=np.float64)
+        self.check_rows(x.shape, "ContrastWhitening.pixel_change")
+        if dz.shape != x.shape:
+            raise ValueError(f"ContrastWhitening.pixel_change: dz must have the shape of x, {x.shape}, got {dz.shape}")
         dg = scipy.linalg.solve(self.whitening.astype(np.float64), dz.T, assume_a="pos").T
         centered = x - x.mean(axis=1, keepdims=True)
         norm = np.sqrt(np.einsum("ij,ij->i", centered, centered))[:, None]

@@ -85,6 +85,54 @@ def test_an_unfitted_layer_refuses_to_run_and_bad_training_rows_are_refused():
         models.ContrastWhitening(D, filter_bias=0)
 
 
+@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True, "10", None])
+def test_fit_refuses_a_batch_size_that_is_not_a_positive_int_and_stays_unfitted(batch_size):
+    layer = models.ContrastWhitening(D)
+    with pytest.raises(ValueError, match=rf"ContrastWhitening.fit: batch_size must be an integer >= 1, got {batch_size!r}"):
+        layer.fit(images(100), batch_size=batch_size)  # -1 used to give a fit of zeros
+    assert not layer.fitted and np.isnan(layer.mean).all()
+
+
+@pytest.mark.parametrize("n", [30, 100])  # both routes: the SVD's and the covariance's
+def test_the_fit_does_not_depend_on_the_batch_size(n):
+    X = images(n)
+    whole, batched = models.ContrastWhitening(D).fit(X), models.ContrastWhitening(D).fit(X, batch_size=7)
+    assert np.allclose(whole.mean, batched.mean, atol=1e-5) and np.allclose(whole.whitening, batched.whitening, atol=1e-4)
+    assert not np.allclose(batched.whitening, 0)
+
+
+@pytest.mark.parametrize("X, message", [
+    (np.full((5, D), "0.5"), "X must hold real numbers, got dtype <U3"),
+    ([[0.5] * D, [0.5] * (D - 1)], "X must be an array of rows of equal length, got a ragged list"),
+    (images(1), r"X must have shape \(N >= 2, 48\), got \(1, 48\)"),
+    (images(4).reshape(-1), r"X must have shape \(N >= 2, 48\), got \(192,\)"),
+    (images(4)[:, :10], r"X must have shape \(N >= 2, 48\), got \(4, 10\)"),
+], ids=["strings", "ragged", "one row", "1-D", "wrong width"])
+def test_fit_names_what_is_wrong_with_the_training_rows(X, message):
+    layer = models.ContrastWhitening(D)
+    with pytest.raises(ValueError, match=f"ContrastWhitening.fit: {message}"):
+        layer.fit(X)
+    assert not layer.fitted
+
+
+def test_pixel_change_on_an_unfitted_layer_says_to_fit_it_first():
+    x = images(2)
+    with pytest.raises(ValueError, match=r"ContrastWhitening.pixel_change: not fitted: call fit\(training rows\) first"):
+        models.ContrastWhitening(D).pixel_change(x, x)
+
+
+def test_a_wrong_width_names_the_expected_and_the_given_shape():
+    layer = models.ContrastWhitening(D).fit(images(100))
+    narrow = images(2)[:, :10]
+    with pytest.raises(ValueError, match=r"ContrastWhitening: x must have shape \(N, 48\) \(the layer's n_features\), "
+                                         r"got \(2, 10\)"):
+        layer(narrow)
+    with pytest.raises(ValueError, match=r"ContrastWhitening.pixel_change: x must have shape \(N, 48\) .*got \(2, 10\)"):
+        layer.pixel_change(narrow, narrow)
+    with pytest.raises(ValueError, match=r"pixel_change: dz must have the shape of x, \(2, 48\), got \(3, 48\)"):
+        layer.pixel_change(images(2), images(3))
+
+
 def small_net(seed=0):
     return models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca",
                                     dropout=False, seed=seed)
