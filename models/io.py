@@ -198,4 +198,25 @@ def load(path, expected=None):
     for name, p in model.named_parameters():
         if not np.isfinite(p.data).all():
             raise ModelFileError(f"{path}: the weights {name!r} hold NaN or inf (a diverged training run?)")
+    corrupt = corrupt_buffers(model)
+    if corrupt:
+        raise ModelFileError(f"{path}: the buffers {corrupt} hold NaN or inf in part, where a layer's buffers are "
+                             "all finite (fitted) or all NaN (not fitted yet): a damaged file?")
     return model
+
+
+def corrupt_buffers(model) -> list:
+    """The names of the buffers that make a layer's state neither fitted nor unfitted.
+
+    A layer's buffers are either all finite (fitted, or fixed) or all NaN, every one of
+    them (the state of a layer such as :class:`models.ContrastWhitening` before its fit,
+    which it refuses to run in). A NaN or inf anywhere else is damage, which would
+    otherwise surface far from the file, as NaN logits.
+    """
+    corrupt = []
+    for prefix, module in model.named_modules():
+        own = {prefix + name: getattr(module, name) for name in module.buffer_names}
+        if all(np.isnan(array).all() for array in own.values()):
+            continue
+        corrupt += [name for name, array in own.items() if not np.isfinite(array).all()]
+    return corrupt

@@ -10,7 +10,8 @@ and checkpoint files name them.
 A layer may also hold *buffers*: fixed arrays that are part of the model but not
 trained (the fitted whitening of :class:`models.ContrastWhitening`). It lists their
 attribute names in ``buffer_names``; ``state_dict`` and model files keep them beside
-the parameters, and no optimizer ever sees them.
+the parameters, and no optimizer ever sees them. A layer that must be fitted holds NaN
+in every buffer until it is; :func:`models.load` refuses any other NaN or inf.
 """
 
 from __future__ import annotations

@@ -153,6 +153,48 @@ def test_the_preprocessing_is_saved_with_the_model_and_never_trained(tmp_path):
         models.load(tmp_path / "unfitted.npz").predict(images(1))
 
 
+def with_buffer(path, tmp_path, name, change):
+    """A copy of the model file ``path`` whose array ``name`` is passed through ``change`` (a hand edit)."""
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays[name] = change(arrays[name].copy())
+    edited = tmp_path / f"edited_{name.replace('.', '_')}.npz"
+    np.savez(edited, **arrays)
+    return edited
+
+
+def put(index, value):
+    def change(array):
+        array[index] = value
+        return array
+    return change
+
+
+@pytest.mark.parametrize("name, change", [
+    ("preprocess.whitening", put((3, 5), np.nan)),
+    ("preprocess.whitening", put((0, 0), np.inf)),
+    ("preprocess.mean", put(7, np.nan)),
+    ("preprocess.mean", lambda a: np.full_like(a, np.nan)),  # an unfitted mean beside a fitted whitening
+], ids=["NaN in W", "inf in W", "NaN in m", "m all NaN"])
+def test_a_damaged_whitening_buffer_is_refused_at_load_naming_the_file_and_buffer(tmp_path, name, change):
+    net = small_net()
+    net.preprocess.fit(images(200))
+    models.save(net, tmp_path / "net.npz")
+    edited = with_buffer(tmp_path / "net.npz", tmp_path, name, change)
+    with pytest.raises(models.ModelFileError, match=rf"{edited.name}: the buffers \['{name}'\] hold NaN or inf in part"):
+        models.load(edited)
+
+
+def test_an_unfitted_layer_all_nan_by_design_still_loads_as_unfitted(tmp_path):
+    models.save(small_net(), tmp_path / "unfitted.npz")
+    loaded = models.load(tmp_path / "unfitted.npz")
+    assert not loaded.preprocess.fitted and np.isnan(loaded.preprocess.whitening).all()
+    edited = with_buffer(tmp_path / "unfitted.npz", tmp_path, "preprocess.whitening", put((1, 2), 0.5))
+    both = r"\['preprocess.mean', 'preprocess.whitening'\]"
+    with pytest.raises(models.ModelFileError, match=rf"the buffers {both} hold NaN or inf in part"):
+        models.load(edited)  # one finite value in an unfitted layer: neither state
+
+
 def test_the_preprocessed_view_shares_the_weights_and_perturbs_in_its_units():
     net = small_net()
     net.preprocess.fit(images(200))
