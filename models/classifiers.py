@@ -21,18 +21,25 @@ reshapes the rows to its ``input_shape`` first), and offers:
 
 A classifier of your own: subclass :class:`Classifier`, set ``n_features``,
 ``n_classes`` and ``config`` in ``__init__``, write ``logits``, and decorate the class
-with :func:`register` so that :func:`models.load` can rebuild it by name. Override
-``class_scores`` only if your logits do not order the classes (as LogisticRegression's
-single logit does not).
+with :func:`register` so that :func:`models.load` can rebuild it by name. Annotate the
+constructor's arguments (``dropout: bool``): a model file's config is checked against
+them (:func:`check_config`). Override ``class_scores`` only if your logits do not order
+the classes (as LogisticRegression's single logit does not).
 """
 
 from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Sequence
 
 import numpy as np
 
 import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
+from minigrad.validation import integer_at_least, is_integer
 
 from .conv import Conv2d, ConvMaxout, Flatten, output_size
 from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, _generator, positive_int
@@ -81,6 +88,59 @@ def register(cls):
         raise ValueError(f"models.register: {name!r} is a built-in classifier; give your class another name")
     CLASSIFIERS[name] = cls
     return cls
+
+
+def check_config(cls, config: dict) -> None:
+    """Refuse a config (``cls``'s constructor arguments, as a model file holds them) whose values
+    are not of the types the constructor's annotations say, with a ValueError naming the key.
+
+    The constructor would otherwise coerce them: ``bool("no")`` is True, and True is the
+    int 1. This is the one check of a config's types (:func:`models.save` and
+    :func:`models.load` run it); the constructor then checks the values. Arguments
+    without an annotation are not checked here.
+    """
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except (NameError, TypeError):  # annotations that do not evaluate: the constructor is on its own
+        return
+    written = getattr(cls.__init__, "__annotations__", {})
+    for key, value in config.items():
+        if key in hints and not matches_annotation(value, hints[key]):
+            text = written[key] if isinstance(written.get(key), str) else inspect.formatannotation(hints[key])
+            raise ValueError(f"{cls.__name__}: the config's {key!r} must be {text}, got {value!r}")
+
+
+def matches_annotation(value, annotation) -> bool:
+    """Whether ``value`` (JSON data: None, bool, int, float, str, lists, dicts) is of type ``annotation``.
+
+    Strict where Python is lax: a bool is not an int, a float (even 2.0) is not an int,
+    and a str is not a Sequence. An int is a float (``max_norm: 2``). A list stands for
+    a tuple or a Sequence, as JSON has only lists. A class that is no JSON type (a
+    Generator) matches nothing in a file; annotations this does not know (``Literal``)
+    match anything.
+    """
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is None or annotation is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(matches_annotation(value, option) for option in args)
+    if annotation is bool:
+        return isinstance(value, (bool, np.bool_))
+    if annotation is int:
+        return is_integer(value)
+    if annotation is float:
+        return is_integer(value) or isinstance(value, (float, np.floating))
+    if annotation is str:
+        return isinstance(value, str)
+    if (origin or annotation) in (list, tuple, Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(map(matches_annotation, value, args))
+        return not args or all(matches_annotation(item, args[0]) for item in value)
+    if annotation is typing.Any or not isinstance(annotation, type):
+        return True
+    return isinstance(value, annotation)
 
 
 class Classifier(Module):
@@ -176,7 +236,7 @@ class LogisticRegression(Classifier):
     softplus(-y (w . x + b)), which is the binary cross-entropy used here.
     """
 
-    def __init__(self, n_features: int, *, init="zeros", seed=None):
+    def __init__(self, n_features: int, *, init: str | float = "zeros", seed: int | np.random.Generator | None = None):
         n_features = positive_int(n_features, "LogisticRegression: n_features")
         self.config = dict(n_features=n_features, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, 2
@@ -207,7 +267,8 @@ class LogisticRegression(Classifier):
 class SoftmaxRegression(Classifier):
     """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
 
-    def __init__(self, n_features: int = 784, n_classes: int = 10, *, init="zeros", seed=None):
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, init: str | float = "zeros",
+                 seed: int | np.random.Generator | None = None):
         n_features, n_classes = positive_int(n_features, "SoftmaxRegression: n_features"), n_classes_of(n_classes, "SoftmaxRegression")
         self.config = dict(n_features=n_features, n_classes=n_classes, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
@@ -226,7 +287,8 @@ class MLP(Classifier):
 
     ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
-    def __init__(self, sizes=(784, 1200, 1200, 10), activation: str = "relu", *, init="he", seed=None):
+    def __init__(self, sizes: Sequence[int] = (784, 1200, 1200, 10), activation: str = "relu", *,
+                 init: str | float = "he", seed: int | np.random.Generator | None = None):
         sizes = tuple(positive_int(s, f"MLP: sizes[{i}]") for i, s in enumerate(sizes))
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least (n_features, n_classes), got sizes={sizes}")
@@ -264,14 +326,14 @@ class MaxoutNetwork(Classifier):
     def __init__(
         self,
         n_features: int = 784,
-        hidden=(240, 240),
+        hidden: Sequence[int] = (240, 240),
         pieces: int = 5,
         n_classes: int = 10,
-        dropout=((0.8, 1.0), (0.5, None), (0.5, None)),
+        dropout: Sequence[tuple[float, float | None]] | None = ((0.8, 1.0), (0.5, None), (0.5, None)),
         *,
-        init=0.005,
-        max_norm=1.9365,
-        seed=None,
+        init: str | float = 0.005,
+        max_norm: float | None = 1.9365,
+        seed: int | np.random.Generator | None = None,
     ):
         hidden = tuple(positive_int(h, f"MaxoutNetwork: hidden[{i}]") for i, h in enumerate(hidden))
         n_classes = n_classes_of(n_classes, "MaxoutNetwork")
@@ -325,8 +387,8 @@ class RBFNetwork(Classifier):
 
     output_name = "log p_c"
 
-    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,
-                 centers=None, seed=None):
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05,
+                 max_beta: float | None = 0.2, centers=None, seed: int | np.random.Generator | None = None):
         n_classes = n_classes_of(n_classes, "RBFNetwork")
         self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, max_beta=max_beta, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
@@ -482,8 +544,11 @@ class SmallConvNet(ImageClassifier):
     adversarial training needs (``docs/measurements.md``); biases start at zero.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, init="he", seed=None):
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), n_classes: int = 10, *, quantise: int | None = None,
+                 init: str | float = "he", seed: int | np.random.Generator | None = None):
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "SmallConvNet")
+        if quantise is not None:  # named as the argument, not as the layer it builds
+            quantise = integer_at_least(quantise, 2, "SmallConvNet: quantise")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
         for key, value, default in (("quantise", quantise, None), ("init", init, "he")):
             if value != default:  # the configs of earlier files, and their run keys, stay as they were
@@ -537,10 +602,12 @@ class ConvMaxoutNetwork(ImageClassifier):
     puts the paper's GCN and ZCA whitening in front (see :class:`ImageClassifier`).
     """
 
-    def __init__(self, preset: str = "cpu", input_shape=(3, 32, 32), n_classes: int = 10, *, dropout: bool = True,
-                 preprocessing=None, seed=None):
+    def __init__(self, preset: str = "cpu", input_shape: Sequence[int] = (3, 32, 32), n_classes: int = 10, *,
+                 dropout: bool = True, preprocessing: str | None = None, seed: int | np.random.Generator | None = None):
         if preset not in CONV_MAXOUT_PRESETS:
             raise ValueError(f"ConvMaxoutNetwork: preset must be one of {sorted(CONV_MAXOUT_PRESETS)}, got {preset!r}")
+        if not isinstance(dropout, (bool, np.bool_)):  # "no" would be true
+            raise ValueError(f"ConvMaxoutNetwork: dropout must be True or False, got {dropout!r}")
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "ConvMaxoutNetwork")
         self._set_preprocessing(preprocessing, "ConvMaxoutNetwork")
         self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout),

@@ -4,7 +4,11 @@ The file holds every parameter array under its dotted name, plus ``__model__``: 
 JSON string with the class name and constructor arguments (``model.config``), so
 :func:`load` can rebuild the model without the caller knowing its architecture, as
 long as the class is registered (``models.register``; its module must be imported).
-A file names a class, never code: loading runs nothing.
+A file names a class, never code: loading runs nothing. A hand-edited file is checked
+as it loads: the description's fields, the config's types against the constructor's
+annotations (``models.classifiers.check_config``), and every parameter and buffer for
+NaN and inf, so that what loads is what was saved or a ``ModelFileError`` naming the
+file and what is wrong in it.
 
 :func:`atomic_write` (with ``atomic_write_text`` and ``atomic_savez``) is how every
 package writes files: to a temporary file beside the target, then renamed, so an
@@ -22,7 +26,9 @@ import zipfile
 
 import numpy as np
 
-from .classifiers import CLASSIFIERS
+from minigrad.validation import is_integer
+
+from .classifiers import CLASSIFIERS, check_config
 
 FORMAT = 1
 _META = "__model__"
@@ -36,7 +42,8 @@ def save(model, path) -> None:
     """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically.
 
     Refuses what :func:`load` could not rebuild: a class that is not registered under
-    its name (``models.register``), or a ``config`` that is not plain JSON data.
+    its name (``models.register``), a ``config`` that is not plain JSON data, or one
+    whose values are not of the types the constructor's annotations say.
     """
     cls = type(model)
     if CLASSIFIERS.get(cls.__name__) is not cls:
@@ -50,6 +57,10 @@ def save(model, path) -> None:
                          f"{error} (an int seed, not a Generator?)") from None
     if not isinstance(config, dict):
         raise ValueError(f"models.save: {cls.__name__}.config must be a dict of its constructor's arguments, got {config!r}")
+    try:
+        check_config(cls, json.loads(text)["config"])  # what load will read
+    except ValueError as error:
+        raise ValueError(f"models.save: {error}, so models.load would refuse the file") from None
     arrays = dict(model.state_arrays())  # the arrays themselves: savez copies them into the file anyway
     arrays[_META] = np.array(text)
     atomic_savez(path, arrays)
@@ -168,7 +179,11 @@ def read_npz(path) -> dict:
 
 
 def load(path, expected=None):
-    """Rebuild the model saved at ``path``; with ``expected`` (a class), insist on that class."""
+    """Rebuild the model saved at ``path``; with ``expected`` (a class), insist on that class.
+
+    A :class:`ModelFileError` naming the file, and the key or array at fault, for a file
+    that does not describe a model this version can rebuild as it was saved.
+    """
     arrays = read_npz(path)
     if _META not in arrays:
         raise ModelFileError(f"{path} holds arrays but no model description: was it written by models.save?")
@@ -178,9 +193,11 @@ def load(path, expected=None):
         meta = None
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{path}: its model description is not valid (was it written by models.save?)")
-    name = meta.get("class")
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: unknown model file format {meta.get('format')!r} (this version reads {FORMAT})")
+    name, version = meta.get("class"), meta.get("format")
+    if not is_integer(version) or version != FORMAT:
+        raise ModelFileError(f"{path}: unknown model file format {version!r} (this version reads {FORMAT})")
+    if not isinstance(name, str):
+        raise ModelFileError(f"{path}: its model description's 'class' must be the name of a class, got {name!r}")
     if name not in CLASSIFIERS:
         raise ModelFileError(
             f"{path} holds a {name!r}, which is not a registered model class: if it is a class of your own, "
@@ -191,6 +208,7 @@ def load(path, expected=None):
     if expected is not None and cls is not expected:
         raise ModelFileError(f"{path} holds a {name}, not a {expected.__name__}")
     try:
+        check_config(cls, meta["config"])
         model = cls(**meta["config"])
         model.load_state_dict(arrays)
     except (TypeError, ValueError) as error:  # a config the class does not take, or weights that do not fit

@@ -1,5 +1,7 @@
 """Layers and classifiers: shapes, gradients through real layers, modes, constraints, save/load."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -292,3 +294,110 @@ def test_register_works_as_a_plain_call_and_load_then_finds_the_class(tmp_path, 
     assert type(loaded) is Doubled
     x = np.ones((2, 4), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
+def with_description(path, tmp_path, **changes):
+    """A copy of the model file ``path`` whose description has ``changes`` (``config`` items merged in): a hand edit."""
+    with np.load(path) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["__model__"]))
+    meta["config"].update(changes.pop("config", {}))
+    meta.update(changes)
+    arrays["__model__"] = np.array(json.dumps(meta))
+    edited = tmp_path / "edited.npz"
+    np.savez(edited, **arrays)
+    return edited
+
+
+SAVED = {
+    "ConvMaxoutNetwork": lambda: models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8), n_classes=3, seed=0),
+    "MaxoutNetwork": lambda: models.MaxoutNetwork(6, hidden=(4, 3), pieces=2, n_classes=3, seed=0),
+    "MLP": lambda: models.MLP((6, 5, 3), seed=0),
+    "RBFNetwork": lambda: models.RBFNetwork(6, 3, seed=0),
+    "SmallConvNet": lambda: models.SmallConvNet((1, 8, 8), 3, quantise=4, seed=0),
+    "SoftmaxRegression": lambda: models.SoftmaxRegression(6, 3, seed=0),
+}
+
+DROPOUT_PAIRS = r"Sequence\[tuple\[float, float \| None\]\] \| None"
+WRONG_TYPES = [  # (class, key, value, what the annotation says)
+    ("ConvMaxoutNetwork", "dropout", "no", "bool"),  # bool("no") is True: it loaded with dropout on
+    ("ConvMaxoutNetwork", "dropout", 0, "bool"),
+    ("ConvMaxoutNetwork", "dropout", [1], "bool"),
+    ("ConvMaxoutNetwork", "preset", ["tiny"], "str"),
+    ("ConvMaxoutNetwork", "preprocessing", ["gcn_zca"], r"str \| None"),
+    ("ConvMaxoutNetwork", "input_shape", "388", r"Sequence\[int\]"),
+    ("MaxoutNetwork", "dropout", [[True, None], [0.5, None], [0.5, None]], DROPOUT_PAIRS),
+    ("MaxoutNetwork", "dropout", [[0.8], [0.5, None], [0.5, None]], DROPOUT_PAIRS),
+    ("MaxoutNetwork", "max_norm", True, r"float \| None"),
+    ("MaxoutNetwork", "pieces", 2.0, "int"),
+    ("MaxoutNetwork", "hidden", 4, r"Sequence\[int\]"),
+    ("MLP", "activation", ["relu"], "str"),
+    ("MLP", "sizes", [6, 5.0, 3], r"Sequence\[int\]"),
+    ("RBFNetwork", "beta", True, "float"),  # True is 1 to Python: it loaded with beta 1
+    ("RBFNetwork", "max_beta", "0.2", r"float \| None"),
+    ("SmallConvNet", "quantise", True, r"int \| None"),
+    ("SmallConvNet", "init", False, r"str \| float"),
+    ("SoftmaxRegression", "seed", True, r"int \| np.random.Generator \| None"),
+    ("SoftmaxRegression", "n_classes", 3.0, "int"),
+]
+
+
+@pytest.mark.parametrize("cls, key, value, annotation", WRONG_TYPES, ids=lambda v: repr(v)[:30])
+def test_a_config_value_of_the_wrong_type_is_refused_naming_the_file_and_the_key(tmp_path, cls, key, value, annotation):
+    models.save(SAVED[cls](), tmp_path / "m.npz")
+    edited = with_description(tmp_path / "m.npz", tmp_path, config={key: value})
+    with pytest.raises(models.ModelFileError, match=rf"edited.npz: {cls}: the config's '{key}' must be {annotation}, got "):
+        models.load(edited)
+
+
+def test_config_values_of_the_right_types_load_as_they_say(tmp_path):
+    models.save(SAVED["MaxoutNetwork"](), tmp_path / "m.npz")
+    edited = with_description(tmp_path / "m.npz", tmp_path, config={"max_norm": 2, "init": "glorot", "seed": None})
+    loaded = models.load(edited)  # an int is a float; init and seed do not change the loaded weights
+    assert loaded.config["max_norm"] == 2 and loaded.net.layers[-1].max_norm == 2.0
+    models.save(SAVED["ConvMaxoutNetwork"](), tmp_path / "c.npz")
+    assert models.load(tmp_path / "c.npz").config["dropout"] is True
+
+
+def test_a_constructor_refuses_dropout_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="ConvMaxoutNetwork: dropout must be True or False, got 'no'"):
+        models.ConvMaxoutNetwork("tiny", input_shape=(3, 8, 8), dropout="no")
+
+
+def test_save_refuses_a_config_that_load_would_refuse(tmp_path, monkeypatch):
+    class Flagged(models.SoftmaxRegression):
+        def __init__(self, n_features: int = 4, n_classes: int = 2, *, flag: bool = False):
+            super().__init__(n_features, n_classes)
+            self.config = dict(n_features=n_features, n_classes=n_classes, flag=int(flag))  # 1, not True
+
+    monkeypatch.setitem(models.classifiers.CLASSIFIERS, "Flagged", None)
+    models.register(Flagged)
+    with pytest.raises(ValueError, match="models.save: Flagged: the config's 'flag' must be bool, got 1, so models.load"):
+        models.save(Flagged(flag=True), tmp_path / "f.npz")
+    assert not (tmp_path / "f.npz").exists()
+
+
+@pytest.mark.parametrize("value, annotation, expected", [
+    (True, "int", False), (2.0, "int", False), (np.int64(2), "int", True), (2, "float", True), (True, "float", False),
+    (1, "bool", False), ("ab", "Sequence[int]", False), ([1, 2], "tuple[int, int]", True), ([1], "tuple[int, int]", False),
+    ([1, 2, 3], "tuple[int, ...]", True), (None, "int | None", True), ({"a": 1}, "dict", True), ([1], "dict", False),
+    (3, "typing.Literal['a']", True),  # what it does not know, it does not refuse
+])
+def test_matches_annotation_is_strict_where_python_is_lax(value, annotation, expected):
+    import typing
+    from collections.abc import Sequence  # noqa: F401 (the annotations name it)
+
+    assert models.classifiers.matches_annotation(value, eval(annotation)) is expected
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"class": ["MLP"]}, r"its model description's 'class' must be the name of a class, got \['MLP'\]"),
+    ({"class": None}, "its model description's 'class' must be the name of a class, got None"),
+    ({"format": True}, "unknown model file format True"),
+    ({"format": 1.0}, "unknown model file format 1.0"),
+])
+def test_a_hand_edited_description_is_refused_naming_the_file_and_the_key(tmp_path, changes, message):
+    models.save(SAVED["SoftmaxRegression"](), tmp_path / "m.npz")
+    edited = with_description(tmp_path / "m.npz", tmp_path, **changes)
+    with pytest.raises(models.ModelFileError, match=f"edited.npz: {message}"):
+        models.load(edited)
