@@ -62,6 +62,19 @@ def test_reproduce_refuses_a_folder_of_someone_elses_files(synthetic_idx_dir, tm
     assert (out / "results.md").read_text() == "their results" and sorted(p.name for p in out.iterdir()) == ["results.md"]
 
 
+@pytest.mark.parametrize("command", ["reproduce", "robustness"])
+@pytest.mark.parametrize("contents, problem", [("[]", "holds an array, not an object"),
+                                               ('{"config": {"seed": 0}, "stages": {"toy": {"res', "not valid JSON")])
+def test_a_hand_edited_stages_json_is_refused_naming_it(synthetic_idx_dir, tmp_path, capsys, command, contents, problem):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "stages.json").write_text(contents)
+    assert cli.main([command, "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'stages.json'}: {problem}" in err and "nothing was changed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["stages.json"] and (out / "stages.json").read_text() == contents
+
+
 # --- advex: one line on stderr, exit 2, nothing written ----------------------------------------
 def _snapshot(folder):
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}

@@ -1,11 +1,17 @@
 """``advex reproduce --quick`` end to end on the synthetic IDX data set (no MNIST needed)."""
 
 import json
+import shutil
+
+import numpy as np
+import pytest
 
 import models
 import training
 from attacks import cli
-from attacks.reproduction import CLAIMS
+from attacks.reproduction import CLAIMS, stages
+from attacks.reproduction.cache import RunFolder, input_digests
+from cifar_files import write_set
 
 REQUIRED_IDS = {
     "softmax_fgsm", "logreg37_clean", "logreg37_fgsm", "maxout_clean", "maxout_fgsm", "rbf_fgsm", "advmaxout_clean",
@@ -91,6 +97,91 @@ def test_a_model_file_of_the_wrong_class_is_refused(synthetic_idx_dir, tmp_path,
     models.save(models.SoftmaxRegression(784, 10), out / "models" / "rbf.npz")  # not an RBFNetwork
     assert cli.main(argv + ["rbf"]) == 2
     assert "holds a SoftmaxRegression, not a RBFNetwork" in capsys.readouterr().err
+
+
+class Killed(Exception):
+    """Stands for a run killed between two stages."""
+
+
+def change_one_pixel_of_the_training_images(data):
+    """Rewrite the IDX training split of ``data`` with one pixel changed: its image file only."""
+    X, y = training.load_idx_dataset(data, "train")
+    images = (X * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+    images[0, 0, 0] ^= 1
+    training.write_idx_dataset(data, images, y, "train")  # the label file: the same bytes again
+
+
+def change_one_byte(file):
+    data = bytearray(file.read_bytes())
+    data[1] ^= 1  # a pixel of the first record
+    file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("changed", ["--data", "--cifar"])
+def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys,
+                                                                         changed):
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_idx_dir, data)
+    cifar = write_set(tmp_path, "binary")[0]  # an extracted binary folder: no MD5 vouches for it
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(data), "--models", "softmax", "--cifar", str(cifar),
+            "--out", str(out)]
+
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    recorded = (out / "stages.json").read_bytes()
+    if changed == "--data":
+        change_one_pixel_of_the_training_images(data)
+        file, unchanged = data / "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
+    else:
+        file, unchanged = cifar / "data_batch_1.bin", "data_batch_2.bin"
+        change_one_byte(file)
+
+    capsys.readouterr()
+    assert cli.main(argv) == 2  # its stages were computed from the old contents: never mixed with the new
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(file) in err and unchanged not in err and "nothing was changed" in err
+    assert (out / "stages.json").read_bytes() == recorded
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda saved: saved.update(stages=[]), "its 'stages' must be a JSON object"),
+    (lambda saved: saved["stages"].update(toy=[1]), "its stage 'toy' is not"),
+    (lambda saved: saved["stages"]["toy"].update(seconds="1.5"), "its stage 'toy' is not"),
+], ids=["stages a list", "a stage a list", "seconds a string"])
+def test_a_stages_json_edited_out_of_shape_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys,
+                                                                edit, problem):
+    def killed(run):
+        raise Killed
+
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
+    monkeypatch.setattr(stages, "logreg37", killed)  # the run stops after the toy example's stage
+    with pytest.raises(Killed):
+        cli.main(argv)
+    saved = json.loads((out / "stages.json").read_text())
+    edit(saved)  # the settings still this run's: only the stages are out of shape
+    (out / "stages.json").write_text(json.dumps(saved))
+    contents = (out / "stages.json").read_text()
+
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'stages.json'}: {problem}" in err and "nothing was changed" in err
+    assert (out / "stages.json").read_text() == contents
+
+
+def test_a_folder_from_before_inputs_were_recorded_resumes_only_when_the_run_reads_no_file(tmp_path):
+    out, file = tmp_path / "results", tmp_path / "data.idx"
+    file.write_bytes(b"data")
+    RunFolder(out, {"seed": 0}).record("toy", 1, 0.5)  # the settings as such a run recorded them
+    assert RunFolder(out, {"seed": 0, "inputs": {}}).stages["toy"]["result"] == 1  # MNIST's checked files only
+    with pytest.raises(ValueError, match=f"did not record the contents of the files it read.*{file}"):
+        RunFolder(out, {"seed": 0, "inputs": input_digests([file])})
 
 
 def test_every_claim_is_one_row_and_names_a_known_tolerance():

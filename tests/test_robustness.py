@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
+import models
 import training
 from attacks import cli
-from attacks.robustness import CLAIMS
+from attacks.robustness import CLAIMS, stages
 
 FIXED_IDS = {
     "pgd_maxout", "pgd_advmaxout", "apgd_advmaxout", "worstcase_advmaxout", "labelleak_true", "labelleak_pred",
@@ -78,6 +81,65 @@ def test_bad_arguments_are_one_line_and_write_nothing(synthetic_idx_dir, tmp_pat
         assert cli.main(base + extra + ["--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
+        assert not (tmp_path / "out").exists()
+
+
+class Killed(Exception):
+    """Stands for a run killed between two stages."""
+
+
+def small_paper_models(folder, seed: int = 0, n_features: int = 784):
+    """An advex reproduce folder's two maxout networks, untrained and small: the lab only attacks them."""
+    for name in ("maxout", "maxout_adversarial"):
+        models.save(models.MaxoutNetwork(n_features, hidden=(8, 8), n_classes=10, seed=seed), folder / "models" / f"{name}.npz")
+    return folder
+
+
+def test_a_paper_model_replaced_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    paper = small_paper_models(tmp_path / "paper")
+    out = tmp_path / "robustness"
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
+            "--out", str(out)]
+
+    def killed(r):
+        raise Killed
+
+    monkeypatch.setattr(stages, "label_leaking", killed)  # the run dies after its strong-attack stage
+    with pytest.raises(Killed):
+        cli.main(argv)
+    recorded = (out / "stages.json").read_bytes()
+    assert "strong attacks maxout" in json.loads(recorded)["stages"]
+    original = (paper / "models" / "maxout.npz").read_bytes()
+    models.save(models.MaxoutNetwork(784, hidden=(8, 8), n_classes=10, seed=1), paper / "models" / "maxout.npz")
+
+    capsys.readouterr()
+    assert cli.main(argv) == 2  # its stages attacked the old model: never mixed with the new one's
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(paper / "models" / "maxout.npz") in err and "nothing was changed" in err
+    assert "maxout_adversarial.npz" not in err  # only the file that changed
+    assert (out / "stages.json").read_bytes() == recorded
+
+    (paper / "models" / "maxout.npz").write_bytes(original)  # restored: the run resumes where it stopped
+    monkeypatch.setattr(stages, "worst_case", refuse_to_attack)
+    with pytest.raises(Killed):
+        cli.main(argv)
+
+
+def refuse_to_attack(*args, **kwargs):
+    raise AssertionError("a re-run attacked again")
+
+
+def test_paper_models_of_another_class_or_width_are_refused_naming_the_file_and_the_flag(synthetic_idx_dir, tmp_path, capsys):
+    base = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]
+    wrong_class, narrow = tmp_path / "wrong_class", small_paper_models(tmp_path / "narrow", n_features=100)
+    small_paper_models(wrong_class)
+    models.save(models.SoftmaxRegression(784, 10), wrong_class / "models" / "maxout_adversarial.npz")
+    for paper, problem in ((wrong_class, "holds a SoftmaxRegression, not a MaxoutNetwork"),
+                           (narrow, "is a MaxoutNetwork for 100 features and 10 classes; the data have 784 features")):
+        assert cli.main(base + ["--paper-models", str(paper)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--paper-models {paper}" in err and problem in err
+        assert "another --out" not in err and "--out of an advex reproduce run" in err
         assert not (tmp_path / "out").exists()
 
 

@@ -9,15 +9,23 @@ is done; a model whose file is missing is trained again (resuming its checkpoint
 one that holds another class than its stage trains is refused. A folder that holds
 anything the run does not write (someone's results, another tool's files) is refused
 before anything is written into it.
+
+The settings name the files a run reads by path, and a file can change under its path:
+a run's settings also hold, under ``"inputs"``, the SHA-256 of every file it reads
+(:func:`input_digests` of :func:`idx_files`, :func:`cifar_files` and the model files a
+run takes), so that a folder whose stages were computed from other contents is refused,
+naming the files that changed, rather than mixing results of two data sets or models.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 
 import models
+import training
 from models.io import atomic_write_text, foreign_files
 
 
@@ -28,8 +36,10 @@ WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints",
 class RunFolder:
     """Stage results and model files of one run in ``out``, for the settings ``config``.
 
-    ``command`` names the command in messages; ``written`` lists what it writes into the
-    folder (anything else there is someone else's, and refused).
+    ``config`` is JSON-able, as JSON gives it back; its ``"inputs"`` entry, if any, maps
+    each file the run reads to its SHA-256 (:func:`input_digests`). ``command`` names the
+    command in messages; ``written`` lists what it writes into the folder (anything else
+    there is someone else's, and refused).
     """
 
     def __init__(self, out, config: dict, *, command: str = "advex reproduce", written=WRITTEN):
@@ -38,11 +48,11 @@ class RunFolder:
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages = {}
         if os.path.exists(self.stages_path):
-            with open(self.stages_path) as f:
-                saved = json.load(f)
-            if saved.get("config") != config:
-                raise ValueError(f"{self.out} holds a run with other settings ({saved.get('config')}); "
-                                 "pass another --out to start a new one")
+            saved = read_stages(self.stages_path, command)
+            if config.get("inputs") == {}:  # a folder from before inputs were recorded, of a run that reads none
+                saved["config"].setdefault("inputs", {})
+            if saved["config"] != config:
+                raise ValueError(other_run(self.out, saved["config"], config))
             self.stages = saved["stages"]
         self.models = {}
 
@@ -104,3 +114,102 @@ def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> No
         shown = ", ".join(foreign or entries)
         raise ValueError(f"{out} holds files that {command} did not write ({shown}); "
                          "nothing was changed: pass an empty or new --out")
+
+
+def read_stages(path, command: str = "advex reproduce") -> dict:
+    """``{"config": dict, "stages": {name: {"result", "seconds"}}}`` from ``path``, or a ValueError naming it.
+
+    The file is the run's own (written whole, atomically), so anything else in it was
+    put there by hand: refused, never half-trusted.
+    """
+    try:
+        with open(path, "rb") as f:
+            saved = json.loads(f.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        problem = f"not valid JSON ({error})"
+    else:
+        problem = _stages_problem(saved)
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}: not a stages.json written by {command}; nothing was changed: "
+                         "restore it, or pass another --out to start a new run")
+    return saved
+
+
+_JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+               type(None): "null"}
+
+
+def _stages_problem(saved) -> str | None:
+    """What is wrong with the parsed contents of a stages.json, or None."""
+    if not isinstance(saved, dict):
+        return f"holds {_JSON_NAMES[type(saved)]}, not an object with 'config' and 'stages'"
+    missing = [key for key in ("config", "stages") if not isinstance(saved.get(key), dict)]
+    if missing:
+        return f"its {' and '.join(repr(key) for key in missing)} must be a JSON object"
+    for name, stage in saved["stages"].items():
+        if not isinstance(stage, dict) or "result" not in stage or type(stage.get("seconds")) not in (int, float):
+            return f"its stage {name!r} is not {{'result': ..., 'seconds': a number}}"
+    return None
+
+
+def other_run(out, saved: dict, config: dict) -> str:
+    """Why the folder ``out``, holding a run of the settings ``saved``, cannot be resumed with ``config``.
+
+    When the settings agree but for the contents of the files the run reads, it names
+    those files: the folder's stages were computed from what they held then.
+    """
+    differing = sorted(key for key in saved.keys() | config.keys() if saved.get(key) != config.get(key))
+    if differing != ["inputs"]:
+        shown = "; ".join(f"{key}: {saved.get(key)} there, {config.get(key)} here" for key in differing)
+        return f"{out} holds a run with other settings ({shown}); nothing was changed: pass another --out to start a new one"
+    if "inputs" not in saved:
+        return (f"{out} holds a run that did not record the contents of the files it read, so they cannot be checked "
+                f"({', '.join(config['inputs'])}); nothing was changed: pass another --out to start a new run")
+    was, now = saved["inputs"], config["inputs"]
+    changed = sorted(path for path in was.keys() | now.keys() if was.get(path) != now.get(path))
+    return (f"{out} holds stages computed from other contents of {', '.join(changed)} (changed, added or removed "
+            "since); nothing was changed: restore the file(s), or pass another --out to start a new run")
+
+
+def file_sha256(path, chunk_bytes: int = 2**20) -> str:
+    """The SHA-256 of the file at ``path`` as hex, read in chunks (a 170 MB archive never whole in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def input_digests(paths) -> dict:
+    """``{absolute path: SHA-256}`` of each existing file among ``paths``: the ``"inputs"`` of a run's settings."""
+    files = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    return {path: file_sha256(path) for path in sorted(files)}
+
+
+def idx_files(data) -> list:
+    """The IDX files a run may read from the folder ``data`` (both splits, plain or gzipped).
+
+    ``None`` (MNIST from its usual places) gives none: every file read there is checked
+    against MNIST's published SHA-256 (:data:`training.data.MNIST_SHA256`), so what it
+    holds cannot differ from one run to the next.
+    """
+    if data is None:
+        return []
+    names = [name for split in training.data.SPLIT_FILES.values() for name in split]
+    return [os.path.join(data, file) for name in names for file in (name, f"{name}.gz")]
+
+
+def cifar_files(cifar) -> list:
+    """The files :func:`training.load_cifar10` may read at ``cifar``: the path itself when it is a
+    file (an archive), else each official archive and batch file in the folder or in the
+    folder either archive unpacks to."""
+    if cifar is None:
+        return []
+    cifar = os.path.expanduser(cifar)  # as the loader reads it
+    if not os.path.isdir(cifar):
+        return [cifar]
+    c = training.cifar
+    batches = [name for kind in c.BATCHES.values() for split in kind.values() for name in split]
+    folders = [cifar] + [os.path.join(cifar, folder) for folder in c.FOLDERS.values()]
+    return [os.path.join(cifar, archive) for archive in c.ARCHIVES.values()] + [
+        os.path.join(folder, name) for folder in folders for name in batches]

@@ -15,7 +15,7 @@ from .. import figures
 from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
-from .cache import RunFolder, refuse_foreign
+from .cache import RunFolder, cifar_files, idx_files, input_digests, refuse_foreign
 from .claims import ALL_MODELS, CLAIMS, EPS
 
 
@@ -104,7 +104,8 @@ class Reproduction:
                           "test": tuple(a[: budget.n_test] for a in training.load_cifar10("test", cifar, checksums=cifar_checksums))}
         config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data),
-                  "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums}}
+                  "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums},
+                  "inputs": input_digests(idx_files(data) + cifar_files(cifar))}
         config["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
         self.folder = RunFolder(self.out, config)
 

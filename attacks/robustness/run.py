@@ -12,7 +12,7 @@ import training
 
 from .. import figures
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, refuse_foreign
+from ..reproduction.cache import RunFolder, idx_files, input_digests, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -53,6 +53,8 @@ INTRO = ("Error rates as fractions of the n test images each setup names: eps 0.
 
 #: What a robustness run writes into its folder.
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
+#: The reproduction's models the lab attacks, read from ``--paper-models DIR/models/NAME.npz``.
+PAPER_MODELS = ("maxout", "maxout_adversarial")
 
 
 class Robustness:
@@ -61,7 +63,9 @@ class Robustness:
     ``paper_models``: an ``advex reproduce`` output folder whose maxout networks
     (``models/maxout.npz``, ``models/maxout_adversarial.npz``) are reused; without it
     they are trained into ``out/paper-models`` at the reproduction's settings
-    (its quick ones with ``quick``).
+    (its quick ones with ``quick``). They are read once, before any stage, and checked
+    against the data; the run folder keeps their digests with the data's, so a folder
+    whose stages attacked other models is refused.
     """
 
     def __init__(self, out, *, quick: bool = False, data=None, seed: int = 0, progress: bool = True, paper_models=None):
@@ -70,19 +74,24 @@ class Robustness:
         self.data = data
         refuse_foreign(self.out, "advex robustness", WRITTEN)  # before any data is loaded (or downloaded)
         self.paper_models = None if paper_models is None else os.path.abspath(paper_models)
-        if self.paper_models is not None:
-            for name in ("maxout", "maxout_adversarial"):
-                path = os.path.join(self.paper_models, "models", f"{name}.npz")
-                if not os.path.exists(path):
-                    raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
-                                            "holds models/maxout.npz and models/maxout_adversarial.npz)")
+        model_files = [] if paper_models is None else [os.path.join(self.paper_models, "models", f"{name}.npz")
+                                                        for name in PAPER_MODELS]
+        for path in model_files:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
+                                        "holds models/maxout.npz and models/maxout_adversarial.npz)")
         self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
         n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
+        inputs = input_digests(idx_files(data) + model_files)  # before the models are read: a swap in between shows next run
+        n_classes = int(max(self.y.max(), y_test.max())) + 1
+        self._given = {name: self._read_paper_model(path, paper_models, n_classes)
+                       for name, path in zip(PAPER_MODELS, model_files)}
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
-                  "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models}
+                  "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
+                  "inputs": inputs}
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
         self._paper = None
 
@@ -105,12 +114,28 @@ class Robustness:
     def paper_model(self, name: str):
         """The reproduction's ``maxout`` or ``maxout_adversarial``: from --paper-models, or trained here."""
         if self.paper_models is not None:
-            return models.load(os.path.join(self.paper_models, "models", f"{name}.npz"), expected=models.MaxoutNetwork)
+            return self._given[name]
         if self._paper is None:
             self._paper = Reproduction(os.path.join(self.out, "paper-models"), budget=QUICK if self.quick else FULL,
                                        data=self.data, seed=self.seed, progress=self.progress,
                                        models=("maxout", "maxout_adversarial"))
         return self._paper.model(name)
+
+    def _read_paper_model(self, path: str, flag: str, n_classes: int):
+        """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data, or an error naming both.
+
+        The folder is the user's reproduction: the advice is another --paper-models, or none.
+        """
+        advice = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
+        try:
+            model = models.load(path, expected=models.MaxoutNetwork)
+        except models.ModelFileError as error:
+            raise models.ModelFileError(f"--paper-models {flag}: {error}; {advice}") from None
+        if model.n_features != self.X.shape[1] or model.n_classes < n_classes:
+            raise ValueError(f"--paper-models {flag}: {path} is a MaxoutNetwork for {model.n_features} features and "
+                             f"{model.n_classes} classes; the data have {self.X.shape[1]} features and {n_classes} "
+                             f"classes: {advice}")
+        return model
 
     def model(self, name: str, make, fit_kwargs):
         """The model ``name`` trained on the training split by ``fit_kwargs``: from the folder, or trained now."""
