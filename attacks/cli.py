@@ -104,9 +104,15 @@ def import_user_modules(names) -> None:
     """Import each module (from the current folder or installed), so that it registers its classes.
 
     This is the only way ``advex`` runs a user's code: a model file names a class, never
-    code to import, so loading a file cannot execute anything.
+    code to import, so loading a file cannot execute anything. A module is named as
+    Python's ``import`` names it (``my_models``, ``lab.models``), never by a path: a path
+    is refused, saying what to pass instead.
     """
     for name in names:
+        if name.endswith(".py") or not all(part.isidentifier() for part in name.split(".")):
+            raise CommandError(f"--import takes a module's name (my_models, lab.models), not a path or a relative "
+                               f"name, got {name!r}: pass --import my_models for my_models.py and run advex from its "
+                               "folder, or put that folder on PYTHONPATH")
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         try:
@@ -253,8 +259,9 @@ def parser() -> argparse.ArgumentParser:
     attack = commands.add_parser("attack", help="attack a saved model on the MNIST test set")
     attack.add_argument("--model", required=True, help="a model file written by models.save")
     attack.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first (from the current folder or installed): it registers "
-                        "a model class of your own with models.register (repeatable)")
+                        help="import MODULE first: it registers a model class of your own with models.register "
+                        "(repeatable). A module name as Python imports it (my_models, not ./my_models.py), found in "
+                        "the current folder, on PYTHONPATH or installed")
     attack.add_argument("--eps", type=float, nargs="+", default=[0.1, 0.25], help="perturbation sizes (L-inf)")
     attack.add_argument("--attack", choices=("fgsm", "pgd", "noise"), default="fgsm")
     attack.add_argument("--steps", type=int, default=SHORT_PGD_STEPS, help=f"pgd: number of steps (default {SHORT_PGD_STEPS})")

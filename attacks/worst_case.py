@@ -27,7 +27,7 @@ import numpy as np
 
 from models.classifiers import check_batch_size
 
-from .checks import labels_for
+from .checks import check_eps, labels_for
 from .gradients import attack_direction
 
 
@@ -52,6 +52,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     if not len(x):
         raise ValueError("worst_case: x holds no examples")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
+    check_eps(eps, len(x), np.float64)  # the attacks see eps batch by batch: its length is x's, checked here
     per_example = np.ndim(eps) > 0
     suite = {**{name: ("white-box", a) for name, a in white_box.items()}, **{name: ("black-box", a) for name, a in black_box.items()}}
     clean_wrong = model.predict(x) != y

@@ -108,6 +108,11 @@ def test_a_registered_model_of_your_own_trains_saves_loads_and_is_attacked(synth
     assert rows[0]["error_rate"] < 0.2 and rows[1]["error_rate"] > rows[0]["error_rate"] + 0.3
     assert cli.main(argv + ["--import", "no_such_module_anywhere"]) == 2
     assert "--import no_such_module_anywhere" in capsys.readouterr().err
+    for path in ("./user_models_for_test", ".user_models_for_test", "../tmp/user_models_for_test", "user_models_for_test.py"):
+        assert cli.main(argv + ["--import", path]) == 2  # a path, not a module's name: what to pass instead
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--import takes a module's name (my_models, lab.models), not a path" in err
+        assert f"got {path!r}" in err and "PYTHONPATH" in err
 
 
 def test_register_refuses_what_it_cannot_load():
@@ -151,6 +156,12 @@ def test_help_on_every_subcommand(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(command + ["--help"])
     assert exit_info.value.code == 0 and "usage: advex" in capsys.readouterr().out
+
+
+def test_attack_help_says_import_takes_a_module_name(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["attack", "--help"])
+    assert "A module name as Python imports it (my_models, not ./my_models.py)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_figures_render_small(tmp_path):

@@ -169,6 +169,14 @@ def test_worst_case_takes_one_eps_per_example_across_batches_and_refuses_no_exam
         attacks.worst_case(model, X[:0], y[:0], 0.1, white_box={"fgsm": attacks.fgsm})
 
 
+@pytest.mark.parametrize("n_eps", [2, 99, 101, 1000])
+def test_worst_case_refuses_an_eps_array_not_one_per_example(hard, n_eps):
+    model, X, y = hard  # 100 examples; batches of 64 once saw a piece of eps of another length
+    X, y = X[:100], y[:100]
+    with pytest.raises(ValueError, match=rf"eps must be a scalar or have shape \(100,\), got shape \({n_eps},\)"):
+        attacks.worst_case(model, X, y, np.full(n_eps, 0.1, np.float32), white_box={"fgsm": attacks.fgsm}, batch_size=64)
+
+
 def test_straight_through_unwinds_to_what_each_layer_was():
     net = models.SmallConvNet((1, 8, 8), n_classes=2, quantise=4, seed=0)
     layer = net.net.layers[0]
