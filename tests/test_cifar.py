@@ -6,6 +6,7 @@ it reads, with their MD5s passed as ``checksums``.
 
 import http.server
 import pickle
+import re
 import socket
 import tarfile
 import threading
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 
 import training
-from cifar_files import md5, write_set
-from training.cifar import BATCHES
+from cifar_files import batch_arrays, binary_bytes, md5, python_bytes, write_set
+from training.cifar import BATCHES, RECORD
 
 N = 4  # images per batch file
 
@@ -51,10 +52,10 @@ def test_a_corrupt_or_unchecked_file_is_refused_naming_it(tmp_path):
 
 
 def test_a_binary_file_of_a_wrong_size_is_refused(tmp_path):
-    folder, _, checksums, _, _ = write_set(tmp_path, "binary")
+    folder, _, _, _, _ = write_set(tmp_path, "binary")
     (folder / "data_batch_3.bin").write_bytes(b"\x00" * 3000)
     with pytest.raises(training.DataError, match="data_batch_3.bin: 3000 bytes is not a whole number"):
-        training.load_cifar10("train", folder, checksums=checksums)
+        training.load_cifar10("train", folder)  # no digests: a .bin file is read unchecked
 
 
 class Boom:
@@ -120,6 +121,143 @@ def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
         training.load_cifar10("train")
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         training.load_cifar10("validation", tmp_path)
+
+
+# ---------------------------------------------------------------------------- what is official, what is checked
+
+
+def make_official(monkeypatch, checksums):
+    """Let the digests of the files a test wrote stand for the published ones, which (as in
+    :data:`training.cifar.CIFAR10_MD5`) cover the archives and the Python batches, never a ``.bin`` file."""
+    for name, digest in checksums.items():
+        if not name.endswith(".bin"):
+            monkeypatch.setitem(training.cifar.CIFAR10_MD5, name, digest)
+
+
+@pytest.mark.parametrize("kind, form, official", [
+    ("python", "folder", True), ("python", "archive", True), ("binary", "archive", True),
+    ("binary", "folder", False),  # no digests are published for .bin files: nothing vouches for them
+])
+def test_a_split_is_official_only_when_every_batch_matched_an_official_digest(tmp_path, monkeypatch, kind, form, official):
+    folder, archive, checksums, X, y = write_set(tmp_path, kind)
+    make_official(monkeypatch, checksums)
+    path = folder if form == "folder" else archive
+    train, test = training.read_cifar10("train", path), training.read_cifar10("test", path)
+    assert train.official is official and test.official is official and train.source == test.source == path
+    np.testing.assert_allclose(train.X, X, rtol=1e-6)
+    np.testing.assert_array_equal(train.y, y)
+
+
+@pytest.mark.parametrize("kind", ["binary", "python"])
+@pytest.mark.parametrize("form", ["folder", "archive"])
+def test_files_that_match_only_the_users_digests_are_not_official(tmp_path, kind, form):
+    folder, archive, checksums, _, _ = write_set(tmp_path, kind)
+    for split in ("train", "test"):
+        assert training.read_cifar10(split, folder if form == "folder" else archive, checksums=checksums).official is False
+
+
+def test_one_batch_of_ones_own_among_official_ones_makes_its_split_unofficial(tmp_path, monkeypatch):
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    make_official(monkeypatch, checksums)
+    own = python_bytes(*batch_arrays(7, N, False))
+    (folder / "data_batch_4").write_bytes(own)
+    assert training.read_cifar10("train", folder, checksums={"data_batch_4": md5(own)}).official is False
+    assert training.read_cifar10("test", folder, checksums={"data_batch_4": md5(own)}).official is True  # not read
+
+
+@pytest.mark.parametrize("form", ["folder", "archive"])
+def test_digests_given_for_bin_files_are_checked(tmp_path, form):
+    folder, archive, checksums, X, _ = write_set(tmp_path, "binary")
+    path = folder if form == "folder" else archive
+    wrong = checksums | {"data_batch_2.bin": checksums["data_batch_1.bin"]}
+    with pytest.raises(training.DataError, match=r"data_batch_2\.bin: MD5 mismatch: the file's is [0-9a-f]{32}, "
+                                                 f"expected {checksums['data_batch_1.bin']}"):
+        training.load_cifar10("train", path, checksums=wrong)
+    np.testing.assert_allclose(training.load_cifar10("train", path, checksums=checksums)[0], X, rtol=1e-6)
+
+
+def test_checksums_must_be_digest_strings(tmp_path):
+    folder, _, _, _, _ = write_set(tmp_path, "binary")
+    with pytest.raises(TypeError, match="checksums must map file names to MD5 hex strings"):
+        training.load_cifar10("train", folder, checksums={"data_batch_1.bin": 123})
+
+
+def test_a_checked_form_is_read_before_an_extracted_binary_folder(tmp_path, monkeypatch):
+    """A folder holding the binary archive and what it unpacks to: the archive, which an MD5 vouches for."""
+    folder, archive, checksums, X, _ = write_set(tmp_path, "binary")
+    make_official(monkeypatch, checksums)
+    got = training.read_cifar10("train", tmp_path)
+    assert got.source == archive and got.official is True
+    archive.unlink()
+    got = training.read_cifar10("train", tmp_path)
+    assert got.source == folder and got.official is False
+    np.testing.assert_allclose(got.X, X, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- labels
+
+
+def write_pickled_batch(folder, checksums, name, labels):
+    """A Python batch ``name`` of N black images with these ``labels``, its digest put in ``checksums``."""
+    data = pickle.dumps({b"data": np.zeros((N, 3072), np.uint8), b"labels": labels}, protocol=2)
+    (folder / name).write_bytes(data)
+    checksums[name] = md5(data)
+
+
+@pytest.mark.parametrize("labels", [
+    [0.7, 1.9, 9.99, 3.0],  # once truncated to [0, 1, 9, 3]
+    [[0, 1], [2, 3], [4, 5], [6, 7]],  # once a (N, 2) y
+    ["0", "1", "2", "3"], ["cat", "dog", "cat", "dog"], [None, 1, 2, 3], [2**70, 1, 2, 3], [2**63, 1, 2, 3],
+    [[0], [1, 2], [3], [4]], [True, False, True, False], [float("nan"), 1.0, 2.0, 3.0], [12.0, 1.0, 2.0, 3.0],
+    [0, 1, 2, 10], [-1, 0, 1, 2], [0, 1, 2], 5, {0: 1},
+], ids=repr)
+def test_malformed_labels_in_a_pickled_batch_are_refused_naming_the_file(tmp_path, labels):
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    write_pickled_batch(folder, checksums, "data_batch_2", labels)
+    with pytest.raises(training.DataError, match=r"cifar-10-batches-py/data_batch_2: .*labels"):
+        training.load_cifar10("train", folder, checksums=checksums)
+
+
+def test_labels_stored_as_whole_floats_are_read_as_integers(tmp_path):
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    write_pickled_batch(folder, checksums, "test_batch", [0.0, 1.0, 9.0, 3.0])
+    y = training.load_cifar10("test", folder, checksums=checksums)[1]
+    assert y.dtype == np.int64 and y.tolist() == [0, 1, 9, 3]
+
+
+@pytest.mark.parametrize("form", ["folder", "archive"])
+def test_a_binary_label_byte_beyond_9_is_refused_naming_the_file(tmp_path, form):
+    (tmp_path / "set").mkdir()
+    folder, _, _, _, _ = write_set(tmp_path / "set", "binary")
+    data = bytearray((folder / "test_batch.bin").read_bytes())
+    data[RECORD] = 10  # the second image's label byte
+    (folder / "test_batch.bin").write_bytes(bytes(data))
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    path = folder if form == "folder" else archive
+    with pytest.raises(training.DataError, match=r"test_batch\.bin: labels must be in 0\.\.9; found \[10\]"):
+        training.load_cifar10("test", path, checksums={archive.name: md5(archive.read_bytes())})
+
+
+# ---------------------------------------------------------------------------- a folder holding both formats
+
+
+@pytest.mark.parametrize("kind, stray", [("python", "test_batch.bin"), ("python", "data_batch_3.bin"),
+                                         ("binary", "test_batch"), ("binary", "data_batch_1")])
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("given", ["folder", "parent folder"])
+def test_a_folder_holding_batch_files_of_both_formats_is_refused_naming_them(tmp_path, kind, stray, split, given):
+    """Which set was meant cannot be known: once, a stray test_batch.bin took over the Python set's test split."""
+    folder, archive, checksums, _, _ = write_set(tmp_path, kind)
+    archive.unlink()  # else the parent's binary archive is read (test_a_checked_form_is_read_first)
+    images, labels = batch_arrays(9, 2, False)
+    (folder / stray).write_bytes((binary_bytes if stray.endswith(".bin") else python_bytes)(images, labels))
+    first_own = BATCHES[kind]["train"][0]
+    refused = rf"{re.escape(str(folder))}: holds batch files of both CIFAR-10 formats .*{stray}"
+    with pytest.raises(training.DataError, match=refused) as error:
+        training.load_cifar10(split, folder if given == "folder" else tmp_path, checksums=checksums)
+    assert first_own in str(error.value)
 
 
 # ---------------------------------------------------------------------------- downloading (from 127.0.0.1 only)

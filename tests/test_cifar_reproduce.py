@@ -5,13 +5,16 @@ archive and as a folder; their MD5s reach the commands through ``--cifar-checksu
 """
 
 import json
+import pickle
 
+import numpy as np
 import pytest
 
 import models
+import training
 from attacks import cli
-from attacks.reproduction import CLAIMS, QUICK, report
-from cifar_files import md5sums_text, write_set
+from attacks.reproduction import CLAIMS, QUICK, Reproduction, report, stages
+from cifar_files import md5, md5sums_text, write_set
 
 CIFAR_IDS = {"cifar_maxout_clean", "cifar_maxout_fgsm", "cifar_maxout_fgsm_lecture"}
 
@@ -90,3 +93,60 @@ def test_cifar_options_refuse_what_cannot_work(synthetic_idx_dir, tmp_path, caps
     assert "has no preprocessing layer" in run_error(attack + ["--units", "preprocessed"], capsys)
     assert "choose one" in run_error(attack + ["--data", str(synthetic_idx_dir)], capsys)
     assert "works with --attack fgsm" in run_error(attack + ["--units", "preprocessed", "--attack", "pgd"], capsys)
+
+
+def measured_cifar_stage(r) -> list:
+    """Stands in for :func:`stages.cifar` (its training and ZCA fit take seconds): one row, on the test split read."""
+    return [stages.measurement("cifar_maxout_fgsm", "error_rate", 0.5, len(r.cifar["test"][1]))]
+
+
+@pytest.mark.parametrize("kind, form, digests, paper", [
+    ("binary", "folder", "none", None),  # once reported beside the paper's 87.15%
+    ("binary", "folder", "official", None),  # no digests are published for .bin files: nothing vouches for them
+    ("binary", "archive", "official", 0.8715),
+    ("python", "folder", "official", 0.8715),
+    ("python", "folder", "given", None),
+])
+def test_the_papers_numbers_show_only_beside_files_that_matched_official_digests(
+        synthetic_idx_dir, tmp_path, monkeypatch, kind, form, digests, paper):
+    folder, archive, checksums, _, _ = write_set(tmp_path, kind, n=10)
+    if digests == "official":  # the test's files stand for the published ones (the archives and Python batches)
+        for name, digest in checksums.items():
+            if not name.endswith(".bin"):
+                monkeypatch.setitem(training.cifar.CIFAR10_MD5, name, digest)
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text(checksums))
+    monkeypatch.setattr(Reproduction, "plan", lambda self: [measured_cifar_stage])
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
+            "--cifar", str(folder if form == "folder" else archive), "--out", str(out)]
+    assert cli.main(argv + (["--cifar-checksums", str(sums)] if digests == "given" else [])) == 0
+    row, = json.loads((out / "results.json").read_text())["rows"]
+    assert (row["id"], row["n"], row["paper"]) == ("cifar_maxout_fgsm", 10, paper)
+
+
+def test_a_wrong_digest_for_a_bin_file_is_refused_naming_it(synthetic_idx_dir, tmp_path, capsys):
+    folder, _, checksums, _, _ = write_set(tmp_path, "binary")
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text(checksums | {"data_batch_3.bin": "0" * 32}))
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
+            "--cifar", str(folder), "--cifar-checksums", str(sums), "--out", str(out)]
+    err = run_error(argv, capsys)
+    assert err.count("\n") == 1 and "data_batch_3.bin: MD5 mismatch" in err and "expected " + "0" * 32 in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("labels", [[0.7, 1.9, 9.99, 3.0, 4.0], [None, 1, 2, 3, 4], [2**70, 1, 2, 3, 4]], ids=repr)
+def test_malformed_labels_are_a_one_line_error_naming_the_file(synthetic_idx_dir, tmp_path, capsys, labels):
+    folder, _, checksums, _, _ = write_set(tmp_path, "python", n=5)
+    data = pickle.dumps({b"data": np.zeros((5, 3072), np.uint8), b"labels": labels}, protocol=2)
+    (folder / "data_batch_1").write_bytes(data)
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text(checksums | {"data_batch_1": md5(data)}))
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
+            "--cifar", str(folder), "--cifar-checksums", str(sums), "--out", str(out)]
+    err = run_error(argv, capsys)
+    assert err.startswith("advex reproduce: error: ") and err.count("\n") == 1
+    assert "cifar-10-batches-py/data_batch_1: labels must be" in err and not out.exists()

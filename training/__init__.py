@@ -7,7 +7,7 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
 
 * :mod:`training.data`: MNIST, and any data set in the IDX format (Fashion-MNIST, KMNIST).
 * :mod:`training.cifar`: CIFAR-10 from either official archive or folder, checked and
-  unpickled safely (``load_cifar10``).
+  unpickled safely (``load_cifar10``; ``read_cifar10`` also says whether it is the official set).
 * :mod:`training.optim`: ``SGD``, ``Adam`` and schedules (``ExponentialDecay``,
   ``StepDecay``, ``LinearRamp``, ``Triangular``) that set an optimizer's settings step by step.
 * :mod:`training.loop`: ``fit`` (shuffled minibatches, validation, ``EarlyStopping``,
@@ -20,7 +20,7 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
 """
 
 from . import data
-from .cifar import load_cifar10, read_md5sums
+from .cifar import load_cifar10, read_cifar10, read_md5sums
 from .data import (
     DataError,
     DataNotFoundError,
@@ -35,7 +35,7 @@ from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_s
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay, Triangular
 from .recipes import conv_maxout_recipe, conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
 
-__all__ = list(data.__all__) + ["load_cifar10", "read_md5sums"] + [
+__all__ = list(data.__all__) + ["load_cifar10", "read_cifar10", "read_md5sums"] + [
     "Adam", "EarlyStopping", "ExponentialDecay", "History", "LinearRamp", "Optimizer", "SGD", "Schedule",
     "StepDecay", "Triangular", "conv_maxout_recipe", "conv_recipe", "default_loss", "error_rate", "fit", "linear_classifier_recipe", "maxout_paper_recipe", "mlp_recipe", "rbf_recipe",
     "train_step",

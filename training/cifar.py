@@ -12,12 +12,29 @@ Both official versions are read, as the archive or as its extracted folder:
   ``checksums``, and (2) through an unpickler that resolves nothing but the few names
   an array needs (NumPy's array reconstruction, and ``_codecs.encode`` with which a
   Python 3 pickle stores bytes: :class:`_BatchUnpickler`): a hostile file is refused
-  before any of it runs.
+  before any of it runs. Its labels must be integers in 0..9, or floats with whole
+  values (converted); anything else is refused, naming the file.
 
 An archive is read in memory, member by member, by the known names only: nothing is
-extracted to disk, so a crafted member name (``../../somewhere``) writes nowhere.
-Every archive is checked against its MD5 before it is read (the official digests
-unless ``checksums`` names the archive's file).
+extracted to disk, so a crafted member name (``../../somewhere``) writes nowhere. A
+folder holding several forms is read in the form that can be checked best: the binary
+archive, the Python folder, the Python archive, and an extracted binary folder last.
+
+What is checked, and what counts as official. The official MD5s (:data:`CIFAR10_MD5`)
+are published for the two archives and the six pickled batches, not for the ``.bin``
+files. Every archive and every pickled batch is checked before it is read, against the
+digest ``checksums`` gives for its name, else the official one; a ``.bin`` file is
+checked when ``checksums`` gives its digest, and read unchecked otherwise. A split is
+*official* (:attr:`CifarSplit.official`; what lets a reproduction print the paper's
+numbers beside its own) only when every batch it holds matched an official digest:
+its own, or that of the archive it came from. So an official archive is official;
+an extracted Python folder is official when its batches are the published ones; an
+extracted binary folder never is (nothing vouches for its files), and neither is a
+file that matched only a digest of the user's.
+
+A folder holding batch files of both formats (a stray ``test_batch.bin`` among the
+Python batches, say) is refused, naming the folder and the files of each: which set
+was meant cannot be known, and reading the wrong one would be silent.
 
 Where it is found: ``path`` alone when given; else ``$MINIGRAD_CIFAR10``, then the cache
 (``~/.cache/minigrad-adv/cifar10``); then, only with ``download=True``, the binary archive
@@ -38,9 +55,11 @@ import pickle
 import tarfile
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from minigrad.ops.nn import check_labels
 from models.io import atomic_write
 
 from .data import DataError, DataNotFoundError, _network_error, cache_root
@@ -74,6 +93,15 @@ def default_cifar_dir() -> Path:
     return cache_root() / "cifar10"
 
 
+class CifarSplit(NamedTuple):
+    """One split as :func:`read_cifar10` read it: the arrays, and whether they are the official CIFAR-10."""
+
+    X: np.ndarray  #: float32 (N, 3072) in [0, 1], channel-major
+    y: np.ndarray  #: int64 (N,) in 0..9
+    official: bool  #: every batch matched an official MD5, its own or its archive's
+    source: Path  #: the archive or folder read
+
+
 def load_cifar10(split: str = "train", path=None, *, download: bool = False, checksums=None, progress: bool = True):
     """CIFAR-10's ``split`` ("train": 50,000 images, "test": 10,000) as ``(X, y)``.
 
@@ -81,14 +109,30 @@ def load_cifar10(split: str = "train", path=None, *, download: bool = False, che
     ``y``: int64 (N,) in 0..9. ``path``: an official archive, its extracted folder, or a
     folder holding either; used alone when given. Without it, ``$MINIGRAD_CIFAR10``, then
     :func:`default_cifar_dir`, then (only if ``download``: 163 MB) a download into that
-    cache (:func:`download_cifar10`). ``checksums`` maps file names (an archive's or a
-    Python batch's) to MD5 hex digests, replacing the official ones for those names
-    (tests pass the digests of the files they wrote).
+    cache (:func:`download_cifar10`). ``checksums`` maps file names (an archive's, a
+    Python batch's or a ``.bin`` file's) to MD5 hex digests, replacing the official ones
+    for those names (tests pass the digests of the files they wrote). Every archive and
+    Python batch is checked, a ``.bin`` file only when ``checksums`` names it. Whether
+    what was read is the official CIFAR-10: :func:`read_cifar10`.
+    """
+    X, y, _, _ = read_cifar10(split, path, download=download, checksums=checksums, progress=progress)
+    return X, y
+
+
+def read_cifar10(split: str = "train", path=None, *, download: bool = False, checksums=None,
+                 progress: bool = True) -> CifarSplit:
+    """:func:`load_cifar10`'s ``(X, y)`` with where they came from: a :class:`CifarSplit`.
+
+    ``official`` is True only when every batch of the split matched an official MD5
+    (:data:`CIFAR10_MD5`), its own or that of the archive holding it: never for an
+    extracted binary folder (no digests are published for ``.bin`` files), nor for a
+    file that matched only a digest given in ``checksums``.
     """
     if split not in ("train", "test"):
         raise ValueError(f"load_cifar10: split must be 'train' or 'test', got {split!r}")
-    if checksums is not None and not isinstance(checksums, dict):
-        raise TypeError(f"load_cifar10: checksums must map file names to MD5 digests, got {type(checksums).__name__}")
+    if checksums is not None and (not isinstance(checksums, dict)
+                                  or not all(isinstance(d, str) for d in checksums.values())):
+        raise TypeError(f"load_cifar10: checksums must map file names to MD5 hex strings, got {checksums!r:.80}")
     expected = {**CIFAR10_MD5, **(checksums or {})}
     places = [Path(path).expanduser()] if path is not None else [
         Path(p).expanduser() for p in (os.environ.get("MINIGRAD_CIFAR10"), default_cifar_dir()) if p]
@@ -96,14 +140,17 @@ def load_cifar10(split: str = "train", path=None, *, download: bool = False, che
         found = _locate(place)
         if found is not None:
             kind, source = found
-            parts = [_read_batch(kind, name, data, expected) for name, data in _batches(kind, source, split, expected)]
+            parts, official = [], True
+            for where, data, vouched in _batches(kind, source, split, expected):
+                parts.append(_read_batch(kind, where, data))
+                official = official and vouched
             X = np.concatenate([images for images, _ in parts], dtype=np.float32)  # no uint8 copy of the whole set
             X /= np.float32(255.0)  # in place: a second 600 MB array for the training split is not needed
-            return X, np.concatenate([labels for _, labels in parts])
+            return CifarSplit(X, np.concatenate([labels for _, labels in parts]), official, source)
     looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"
     if download and path is None:
         download_cifar10(default_cifar_dir(), md5=expected[ARCHIVES["binary"]], progress=progress)
-        return load_cifar10(split, default_cifar_dir(), checksums=checksums)
+        return read_cifar10(split, default_cifar_dir(), checksums=checksums)
     raise DataNotFoundError(
         f"CIFAR-10 not found in {looked}: put cifar-10-binary.tar.gz or cifar-10-python.tar.gz (or the folder "
         "either unpacks to) there" + ("" if path is not None else ", or pass download=True where the internet is reachable"))
@@ -179,7 +226,12 @@ def read_md5sums(path) -> dict:
 
 
 def _locate(place: Path):
-    """(kind, an archive path or a folder of batch files) for the first form found at ``place``, or None."""
+    """(kind, an archive path or a folder of batch files) at ``place``, or None.
+
+    Where ``place`` holds more than one form, one whose files are checked comes first: the
+    binary archive, then the Python folder, then the Python archive; an extracted binary
+    folder, whose files no published digest vouches for, only last.
+    """
     if place.is_file():
         for kind, archive in ARCHIVES.items():
             if place.name == archive:
@@ -187,27 +239,53 @@ def _locate(place: Path):
         raise DataError(f"{place}: not a CIFAR-10 archive (expected {' or '.join(ARCHIVES.values())})")
     if not place.is_dir():
         return None
-    for kind in ARCHIVES:
-        for folder in (place / FOLDERS[kind], place):
-            if (folder / BATCHES[kind]["test"][0]).is_file():
-                return kind, folder
-        if (place / ARCHIVES[kind]).is_file():
-            return kind, place / ARCHIVES[kind]
+    if (place / ARCHIVES["binary"]).is_file():
+        return "binary", place / ARCHIVES["binary"]
+    folder = _batch_folder(place, "python")
+    if folder is not None:
+        return "python", folder
+    if (place / ARCHIVES["python"]).is_file():
+        return "python", place / ARCHIVES["python"]
+    folder = _batch_folder(place, "binary")
+    return None if folder is None else ("binary", folder)
+
+
+def _batch_folder(place: Path, kind: str):
+    """The folder of ``kind``'s batch files at ``place`` (its own name under ``place``, or ``place``), or None."""
+    for folder in (place / FOLDERS[kind], place):
+        if (folder / BATCHES[kind]["test"][0]).is_file():
+            _refuse_both_formats(folder)
+            return folder
     return None
 
 
+def _refuse_both_formats(folder: Path) -> None:
+    """A DataError when ``folder`` holds batch files of both formats: which set is meant cannot be known."""
+    present = {kind: [name for name in names["train"] + names["test"] if (folder / name).is_file()]
+               for kind, names in BATCHES.items()}
+    if all(present.values()):
+        raise DataError(f"{folder}: holds batch files of both CIFAR-10 formats (binary: {', '.join(present['binary'])}; "
+                        f"Python: {', '.join(present['python'])}): keep one format's files in a folder")
+
+
 def _batches(kind: str, source: Path, split: str, expected: dict):
-    """(file name, bytes) of each batch of ``split``, from a folder or (in memory) from an archive."""
+    """(where, bytes, vouched) of each batch of ``split``, from a folder or (in memory) from an archive.
+
+    ``where`` names the file in errors; ``vouched``: the bytes matched an official MD5,
+    the batch's own or its archive's. Each batch is checked (:func:`_check_md5`) before
+    it is read: a Python one always, a ``.bin`` one when a digest is given for it.
+    """
     names = BATCHES[kind][split]
     if source.is_dir():
         for name in names:
             file = source / name
             if not file.is_file():
                 raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
-            yield name, _read_bounded(file, MAX_BATCH_BYTES)
+            data = _read_bounded(file, MAX_BATCH_BYTES)
+            yield file, data, _check_md5(data, name, file, expected, required=kind == "python")
         return
     data = _read_bounded(source, MAX_ARCHIVE_BYTES)
-    _check_md5(data, expected.get(source.name), source)
+    archive_official = _check_md5(data, source.name, source, expected, required=True)
     wanted, found = {f"{FOLDERS[kind]}/{name}": name for name in names}, {}
     try:  # one pass over the stream ("r|gz"): looking members up by name would inflate the archive twice
         with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as archive:
@@ -227,7 +305,8 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
     for member, name in wanted.items():
         if name not in found:
             raise DataError(f"{source}: the archive has no {member}")
-        yield name, found.pop(name)
+        data, where = found.pop(name), f"{source}: {member}"
+        yield where, data, _check_md5(data, name, where, expected, required=kind == "python") or archive_official
 
 
 def _read_bounded(file: Path, limit: int) -> bytes:
@@ -241,38 +320,71 @@ def _read_bounded(file: Path, limit: int) -> bytes:
         raise DataError(f"{file}: cannot be read ({error.strerror or error})") from None
 
 
-def _check_md5(data: bytes, digest, source) -> None:
+def _check_md5(data: bytes, name: str, where, expected: dict, *, required: bool) -> bool:
+    """Whether ``data`` (file ``name``, found at ``where``) matched an official MD5.
+
+    Checked against ``expected[name]``; a mismatch is a DataError, and so is a missing
+    digest when ``required``. Matching a digest that is not :data:`CIFAR10_MD5`'s
+    (one given in ``checksums``) passes, but is not official.
+    """
+    digest = expected.get(name)
     if digest is None:
-        raise DataError(f"{source}: no MD5 to check it against; pass checksums={{'{Path(str(source)).name}': md5}}")
+        if required:
+            raise DataError(f"{where}: no MD5 to check it against; pass checksums={{'{name}': md5}}")
+        return False
     actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if actual != digest.lower():
-        raise DataError(f"{source}: MD5 mismatch: the file's is {actual}, expected {digest} (corrupt, or another file)")
+        raise DataError(f"{where}: MD5 mismatch: the file's is {actual}, expected {digest} (corrupt, or another file)")
+    return actual == CIFAR10_MD5.get(name)
 
 
-def _read_batch(kind: str, name: str, data: bytes, expected: dict):
-    """(uint8 images (N, 3072), int64 labels (N,)) of one batch file's bytes."""
+def _read_batch(kind: str, where, data: bytes):
+    """(uint8 images (N, 3072), int64 labels (N,)) of one batch file's bytes (already checked)."""
     if kind == "binary":
         if not data or len(data) % RECORD:
-            raise DataError(f"{name}: {len(data)} bytes is not a whole number of {RECORD}-byte CIFAR-10 records")
+            raise DataError(f"{where}: {len(data)} bytes is not a whole number of {RECORD}-byte CIFAR-10 records")
         records = np.frombuffer(data, np.uint8).reshape(-1, RECORD)
-        images, labels = records[:, 1:], records[:, 0].astype(np.int64)
-    else:
-        _check_md5(data, expected.get(name), name)  # before a single byte is unpickled
-        try:
-            batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
-        except pickle.UnpicklingError as error:
-            raise DataError(f"{name}: refused: {error}") from None
-        except Exception as error:  # a malformed pickle fails in many ways; none of it is usable
-            raise DataError(f"{name}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})") from None
-        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-            raise DataError(f"{name}: not a CIFAR-10 batch (no b'data' and b'labels')")
-        images, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.int64)
-        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != RECORD - 1 or len(labels) != len(images):
-            raise DataError(f"{name}: data of shape {images.shape} ({images.dtype}) and {len(labels)} labels "
-                            f"do not make (N, {RECORD - 1}) uint8 images with N labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"{name}: labels outside 0..9")
-    return images, labels
+        return records[:, 1:], _class_indices(records[:, 0], len(records), where)
+    try:
+        batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as error:
+        raise DataError(f"{where}: refused: {error}") from None
+    except Exception as error:  # a malformed pickle fails in many ways; none of it is usable
+        raise DataError(f"{where}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{where}: not a CIFAR-10 batch (no b'data' and b'labels')")
+    images = batch[b"data"]
+    if not isinstance(images, np.ndarray):
+        raise DataError(f"{where}: b'data' must be (N, {RECORD - 1}) uint8 images, got {type(images).__name__}")
+    if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != RECORD - 1:
+        raise DataError(f"{where}: b'data' must be (N, {RECORD - 1}) uint8 images, got {images.dtype} of shape {images.shape}")
+    return images, _class_indices(batch[b"labels"], len(images), where)
+
+
+def _class_indices(raw, n: int, where) -> np.ndarray:
+    """The labels of a batch file as int64 (n,) in 0..9, or a DataError naming the file.
+
+    Integers, or floats with whole values (converted). A fractional, NaN or
+    out-of-range float is refused, never truncated; so are strings, None, bools, nested
+    lists and integers beyond 0..9 (through the project's label check,
+    :func:`minigrad.ops.nn.check_labels`).
+    """
+    try:
+        labels = np.asarray(raw)
+    except (ValueError, TypeError, OverflowError) as error:  # nested lists of uneven lengths
+        raise DataError(f"{where}: labels must be a flat list of {n} integers in 0..9 ({error})") from None
+    if labels.shape != (n,):
+        raise DataError(f"{where}: {n} images need a flat list of {n} labels, got {labels.dtype} of shape {labels.shape}")
+    if labels.dtype.kind == "f":
+        bad = ~(np.isin(labels, np.arange(10)))
+        if bad.any():
+            raise DataError(f"{where}: labels must be integers in 0..9 (or floats with whole values), "
+                            f"found {np.unique(labels[bad])[:5].tolist()}")
+        labels = labels.astype(np.int64)
+    try:
+        return check_labels(labels, n, 10, what=f"{where}: labels")
+    except (TypeError, ValueError) as error:
+        raise DataError(str(error)) from None
 
 
 class _BatchUnpickler(pickle.Unpickler):

@@ -75,8 +75,10 @@ class Reproduction:
     left out. ``mlp=True`` adds the ReLU MLP (784-1200-1200-10), trained and attacked
     like the others. ``cifar``: a folder (or archive) holding CIFAR-10 in either
     official format, which adds the CIFAR-10 stage (:func:`stages.cifar`);
-    ``cifar_checksums`` replaces the official MD5s (for a synthetic set, whose rows
-    are then reported without the paper's numbers).
+    ``cifar_checksums`` replaces the official MD5s (for a set of one's own). Its rows
+    carry the paper's numbers only when every file read matched an official MD5
+    (:func:`training.read_cifar10`): an official archive, or the published Python
+    batches; never an extracted binary folder, nor a synthetic set.
     """
 
     def __init__(self, out, *, budget: Budget = FULL, data=None, seed: int = 0, progress: bool = True,
@@ -96,12 +98,14 @@ class Reproduction:
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
         self.train = (self.X[:n_train], self.y[:n_train])
         self.val = (self.X[-n_val:], self.y[-n_val:])
-        self.cifar, self.cifar_official = None, cifar_checksums is None
+        self.cifar, self.cifar_official = None, False
         if cifar is not None:
-            X, y = training.load_cifar10("train", cifar, checksums=cifar_checksums)
+            X, y, train_official, _ = training.read_cifar10("train", cifar, checksums=cifar_checksums)
             n_val = max(1, len(X) // 5)  # the last 10,000 of 50,000 validate, as in pylearn2's cifar10.yaml
+            X_test, y_test, test_official, _ = training.read_cifar10("test", cifar, checksums=cifar_checksums)
             self.cifar = {"train": (X[:-n_val], y[:-n_val]), "val": (X[-n_val:], y[-n_val:]),
-                          "test": tuple(a[: budget.n_test] for a in training.load_cifar10("test", cifar, checksums=cifar_checksums))}
+                          "test": (X_test[: budget.n_test], y_test[: budget.n_test])}
+            self.cifar_official = train_official and test_official  # the paper's numbers only beside its own data
         config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data),
                   "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums},
