@@ -330,15 +330,9 @@ def _conform(g, parent, node, index):
     if type(g) is Product:
         g = g.evaluate()
     if type(g) is not np.ndarray:
-        g = np.asarray(g)
+        g = _as_gradient_array(g, node, index)
     if g.shape != data.shape:
-        try:
-            g = unbroadcast(g, data.shape)
-        except ValueError:
-            raise ValueError(
-                f"op {node._op!r}: the gradient for input {index} has shape {g.shape}, "
-                f"which does not reduce to the input's shape {data.shape}"
-            ) from None
+        g = _reduce_to_input_shape(g, data.shape, node, index)
     if g.dtype != data.dtype:
         if node.data.dtype == data.dtype:
             raise TypeError(
@@ -347,3 +341,36 @@ def _conform(g, parent, node, index):
             )
         g = g.astype(data.dtype)
     return g
+
+
+def _as_gradient_array(g, node, index) -> np.ndarray:
+    """A VJP's non-ndarray result as an array: NumPy scalars and Python numbers only.
+
+    ``None`` (a VJP that forgot to return), a string or a Tensor would otherwise become
+    a 0-d object or string array and be reported as a wrong shape.
+    """
+    if isinstance(g, (np.generic, int, float)) and not isinstance(g, bool):
+        return np.asarray(g)
+    hint = " (a VJP works on ndarrays: return the array, not a Tensor)" if type(g).__name__ == "Tensor" else ""
+    raise TypeError(f"op {node._op!r}: the VJP for input {index} returned {type(g).__name__}, "
+                    f"not an array of gradients{hint}")
+
+
+def _reduce_to_input_shape(g, shape, node, index) -> np.ndarray:
+    """The gradient ``g`` for input ``index`` of ``node``, summed back to the input's ``shape``.
+
+    A VJP returns the input's shape, or the op's output shape when the op broadcast the
+    input (then :func:`~minigrad.broadcast.unbroadcast` sums it back). Any other shape
+    is an error in the VJP, even one that would reduce: a (2, 3) gradient for an op from
+    (3,) to (3,) would be summed into twice the gradient.
+    """
+    output_shape = node.data.shape
+    if g.shape == output_shape:
+        try:
+            return unbroadcast(g, shape)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"op {node._op!r}: the gradient for input {index} has shape {g.shape}; the input has shape "
+        f"{shape} and the output {output_shape}, and a VJP must return one of those"
+    )

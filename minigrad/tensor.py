@@ -115,6 +115,9 @@ class Tensor:
 
         The graph is recorded only when gradients are enabled and some parent
         requires grad; otherwise the result is a constant and the VJPs are dropped.
+        A parent that is not a Tensor, ``vjps`` that are not one function per parent,
+        a value that is not numeric, and a VJP that returns anything but an array
+        (None, a Tensor) are errors naming the op.
 
         >>> import numpy as np, minigrad as mg
         >>> def cube(x):
@@ -124,7 +127,7 @@ class Tensor:
         array([ 3., 12.], dtype=float32)
         """
         if type(value) is not np.ndarray:
-            value = np.asarray(value)
+            value = _op_value(value, name)
         if _GradMode.detect_anomaly:
             engine.check_finite(value, f"the output of op {name!r}")
         out = _new(Tensor)
@@ -133,15 +136,23 @@ class Tensor:
         out._op = name
         out._pending = None
         if _GradMode.enabled:
-            for parent in parents:
-                if parent.requires_grad:
-                    if len(vjps) != len(parents):
-                        raise ValueError(f"op {name!r}: {len(parents)} parents but {len(vjps)} VJPs (one per parent)")
-                    out.requires_grad = True
-                    out._parents = parents
-                    out._vjps = vjps
-                    out._seq = next(_CREATION)  # engine.backprop walks the graph by it
-                    return out
+            if type(parents) is not tuple:  # (x) for (x,) would iterate over x's rows
+                parents = _as_parents(parents, name)
+            recorded = False
+            try:
+                for parent in parents:  # all of them: each must be a Tensor
+                    if parent.requires_grad:
+                        recorded = True
+                if recorded and len(vjps) != len(parents):
+                    raise _misused(parents, vjps, name)
+            except (AttributeError, TypeError):  # a parent that is no Tensor, vjps that have no len
+                raise _misused(parents, vjps, name) from None
+            if recorded:
+                out.requires_grad = True
+                out._parents = parents
+                out._vjps = vjps
+                out._seq = next(_CREATION)  # engine.backprop walks the graph by it
+                return out
         out.requires_grad = False
         out._parents = ()
         out._vjps = ()
@@ -328,6 +339,38 @@ class Tensor:
 
     def log(self):
         return _ops.log(self)
+
+
+def _op_value(value, name: str) -> np.ndarray:
+    """An op's result given as something other than an ndarray (a NumPy scalar, a number), as an array.
+
+    A string, None or a Tensor is refused here, off the path of the ops, which return ndarrays.
+    """
+    if isinstance(value, Tensor):
+        raise TypeError(f"op {name!r}: the value must be an ndarray computed from the parents' .data, got a Tensor")
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"op {name!r}: the value must be a numeric array, got {value!r:.80}")
+    return array
+
+
+def _as_parents(parents, name: str) -> tuple:
+    """``parents`` given as a list, as a tuple; anything else is a TypeError (a Tensor: ``(x)`` meant ``(x,)``)."""
+    if not isinstance(parents, list):
+        raise TypeError(f"op {name!r}: parents must be a tuple of Tensors, one per input of the op, "
+                        f"got {type(parents).__name__}")
+    return tuple(parents)
+
+
+def _misused(parents: tuple, vjps, name: str) -> Exception:
+    """The error for ``from_op`` arguments that failed on the fast path, naming the one that is wrong."""
+    for index, parent in enumerate(parents):
+        if not isinstance(parent, Tensor):
+            return TypeError(f"op {name!r}: parent {index} must be a Tensor, got {type(parent).__name__} "
+                             "(minigrad.as_tensor turns a number or an array into one)")
+    if not isinstance(vjps, (tuple, list)):
+        return TypeError(f"op {name!r}: vjps must be a tuple of functions, one per parent, got {type(vjps).__name__}")
+    return ValueError(f"op {name!r}: {len(parents)} parents but {len(vjps)} VJPs (one per parent)")
 
 
 def _to_float32(array: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import engine
 from .tensor import Tensor
+from .validation import is_integer
 
 
 def value_and_grad(f, argnums=0):
@@ -27,8 +28,8 @@ def value_and_grad(f, argnums=0):
     of them when ``argnums`` is a tuple). An argument that does not influence the
     value gets a zero gradient.
     """
-    single = isinstance(argnums, int)
-    positions = (argnums,) if single else tuple(argnums)
+    single = is_integer(argnums)
+    positions = (int(argnums),) if single else _positions(argnums)
 
     def wrapped(*args):
         args = list(args)
@@ -58,6 +59,13 @@ def value_and_grad(f, argnums=0):
         return out.data.reshape(()), results[0] if single else tuple(results)
 
     return wrapped
+
+
+def _positions(argnums) -> tuple:
+    """A tuple or list of argument positions as a tuple of ints; anything else (True, 1.0, ()) a TypeError naming argnums."""
+    if not isinstance(argnums, (tuple, list)) or not argnums or not all(is_integer(i) for i in argnums):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    return tuple(int(i) for i in argnums)
 
 
 def grad(f, argnums=0):

@@ -1,5 +1,7 @@
 """The graph walk: order, accumulation, freeing, no_grad, and the functional grad."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -350,3 +352,96 @@ def test_grad_returns_independent_arrays_for_inputs_that_share_a_gradient():
     assert ga is not gb
     ga += 1
     np.testing.assert_array_equal(gb, np.ones(3))
+
+
+# --- issue 25: the op contract holds, and misuse of it is named -------------------------------
+
+
+def _op_with_vjp_result(result, name="custom"):
+    """An op from (3,) to (3,) whose VJP returns ``result(g)``: the case every wrong-VJP test builds."""
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    return x, Tensor.from_op(x.data * 2, (x,), (result,), name)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 3), (1, 3), (1,), ()])
+def test_a_vjp_result_of_neither_the_input_nor_the_output_shape_is_an_error(shape):
+    """(2, 3) once reduced to (3,) by summing: the gradient came out doubled, without a word."""
+    x, y = _op_with_vjp_result(lambda g: np.ones(shape, np.float32), "wide")
+    message = rf"op 'wide': the gradient for input 0 has shape {re.escape(str(shape))}; the input has shape \(3,\)"
+    with pytest.raises(ValueError, match=message):
+        y.sum().backward()
+    assert x.grad is None
+
+
+def test_a_vjp_result_of_the_output_shape_is_summed_back_to_a_broadcast_input():
+    """The contract's other shape: an op that broadcast its input may return the output's shape."""
+    b = Tensor(np.ones(3, np.float32), requires_grad=True)
+    rows = Tensor.from_op(np.broadcast_to(b.data, (2, 3)) * 1, (b,), (lambda g: g,), "rows")
+    rows.sum().backward()
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("returned, message", [
+    (None, r"op 'custom': the VJP for input 0 returned NoneType, not an array of gradients"),
+    ("abc", r"op 'custom': the VJP for input 0 returned str, not an array of gradients"),
+    (Tensor(np.ones(3, np.float32)), r"op 'custom': the VJP for input 0 returned Tensor.*not a Tensor"),
+])
+def test_a_vjp_that_returns_no_array_is_named(returned, message):
+    _, y = _op_with_vjp_result(lambda g: returned)
+    with pytest.raises(TypeError, match=message):
+        y.sum().backward()
+
+
+def test_a_vjp_may_return_a_numpy_scalar_for_a_0d_input():
+    x = Tensor(np.float32(2.0), requires_grad=True)
+    Tensor.from_op(x.data * 3, (x,), (lambda g: np.float32(3.0) * g[()],), "triple").backward()
+    assert x.grad == 3.0 and x.grad.dtype == np.float32
+
+
+def test_from_op_names_a_parent_that_is_no_tensor_and_vjps_that_are_no_tuple():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    identity = (lambda g: g,)
+    with pytest.raises(TypeError, match=r"op 'custom': vjps must be a tuple of functions, one per parent, got function"):
+        Tensor.from_op(x.data, (x,), identity[0], "custom")
+    with pytest.raises(TypeError, match=r"op 'custom': parent 0 must be a Tensor, got ndarray"):
+        Tensor.from_op(x.data, (np.ones(3),), identity, "custom")
+    with pytest.raises(TypeError, match=r"op 'custom': parent 1 must be a Tensor, got ndarray"):
+        Tensor.from_op(x.data, (x, np.ones(3)), identity * 2, "custom")  # after one that requires grad
+    with pytest.raises(TypeError, match=r"op 'custom': parents must be a tuple of Tensors.*got Tensor"):
+        Tensor.from_op(x.data, (x), identity, "custom")  # (x) for (x,)
+    y = Tensor.from_op(x.data * 2, [x], [lambda g: g * 2], "custom")  # lists are tuples enough
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("value, message", [
+    ("abc", r"op 'custom': the value must be a numeric array, got 'abc'"),
+    (None, r"op 'custom': the value must be a numeric array, got None"),
+    (Tensor(np.ones(3, np.float32)), r"op 'custom': the value must be an ndarray computed from the parents' \.data, got a Tensor"),
+])
+def test_from_op_refuses_a_value_that_is_no_numeric_array(value, message):
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match=message):
+        Tensor.from_op(value, (x,), (lambda g: g,), "custom")
+
+
+@pytest.mark.parametrize("argnums", [True, False, 1.0, (0, True), (0.0,), (), "0", None])
+def test_argnums_must_be_integers(argnums):
+    """True is an int to Python, and used to be reported as "argument True"."""
+    with pytest.raises(TypeError, match=rf"argnums must be an int or a non-empty tuple of ints, got {re.escape(repr(argnums))}"):
+        mg.grad(lambda a, b: (a * b).sum(), argnums=argnums)
+
+
+def test_argnums_takes_numpy_integers():
+    g = mg.grad(lambda a, b: (a * b).sum(), argnums=np.int64(1))(np.full(2, 3.0, np.float32), np.ones(2, np.float32))
+    np.testing.assert_array_equal(g, [3.0, 3.0])
+
+
+def test_matmul_sums_a_broadcast_operands_gradient_over_the_stack():
+    """A (2, 3) matrix times a stack of four (3, 5): the VJP itself sums over the stack (the engine no longer
+    reduces a gradient of neither the input's nor the output's shape)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(2, 3)), rng.normal(size=(4, 3, 5))
+    gx, gw = mg.grad(lambda a, b: (a @ b).sum(), argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(gx, (np.ones((2, 5)) @ np.swapaxes(w, -1, -2)).sum(axis=0))
+    np.testing.assert_allclose(gw, np.broadcast_to(x.T @ np.ones((2, 5)), (4, 3, 5)))

@@ -9,7 +9,7 @@ For ``Z = A @ B`` with A of shape (n, k) and B of shape (k, m), the VJPs are
 weight's VJP returns dL/dB as a :class:`~minigrad.engine.Product`, computed only when
 it is needed as an array: an optimizer can fold it into its update instead.
 Like ``np.matmul``, a 1-D operand is treated as a row (first) or column (second)
-vector and stacks of matrices broadcast over their leading axes; the engine sums
+vector and stacks of matrices broadcast over their leading axes; the VJPs sum
 a broadcast operand's gradient back over those axes.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..broadcast import unbroadcast
 from ..engine import Product
 from ..tensor import Tensor, as_tensor, as_tensors
 
@@ -88,10 +89,10 @@ def _batched_vjps(x: np.ndarray, w: np.ndarray):
 
     def vjp_x(g):
         dx = as_matrix_grad(g) @ np.swapaxes(w2, -1, -2)
-        return dx[..., 0, :] if x.ndim == 1 else dx
+        return unbroadcast(dx[..., 0, :] if x.ndim == 1 else dx, x.shape)  # summed over the stack axes
 
     def vjp_w(g):
         dw = np.swapaxes(x2, -1, -2) @ as_matrix_grad(g)
-        return dw[..., 0] if w.ndim == 1 else dw
+        return unbroadcast(dw[..., 0] if w.ndim == 1 else dw, w.shape)  # summed over the stack axes
 
     return vjp_x, vjp_w
