@@ -103,9 +103,14 @@ def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
     * ``mean_linf_pixels``: the mean L-infinity norm of the pixel change that makes it,
       to first order (:meth:`models.ContrastWhitening.pixel_change`);
     * ``error_rate_in_pixels``: the model's error on ``x`` plus that change (unclipped).
+
+    Like :func:`evaluate`, it refuses an empty ``x`` with a ValueError: a rate over no
+    examples has no value.
     """
     batch_size = check_batch_size(batch_size, "fgsm_preprocessed")
     x = np.asarray(x, dtype=np.float32)
+    if not len(x):
+        raise ValueError("fgsm_preprocessed: x holds no examples")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     if getattr(model, "preprocess", None) is None:
         raise ValueError(f"fgsm_preprocessed: {type(model).__name__} has no preprocessing layer (model.preprocess)")

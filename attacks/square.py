@@ -64,7 +64,7 @@ def square_attack(model, x, y=None, eps=0.25, queries=1000, *, p_init=0.05, seed
     radius = np.broadcast_to(np.asarray(eps, dtype=x.dtype).reshape(-1, 1, 1, 1), (n, 1, 1, 1))
     images = x.reshape(n, channels, height, width)
     stripes = rng.choice(np.array([-1, 1], dtype=x.dtype), size=(n, channels, 1, width))
-    adversarial = _clip(images + radius * stripes, clip).reshape(n, -1)
+    adversarial = _clip(images + radius * stripes, clip).reshape(x.shape)  # not (n, -1): n may be 0
     distance = -margin(model, adversarial, y)  # negative once fooled
     for i in range(1, queries):
         active = np.flatnonzero(distance > 0)

@@ -63,10 +63,14 @@ class MaxPool2d(Module):
 
 
 class Flatten(Module):
-    """(N, C, H, W) -> (N, C * H * W), for the dense layers after the convolutions."""
+    """(N, C, H, W) -> (N, C * H * W), for the dense layers after the convolutions.
+
+    The width is spelled out rather than left to ``-1``, which NumPy cannot infer for an
+    empty batch (N = 0).
+    """
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
 
 class ConvMaxout(Module):

@@ -271,3 +271,24 @@ def test_linearity_walks_along_the_fgsm_direction(trained):
     np.testing.assert_allclose(walk["logits"][5], model(X[:3]).data, rtol=1e-5, atol=1e-5)
     # a softmax regression is exactly linear: second differences along the walk vanish
     np.testing.assert_allclose(np.diff(walk["logits"], 2, axis=0), 0, atol=1e-3)
+
+
+# --- issue 25: empty batches -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("net", ["dense", "conv"])
+def test_every_attack_returns_an_empty_batch_for_an_empty_batch(name, net):
+    """Dense models always did; conv nets failed in Flatten, and square_attack failed on both."""
+    model = small_softmax() if net == "dense" else models.SmallConvNet(seed=0)
+    x = np.zeros((0, 6 if net == "dense" else 784), np.float32)
+    with np.errstate(all="raise"):
+        x_adv = ATTACKS[name](model, x, np.zeros(0, np.int64), 0.1, (0.0, 1.0))
+    assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+
+
+def test_fgsm_preprocessed_refuses_an_empty_batch_as_evaluate_does():
+    """It divided by n = 0 (ZeroDivisionError); a rate over no examples has no value."""
+    net = models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca", seed=0)
+    with pytest.raises(ValueError, match="fgsm_preprocessed: x holds no examples"):
+        attacks.fgsm_preprocessed(net, np.zeros((0, 48), np.float32), np.zeros(0, np.int64), [0.1])
+    with pytest.raises(ValueError, match="evaluate: x holds no examples"):
+        attacks.evaluate(net, np.zeros((0, 48), np.float32), np.zeros(0, np.int64), eps=[0.1])

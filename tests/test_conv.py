@@ -250,3 +250,46 @@ def test_a_flattened_maps_gradient_comes_back_in_the_maps_memory_layout():
     gradient = mg.grad(lambda t: (t.reshape(3, -1) * weights).sum())(maps)
     assert not maps.flags.c_contiguous and gradient.strides == maps.strides
     np.testing.assert_array_equal(gradient, np.broadcast_to(weights, (3, 100)).reshape(maps.shape))
+
+
+# --- issue 25: arguments that are no ints, sizes of 0, empty batches -----------------------------
+
+X4, W2 = np.ones((1, 1, 4, 4), np.float32), np.ones((3, 1, 2, 2), np.float32)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: mg.conv2d(X4, W2, stride=1.0), r"conv2d: stride must be an int >= 1 or a pair of them, got 1\.0"),
+    (lambda: mg.conv2d(X4, W2, stride=True), r"conv2d: stride must be an int >= 1 or a pair of them, got True"),
+    (lambda: mg.conv2d(X4, W2, stride=(1, 2.0)), r"conv2d: stride must be .* got \(1, 2\.0\)"),
+    (lambda: mg.conv2d(X4, W2, padding=True), r"conv2d: padding must be an int >= 0 or a pair of them, got True"),
+    (lambda: mg.conv2d(X4, W2, padding=None), r"conv2d: padding must be .* got None"),
+    (lambda: mg.max_pool2d(X4, 2.0), r"max_pool2d: kernel must be an int >= 1 or a pair of them, got 2\.0"),
+    (lambda: mg.max_pool2d(X4, 2, stride=False), r"max_pool2d: stride must be an int >= 1 .* got False"),
+    (lambda: mg.avg_pool2d(X4, True), r"avg_pool2d: kernel must be an int >= 1 .* got True"),
+    (lambda: mg.conv2d(X4, np.ones((0, 1, 2, 2))), r"conv2d: w must have shape \(F, C, kh, kw\), each at least 1, got \(0, 1, 2, 2\)"),
+    (lambda: mg.conv2d(np.ones((1, 0, 4, 4)), np.ones((3, 0, 2, 2))), r"conv2d: w must .* each at least 1, got \(3, 0, 2, 2\)"),
+    (lambda: mg.conv2d(X4, np.ones((3, 1, 0, 2))), r"conv2d: w must .* each at least 1, got \(3, 1, 0, 2\)"),
+])
+def test_sizes_that_are_no_positive_ints_are_named(call, message):
+    """Bools and floats (even 1.0) are refused, as everywhere in the project; so are kernels of 0 pixels or channels."""
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_pair_of_numpy_integers_is_a_stride():
+    out = mg.conv2d(X4, W2, stride=np.array([2, 1]))
+    assert out.shape == (1, 3, 2, 3)
+
+
+def test_conv_nets_take_an_empty_batch_as_dense_models_do():
+    """N = 0 flows through conv2d, pooling and Flatten (whose width used to be inferred by NumPy from -1)."""
+    import models
+
+    empty = np.zeros((0, 784), np.float32)
+    for net in (models.SmallConvNet(seed=0), models.ConvMaxoutNetwork("tiny", input_shape=(1, 28, 28), seed=0)):
+        predicted, proba = net.predict_with_proba(empty)
+        assert predicted.shape == (0,) and proba.shape == (0, 10)
+        assert net.predict(empty).shape == (0,)
+    x = Tensor(np.zeros((0, 1, 28, 28), np.float32), requires_grad=True)
+    models.SmallConvNet(seed=0)(x.reshape(0, 784)).sum().backward()
+    assert x.grad.shape == (0, 1, 28, 28)

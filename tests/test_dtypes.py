@@ -107,3 +107,20 @@ def test_engine_names_the_op_when_a_vjp_returns_a_wrong_shape():
 
     with pytest.raises(ValueError, match=r"op 'bad_shape'.*input 0 has shape \(5, 5\).*\(3,\)"):
         bad(Tensor(np.ones(3), requires_grad=True)).sum().backward()
+
+
+def test_conv2d_promotes_a_float64_bias_tensor_and_conforms_a_float64_bias_array():
+    """The policy of every binary op, for conv2d's bias: a float64 Tensor promotes the output (as linear's
+    bias does); a plain float64 array takes the tensor's dtype; an integer Tensor becomes float32."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 1, 5, 5)).astype(F32)
+    w = Tensor(rng.normal(size=(3, 1, 2, 2)).astype(F32), requires_grad=True)
+    b = Tensor(rng.normal(size=3), dtype=np.float64, requires_grad=True)
+    out = mg.conv2d(x, w, b)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, mg.conv2d(x, w).data + b.data[:, None, None], rtol=1e-6)
+    out.sum().backward()
+    assert w.grad.dtype == F32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(b.grad, [2 * 4 * 4] * 3)
+    assert mg.conv2d(x, w, np.ones(3)).dtype == F32
+    assert mg.conv2d(x, w, Tensor(np.ones(3, np.int64))).dtype == F32

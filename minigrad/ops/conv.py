@@ -43,14 +43,20 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..engine import is_grad_enabled
-from ..tensor import Tensor, as_float_tensor, as_tensor, as_tensors
+from ..tensor import Tensor, as_float_tensor, as_tensors
 from .nn import first_maximum
 from ..validation import is_integer
 
 
 def _pair(value, name: str, op: str, low: int) -> tuple[int, int]:
-    """``value`` (an int or a pair of ints) as a pair of ints >= ``low``, or a ValueError naming the op."""
-    pair = (value, value) if is_integer(value) else tuple(value)
+    """``value`` (an int or a pair of ints) as a pair of ints >= ``low``, or a ValueError naming the op.
+
+    Bools and floats are refused, even 2.0 (see :mod:`minigrad.validation`).
+    """
+    try:
+        pair = (value, value) if is_integer(value) else tuple(value)
+    except TypeError:  # not a sequence: 1.0, True, None
+        pair = ()
     if len(pair) != 2 or any(not is_integer(v) or v < low for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {low} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
@@ -95,8 +101,8 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     """
     x, w = as_tensors(x, w)  # integers become floats here, and a plain array takes the other's dtype
     images, kernels = x.data, w.data
-    if kernels.ndim != 4:
-        raise ValueError(f"conv2d: w must have shape (F, C, kh, kw), got {kernels.shape}")
+    if kernels.ndim != 4 or 0 in kernels.shape:
+        raise ValueError(f"conv2d: w must have shape (F, C, kh, kw), each at least 1, got {kernels.shape}")
     stride, padding = _pair(stride, "stride", "conv2d", 1), _pair(padding, "padding", "conv2d", 0)
     n_filters, channels, kh, kw = kernels.shape
     out_hw = _geometry("conv2d", images.shape, (kh, kw), stride, padding)
@@ -119,10 +125,13 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     vjps = (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw, chunks),
             lambda g: _conv_vjp_w(g, cols, chunks, out_hw).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2))
     if b is not None:
-        b = as_tensor(b, x)
+        _, b = as_tensors(x, b)  # the dtype policy of every binary op: a float64 Tensor promotes, an array conforms
         if b.shape != (n_filters,):
             raise ValueError(f"conv2d: b must have shape ({n_filters},), one per kernel, got {b.shape}")
-        z += b.data
+        if b.dtype == z.dtype:
+            z += b.data
+        else:  # mixed float dtypes: promote like NumPy instead of casting into z, as linear does
+            z = z + b.data
         parents += (b,)
         vjps += (lambda g: g.sum(axis=(0, 2, 3)),)
     return Tensor.from_op(z.reshape(n, ho, wo, n_filters).transpose(0, 3, 1, 2), parents, vjps, "conv2d")
