@@ -109,6 +109,25 @@ def test_engine_names_the_op_when_a_vjp_returns_a_wrong_shape():
         bad(Tensor(np.ones(3), requires_grad=True)).sum().backward()
 
 
+def test_linear_gives_its_bias_the_dtype_policy_of_every_binary_op():
+    """An integer Tensor bias takes x's float32 (it made the output float64, where x + it stays float32);
+    a float64 Tensor promotes the output, and its gradient comes back in float64."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(3, 4)).astype(F32), Tensor(rng.normal(size=(4, 2)).astype(F32), requires_grad=True)
+    integer_bias = Tensor(np.array([1, -2], np.int64))
+    out = mg.linear(x, w, integer_bias)
+    assert out.dtype == F32 and (Tensor(x) + Tensor(np.ones(4, np.int64))).dtype == F32
+    np.testing.assert_array_equal(out.data, (x @ w.data) + np.array([1, -2], F32))
+    b = Tensor(rng.normal(size=2), dtype=np.float64, requires_grad=True)
+    out = mg.linear(x, w, b)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, (x @ w.data) + b.data, rtol=1e-6)
+    out.sum().backward()
+    assert w.grad.dtype == F32 and b.grad.dtype == np.float64
+    np.testing.assert_array_equal(b.grad, [3.0, 3.0])
+    assert mg.linear(x, w, np.ones(2)).dtype == F32
+
+
 def test_conv2d_promotes_a_float64_bias_tensor_and_conforms_a_float64_bias_array():
     """The policy of every binary op, for conv2d's bias: a float64 Tensor promotes the output (as linear's
     bias does); a plain float64 array takes the tensor's dtype; an integer Tensor becomes float32."""

@@ -44,6 +44,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..engine import is_grad_enabled
 from ..tensor import Tensor, as_float_tensor, as_tensors
+from .linalg import add_bias
 from .nn import first_maximum
 from ..validation import is_integer
 
@@ -125,13 +126,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     vjps = (lambda g: _conv_vjp_x(g, w_flat, images.shape, (kh, kw), stride, padding, out_hw, chunks),
             lambda g: _conv_vjp_w(g, cols, chunks, out_hw).reshape(n_filters, kh, kw, channels).transpose(0, 3, 1, 2))
     if b is not None:
-        _, b = as_tensors(x, b)  # the dtype policy of every binary op: a float64 Tensor promotes, an array conforms
-        if b.shape != (n_filters,):
-            raise ValueError(f"conv2d: b must have shape ({n_filters},), one per kernel, got {b.shape}")
-        if b.dtype == z.dtype:
-            z += b.data
-        else:  # mixed float dtypes: promote like NumPy instead of casting into z, as linear does
-            z = z + b.data
+        z, b = add_bias(z, x, b, "conv2d", "b")
         parents += (b,)
         vjps += (lambda g: g.sum(axis=(0, 2, 3)),)
     return Tensor.from_op(z.reshape(n, ho, wo, n_filters).transpose(0, 3, 1, 2), parents, vjps, "conv2d")

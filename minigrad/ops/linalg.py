@@ -19,7 +19,7 @@ import numpy as np
 
 from ..broadcast import unbroadcast
 from ..engine import Product
-from ..tensor import Tensor, as_tensor, as_tensors
+from ..tensor import Tensor, as_tensors
 
 
 def matmul(a, b) -> Tensor:
@@ -63,16 +63,29 @@ def linear(x, weight, bias=None) -> Tensor:
     parents = (x, weight)
     vjps = (lambda g: g @ w.T, lambda g: Product(a.T, g))  # x^T G, computed by whoever takes it
     if bias is not None:
-        bias = as_tensor(bias, x)
-        if bias.shape != (w.shape[1],):
-            raise ValueError(f"linear: bias must have shape ({w.shape[1]},), got {bias.shape}")
-        if bias.dtype == z.dtype:
-            z += bias.data
-        else:  # mixed float dtypes: promote like NumPy instead of casting into z
-            z = z + bias.data
+        z, bias = add_bias(z, x, bias, "linear", "bias")
         parents += (bias,)
         vjps += (lambda g: g.sum(axis=0),)
     return Tensor.from_op(z, parents, vjps, "linear")
+
+
+def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.ndarray, Tensor]:
+    """``(z + bias, bias as a Tensor)`` for an op's fresh product ``z`` (rows, F) and a ``bias`` of shape (F,).
+
+    ``linear`` and ``conv2d`` add their bias here. The bias follows the dtype policy of
+    every binary op (:func:`~minigrad.tensor.as_tensors` beside the input ``x``): an array
+    or an integer Tensor takes ``x``'s float dtype, a float64 Tensor promotes the result.
+    The bias is added in place into ``z``, which the op owns, when their dtypes agree.
+    A bias of another shape is a ValueError naming the op and ``name``.
+    """
+    _, bias = as_tensors(x, bias)
+    if bias.shape != (z.shape[1],):
+        raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
+    if bias.dtype == z.dtype:
+        z += bias.data
+    else:  # mixed float dtypes: promote like NumPy instead of casting into z
+        z = z + bias.data
+    return z, bias
 
 
 def _batched_vjps(x: np.ndarray, w: np.ndarray):
