@@ -29,6 +29,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from .broadcast import unbroadcast
+from .validation import is_numeric
 
 
 class _GradMode:
@@ -344,12 +345,12 @@ def _conform(g, parent, node, index):
 
 
 def _as_gradient_array(g, node, index) -> np.ndarray:
-    """A VJP's non-ndarray result as an array: NumPy scalars and Python numbers only.
+    """A VJP's non-ndarray result as an array: numeric NumPy scalars and Python numbers only.
 
-    ``None`` (a VJP that forgot to return), a string or a Tensor would otherwise become
-    a 0-d object or string array and be reported as a wrong shape.
+    ``None`` (a VJP that forgot to return), a string, a bool or a Tensor would otherwise
+    become a 0-d array and be reported as a wrong shape.
     """
-    if isinstance(g, (np.generic, int, float)) and not isinstance(g, bool):
+    if is_numeric(g):
         return np.asarray(g)
     hint = " (a VJP works on ndarrays: return the array, not a Tensor)" if type(g).__name__ == "Tensor" else ""
     raise TypeError(f"op {node._op!r}: the VJP for input {index} returned {type(g).__name__}, "

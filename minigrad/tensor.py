@@ -26,6 +26,7 @@ import numpy as np
 
 from . import engine
 from .engine import _GradMode
+from .validation import is_numeric
 
 _new = object.__new__
 _CREATION = itertools.count()  # numbers the recorded nodes in the order they are made
@@ -76,7 +77,7 @@ class Tensor:
             array = np.asarray(data)
             if array.dtype.kind in "iuf":
                 array = _to_float32(array)
-        if array.dtype.kind not in "biuf":
+        if not is_numeric(array, bools=True):
             raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
@@ -349,7 +350,7 @@ def _op_value(value, name: str) -> np.ndarray:
     if isinstance(value, Tensor):
         raise TypeError(f"op {name!r}: the value must be an ndarray computed from the parents' .data, got a Tensor")
     array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
+    if not is_numeric(array, bools=True):
         raise TypeError(f"op {name!r}: the value must be a numeric array, got {value!r:.80}")
     return array
 

@@ -384,6 +384,9 @@ def test_a_vjp_result_of_the_output_shape_is_summed_back_to_a_broadcast_input():
 @pytest.mark.parametrize("returned, message", [
     (None, r"op 'custom': the VJP for input 0 returned NoneType, not an array of gradients"),
     ("abc", r"op 'custom': the VJP for input 0 returned str, not an array of gradients"),
+    (np.str_("a"), r"op 'custom': the VJP for input 0 returned str_, not an array of gradients"),  # was 'shape ()'
+    (np.bool_(True), r"op 'custom': the VJP for input 0 returned bool, not an array of gradients"),  # was 'shape ()'
+    (True, r"op 'custom': the VJP for input 0 returned bool, not an array of gradients"),
     (Tensor(np.ones(3, np.float32)), r"op 'custom': the VJP for input 0 returned Tensor.*not a Tensor"),
 ])
 def test_a_vjp_that_returns_no_array_is_named(returned, message):
@@ -423,6 +426,13 @@ def test_from_op_refuses_a_value_that_is_no_numeric_array(value, message):
     x = Tensor(np.ones(3, np.float32), requires_grad=True)
     with pytest.raises(TypeError, match=message):
         Tensor.from_op(value, (x,), (lambda g: g,), "custom")
+
+
+def test_an_op_value_may_be_a_numpy_scalar_of_a_boolean_or_integer_tensor():
+    """Indexing one element gives a NumPy scalar: a bool is a value (a mask's), though it is no gradient."""
+    mask = Tensor(np.array([True, False]))
+    assert mask[0].dtype == np.bool_ and mask[0].item() is True
+    assert Tensor(np.arange(3))[1].dtype == np.arange(3).dtype
 
 
 @pytest.mark.parametrize("argnums", [True, False, 1.0, (0, True), (0.0,), (), "0", None])
