@@ -21,28 +21,25 @@ reshapes the rows to its ``input_shape`` first), and offers:
 
 A classifier of your own: subclass :class:`Classifier`, set ``n_features``,
 ``n_classes`` and ``config`` in ``__init__``, write ``logits``, and decorate the class
-with :func:`register` so that :func:`models.load` can rebuild it by name. Annotate the
-constructor's arguments (``dropout: bool``): a model file's config is checked against
-them (:func:`check_config`). Override ``class_scores`` only if your logits do not order
-the classes (as LogisticRegression's single logit does not).
+with :func:`register` so that :func:`models.load` can rebuild it by name. Override
+``class_scores`` only if your logits do not order the classes (as LogisticRegression's
+single logit does not). A file's config reaches the constructor as JSON data, so the
+constructor is where it is checked: refuse a value of the wrong type (a bool for a
+number, a string for a flag) with a ValueError naming the argument, rather than coerce
+it; :func:`models.load` adds the file's name. The built-in classifiers do, through the
+checks of :mod:`models.layers` (``positive_int``, ``positive_number`` and the like).
 """
 
 from __future__ import annotations
-
-import inspect
-import types
-import typing
-from collections.abc import Sequence
 
 import numpy as np
 
 import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
-from minigrad.validation import integer_at_least, is_integer
 
 from .conv import Conv2d, ConvMaxout, Flatten, output_size
-from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, _generator, positive_int
+from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, _generator, positive_int, positive_ints
 from .module import Module
 from .preprocessing import ContrastWhitening
 
@@ -88,59 +85,6 @@ def register(cls):
         raise ValueError(f"models.register: {name!r} is a built-in classifier; give your class another name")
     CLASSIFIERS[name] = cls
     return cls
-
-
-def check_config(cls, config: dict) -> None:
-    """Refuse a config (``cls``'s constructor arguments, as a model file holds them) whose values
-    are not of the types the constructor's annotations say, with a ValueError naming the key.
-
-    The constructor would otherwise coerce them: ``bool("no")`` is True, and True is the
-    int 1. This is the one check of a config's types (:func:`models.save` and
-    :func:`models.load` run it); the constructor then checks the values. Arguments
-    without an annotation are not checked here.
-    """
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except (NameError, TypeError):  # annotations that do not evaluate: the constructor is on its own
-        return
-    written = getattr(cls.__init__, "__annotations__", {})
-    for key, value in config.items():
-        if key in hints and not matches_annotation(value, hints[key]):
-            text = written[key] if isinstance(written.get(key), str) else inspect.formatannotation(hints[key])
-            raise ValueError(f"{cls.__name__}: the config's {key!r} must be {text}, got {value!r}")
-
-
-def matches_annotation(value, annotation) -> bool:
-    """Whether ``value`` (JSON data: None, bool, int, float, str, lists, dicts) is of type ``annotation``.
-
-    Strict where Python is lax: a bool is not an int, a float (even 2.0) is not an int,
-    and a str is not a Sequence. An int is a float (``max_norm: 2``). A list stands for
-    a tuple or a Sequence, as JSON has only lists. A class that is no JSON type (a
-    Generator) matches nothing in a file; annotations this does not know (``Literal``)
-    match anything.
-    """
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if annotation is None or annotation is type(None):
-        return value is None
-    if origin in (typing.Union, types.UnionType):
-        return any(matches_annotation(value, option) for option in args)
-    if annotation is bool:
-        return isinstance(value, (bool, np.bool_))
-    if annotation is int:
-        return is_integer(value)
-    if annotation is float:
-        return is_integer(value) or isinstance(value, (float, np.floating))
-    if annotation is str:
-        return isinstance(value, str)
-    if (origin or annotation) in (list, tuple, Sequence):
-        if not isinstance(value, (list, tuple)):
-            return False
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            return len(value) == len(args) and all(map(matches_annotation, value, args))
-        return not args or all(matches_annotation(item, args[0]) for item in value)
-    if annotation is typing.Any or not isinstance(annotation, type):
-        return True
-    return isinstance(value, annotation)
 
 
 class Classifier(Module):
@@ -236,11 +180,12 @@ class LogisticRegression(Classifier):
     softplus(-y (w . x + b)), which is the binary cross-entropy used here.
     """
 
-    def __init__(self, n_features: int, *, init: str | float = "zeros", seed: int | np.random.Generator | None = None):
+    def __init__(self, n_features: int, *, init="zeros", seed=None):
         n_features = positive_int(n_features, "LogisticRegression: n_features")
+        rng = _generator(seed, "LogisticRegression: seed")
         self.config = dict(n_features=n_features, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, 2
-        self.linear = Linear(n_features, 1, init=init, rng=seed)
+        self.linear = Linear(n_features, 1, init=init, rng=rng)
 
     def logits(self, x):
         return self.linear(x).reshape(-1)
@@ -267,12 +212,12 @@ class LogisticRegression(Classifier):
 class SoftmaxRegression(Classifier):
     """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
 
-    def __init__(self, n_features: int = 784, n_classes: int = 10, *, init: str | float = "zeros",
-                 seed: int | np.random.Generator | None = None):
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, init="zeros", seed=None):
         n_features, n_classes = positive_int(n_features, "SoftmaxRegression: n_features"), n_classes_of(n_classes, "SoftmaxRegression")
+        rng = _generator(seed, "SoftmaxRegression: seed")
         self.config = dict(n_features=n_features, n_classes=n_classes, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
-        self.linear = Linear(n_features, n_classes, init=init, rng=seed)
+        self.linear = Linear(n_features, n_classes, init=init, rng=rng)
 
     def logits(self, x):
         return self.linear(x)
@@ -287,16 +232,15 @@ class MLP(Classifier):
 
     ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
-    def __init__(self, sizes: Sequence[int] = (784, 1200, 1200, 10), activation: str = "relu", *,
-                 init: str | float = "he", seed: int | np.random.Generator | None = None):
-        sizes = tuple(positive_int(s, f"MLP: sizes[{i}]") for i, s in enumerate(sizes))
+    def __init__(self, sizes=(784, 1200, 1200, 10), activation: str = "relu", *, init="he", seed=None):
+        sizes = positive_ints(sizes, "MLP: sizes")
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least (n_features, n_classes), got sizes={sizes}")
-        if activation not in self.ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in self.ACTIVATIONS:
             raise ValueError(f"MLP activation must be one of {sorted(self.ACTIVATIONS)}, got {activation!r}")
+        rng = _generator(seed, "MLP: seed")
         self.config = dict(sizes=list(sizes), activation=activation, init=init, seed=seed)
         self.n_features, self.n_classes = sizes[0], sizes[-1]
-        rng = _generator(seed)
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = i == len(sizes) - 2
@@ -326,37 +270,47 @@ class MaxoutNetwork(Classifier):
     def __init__(
         self,
         n_features: int = 784,
-        hidden: Sequence[int] = (240, 240),
+        hidden=(240, 240),
         pieces: int = 5,
         n_classes: int = 10,
-        dropout: Sequence[tuple[float, float | None]] | None = ((0.8, 1.0), (0.5, None), (0.5, None)),
+        dropout=((0.8, 1.0), (0.5, None), (0.5, None)),
         *,
-        init: str | float = 0.005,
-        max_norm: float | None = 1.9365,
-        seed: int | np.random.Generator | None = None,
+        init=0.005,
+        max_norm=1.9365,
+        seed=None,
     ):
-        hidden = tuple(positive_int(h, f"MaxoutNetwork: hidden[{i}]") for i, h in enumerate(hidden))
+        hidden = positive_ints(hidden, "MaxoutNetwork: hidden")
         n_classes = n_classes_of(n_classes, "MaxoutNetwork")
-        if dropout is not None and len(dropout) != len(hidden) + 1:
-            raise ValueError(f"MaxoutNetwork: dropout needs one (keep_prob, scale) per layer ({len(hidden) + 1}), got {dropout}")
+        dropout = self._dropout_pairs(dropout, len(hidden) + 1)
+        rng = _generator(seed, "MaxoutNetwork: seed")
         self.config = dict(
             n_features=n_features, hidden=list(hidden), pieces=pieces, n_classes=n_classes,
-            dropout=None if dropout is None else [list(d) for d in dropout], init=init, max_norm=max_norm, seed=seed,
+            dropout=dropout, init=init, max_norm=max_norm, seed=seed,
         )
         self.n_features, self.n_classes = n_features, n_classes
-        rng = _generator(seed)
         layers = []
         fan_in = n_features
         for i, units in enumerate(hidden + (None,)):
             if dropout is not None:
                 keep_prob, scale = dropout[i]
-                layers.append(Dropout(keep_prob, scale, rng=rng))
+                layers.append(Dropout(keep_prob, scale, rng=rng, what=f"MaxoutNetwork: dropout[{i}]"))
             if units is None:
                 layers.append(Linear(fan_in, n_classes, init=init, max_norm=max_norm, rng=rng))
             else:
                 layers.append(Maxout(fan_in, units, pieces, init=init, max_norm=max_norm, rng=rng))
                 fan_in = units
         self.net = Sequential(*layers)
+
+    @staticmethod
+    def _dropout_pairs(dropout, n_layers: int) -> list | None:
+        """``dropout`` as ``n_layers`` lists [keep_prob, scale] (the Dropout layers check the numbers), or None."""
+        if dropout is None:
+            return None
+        pairs = isinstance(dropout, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in dropout)
+        if not pairs or len(dropout) != n_layers:
+            raise ValueError(f"MaxoutNetwork: dropout needs one (keep_prob, scale) pair per layer ({n_layers}), "
+                             f"got {dropout!r}")
+        return [list(pair) for pair in dropout]
 
     def logits(self, x):
         return self.net(x)
@@ -387,12 +341,13 @@ class RBFNetwork(Classifier):
 
     output_name = "log p_c"
 
-    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05,
-                 max_beta: float | None = 0.2, centers=None, seed: int | np.random.Generator | None = None):
+    def __init__(self, n_features: int = 784, n_classes: int = 10, *, beta: float = 0.05, max_beta=0.2,
+                 centers=None, seed=None):
         n_classes = n_classes_of(n_classes, "RBFNetwork")
+        rng = _generator(seed, "RBFNetwork: seed")
         self.config = dict(n_features=n_features, n_classes=n_classes, beta=beta, max_beta=max_beta, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
-        self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, max_beta=max_beta, rng=seed)
+        self.rbf = RBF(n_features, n_classes, centers=centers, beta=beta, max_beta=max_beta, rng=rng)
 
     @classmethod
     def from_data(cls, X, y, *, beta: float = 0.05, max_beta=0.2, seed=None) -> "RBFNetwork":
@@ -458,7 +413,7 @@ class ImageClassifier(Classifier):
 
     def _set_shapes(self, input_shape, n_classes, what: str) -> tuple:
         """Check and keep ``input_shape`` and ``n_classes``; return the checked pair."""
-        input_shape = tuple(positive_int(s, f"{what}: input_shape[{i}]") for i, s in enumerate(input_shape))
+        input_shape = positive_ints(input_shape, f"{what}: input_shape")
         if len(input_shape) != 3:
             raise ValueError(f"{what}: input_shape must be (C, H, W), got {input_shape}")
         self.input_shape, self.n_classes = input_shape, n_classes_of(n_classes, what)
@@ -467,7 +422,7 @@ class ImageClassifier(Classifier):
 
     def _set_preprocessing(self, kind, what: str) -> None:
         """``self.preprocess``: the layer ``kind`` names (None: no preprocessing)."""
-        if kind not in self.PREPROCESSING:
+        if not (kind is None or isinstance(kind, str)) or kind not in self.PREPROCESSING:
             raise ValueError(f"{what}: preprocessing must be one of {list(self.PREPROCESSING)}, got {kind!r}")
         layer = self.PREPROCESSING[kind]
         self.preprocess = None if layer is None else layer(self.n_features)
@@ -544,11 +499,10 @@ class SmallConvNet(ImageClassifier):
     adversarial training needs (``docs/measurements.md``); biases start at zero.
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), n_classes: int = 10, *, quantise: int | None = None,
-                 init: str | float = "he", seed: int | np.random.Generator | None = None):
+    def __init__(self, input_shape=(1, 28, 28), n_classes: int = 10, *, quantise=None, init="he", seed=None):
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "SmallConvNet")
-        if quantise is not None:  # named as the argument, not as the layer it builds
-            quantise = integer_at_least(quantise, 2, "SmallConvNet: quantise")
+        masking = [] if quantise is None else [Quantise(quantise, what="SmallConvNet: quantise")]
+        rng = _generator(seed, "SmallConvNet: seed")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
         for key, value, default in (("quantise", quantise, None), ("init", init, "he")):
             if value != default:  # the configs of earlier files, and their run keys, stay as they were
@@ -558,9 +512,8 @@ class SmallConvNet(ImageClassifier):
             height, width = output_size(height, 4, 2, 1), output_size(width, 4, 2, 1)
         if height < 1 or width < 1:
             raise ValueError(f"SmallConvNet: images of {input_shape[1:]} are too small for two 4x4 stride-2 convolutions")
-        rng = _generator(seed)
         self.net = Sequential(
-            *([Quantise(quantise)] if quantise is not None else []),
+            *masking,
             Conv2d(channels, 16, 4, stride=2, padding=1, init=init, rng=rng), ReLU(),
             Conv2d(16, 32, 4, stride=2, padding=1, init=init, rng=rng), ReLU(),
             Flatten(), Linear(32 * height * width, 100, init=init, rng=rng), ReLU(),
@@ -602,19 +555,20 @@ class ConvMaxoutNetwork(ImageClassifier):
     puts the paper's GCN and ZCA whitening in front (see :class:`ImageClassifier`).
     """
 
-    def __init__(self, preset: str = "cpu", input_shape: Sequence[int] = (3, 32, 32), n_classes: int = 10, *,
-                 dropout: bool = True, preprocessing: str | None = None, seed: int | np.random.Generator | None = None):
-        if preset not in CONV_MAXOUT_PRESETS:
+    def __init__(self, preset: str = "cpu", input_shape=(3, 32, 32), n_classes: int = 10, *, dropout: bool = True,
+                 preprocessing=None, seed=None):
+        if not isinstance(preset, str) or preset not in CONV_MAXOUT_PRESETS:
             raise ValueError(f"ConvMaxoutNetwork: preset must be one of {sorted(CONV_MAXOUT_PRESETS)}, got {preset!r}")
         if not isinstance(dropout, (bool, np.bool_)):  # "no" would be true
             raise ValueError(f"ConvMaxoutNetwork: dropout must be True or False, got {dropout!r}")
         input_shape, n_classes = self._set_shapes(input_shape, n_classes, "ConvMaxoutNetwork")
         self._set_preprocessing(preprocessing, "ConvMaxoutNetwork")
+        rng = _generator(seed, "ConvMaxoutNetwork: seed")
         self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout),
                            seed=seed)
         if preprocessing is not None:  # the configs of earlier files, and their run keys, stay as they were
             self.config["preprocessing"] = preprocessing
-        settings, rng = CONV_MAXOUT_PRESETS[preset], _generator(seed)
+        settings = CONV_MAXOUT_PRESETS[preset]
         channels, height, width = input_shape
         layers = [Dropout(0.8, 1.0, rng=rng)] if dropout else []
         for i, ((out, kernel, padding, pool, stride), norm) in enumerate(zip(settings["conv"], settings["kernel_norms"])):

@@ -5,10 +5,10 @@ JSON string with the class name and constructor arguments (``model.config``), so
 :func:`load` can rebuild the model without the caller knowing its architecture, as
 long as the class is registered (``models.register``; its module must be imported).
 A file names a class, never code: loading runs nothing. A hand-edited file is checked
-as it loads: the description's fields, the config's types against the constructor's
-annotations (``models.classifiers.check_config``), and every parameter and buffer for
-NaN and inf, so that what loads is what was saved or a ``ModelFileError`` naming the
-file and what is wrong in it.
+as it loads: the description's fields, the config by the constructor itself (which
+refuses a value of the wrong type, a bool for a number or a string for a flag, rather
+than coerce it), and every parameter and buffer for NaN and inf, so that what loads is
+what was saved or a ``ModelFileError`` naming the file and what is wrong in it.
 
 :func:`atomic_write` (with ``atomic_write_text`` and ``atomic_savez``) is how every
 package writes files: to a temporary file beside the target, then renamed, so an
@@ -28,7 +28,7 @@ import numpy as np
 
 from minigrad.validation import is_integer
 
-from .classifiers import CLASSIFIERS, check_config
+from .classifiers import CLASSIFIERS
 
 FORMAT = 1
 _META = "__model__"
@@ -42,8 +42,7 @@ def save(model, path) -> None:
     """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically.
 
     Refuses what :func:`load` could not rebuild: a class that is not registered under
-    its name (``models.register``), a ``config`` that is not plain JSON data, or one
-    whose values are not of the types the constructor's annotations say.
+    its name (``models.register``), or a ``config`` that is not plain JSON data.
     """
     cls = type(model)
     if CLASSIFIERS.get(cls.__name__) is not cls:
@@ -57,10 +56,6 @@ def save(model, path) -> None:
                          f"{error} (an int seed, not a Generator?)") from None
     if not isinstance(config, dict):
         raise ValueError(f"models.save: {cls.__name__}.config must be a dict of its constructor's arguments, got {config!r}")
-    try:
-        check_config(cls, json.loads(text)["config"])  # what load will read
-    except ValueError as error:
-        raise ValueError(f"models.save: {error}, so models.load would refuse the file") from None
     arrays = dict(model.state_arrays())  # the arrays themselves: savez copies them into the file anyway
     arrays[_META] = np.array(text)
     atomic_savez(path, arrays)
@@ -208,7 +203,6 @@ def load(path, expected=None):
     if expected is not None and cls is not expected:
         raise ModelFileError(f"{path} holds a {name}, not a {expected.__name__}")
     try:
-        check_config(cls, meta["config"])
         model = cls(**meta["config"])
         model.load_state_dict(arrays)
     except (TypeError, ValueError) as error:  # a config the class does not take, or weights that do not fit

@@ -29,8 +29,20 @@ from minigrad.validation import integer_at_least
 from .module import Module
 
 
-def _generator(rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+def _generator(rng, what: str = "rng") -> np.random.Generator:
+    """``rng`` if it is a Generator, else one seeded by it (an int, or None for fresh entropy).
+
+    A ValueError naming ``what`` for anything NumPy cannot seed with, and for a bool,
+    which it would take as the seed 1 or 0.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if not isinstance(rng, (bool, np.bool_)):
+        try:
+            return np.random.default_rng(rng)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{what} must be an int >= 0, a numpy Generator or None, got {rng!r}")
 
 
 def positive_int(value, what: str) -> int:
@@ -38,13 +50,31 @@ def positive_int(value, what: str) -> int:
     return integer_at_least(value, 1, what)
 
 
+def positive_ints(values, what: str) -> tuple:
+    """``values`` (a list or tuple) as a tuple of ints >= 1, or a ValueError naming ``what`` or the entry."""
+    if not isinstance(values, (list, tuple)):  # a string would pass as a sequence of its characters
+        raise ValueError(f"{what} must be a list or tuple of integers >= 1, got {values!r}")
+    return tuple(positive_int(value, f"{what}[{i}]") for i, value in enumerate(values))
+
+
+def is_positive_number(value) -> bool:
+    """Whether ``value`` is a real number, finite and > 0: a Python or NumPy int or float, never a bool."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and 0 < value < np.inf)
+
+
+def positive_number(value, what: str) -> float:
+    """``value`` as a finite float > 0, or a ValueError naming ``what`` (True is not 1 here)."""
+    if not is_positive_number(value):
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def positive_or_none(value, what: str):
     """``value`` as a finite float > 0, or None; a ValueError naming ``what`` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < value < np.inf:
+    if value is not None and not is_positive_number(value):
         raise ValueError(f"{what} must be a finite number > 0 (or None), got {value!r}")
-    return float(value)
+    return None if value is None else float(value)
 
 
 def init_weights(shape, init, rng) -> np.ndarray:
@@ -61,7 +91,7 @@ def init_weights(shape, init, rng) -> np.ndarray:
         w = rng.uniform(-limit, limit, size=shape)
     elif init == "zeros":
         w = np.zeros(shape)
-    elif isinstance(init, (int, float, np.integer, np.floating)) and not isinstance(init, bool) and 0 < init < np.inf:
+    elif is_positive_number(init):
         w = rng.uniform(-float(init), float(init), size=shape)
     else:
         raise ValueError(f"unknown init {init!r}: use 'glorot', 'he', 'pytorch', 'zeros' or a finite positive number "
@@ -122,8 +152,8 @@ class Quantise(Module):
     makes it pass gradients unchanged, as BPDA differentiates it.
     """
 
-    def __init__(self, levels: int):
-        self.levels = integer_at_least(levels, 2, "Quantise: levels")
+    def __init__(self, levels: int, *, what: str = "Quantise: levels"):
+        self.levels = integer_at_least(levels, 2, what)  # what: the argument a classifier took levels as
         self.straight_through = False
 
     def forward(self, x):
@@ -184,15 +214,16 @@ class Dropout(Module):
     the input, so nothing changes at test time); the maxout paper's inputs use
     keep_prob 0.8 with scale 1. Active only in training mode; in evaluation mode it is
     the identity. The mask is drawn from ``self.rng`` (a Generator), which
-    :func:`training.fit` replaces with its own so that a seed fixes a whole run.
+    :func:`training.fit` replaces with its own so that a seed fixes a whole run. Errors
+    name ``what``: a classifier passes the argument it took the pair as.
     """
 
-    def __init__(self, keep_prob: float, scale=None, *, rng=None):
-        if not 0.0 < keep_prob <= 1.0:
-            raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob}")
-        self.keep_prob = keep_prob
-        self.scale = 1.0 / keep_prob if scale is None else positive_or_none(scale, "Dropout: scale")
-        self.rng = _generator(rng)
+    def __init__(self, keep_prob: float, scale=None, *, rng=None, what: str = "Dropout"):
+        if not is_positive_number(keep_prob) or keep_prob > 1:
+            raise ValueError(f"{what}: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+        self.keep_prob = float(keep_prob)
+        self.scale = 1.0 / self.keep_prob if scale is None else positive_number(scale, f"{what}: scale")
+        self.rng = _generator(rng, f"{what}: rng")
 
     def set_rng(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -231,9 +262,8 @@ class RBF(Module):
 
     def __init__(self, in_features: int, units: int, *, centers=None, beta: float = 1.0, max_beta=None, rng=None):
         in_features, units = positive_int(in_features, "RBF: in_features"), positive_int(units, "RBF: units")
-        if not 0 < beta < np.inf or (max_beta is not None and not 0 < max_beta < np.inf):
-            raise ValueError(f"RBF: beta and max_beta must be finite and > 0 (they are precisions), got {beta} and {max_beta}")
-        rng = _generator(rng)
+        beta, max_beta = positive_number(beta, "RBF: beta"), positive_or_none(max_beta, "RBF: max_beta")  # precisions
+        rng = _generator(rng, "RBF: rng")
         if centers is None:
             centers = rng.uniform(0.0, 1.0, size=(units, in_features))
         centers = np.asarray(centers, dtype=np.float32)
