@@ -137,18 +137,8 @@ class Tensor:
         out._op = name
         out._pending = None
         if _GradMode.enabled:
-            if type(parents) is not tuple:  # (x) for (x,) would iterate over x's rows
-                parents = _as_parents(parents, name)
-            recorded = False
-            try:
-                for parent in parents:  # all of them: each must be a Tensor
-                    if parent.requires_grad:
-                        recorded = True
-                if recorded and len(vjps) != len(parents):
-                    raise _misused(parents, vjps, name)
-            except (AttributeError, TypeError):  # a parent that is no Tensor, vjps that have no len
-                raise _misused(parents, vjps, name) from None
-            if recorded:
+            parents = _recorded_parents(parents, vjps, name)
+            if parents:
                 out.requires_grad = True
                 out._parents = parents
                 out._vjps = vjps
@@ -353,6 +343,26 @@ def _op_value(value, name: str) -> np.ndarray:
     if not is_numeric(array, bools=True):
         raise TypeError(f"op {name!r}: the value must be a numeric array, got {value!r:.80}")
     return array
+
+
+def _recorded_parents(parents, vjps, name: str) -> tuple:
+    """The parents ``from_op`` records its op with, as a tuple, or () when none requires grad.
+
+    It checks the arguments on the way, naming the op: ``parents`` must be a tuple or a
+    list, every parent a Tensor, and ``vjps`` one function per parent.
+    """
+    if type(parents) is not tuple:  # (x) for (x,) would iterate over x's rows
+        parents = _as_parents(parents, name)
+    recorded = False
+    try:
+        for parent in parents:  # all of them: each must be a Tensor
+            if parent.requires_grad:
+                recorded = True
+        if recorded and len(vjps) != len(parents):
+            raise _misused(parents, vjps, name)
+    except (AttributeError, TypeError):  # a parent that is no Tensor, vjps that have no len
+        raise _misused(parents, vjps, name) from None
+    return parents if recorded else ()
 
 
 def _as_parents(parents, name: str) -> tuple:
