@@ -38,7 +38,7 @@ import scipy.linalg
 
 import minigrad as mg
 
-from .layers import positive_int
+from .layers import positive_int, positive_number
 from .module import Module
 
 MIN_NORM = 1e-8  # pylearn2's min_divisor: an image this flat is divided by 1
@@ -55,9 +55,8 @@ class ContrastWhitening(Module):
 
     def __init__(self, n_features: int, *, scale: float = 55.0, filter_bias: float = 0.1):
         self.n_features = positive_int(n_features, "ContrastWhitening: n_features")
-        if not (np.isfinite(scale) and scale > 0) or not (np.isfinite(filter_bias) and filter_bias > 0):
-            raise ValueError(f"ContrastWhitening: scale and filter_bias must be finite and > 0, got {scale}, {filter_bias}")
-        self.scale, self.filter_bias = float(scale), float(filter_bias)
+        self.scale = positive_number(scale, "ContrastWhitening: scale")
+        self.filter_bias = positive_number(filter_bias, "ContrastWhitening: filter_bias")
         self.mean = np.full(self.n_features, np.nan, dtype=np.float32)
         self.whitening = np.full((self.n_features, self.n_features), np.nan, dtype=np.float32)
 
@@ -70,10 +69,11 @@ class ContrastWhitening(Module):
         if not self.fitted:
             raise ValueError(f"{what}: not fitted: call fit(training rows) first (or load a saved model)")
 
-    def check_rows(self, shape: tuple, what: str) -> None:
-        """A ValueError naming ``what``, the expected and the given shape, unless ``shape`` is (N, n_features)."""
+    def check_rows(self, shape: tuple, what: str, name: str = "x") -> None:
+        """A ValueError naming ``what``, the argument ``name``, the expected and the given shape, unless
+        ``shape`` is (N, n_features)."""
         if len(shape) != 2 or shape[1] != self.n_features:
-            raise ValueError(f"{what}: x must have shape (N, {self.n_features}) (the layer's n_features), "
+            raise ValueError(f"{what}: {name} must have shape (N, {self.n_features}) (the layer's n_features), "
                              f"got {shape}")
 
     def forward(self, x):
@@ -142,8 +142,9 @@ class ContrastWhitening(Module):
                 from None
         if X.dtype.kind not in "biuf":
             raise ValueError(f"ContrastWhitening.fit: X must hold real numbers, got dtype {X.dtype}")
-        if X.ndim != 2 or X.shape[1] != self.n_features or len(X) < 2:
-            raise ValueError(f"ContrastWhitening.fit: X must have shape (N >= 2, {self.n_features}), got {X.shape}")
+        self.check_rows(X.shape, "ContrastWhitening.fit", "X")
+        if len(X) < 2:
+            raise ValueError(f"ContrastWhitening.fit: X must hold at least 2 rows (a covariance needs them), got {X.shape}")
         return X
 
     def _normalised_rows(self, X, batch_size: int) -> np.ndarray:

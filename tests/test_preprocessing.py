@@ -75,14 +75,20 @@ def test_an_unfitted_layer_refuses_to_run_and_bad_training_rows_are_refused():
     layer = models.ContrastWhitening(D)
     with pytest.raises(ValueError, match="not fitted"):
         layer(images(1))
-    with pytest.raises(ValueError, match=r"shape \(N >= 2, 48\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 48\)"):
         layer.fit(images(5)[:, :10])
     bad = images(5)
     bad[2, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         layer.fit(bad)
-    with pytest.raises(ValueError, match="scale and filter_bias"):
+    with pytest.raises(ValueError, match="ContrastWhitening: filter_bias must be a finite number > 0, got 0"):
         models.ContrastWhitening(D, filter_bias=0)
+
+
+@pytest.mark.parametrize("setting, value", [("scale", True), ("scale", "55"), ("filter_bias", True), ("filter_bias", np.inf)])
+def test_the_layer_refuses_a_scale_or_filter_bias_that_is_no_positive_number(setting, value):
+    with pytest.raises(ValueError, match=rf"ContrastWhitening: {setting} must be a finite number > 0, got {value!r}"):
+        models.ContrastWhitening(D, **{setting: value})  # True was taken as 1.0, "55" failed inside NumPy
 
 
 @pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True, "10", None])
@@ -104,9 +110,9 @@ def test_the_fit_does_not_depend_on_the_batch_size(n):
 @pytest.mark.parametrize("X, message", [
     (np.full((5, D), "0.5"), "X must hold real numbers, got dtype <U3"),
     ([[0.5] * D, [0.5] * (D - 1)], "X must be an array of rows of equal length, got a ragged list"),
-    (images(1), r"X must have shape \(N >= 2, 48\), got \(1, 48\)"),
-    (images(4).reshape(-1), r"X must have shape \(N >= 2, 48\), got \(192,\)"),
-    (images(4)[:, :10], r"X must have shape \(N >= 2, 48\), got \(4, 10\)"),
+    (images(1), r"X must hold at least 2 rows \(a covariance needs them\), got \(1, 48\)"),
+    (images(4).reshape(-1), r"X must have shape \(N, 48\) \(the layer's n_features\), got \(192,\)"),
+    (images(4)[:, :10], r"X must have shape \(N, 48\) \(the layer's n_features\), got \(4, 10\)"),
 ], ids=["strings", "ragged", "one row", "1-D", "wrong width"])
 def test_fit_names_what_is_wrong_with_the_training_rows(X, message):
     layer = models.ContrastWhitening(D)
