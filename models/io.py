@@ -212,8 +212,8 @@ def load(path, expected=None):
             raise ModelFileError(f"{path}: the weights {name!r} hold NaN or inf (a diverged training run?)")
     corrupt = corrupt_buffers(model)
     if corrupt:
-        raise ModelFileError(f"{path}: the buffers {corrupt} hold NaN or inf in part, where a layer's buffers are "
-                             "all finite (fitted) or all NaN (not fitted yet): a damaged file?")
+        raise ModelFileError(f"{path}: the buffers {corrupt} hold NaN or inf; a layer's buffers are all finite "
+                             "(fitted) or all NaN (unfitted): a damaged file?")
     return model
 
 

@@ -187,7 +187,8 @@ def test_a_damaged_whitening_buffer_is_refused_at_load_naming_the_file_and_buffe
     net.preprocess.fit(images(200))
     models.save(net, tmp_path / "net.npz")
     edited = with_buffer(tmp_path / "net.npz", tmp_path, name, change)
-    with pytest.raises(models.ModelFileError, match=rf"{edited.name}: the buffers \['{name}'\] hold NaN or inf in part"):
+    with pytest.raises(models.ModelFileError, match=rf"{edited.name}: the buffers \['{name}'\] hold NaN or inf; a layer's "
+                                                    r"buffers are all finite \(fitted\) or all NaN \(unfitted\)"):
         models.load(edited)
 
 
@@ -197,7 +198,7 @@ def test_an_unfitted_layer_all_nan_by_design_still_loads_as_unfitted(tmp_path):
     assert not loaded.preprocess.fitted and np.isnan(loaded.preprocess.whitening).all()
     edited = with_buffer(tmp_path / "unfitted.npz", tmp_path, "preprocess.whitening", put((1, 2), 0.5))
     both = r"\['preprocess.mean', 'preprocess.whitening'\]"
-    with pytest.raises(models.ModelFileError, match=rf"the buffers {both} hold NaN or inf in part"):
+    with pytest.raises(models.ModelFileError, match=rf"the buffers {both} hold NaN or inf; a layer's buffers are all"):
         models.load(edited)  # one finite value in an unfitted layer: neither state
 
 
