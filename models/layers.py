@@ -24,7 +24,7 @@ import contextlib
 import numpy as np
 
 import minigrad as mg
-from minigrad.validation import integer_at_least
+from minigrad.validation import integer_at_least, is_numeric
 
 from .module import Module
 
@@ -58,9 +58,8 @@ def positive_ints(values, what: str) -> tuple:
 
 
 def is_positive_number(value) -> bool:
-    """Whether ``value`` is a real number, finite and > 0: a Python or NumPy int or float, never a bool."""
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and 0 < value < np.inf)
+    """Whether ``value`` is one real number (:func:`minigrad.validation.is_numeric`: never a bool), finite and > 0."""
+    return is_numeric(value) and np.ndim(value) == 0 and bool(0 < value < np.inf)
 
 
 def positive_number(value, what: str) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 import scipy.linalg
 
 import minigrad as mg
+from minigrad.validation import is_numeric
 
 from .layers import positive_int, positive_number
 from .module import Module
@@ -140,7 +141,7 @@ class ContrastWhitening(Module):
         except ValueError:  # a ragged list of rows
             raise ValueError("ContrastWhitening.fit: X must be an array of rows of equal length, got a ragged list") \
                 from None
-        if X.dtype.kind not in "biuf":
+        if not is_numeric(X, bools=True):
             raise ValueError(f"ContrastWhitening.fit: X must hold real numbers, got dtype {X.dtype}")
         self.check_rows(X.shape, "ContrastWhitening.fit", "X")
         if len(X) < 2:
