@@ -143,7 +143,7 @@ def test_a_split_is_official_only_when_every_batch_matched_an_official_digest(tm
     make_official(monkeypatch, checksums)
     path = folder if form == "folder" else archive
     train, test = training.read_cifar10("train", path), training.read_cifar10("test", path)
-    assert train.official is official and test.official is official and train.source == test.source == path
+    assert train.official is official and test.official is official
     np.testing.assert_allclose(train.X, X, rtol=1e-6)
     np.testing.assert_array_equal(train.y, y)
 
@@ -187,11 +187,21 @@ def test_a_checked_form_is_read_before_an_extracted_binary_folder(tmp_path, monk
     folder, archive, checksums, X, _ = write_set(tmp_path, "binary")
     make_official(monkeypatch, checksums)
     got = training.read_cifar10("train", tmp_path)
-    assert got.source == archive and got.official is True
+    assert got.files == (archive,) and got.official is True
     archive.unlink()
     got = training.read_cifar10("train", tmp_path)
-    assert got.source == folder and got.official is False
+    assert got.files == tuple(folder / name for name in BATCHES["binary"]["train"]) and got.official is False
     np.testing.assert_allclose(got.X, X, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["binary", "python"])
+def test_a_split_lists_the_files_it_was_read_from(tmp_path, kind):
+    """The archive alone, or the split's own batch files: what a run keys its results on."""
+    folder, archive, checksums, _, _ = write_set(tmp_path, kind)
+    for split in ("train", "test"):
+        assert training.read_cifar10(split, archive, checksums=checksums).files == (archive,)
+        read = training.read_cifar10(split, folder, checksums=checksums).files
+        assert read == tuple(folder / name for name in BATCHES[kind][split])
 
 
 # ---------------------------------------------------------------------------- labels

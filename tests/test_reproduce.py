@@ -11,7 +11,7 @@ import training
 from attacks import cli
 from attacks.reproduction import CLAIMS, stages
 from attacks.reproduction.cache import RunFolder, input_digests
-from cifar_files import write_set
+from cifar_files import md5sums_text, write_set
 
 REQUIRED_IDS = {
     "softmax_fgsm", "logreg37_clean", "logreg37_fgsm", "maxout_clean", "maxout_fgsm", "rbf_fgsm", "advmaxout_clean",
@@ -146,6 +146,35 @@ def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(syntheti
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(file) in err and unchanged not in err and "nothing was changed" in err
     assert (out / "stages.json").read_bytes() == recorded
+
+
+def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_path, monkeypatch):
+    """Only the files a split was read from key the run: here the binary archive, not the Python
+    archive nor the extracted folders lying beside it (they were hashed, and a change refused)."""
+    cifar = tmp_path / "cifar"
+    cifar.mkdir()
+    checksums = write_set(cifar, "binary")[2]
+    write_set(cifar, "python")
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text(checksums))
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
+            "--cifar", str(cifar), "--cifar-checksums", str(sums), "--out", str(out)]
+
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    recorded = json.loads((out / "stages.json").read_text())
+    idx = {str(synthetic_idx_dir / f"{name}.gz") for split in training.data.SPLIT_FILES.values() for name in split}
+    assert set(recorded["config"]["inputs"]) == idx | {str(cifar / "cifar-10-binary.tar.gz")}
+    for beside in ("cifar-10-python.tar.gz", "cifar-10-batches-py/data_batch_1", "cifar-10-batches-bin/test_batch.bin"):
+        change_one_byte(cifar / beside)
+    with pytest.raises(Killed):  # resumed: the toy example's stage is read back, the next one runs
+        cli.main(argv)
+    assert json.loads((out / "stages.json").read_text()) == recorded
 
 
 @pytest.mark.parametrize("edit, problem", [

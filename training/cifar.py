@@ -94,12 +94,13 @@ def default_cifar_dir() -> Path:
 
 
 class CifarSplit(NamedTuple):
-    """One split as :func:`read_cifar10` read it: the arrays, and whether they are the official CIFAR-10."""
+    """One split as :func:`read_cifar10` read it: the arrays, whether they are the official
+    CIFAR-10, and the files they came from (what a run keys its results on)."""
 
     X: np.ndarray  #: float32 (N, 3072) in [0, 1], channel-major
     y: np.ndarray  #: int64 (N,) in 0..9
     official: bool  #: every batch matched an official MD5, its own or its archive's
-    source: Path  #: the archive or folder read
+    files: tuple  #: the files read (Paths): the archive, or the split's batch files in the folder
 
 
 def load_cifar10(split: str = "train", path=None, *, download: bool = False, checksums=None, progress: bool = True):
@@ -126,7 +127,9 @@ def read_cifar10(split: str = "train", path=None, *, download: bool = False, che
     ``official`` is True only when every batch of the split matched an official MD5
     (:data:`CIFAR10_MD5`), its own or that of the archive holding it: never for an
     extracted binary folder (no digests are published for ``.bin`` files), nor for a
-    file that matched only a digest given in ``checksums``.
+    file that matched only a digest given in ``checksums``. ``files`` lists the files
+    read: the archive alone, or the split's batch files in the folder (never the other
+    split's, nor another form lying beside it).
     """
     if split not in ("train", "test"):
         raise ValueError(f"load_cifar10: split must be 'train' or 'test', got {split!r}")
@@ -146,7 +149,8 @@ def read_cifar10(split: str = "train", path=None, *, download: bool = False, che
                 official = official and vouched
             X = np.concatenate([images for images, _ in parts], dtype=np.float32)  # no uint8 copy of the whole set
             X /= np.float32(255.0)  # in place: a second 600 MB array for the training split is not needed
-            return CifarSplit(X, np.concatenate([labels for _, labels in parts]), official, source)
+            return CifarSplit(X, np.concatenate([labels for _, labels in parts]), official,
+                              _split_files(kind, source, split))
     looked = ", ".join(str(p) for p in places) or "(nowhere: pass path= or set MINIGRAD_CIFAR10)"
     if download and path is None:
         download_cifar10(default_cifar_dir(), md5=expected[ARCHIVES["binary"]], progress=progress)
@@ -277,8 +281,7 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
     """
     names = BATCHES[kind][split]
     if source.is_dir():
-        for name in names:
-            file = source / name
+        for name, file in zip(names, _split_files(kind, source, split)):
             if not file.is_file():
                 raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
             data = _read_bounded(file, MAX_BATCH_BYTES)
@@ -307,6 +310,11 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
             raise DataError(f"{source}: the archive has no {member}")
         data, where = found.pop(name), f"{source}: {member}"
         yield where, data, _check_md5(data, name, where, expected, required=kind == "python") or archive_official
+
+
+def _split_files(kind: str, source: Path, split: str) -> tuple:
+    """The files ``split`` is read from: the archive ``source``, or its batch files in the folder ``source``."""
+    return tuple(source / name for name in BATCHES[kind][split]) if source.is_dir() else (source,)
 
 
 def _read_bounded(file: Path, limit: int) -> bytes:

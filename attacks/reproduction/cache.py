@@ -12,9 +12,16 @@ before anything is written into it.
 
 The settings name the files a run reads by path, and a file can change under its path:
 a run's settings also hold, under ``"inputs"``, the SHA-256 of every file it reads
-(:func:`input_digests` of :func:`idx_files`, :func:`cifar_files` and the model files a
-run takes), so that a folder whose stages were computed from other contents is refused,
-naming the files that changed, rather than mixing results of two data sets or models.
+(:func:`input_digests` of :func:`idx_files`, of the files a CIFAR-10 split was read from,
+:attr:`training.cifar.CifarSplit.files`, and of the model files a run takes), so that a
+folder whose stages were computed from other contents is refused, naming the files that
+changed, rather than mixing results of two data sets or models. Files the run does not
+read (the other CIFAR-10 archive beside the one read, say) are not hashed, and may change.
+
+When: both runs (``advex reproduce`` and ``advex robustness``) hash their inputs once
+they have read them all, before the first stage: which CIFAR-10 files a split comes from
+is known only from the read. So a file replaced in the moment between its reading and
+its hashing would key the stages to its new contents; nothing guards that moment.
 """
 
 from __future__ import annotations
@@ -197,19 +204,3 @@ def idx_files(data) -> list:
         return []
     names = [name for split in training.data.SPLIT_FILES.values() for name in split]
     return [os.path.join(data, file) for name in names for file in (name, f"{name}.gz")]
-
-
-def cifar_files(cifar) -> list:
-    """The files :func:`training.load_cifar10` may read at ``cifar``: the path itself when it is a
-    file (an archive), else each official archive and batch file in the folder or in the
-    folder either archive unpacks to."""
-    if cifar is None:
-        return []
-    cifar = os.path.expanduser(cifar)  # as the loader reads it
-    if not os.path.isdir(cifar):
-        return [cifar]
-    c = training.cifar
-    batches = [name for kind in c.BATCHES.values() for split in kind.values() for name in split]
-    folders = [cifar] + [os.path.join(cifar, folder) for folder in c.FOLDERS.values()]
-    return [os.path.join(cifar, archive) for archive in c.ARCHIVES.values()] + [
-        os.path.join(folder, name) for folder in folders for name in batches]

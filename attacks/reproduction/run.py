@@ -15,7 +15,7 @@ from .. import figures
 from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
-from .cache import RunFolder, cifar_files, idx_files, input_digests, refuse_foreign
+from .cache import RunFolder, idx_files, input_digests, refuse_foreign
 from .claims import ALL_MODELS, CLAIMS, EPS
 
 
@@ -98,18 +98,19 @@ class Reproduction:
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
         self.train = (self.X[:n_train], self.y[:n_train])
         self.val = (self.X[-n_val:], self.y[-n_val:])
-        self.cifar, self.cifar_official = None, False
+        self.cifar, self.cifar_official, cifar_files = None, False, ()
         if cifar is not None:
-            X, y, train_official, _ = training.read_cifar10("train", cifar, checksums=cifar_checksums)
+            X, y, train_official, train_files = training.read_cifar10("train", cifar, checksums=cifar_checksums)
             n_val = max(1, len(X) // 5)  # the last 10,000 of 50,000 validate, as in pylearn2's cifar10.yaml
-            X_test, y_test, test_official, _ = training.read_cifar10("test", cifar, checksums=cifar_checksums)
+            X_test, y_test, test_official, test_files = training.read_cifar10("test", cifar, checksums=cifar_checksums)
+            cifar_files = train_files + test_files
             self.cifar = {"train": (X[:-n_val], y[:-n_val]), "val": (X[-n_val:], y[-n_val:]),
                           "test": (X_test[: budget.n_test], y_test[: budget.n_test])}
             self.cifar_official = train_official and test_official  # the paper's numbers only beside its own data
         config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data),
                   "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums},
-                  "inputs": input_digests(idx_files(data) + cifar_files(cifar))}
+                  "inputs": input_digests([*idx_files(data), *cifar_files])}
         config["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
         self.folder = RunFolder(self.out, config)
 

@@ -85,13 +85,12 @@ class Robustness:
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
-        inputs = input_digests(idx_files(data) + model_files)  # before the models are read: a swap in between shows next run
         n_classes = int(max(self.y.max(), y_test.max())) + 1
         self._given = {name: self._read_paper_model(path, paper_models, n_classes)
                        for name, path in zip(PAPER_MODELS, model_files)}
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
-                  "inputs": inputs}
+                  "inputs": input_digests(idx_files(data) + model_files)}  # once read (cache.py says why)
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
         self._paper = None
 
