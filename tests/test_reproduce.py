@@ -213,6 +213,30 @@ def test_a_folder_from_before_inputs_were_recorded_resumes_only_when_the_run_rea
         RunFolder(out, {"seed": 0, "inputs": input_digests([file])})
 
 
+def test_inputs_that_differ_beside_another_setting_are_counted_not_listed(tmp_path):
+    files = [tmp_path / f"data{i}.idx" for i in range(4)]
+    for file in files:
+        file.write_bytes(b"data")
+    folders = {name: tmp_path / name for name in ("three", "one", "old")}
+    RunFolder(folders["three"], {"seed": 0, "inputs": input_digests(files)}).record("toy", 1, 0.5)
+    RunFolder(folders["one"], {"seed": 0, "inputs": input_digests(files[1:])}).record("toy", 1, 0.5)
+    RunFolder(folders["old"], {"seed": 0}).record("toy", 1, 0.5)  # from before inputs were recorded
+    for file in files[:3]:
+        file.write_bytes(b"other data")
+    settings = {"seed": 1, "inputs": input_digests(files[1:])}  # data0.idx no longer read: a difference too
+    with pytest.raises(ValueError) as refused:
+        RunFolder(folders["three"], settings)
+    assert str(refused.value) == (f"{folders['three']} holds a run with other settings (inputs: 3 files differ; seed: 0 "
+                                  "there, 1 here); nothing was changed: pass another --out to start a new one")
+    with pytest.raises(ValueError, match=r"other settings \(inputs: 2 files differ; seed: 0 there, 1 here\)"):
+        RunFolder(folders["one"], settings)
+    with pytest.raises(ValueError, match=r"other settings \(inputs: not recorded there; seed: 0 there, 1 here\)"):
+        RunFolder(folders["old"], settings)
+    files[2].write_bytes(b"data")  # restored: only data1.idx differs
+    with pytest.raises(ValueError, match=r"other settings \(inputs: 1 file differs; seed: 0 there, 1 here\)"):
+        RunFolder(folders["one"], {"seed": 1, "inputs": input_digests(files[1:])})
+
+
 def test_every_claim_is_one_row_and_names_a_known_tolerance():
     assert len({(c.id, c.metric) for c in CLAIMS}) == len(CLAIMS)
     for claim in CLAIMS:

@@ -163,19 +163,35 @@ def other_run(out, saved: dict, config: dict) -> str:
     """Why the folder ``out``, holding a run of the settings ``saved``, cannot be resumed with ``config``.
 
     When the settings agree but for the contents of the files the run reads, it names
-    those files: the folder's stages were computed from what they held then.
+    those files: the folder's stages were computed from what they held then. Beside
+    other differing settings, the inputs are only counted: their paths and digests
+    would bury the setting that matters in one line.
     """
     differing = sorted(key for key in saved.keys() | config.keys() if saved.get(key) != config.get(key))
     if differing != ["inputs"]:
-        shown = "; ".join(f"{key}: {saved.get(key)} there, {config.get(key)} here" for key in differing)
+        shown = "; ".join(_inputs_differ(saved, config) if key == "inputs" else
+                          f"{key}: {saved.get(key)} there, {config.get(key)} here" for key in differing)
         return f"{out} holds a run with other settings ({shown}); nothing was changed: pass another --out to start a new one"
     if "inputs" not in saved:
         return (f"{out} holds a run that did not record the contents of the files it read, so they cannot be checked "
                 f"({', '.join(config['inputs'])}); nothing was changed: pass another --out to start a new run")
-    was, now = saved["inputs"], config["inputs"]
-    changed = sorted(path for path in was.keys() | now.keys() if was.get(path) != now.get(path))
-    return (f"{out} holds stages computed from other contents of {', '.join(changed)} (changed, added or removed "
-            "since); nothing was changed: restore the file(s), or pass another --out to start a new run")
+    return (f"{out} holds stages computed from other contents of {', '.join(_changed_inputs(saved, config))} "
+            "(changed, added or removed since); nothing was changed: restore the file(s), or pass another --out to "
+            "start a new run")
+
+
+def _changed_inputs(saved: dict, config: dict) -> list:
+    """The paths whose digest differs between the two settings' ``"inputs"`` (or that only one has)."""
+    was, now = saved.get("inputs") or {}, config.get("inputs") or {}
+    return sorted(path for path in was.keys() | now.keys() if was.get(path) != now.get(path))
+
+
+def _inputs_differ(saved: dict, config: dict) -> str:
+    """``"inputs: 3 files differ"``: the inputs in a list of differing settings."""
+    if "inputs" not in saved:
+        return "inputs: not recorded there"
+    count = len(_changed_inputs(saved, config))
+    return f"inputs: {count} file{' differs' if count == 1 else 's differ'}"
 
 
 def file_sha256(path, chunk_bytes: int = 2**20) -> str:
