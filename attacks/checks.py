@@ -30,6 +30,20 @@ def check_inputs(model, x, clip) -> np.ndarray:
     return x
 
 
+def examples_of(x, function: str, dtype=None) -> np.ndarray:
+    """``x`` as an array of at least one example (a batch: its first axis counts them), or a
+    ValueError naming ``function``.
+
+    For what reports a rate over the examples: a rate over none has no value.
+    """
+    x = np.asarray(x, dtype=dtype)
+    if x.ndim == 0:
+        raise ValueError(f"{function}: x must be a batch of examples (N, ...), got a scalar")
+    if not len(x):
+        raise ValueError(f"{function}: x holds no examples")
+    return x
+
+
 def check_eps(eps, n: int, dtype) -> np.ndarray:
     """eps as a float array broadcastable over the rows of x: a scalar or one value per example."""
     eps = np.asarray(eps, dtype=dtype)

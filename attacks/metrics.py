@@ -12,7 +12,7 @@ import minigrad as mg
 from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
 
-from .checks import check_inputs, labels_for
+from .checks import check_inputs, examples_of, labels_for
 from .gradients import attack_direction
 from .methods import fgsm
 
@@ -51,9 +51,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     random baseline). Works in batches of ``batch_size``, so memory stays bounded.
     """
     batch_size = check_batch_size(batch_size, "evaluate")
-    x = np.asarray(x)
-    if not len(x):
-        raise ValueError("evaluate: x holds no examples")
+    x = examples_of(x, "evaluate")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     eps_values = eps_list(eps, "evaluate")
     totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
@@ -108,9 +106,7 @@ def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
     examples has no value.
     """
     batch_size = check_batch_size(batch_size, "fgsm_preprocessed")
-    x = np.asarray(x, dtype=np.float32)
-    if not len(x):
-        raise ValueError("fgsm_preprocessed: x holds no examples")
+    x = examples_of(x, "fgsm_preprocessed", np.float32)
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     if getattr(model, "preprocess", None) is None:
         raise ValueError(f"fgsm_preprocessed: {type(model).__name__} has no preprocessing layer (model.preprocess)")
@@ -153,9 +149,9 @@ def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_si
     """
     models = list(models)
     batch_size = check_batch_size(batch_size, "transfer_matrix")
-    x = np.asarray(x)
-    if not len(x) or not models:
-        raise ValueError(f"transfer_matrix: need examples and models, got {len(x)} examples and {len(models)} models")
+    if not models:
+        raise ValueError("transfer_matrix: needs at least one model, got none")
+    x = examples_of(x, "transfer_matrix")
     y = labels_for(models[0], y, len(x), required=True, what="y (the true labels)")
     eps = eps_list(eps, "transfer_matrix")
     if len(eps) != 1:
@@ -189,9 +185,7 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     """
     if not 0 < eps_max < np.inf or not is_integer(num) or num < 2:
         raise ValueError(f"linearity: need a finite eps_max > 0 and an integer num >= 2, got {eps_max} and {num!r}")
-    x = check_inputs(model, np.asarray(x, dtype=np.float32), None)
-    if not len(x):
-        raise ValueError("linearity: x holds no examples")
+    x = check_inputs(model, examples_of(x, "linearity", np.float32), None)
     y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True, what="y (the true labels)")
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)

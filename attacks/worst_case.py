@@ -27,7 +27,7 @@ import numpy as np
 
 from models.classifiers import check_batch_size
 
-from .checks import check_eps, labels_for
+from .checks import check_eps, examples_of, labels_for
 from .gradients import attack_direction
 
 
@@ -48,9 +48,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     if not white_box or clashing:
         raise ValueError("worst_case: needs at least one white-box attack, and distinct names "
                          f"(both lists have {clashing})" if clashing else "worst_case: needs at least one white-box attack")
-    x = np.asarray(x)
-    if not len(x):
-        raise ValueError("worst_case: x holds no examples")
+    x = examples_of(x, "worst_case")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     check_eps(eps, len(x), np.float64)  # the attacks see eps batch by batch: its length is x's, checked here
     per_example = np.ndim(eps) > 0

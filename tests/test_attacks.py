@@ -292,3 +292,28 @@ def test_fgsm_preprocessed_refuses_an_empty_batch_as_evaluate_does():
         attacks.fgsm_preprocessed(net, np.zeros((0, 48), np.float32), np.zeros(0, np.int64), [0.1])
     with pytest.raises(ValueError, match="evaluate: x holds no examples"):
         attacks.evaluate(net, np.zeros((0, 48), np.float32), np.zeros(0, np.int64), eps=[0.1])
+
+
+MEASURES = {  # what reports a rate over the examples of x: refuses no examples, naming itself
+    "evaluate": lambda m, x, y: attacks.evaluate(m, x, y, eps=[0.1]),
+    "fgsm_preprocessed": lambda m, x, y: attacks.fgsm_preprocessed(m, x, y, [0.1]),
+    "transfer_matrix": lambda m, x, y: attacks.transfer_matrix([m], x, y, 0.1),
+    "linearity": lambda m, x, y: attacks.linearity(m, x, y),
+    "worst_case": lambda m, x, y: attacks.worst_case(m, x, y, 0.1, white_box={"fgsm": attacks.fgsm}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURES))
+def test_measures_refuse_x_of_no_examples_or_a_scalar_naming_themselves(name):
+    """A scalar x failed as 'len() of unsized object' (linearity's as a shape error); transfer_matrix
+    worded an empty x its own way."""
+    net = models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca", seed=0)
+    with pytest.raises(ValueError, match=f"^{name}: x holds no examples$"):
+        MEASURES[name](net, np.zeros((0, 48), np.float32), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match=rf"^{name}: x must be a batch of examples \(N, \.\.\.\), got a scalar$"):
+        MEASURES[name](net, np.float32(0.5), np.zeros(1, np.int64))
+
+
+def test_transfer_matrix_refuses_no_models():
+    with pytest.raises(ValueError, match="^transfer_matrix: needs at least one model, got none$"):
+        attacks.transfer_matrix([], np.zeros((2, 6), np.float32), np.zeros(2, np.int64), 0.1)
