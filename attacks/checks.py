@@ -44,6 +44,15 @@ def examples_of(x, function: str, dtype=None) -> np.ndarray:
     return x
 
 
+def check_model_fits(model, X, y, what: str) -> None:
+    """A ValueError naming ``what`` (the model's file or flag) unless ``model`` takes the rows
+    of ``X`` and has a class for every label in ``y``."""
+    n_features, n_classes = X.shape[1], int(y.max()) + 1 if len(y) else 0
+    if n_features != model.n_features or n_classes > model.n_classes:
+        raise ValueError(f"{what} is a {type(model).__name__} for {model.n_features} features and {model.n_classes} "
+                         f"classes; the data have {n_features} features and {n_classes} classes")
+
+
 def check_eps(eps, n: int, dtype) -> np.ndarray:
     """eps as a float array broadcastable over the rows of x: a scalar or one value per example."""
     eps = np.asarray(eps, dtype=dtype)

@@ -36,6 +36,7 @@ import training
 from models.io import atomic_write_text, foreign_files
 
 from . import figures
+from .checks import check_model_fits
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
@@ -169,9 +170,7 @@ def run_attack(args) -> int:
     X, y = load_test_set(args, checksums)
     if args.n:
         X, y = X[: args.n], y[: args.n]
-    if X.shape[1] != model.n_features or y.max() >= model.n_classes:
-        raise CommandError(f"{args.model} is a {type(model).__name__} for {model.n_features} features and "
-                           f"{model.n_classes} classes; the test set has {X.shape[1]} features and {int(y.max()) + 1} classes")
+    check_model_fits(model, X, y, args.model)
     clip = None if args.no_clip else (0.0, 1.0)
     attack = _attack(args.attack, args.steps, args.step_size)
     if args.units == "preprocessed":  # the maxout paper's CIFAR-10 units: no valid range to clip to

@@ -317,3 +317,17 @@ def test_measures_refuse_x_of_no_examples_or_a_scalar_naming_themselves(name):
 def test_transfer_matrix_refuses_no_models():
     with pytest.raises(ValueError, match="^transfer_matrix: needs at least one model, got none$"):
         attacks.transfer_matrix([], np.zeros((2, 6), np.float32), np.zeros(2, np.int64), 0.1)
+
+
+def test_a_model_fits_data_of_its_width_and_at_most_its_classes():
+    from attacks.checks import check_model_fits
+
+    model = models.SoftmaxRegression(6, 3)
+    check_model_fits(model, np.zeros((4, 6)), np.array([0, 2, 1, 2]), "m.npz")
+    check_model_fits(model, np.zeros((4, 6)), np.array([0, 1, 1, 0]), "m.npz")  # a class the data lack is no misfit
+    check_model_fits(model, np.zeros((0, 6)), np.zeros(0, np.int64), "m.npz")  # no labels: no class too many
+    with pytest.raises(ValueError, match=r"^m\.npz is a SoftmaxRegression for 6 features and 3 classes; "
+                                         r"the data have 6 features and 4 classes$"):
+        check_model_fits(model, np.zeros((4, 6)), np.array([0, 3, 1, 2]), "m.npz")
+    with pytest.raises(ValueError, match="^m.npz is a SoftmaxRegression for 6 .*; the data have 5 features and 3 "):
+        check_model_fits(model, np.zeros((4, 5)), np.array([0, 1, 1, 2]), "m.npz")

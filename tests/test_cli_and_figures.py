@@ -63,6 +63,18 @@ def test_attack_errors_are_one_line(saved_softmax, synthetic_idx_dir, tmp_path, 
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("n_features, n_classes", [(5, 10), (784, 3)])
+def test_attack_names_the_model_that_does_not_fit_the_data_as_robustness_does(synthetic_idx_dir, tmp_path, capsys,
+                                                                               n_features, n_classes):
+    """One check for both commands (attacks.checks.check_model_fits): it said 'the test set has' here."""
+    model = tmp_path / "model.npz"
+    models.save(models.SoftmaxRegression(n_features, n_classes), model)
+    assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"advex attack: error: {model} is a SoftmaxRegression for {n_features} features "
+                                       f"and {n_classes} classes; the data have 784 features and 10 classes\n")
+    assert not (tmp_path / "out").exists()
+
+
 USER_MODULE = """
 import numpy as np
 import minigrad as mg

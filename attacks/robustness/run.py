@@ -11,6 +11,7 @@ import models
 import training
 
 from .. import figures
+from ..checks import check_model_fits
 from ..reproduction import FULL, QUICK, Reproduction, report
 from ..reproduction.cache import RunFolder, idx_files, input_digests, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
@@ -85,8 +86,8 @@ class Robustness:
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
-        n_classes = int(max(self.y.max(), y_test.max())) + 1
-        self._given = {name: self._read_paper_model(path, paper_models, n_classes)
+        labels = np.concatenate([self.y, y_test])
+        self._given = {name: self._read_paper_model(path, paper_models, labels)
                        for name, path in zip(PAPER_MODELS, model_files)}
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
@@ -120,8 +121,9 @@ class Robustness:
                                        models=("maxout", "maxout_adversarial"))
         return self._paper.model(name)
 
-    def _read_paper_model(self, path: str, flag: str, n_classes: int):
-        """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data, or an error naming both.
+    def _read_paper_model(self, path: str, flag: str, labels):
+        """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data (``self.X``,
+        ``labels``), or an error naming both.
 
         The folder is the user's reproduction: the advice is another --paper-models, or none.
         """
@@ -130,10 +132,10 @@ class Robustness:
             model = models.load(path, expected=models.MaxoutNetwork)
         except models.ModelFileError as error:
             raise models.ModelFileError(f"--paper-models {flag}: {error}; {advice}") from None
-        if model.n_features != self.X.shape[1] or model.n_classes < n_classes:
-            raise ValueError(f"--paper-models {flag}: {path} is a MaxoutNetwork for {model.n_features} features and "
-                             f"{model.n_classes} classes; the data have {self.X.shape[1]} features and {n_classes} "
-                             f"classes: {advice}")
+        try:
+            check_model_fits(model, self.X, labels, f"--paper-models {flag}: {path}")
+        except ValueError as error:
+            raise ValueError(f"{error}: {advice}") from None
         return model
 
     def model(self, name: str, make, fit_kwargs):
