@@ -272,7 +272,8 @@ def parser() -> argparse.ArgumentParser:
     attack.add_argument("--cifar", metavar="DIR", help="attack on CIFAR-10's test set: a folder or archive of either "
                         "official format (it cannot be downloaded here)")
     attack.add_argument("--cifar-checksums", metavar="FILE", help="MD5s of a CIFAR-format set that is not the official "
-                        "one, in md5sum's format")
+                        "one, in md5sum's format; every file it lists is checked, .bin files too (an extracted binary "
+                        "folder's are read unchecked without it)")
     attack.add_argument("--units", choices=("pixels", "preprocessed"), default="pixels",
                         help="the unit of eps: pixels in [0, 1] (default), or the preprocessed (GCN + ZCA) inputs of a "
                         "model with a preprocessing layer, as the paper's CIFAR-10 eps (FGSM only, unclipped)")
@@ -291,9 +292,12 @@ def parser() -> argparse.ArgumentParser:
                            help="train and report only these models (default: all); stages that need another are skipped")
     reproduce.add_argument("--mlp", action="store_true", help="also train and attack a ReLU MLP 784-1200-1200-10")
     reproduce.add_argument("--cifar", metavar="DIR", help="also the CIFAR-10 stage: a conv maxout network on CIFAR-10 "
-                           "from DIR (either official format, folder or archive; it cannot be downloaded here)")
+                           "from DIR (either official format, folder or archive; it cannot be downloaded here). The "
+                           "paper's numbers show only for files that match published MD5s: an archive, or the Python "
+                           "batches; an extracted binary folder (its .bin files have none) is reported without them")
     reproduce.add_argument("--cifar-checksums", metavar="FILE", help="MD5s (md5sum's format) of a CIFAR-format set that "
-                           "is not the official one; its rows are reported without the paper's numbers")
+                           "is not the official one; every file it lists is checked, .bin files too; its rows are "
+                           "reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
     robustness = commands.add_parser("robustness", help="after the paper: stronger attacks, label leaking, fast "

@@ -150,3 +150,16 @@ def test_malformed_labels_are_a_one_line_error_naming_the_file(synthetic_idx_dir
     err = run_error(argv, capsys)
     assert err.startswith("advex reproduce: error: ") and err.count("\n") == 1
     assert "cifar-10-batches-py/data_batch_1: labels must be" in err and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["reproduce", "attack"])
+def test_help_says_which_cifar_files_are_checked_and_which_carry_the_papers_numbers(capsys, command):
+    """The .bin files of an extracted binary folder: checked only when --cifar-checksums lists them, never official."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "every file it lists is checked, .bin files too" in text
+    if command == "reproduce":
+        assert "an extracted binary folder (its .bin files have none) is reported without them" in text
+    else:
+        assert "an extracted binary folder's are read unchecked without it" in text
