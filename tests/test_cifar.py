@@ -214,17 +214,33 @@ def write_pickled_batch(folder, checksums, name, labels):
     checksums[name] = md5(data)
 
 
-@pytest.mark.parametrize("labels", [
-    [0.7, 1.9, 9.99, 3.0],  # once truncated to [0, 1, 9, 3]
-    [[0, 1], [2, 3], [4, 5], [6, 7]],  # once a (N, 2) y
-    ["0", "1", "2", "3"], ["cat", "dog", "cat", "dog"], [None, 1, 2, 3], [2**70, 1, 2, 3], [2**63, 1, 2, 3],
-    [[0], [1, 2], [3], [4]], [True, False, True, False], [float("nan"), 1.0, 2.0, 3.0], [12.0, 1.0, 2.0, 3.0],
-    [0, 1, 2, 10], [-1, 0, 1, 2], [0, 1, 2], 5, {0: 1},
+NOT_WHOLE = "labels must be integers in 0..9 (or floats with whole values), found "
+NOT_INDICES = "labels must be integer class indices of shape (4,), got dtype "
+WRONG_SHAPE = "4 images need a flat list of 4 labels, got int64 of shape "
+
+
+@pytest.mark.parametrize("labels, problem", [
+    ([0.7, 1.9, 9.99, 3.0], NOT_WHOLE + "[0.7, 1.9, 9.99]"),  # once truncated to [0, 1, 9, 3]
+    ([[0, 1], [2, 3], [4, 5], [6, 7]], WRONG_SHAPE + "(4, 2)"),  # once a (N, 2) y
+    (["0", "1", "2", "3"], NOT_INDICES + "<U1"),
+    (["cat", "dog", "cat", "dog"], NOT_INDICES + "<U3"),
+    ([None, 1, 2, 3], NOT_INDICES + "object"),
+    ([2**70, 1, 2, 3], NOT_INDICES + "object"),  # too large for int64: Python ints in an object array
+    ([2**63, 1, 2, 3], NOT_WHOLE + "[9.223372036854776e+18]"),  # NumPy makes it float64
+    ([[0], [1, 2], [3], [4]], "labels must be a flat list of 4 integers in 0..9 (setting an array element"),
+    ([True, False, True, False], NOT_INDICES + "bool"),
+    ([float("nan"), 1.0, 2.0, 3.0], NOT_WHOLE + "[nan]"),
+    ([12.0, 1.0, 2.0, 3.0], NOT_WHOLE + "[12.0]"),
+    ([0, 1, 2, 10], "labels must be in 0..9; found [10]"),
+    ([-1, 0, 1, 2], "labels must be in 0..9; found [-1]"),
+    ([0, 1, 2], WRONG_SHAPE + "(3,)"),
+    (5, WRONG_SHAPE + "()"),
+    ({0: 1}, "4 images need a flat list of 4 labels, got object of shape ()"),
 ], ids=repr)
-def test_malformed_labels_in_a_pickled_batch_are_refused_naming_the_file(tmp_path, labels):
+def test_malformed_labels_in_a_pickled_batch_are_refused_naming_the_file(tmp_path, labels, problem):
     folder, _, checksums, _, _ = write_set(tmp_path, "python")
     write_pickled_batch(folder, checksums, "data_batch_2", labels)
-    with pytest.raises(training.DataError, match=r"cifar-10-batches-py/data_batch_2: .*labels"):
+    with pytest.raises(training.DataError, match=re.escape(f"cifar-10-batches-py/data_batch_2: {problem}")):
         training.load_cifar10("train", folder, checksums=checksums)
 
 

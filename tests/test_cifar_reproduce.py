@@ -21,9 +21,22 @@ CIFAR_IDS = {"cifar_maxout_clean", "cifar_maxout_fgsm", "cifar_maxout_fgsm_lectu
 
 def synthetic_cifar(tmp_path, kind):
     folder, archive, checksums, _, _ = write_set(tmp_path, kind, n=60, learnable=True)
+    return folder, archive, write_md5sums(tmp_path, checksums)
+
+
+def write_md5sums(tmp_path, checksums: dict):
+    """``tmp_path/MD5SUMS`` holding ``checksums`` in md5sum's format: what --cifar-checksums takes."""
     sums = tmp_path / "MD5SUMS"
     sums.write_text(md5sums_text(checksums))
-    return folder, archive, sums
+    return sums
+
+
+def reproduce_argv(data, out, cifar=None, sums=None) -> list:
+    """``advex reproduce``'s arguments for a quick softmax-only run on the IDX set ``data``, with
+    ``--cifar`` and ``--cifar-checksums`` when given."""
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(data), "--models", "softmax", "--out", str(out)]
+    argv += [] if cifar is None else ["--cifar", str(cifar)]
+    return argv + ([] if sums is None else ["--cifar-checksums", str(sums)])
 
 
 @pytest.mark.parametrize("kind", ["binary", "python"])
@@ -32,9 +45,7 @@ def test_quick_reproduction_with_cifar_then_attack_its_model(synthetic_idx_dir, 
     folder, archive, sums = synthetic_cifar(tmp_path, kind)
     source = str(archive if form == "archive" else folder)
     out = tmp_path / "results"
-    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
-            "--cifar", source, "--cifar-checksums", str(sums), "--out", str(out)]
-    assert cli.main(argv) == 0
+    assert cli.main(reproduce_argv(synthetic_idx_dir, out, source, sums)) == 0
     results = json.loads((out / "results.json").read_text())
     rows = {(r["id"], r["metric"]): r for r in results["rows"] if r["id"] in CIFAR_IDS}
     assert {id for id, _ in rows} == CIFAR_IDS
@@ -74,16 +85,15 @@ def run_error(argv, capsys) -> str:
 
 def test_cifar_options_refuse_what_cannot_work(synthetic_idx_dir, tmp_path, capsys):
     folder, archive, sums = synthetic_cifar(tmp_path, "binary")
-    base = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax"]
-    err = run_error(base + ["--cifar-checksums", str(sums), "--out", str(tmp_path / "a")], capsys)
+    err = run_error(reproduce_argv(synthetic_idx_dir, tmp_path / "a", sums=sums), capsys)
     assert "--cifar-checksums needs --cifar" in err
-    err = run_error(base + ["--cifar", str(tmp_path / "nowhere"), "--out", str(tmp_path / "b")], capsys)
+    err = run_error(reproduce_argv(synthetic_idx_dir, tmp_path / "b", tmp_path / "nowhere"), capsys)
     assert "CIFAR-10 not found" in err and "nowhere" in err
-    err = run_error(base + ["--cifar", str(archive), "--out", str(tmp_path / "c")], capsys)  # the official MD5s
+    err = run_error(reproduce_argv(synthetic_idx_dir, tmp_path / "c", archive), capsys)  # the official MD5s
     assert "MD5 mismatch" in err and "cifar-10-binary.tar.gz" in err
     bad = tmp_path / "BAD"
     bad.write_text("not-a-digest  data_batch_1.bin\n")
-    err = run_error(base + ["--cifar", str(folder), "--cifar-checksums", str(bad), "--out", str(tmp_path / "d")], capsys)
+    err = run_error(reproduce_argv(synthetic_idx_dir, tmp_path / "d", folder, bad), capsys)
     assert "line 1" in err and "32 hex digits" in err
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
 
@@ -114,25 +124,19 @@ def test_the_papers_numbers_show_only_beside_files_that_matched_official_digests
         for name, digest in checksums.items():
             if not name.endswith(".bin"):
                 monkeypatch.setitem(training.cifar.CIFAR10_MD5, name, digest)
-    sums = tmp_path / "MD5SUMS"
-    sums.write_text(md5sums_text(checksums))
+    sums = write_md5sums(tmp_path, checksums) if digests == "given" else None
     monkeypatch.setattr(Reproduction, "plan", lambda self: [measured_cifar_stage])
     out = tmp_path / "results"
-    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
-            "--cifar", str(folder if form == "folder" else archive), "--out", str(out)]
-    assert cli.main(argv + (["--cifar-checksums", str(sums)] if digests == "given" else [])) == 0
+    assert cli.main(reproduce_argv(synthetic_idx_dir, out, folder if form == "folder" else archive, sums)) == 0
     row, = json.loads((out / "results.json").read_text())["rows"]
     assert (row["id"], row["n"], row["paper"]) == ("cifar_maxout_fgsm", 10, paper)
 
 
 def test_a_wrong_digest_for_a_bin_file_is_refused_naming_it(synthetic_idx_dir, tmp_path, capsys):
     folder, _, checksums, _, _ = write_set(tmp_path, "binary")
-    sums = tmp_path / "MD5SUMS"
-    sums.write_text(md5sums_text(checksums | {"data_batch_3.bin": "0" * 32}))
+    sums = write_md5sums(tmp_path, checksums | {"data_batch_3.bin": "0" * 32})
     out = tmp_path / "results"
-    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
-            "--cifar", str(folder), "--cifar-checksums", str(sums), "--out", str(out)]
-    err = run_error(argv, capsys)
+    err = run_error(reproduce_argv(synthetic_idx_dir, out, folder, sums), capsys)
     assert err.count("\n") == 1 and "data_batch_3.bin: MD5 mismatch" in err and "expected " + "0" * 32 in err
     assert not out.exists()
 
@@ -142,12 +146,9 @@ def test_malformed_labels_are_a_one_line_error_naming_the_file(synthetic_idx_dir
     folder, _, checksums, _, _ = write_set(tmp_path, "python", n=5)
     data = pickle.dumps({b"data": np.zeros((5, 3072), np.uint8), b"labels": labels}, protocol=2)
     (folder / "data_batch_1").write_bytes(data)
-    sums = tmp_path / "MD5SUMS"
-    sums.write_text(md5sums_text(checksums | {"data_batch_1": md5(data)}))
+    sums = write_md5sums(tmp_path, checksums | {"data_batch_1": md5(data)})
     out = tmp_path / "results"
-    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
-            "--cifar", str(folder), "--cifar-checksums", str(sums), "--out", str(out)]
-    err = run_error(argv, capsys)
+    err = run_error(reproduce_argv(synthetic_idx_dir, out, folder, sums), capsys)
     assert err.startswith("advex reproduce: error: ") and err.count("\n") == 1
     assert "cifar-10-batches-py/data_batch_1: labels must be" in err and not out.exists()
 
