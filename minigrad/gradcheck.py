@@ -22,21 +22,25 @@ def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.nda
     """Central-difference estimate of d f / d arrays[index], element by element (float64).
 
     The arrays must be float64 already (``gradcheck`` converts them): a step of 1e-6 is
-    below float32's resolution near 1, and an integer array cannot take it at all.
+    below float32's resolution near 1, and an integer array cannot take it at all. Any
+    memory layout works (a transposed or Fortran-ordered array): each element is nudged
+    in place and put back.
     """
     x = arrays[index]
     if x.dtype != np.float64:
         raise TypeError(f"numerical_gradient: arrays[{index}] is {x.dtype}; pass float64 arrays (gradcheck converts its inputs)")
-    numeric = np.zeros_like(x)
-    flat, out = x.reshape(-1), numeric.reshape(-1)  # views: perturbing flat perturbs x
-    for j in range(flat.size):
-        saved = flat[j]
-        flat[j] = saved + eps
+    if not x.flags.writeable:
+        raise ValueError(f"numerical_gradient: arrays[{index}] is read-only; each element is nudged in place, "
+                         "so pass a writeable array (a copy)")
+    numeric = np.zeros(x.shape)
+    for j in np.ndindex(x.shape):  # x itself, by index: x.reshape(-1) of a transposed x is a copy
+        saved = x[j]
+        x[j] = saved + eps
         f_plus = _evaluate(f, arrays)
-        flat[j] = saved - eps
+        x[j] = saved - eps
         f_minus = _evaluate(f, arrays)
-        flat[j] = saved
-        out[j] = (f_plus - f_minus) / (2 * eps)
+        x[j] = saved
+        numeric[j] = (f_plus - f_minus) / (2 * eps)
     return numeric
 
 

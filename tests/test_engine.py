@@ -250,6 +250,32 @@ def test_gradcheck_reports_a_wrong_vjp():
         mg.gradcheck(lambda t: wrong_square(t).sum(), [np.array([1.0, 2.0])])
 
 
+@pytest.mark.parametrize("layout", ["transposed", "fortran", "sliced"])
+def test_numerical_gradient_nudges_inputs_of_any_memory_layout(layout):
+    """d/dx sum(x * x) = 2x. A flat reshape of a non-C-contiguous x is a copy: nudging it left x alone, all zeros."""
+    x = {"transposed": np.arange(6.0).reshape(2, 3).T,
+         "fortran": np.asfortranarray(np.arange(6.0).reshape(3, 2)),
+         "sliced": np.arange(12.0).reshape(3, 4)[:, :2]}[layout]
+    expected = 2 * x
+    numeric = mg.numerical_gradient(lambda t: (t * t).sum(), [x], 0)
+    np.testing.assert_allclose(numeric, expected, atol=1e-6)
+    np.testing.assert_array_equal(x, expected / 2)  # every nudge was put back
+
+
+@pytest.mark.parametrize("layout", [lambda a: a.T, np.asfortranarray])
+def test_gradcheck_fails_a_wrong_vjp_on_a_non_contiguous_input(layout):
+    zero_vjp = lambda t: Tensor.from_op(t.data * 3, (t,), (np.zeros_like,), "zero_vjp")  # noqa: E731  (should be 3 g)
+    with pytest.raises(AssertionError, match=r"gradcheck failed for input 0 .* analytic 0, numeric 3;"):
+        mg.gradcheck(lambda t: zero_vjp(t).sum(), [layout(np.ones((3, 2)))])
+    assert mg.gradcheck(lambda t: t * 3, [layout(np.ones((3, 2)))])
+
+
+def test_numerical_gradient_refuses_a_read_only_array():
+    x = np.broadcast_to(np.ones(2), (3, 2))
+    with pytest.raises(ValueError, match=r"numerical_gradient: arrays\[0\] is read-only"):
+        mg.numerical_gradient(lambda t: t.sum(), [x], 0)
+
+
 def test_gradcheck_rejects_non_finite_inputs():
     with pytest.raises(ValueError, match="NaN or inf"):
         mg.gradcheck(lambda t: t.sum(), [np.array([1.0, np.nan])])
