@@ -143,3 +143,23 @@ def test_kink_conventions_for_relu_and_abs():
     x = Tensor([-1.0, 0.0, 1.0], requires_grad=True)
     (mg.relu(x) + mg.abs(x)).sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 2.0])  # relu'(0) = 0, abs'(0) = 0
+
+
+@pytest.mark.filterwarnings("error")  # no 0 * inf or log(0) behind the answer either
+def test_power_gradients_at_a_zero_base_follow_the_stated_conventions():
+    """d/da a^0 = 0 (b = 0: z = 1 for every a), and d/db 0^b = 0 for b >= 0; the formulas gave NaN there."""
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+    a, b = Tensor([0.0, 0.0, 0.0, 2.0], requires_grad=True), Tensor([2.0, 1.0, 0.0, 3.0], requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 1.0, 0.0, 12.0])  # b a^(b-1)
+    np.testing.assert_allclose(b.grad, [0.0, 0.0, 0.0, 8 * np.log(2.0)], rtol=1e-6)  # a^b log a
+    assert a.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_power_gradients_match_finite_differences_next_to_the_conventions():
+    """Where the conventions apply (b = 0 among the exponents) and at bases close to 0, the usual formulas hold."""
+    base = np.array([[0.05, 0.5, 2.0]]).T * np.ones((3, 3))
+    exponent = np.array([-1.0, 0.0, 2.5])
+    assert mg.gradcheck(lambda a, b: a**b, [base, exponent])

@@ -7,7 +7,8 @@ them back to each input's shape (:mod:`minigrad.broadcast`).
 
 Conventions at points where the derivative does not exist:
 ``relu'(0) = 0``, ``abs'(0) = 0``, ``maximum``/``minimum`` give a tie to their
-*first* argument, and ``clip`` passes the gradient at the bounds themselves.
+*first* argument, ``clip`` passes the gradient at the bounds themselves, and ``power``
+gives 0 where its formulas would give NaN (see :func:`power`).
 """
 
 from __future__ import annotations
@@ -53,13 +54,34 @@ def negative(a) -> Tensor:
 
 
 def power(a, b) -> Tensor:
-    """z = a ** b. VJPs: dL/da = g * b * a^(b-1), dL/db = g * z * log(a) (needs a > 0)."""
+    """z = a ** b. VJPs: dL/da = g * b * a^(b-1), dL/db = g * z * log(a).
+
+    Conventions, as autograd's and PyTorch's: dL/da = 0 where b = 0 (z = 1 whatever a
+    is; the formula gives 0 * 0^-1 = NaN at a = 0), and dL/db = 0 where a = 0 and
+    b >= 0 (z = 0^b is 0 for b > 0; the formula gives 0 * log 0 = NaN). Elsewhere
+    dL/db needs a > 0: a negative base gives NaN, as log(a) does.
+    """
     a, b = as_tensors(a, b)
     x, y = a.data, b.data
     z = x**y
-    return Tensor.from_op(
-        z, (a, b), (lambda g: g * y * x ** (y - 1), lambda g: g * z * np.log(x)), "power"
-    )
+    return Tensor.from_op(z, (a, b), (lambda g: _power_base_vjp(g, x, y), lambda g: _power_exponent_vjp(g, x, y, z)),
+                          "power")
+
+
+def _power_base_vjp(g, x, y):
+    """g * y * x^(y-1), and 0 where y = 0: there x is taken as 1, so that 0^-1 never arises."""
+    constant = y == 0
+    if constant.any():
+        x = np.where(constant, _one(x.dtype), x)
+    return g * y * x ** (y - 1)
+
+
+def _power_exponent_vjp(g, x, y, z):
+    """g * z * log(x), and 0 where x = 0 and y >= 0: there x is taken as 1 (log 1 = 0), so that log 0 never arises."""
+    zero_base = (x == 0) & (y >= 0)
+    if zero_base.any():
+        x = np.where(zero_base, _one(x.dtype), x)
+    return g * z * np.log(x)
 
 
 def exp(a) -> Tensor:
