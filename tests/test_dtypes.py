@@ -143,3 +143,20 @@ def test_conv2d_promotes_a_float64_bias_tensor_and_conforms_a_float64_bias_array
     np.testing.assert_array_equal(b.grad, [2 * 4 * 4] * 3)
     assert mg.conv2d(x, w, np.ones(3)).dtype == F32
     assert mg.conv2d(x, w, Tensor(np.ones(3, np.int64))).dtype == F32
+
+
+@pytest.mark.parametrize("join", [mg.concatenate, mg.stack], ids=["concatenate", "stack"])
+def test_concatenate_and_stack_give_arrays_and_integer_tensors_the_tensors_dtype(join):
+    """The policy of every binary op: an integer array or Tensor beside a float32 tensor joins as float32 (it made
+    the result float64, where a float64 array stayed float32); a float64 array beside a float64 tensor stays exact."""
+    x = Tensor(np.array([1.0, 2.0], F32), requires_grad=True)
+    for other in (np.array([3, 4]), Tensor(np.array([3, 4])), np.array([3.0, 4.0]), [3, 4]):
+        out = join([x, other])
+        assert out.dtype == F32, f"{type(other).__name__} of {np.asarray(getattr(other, 'data', other)).dtype}"
+        np.testing.assert_array_equal(out.data.reshape(-1), [1, 2, 3, 4])
+    out.sum().backward()
+    assert x.grad.dtype == F32
+    assert join([np.array([1, 2]), np.array([0.5, 1.0])]).dtype == F32  # no tensor: each by the policy, then joined
+    precise = np.array([1 + 1e-12, 2.0])
+    wide = join([Tensor(np.zeros(2), dtype=np.float64), precise])
+    assert wide.dtype == np.float64 and wide.data.reshape(-1)[2] == precise[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, as_tensors
 
 
 def reshape(a, *shape) -> Tensor:
@@ -89,9 +89,7 @@ def _is_advanced(index) -> bool:
 
 def concatenate(tensors, axis=0) -> Tensor:
     """z = the tensors joined along an existing ``axis``. VJPs: the matching slice of g each."""
-    tensors = tuple(as_tensor(t) for t in tensors)
-    if not tensors:
-        raise ValueError("concatenate: need at least one tensor")
+    tensors = _joinable(tensors, "concatenate")
     z = np.concatenate([t.data for t in tensors], axis=axis)
     axis = axis % z.ndim
     bounds = np.cumsum([0] + [t.data.shape[axis] for t in tensors])
@@ -101,13 +99,34 @@ def concatenate(tensors, axis=0) -> Tensor:
 
 def stack(tensors, axis=0) -> Tensor:
     """z = the tensors joined along a new ``axis``. VJPs: g[..., i, ...] for the i-th tensor."""
-    tensors = tuple(as_tensor(t) for t in tensors)
-    if not tensors:
-        raise ValueError("stack: need at least one tensor")
+    tensors = _joinable(tensors, "stack")
     z = np.stack([t.data for t in tensors], axis=axis)
     axis = axis % z.ndim
     vjps = tuple(_slice_vjp(axis, i) for i in range(len(tensors)))
     return Tensor.from_op(z, tensors, vjps, "stack")
+
+
+def _joinable(items, op: str) -> tuple:
+    """The operands of ``concatenate`` or ``stack`` as Tensors, under the dtype policy of every binary op.
+
+    An array, a number or an integer Tensor takes the float dtype of the Tensors (the
+    widest, when there are several), as it would beside one of them in ``x + a``: an
+    integer array would otherwise promote a float32 join to float64.
+    """
+    items = list(items)
+    if not items:
+        raise ValueError(f"{op}: need at least one tensor")
+    tensors = [as_tensor(t, _widest_float(items)) for t in items]
+    like = _widest_float(tensors)
+    if like is None:
+        return tuple(tensors)
+    return tuple(as_tensors(t, like)[0] for t in tensors)
+
+
+def _widest_float(items) -> Tensor | None:
+    """The Tensor among ``items`` of the widest float dtype, or None when none is a float Tensor."""
+    floats = [t for t in items if isinstance(t, Tensor) and t.data.dtype.kind == "f"]
+    return max(floats, key=lambda t: t.data.dtype.itemsize, default=None)
 
 
 def _slice_vjp(axis: int, part):
