@@ -117,8 +117,8 @@ class Tensor:
         The graph is recorded only when gradients are enabled and some parent
         requires grad; otherwise the result is a constant and the VJPs are dropped.
         A parent that is not a Tensor, ``vjps`` that are not one function per parent,
-        a value that is not numeric, and a VJP that returns anything but an array
-        (None, a Tensor) are errors naming the op.
+        a value that is not a real numeric array (strings, objects, complex numbers), and
+        a VJP that returns anything but an array (None, a Tensor) are errors naming the op.
 
         >>> import numpy as np, minigrad as mg
         >>> def cube(x):
@@ -127,7 +127,7 @@ class Tensor:
         >>> mg.grad(lambda t: cube(t).sum())(np.array([1.0, 2.0], dtype=np.float32))
         array([ 3., 12.], dtype=float32)
         """
-        if type(value) is not np.ndarray:
+        if type(value) is not np.ndarray or value.dtype.kind not in _VALUE_KINDS:
             value = _op_value(value, name)
         if _GradMode.detect_anomaly:
             engine.check_finite(value, f"the output of op {name!r}")
@@ -332,16 +332,22 @@ class Tensor:
         return _ops.log(self)
 
 
-def _op_value(value, name: str) -> np.ndarray:
-    """An op's result given as something other than an ndarray (a NumPy scalar, a number), as an array.
+_VALUE_KINDS = "fiub"  # the dtype kinds validation.is_numeric(value, bools=True) accepts, tested inline on the fast path
 
-    A string, None or a Tensor is refused here, off the path of the ops, which return ndarrays.
+
+def _op_value(value, name: str) -> np.ndarray:
+    """An op's result given as something other than a numeric ndarray (a NumPy scalar, a number), as an array.
+
+    A string, None, a Tensor or an array of strings, objects or complex numbers (whose
+    imaginary part the next op would drop) is refused here, off the path of the ops,
+    which return numeric ndarrays.
     """
     if isinstance(value, Tensor):
         raise TypeError(f"op {name!r}: the value must be an ndarray computed from the parents' .data, got a Tensor")
     array = np.asarray(value)
     if not is_numeric(array, bools=True):
-        raise TypeError(f"op {name!r}: the value must be a numeric array, got {value!r:.80}")
+        got = f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray) else f"{value!r:.80}"
+        raise TypeError(f"op {name!r}: the value must be a numeric array, got {got}")
     return array
 
 

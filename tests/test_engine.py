@@ -447,10 +447,15 @@ def test_from_op_names_a_parent_that_is_no_tensor_and_vjps_that_are_no_tuple():
     ("abc", r"op 'custom': the value must be a numeric array, got 'abc'"),
     (None, r"op 'custom': the value must be a numeric array, got None"),
     (Tensor(np.ones(3, np.float32)), r"op 'custom': the value must be an ndarray computed from the parents' \.data, got a Tensor"),
+    # ndarrays: a complex value lost its imaginary part in the next op, with only a ComplexWarning
+    (np.ones(3, np.complex64), r"op 'custom': the value must be a numeric array, got an array of dtype complex64"),
+    (np.array(["a", "b", "c"]), r"op 'custom': the value must be a numeric array, got an array of dtype <U1"),
+    (np.array([1.0, None, 2.0]), r"op 'custom': the value must be a numeric array, got an array of dtype object"),
 ])
-def test_from_op_refuses_a_value_that_is_no_numeric_array(value, message):
+@pytest.mark.parametrize("recording", [True, False], ids=["recorded", "no_grad"])
+def test_from_op_refuses_a_value_that_is_no_numeric_array(value, message, recording):
     x = Tensor(np.ones(3, np.float32), requires_grad=True)
-    with pytest.raises(TypeError, match=message):
+    with mg.enable_grad() if recording else mg.no_grad(), pytest.raises(TypeError, match=message):
         Tensor.from_op(value, (x,), (lambda g: g,), "custom")
 
 
