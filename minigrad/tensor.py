@@ -26,7 +26,7 @@ import numpy as np
 
 from . import engine
 from .engine import _GradMode
-from .validation import is_numeric
+from .validation import REAL_KINDS, is_numeric
 
 _new = object.__new__
 _CREATION = itertools.count()  # numbers the recorded nodes in the order they are made
@@ -332,7 +332,7 @@ class Tensor:
         return _ops.log(self)
 
 
-_VALUE_KINDS = "fiub"  # the dtype kinds validation.is_numeric(value, bools=True) accepts, tested inline on the fast path
+_VALUE_KINDS = REAL_KINDS + "b"  # what is_numeric(value, bools=True) accepts, tested inline on from_op's fast path
 
 
 def _op_value(value, name: str) -> np.ndarray:

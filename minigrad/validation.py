@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
+REAL_KINDS = "iuf"  # the dtype kinds of real numbers: signed and unsigned integers, floats
+
+
 def is_integer(value) -> bool:
     """True for a Python or NumPy integer, False for bools, floats (even 2.0) and anything else."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -41,4 +44,4 @@ def is_numeric(value, bools: bool = False) -> bool:
         kind = "b" if isinstance(value, bool) else "f"
     else:
         return False
-    return kind in "iuf" or (bools and kind == "b")
+    return kind in REAL_KINDS or (bools and kind == "b")
