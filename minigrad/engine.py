@@ -208,9 +208,8 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
                 if parent.requires_grad and (needed is None or id(parent) in needed):
                     try:
                         g_parent = vjp(g)
-                    except ValueError as error:
-                        if "read-only" in str(error):
-                            raise _wrote_into_g(node, index) from error
+                    except (TypeError, ValueError) as error:
+                        _raise_if_contract_broken(error, vjp, node, index)
                         raise
                     data = parent.data
                     # dtypes of built-in types are singletons: ``is`` is the cheap test.
@@ -279,12 +278,25 @@ class Product:
         return self.left @ self.right
 
 
-def _wrote_into_g(node, index) -> ValueError:
-    return ValueError(
-        f"op {node._op!r}: the VJP for input {index} wrote into a read-only array: its incoming "
-        "gradient g (read-only because other inputs and ops may share it) or an array it closed "
-        "over. Return a new array (g * 2, not g *= 2)"
-    )
+def _raise_if_contract_broken(error, vjp, node, index) -> None:
+    """Explain ``error``, raised by calling the VJP for input ``index`` of ``node``, when the op broke the contract.
+
+    Two breaches show up only as NumPy's or Python's words: a VJP that is no function
+    (``None`` given in ``vjps``: "'NoneType' object is not callable"), and one that
+    wrote into its read-only ``g``. Each becomes an error naming the op and the input;
+    any other error is the VJP's own and is left to propagate. Checked only after a
+    failure, so a working graph pays nothing for it.
+    """
+    if not callable(vjp):
+        given = "None" if vjp is None else f"a {type(vjp).__name__}"
+        raise TypeError(f"op {node._op!r}: the VJP for input {index} is {given}, not a function "
+                        "g -> dL/dinput (from_op takes one function per parent)") from error
+    if isinstance(error, ValueError) and "read-only" in str(error):
+        raise ValueError(
+            f"op {node._op!r}: the VJP for input {index} wrote into a read-only array: its incoming "
+            "gradient g (read-only because other inputs and ops may share it) or an array it closed "
+            "over. Return a new array (g * 2, not g *= 2)"
+        ) from error
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:

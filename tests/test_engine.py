@@ -319,6 +319,26 @@ def test_a_vjp_that_writes_into_g_raises_naming_the_op():
         (doubling(w) + w).sum().backward()
 
 
+@pytest.mark.parametrize("vjp, given", [(None, "None"), (2.0, "a float")])
+def test_a_vjp_that_is_no_function_is_named_with_its_op_and_input(vjp, given):
+    """It was "'NoneType' object is not callable", raised in the engine with no word of the op."""
+    x, w = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    y = Tensor.from_op(x.data * w.data, (x, w), (lambda g: g * w.data, vjp), "scale")
+    with pytest.raises(TypeError, match=rf"op 'scale': the VJP for input 1 is {given}, not a function g -> dL/dinput"):
+        y.sum().backward()
+    with pytest.raises(TypeError, match=r"op 'scale': the VJP for input 1 is"):
+        mg.grad(lambda t: Tensor.from_op(t.data * 2, (x, t), (lambda g: g, vjp), "scale").sum())(np.ones(2, np.float32))
+
+
+def test_an_error_inside_a_vjp_is_the_vjps_own():
+    def failing(g):
+        raise TypeError("the VJP's own words")
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match="^the VJP's own words$"):
+        Tensor.from_op(x.data, (x,), (failing,), "failing").backward()
+
+
 def test_from_op_takes_keywords_and_checks_one_vjp_per_parent():
     x = Tensor([2.0], requires_grad=True)
     y = Tensor.from_op(value=x.data * 3, parents=(x,), vjps=(lambda g: g * 3,), name="triple")
