@@ -32,6 +32,7 @@ import training
 from minigrad.ops.nn import check_labels
 from models import LogisticRegression
 
+from .checks import check_clip, real_number
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, fgsm_random_start, pgd
 
 ATTACKS = ("fgsm", "pgd", "fgsm_rs")
@@ -62,9 +63,9 @@ class AdversarialObjective:
 
     def __init__(self, eps: float = 0.25, alpha: float = 0.5, *, attack: str = "fgsm", attack_kwargs=None,
                  label: str = "true", clip=None, train_mode: bool = False):
-        if not 0 <= eps < np.inf:
+        if not 0 <= real_number(eps, "AdversarialObjective: eps") < np.inf:
             raise ValueError(f"AdversarialObjective: eps must be finite and >= 0, got {eps}")
-        if not 0.0 <= alpha <= 1.0:
+        if not 0.0 <= real_number(alpha, "AdversarialObjective: alpha") <= 1.0:
             raise ValueError(f"AdversarialObjective: alpha must be in [0, 1], got {alpha}")
         if attack not in ATTACKS:
             raise ValueError(f"AdversarialObjective: attack must be one of {ATTACKS}, got {attack!r}")
@@ -72,7 +73,7 @@ class AdversarialObjective:
             raise ValueError(f"AdversarialObjective: label must be one of {LABELS}, got {label!r}")
         self.eps, self.alpha, self.attack, self.label = float(eps), float(alpha), attack, label
         self.attack_kwargs = dict(attack_kwargs or {})
-        self.clip, self.train_mode = clip, train_mode
+        self.clip, self.train_mode = check_clip(clip, "AdversarialObjective"), train_mode
         self.rng = np.random.default_rng()  # PGD's random starts: fit hands over its own through set_rng
 
     def set_rng(self, rng: np.random.Generator) -> None:
@@ -134,7 +135,7 @@ def logistic_adversarial_loss(eps: float):
     ``AdversarialObjective(eps, alpha=0, clip=None)`` on that model, value and gradient.
     """
 
-    if not 0 <= eps < np.inf:
+    if not 0 <= real_number(eps, "logistic_adversarial_loss: eps") < np.inf:
         raise ValueError(f"logistic_adversarial_loss: eps must be finite and >= 0, got {eps}")
 
     def loss(model, x, y):

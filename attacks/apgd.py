@@ -33,6 +33,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.validation import is_integer
 
+from .checks import real_number
 from .methods import _clip, _prepare
 
 
@@ -54,9 +55,10 @@ def apgd_ce(model, x, y=None, eps=0.25, iterations=100, *, rho=0.75, momentum=0.
     uniform point of the eps-ball (drawn from ``seed``) instead of at x. Returns the
     adversarial examples, as :func:`attacks.pgd` does.
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False)
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False, function="apgd_ce")
     if not is_integer(iterations) or iterations < 1:
         raise ValueError(f"apgd_ce: iterations must be an integer >= 1, got {iterations!r}")
+    rho, momentum = real_number(rho, "apgd_ce: rho"), real_number(momentum, "apgd_ce: momentum")
     if not (0 < rho <= 1 and 0 < momentum <= 1):
         raise ValueError(f"apgd_ce: rho and momentum must be in (0, 1], got {rho} and {momentum}")
     column = (-1,) + (1,) * (x.ndim - 1)  # one number per example, broadcast over its features

@@ -1,33 +1,90 @@
-"""Argument checks shared by the attacks, so every attack fails the same clear way."""
+"""Argument checks shared by the attacks, so every attack fails the same clear way.
+
+The functions that take a ``function`` argument put its name first in their messages
+(``"fgsm: eps must be ..."``), so that an error raised deep in a measurement still
+says which call it came from.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad.ops.nn import check_labels
+from minigrad.validation import is_numeric
 
 
-def check_inputs(model, x, clip) -> np.ndarray:
+def _prefix(function) -> str:
+    return "" if function is None else f"{function}: "
+
+
+def check_inputs(model, x, clip, function: str | None = None) -> np.ndarray:
     """x as a float array of shape (N, model.n_features) with no NaN or inf, inside ``clip`` if given.
 
     ``model=None`` checks a batch of any shape (the noise baseline has no model).
+    float16 is refused: its rounding of ``x + eps`` (up to 2**-11 near 1) would break the
+    L-infinity bound every attack promises, which holds to float32 rounding.
     """
+    where = _prefix(function)
     x = np.asarray(x)
     if x.dtype.kind != "f":
-        raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
+        raise TypeError(f"{where}x must be a floating-point array, got dtype {x.dtype}")
+    if x.dtype.itemsize < 4:
+        raise TypeError(f"{where}x has dtype {x.dtype}, too coarse for an attack's L-inf bound (float32 rounding): "
+                        "pass x.astype(np.float32)")
     if model is not None and (x.ndim != 2 or x.shape[1] != model.n_features):
-        raise ValueError(f"x must have shape (N, {model.n_features}) for this model, got {x.shape}")
+        raise ValueError(f"{where}x must have shape (N, {model.n_features}) for this model, got {x.shape}")
     if x.size and not np.isfinite(x).all():
-        raise ValueError("x contains NaN or inf")
+        raise ValueError(f"{where}x contains NaN or inf")
+    clip = check_clip(clip, function)
     if clip is not None:
-        if len(clip) != 2:
-            raise ValueError(f"clip must be (low, high), got {clip}")
-        low, high = clip
-        if not low < high:
-            raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
+        low, high = (np.asarray(c, dtype=x.dtype) for c in clip)
         if x.size and (x.min() < low or x.max() > high):
-            raise ValueError(f"x has values in [{x.min():g}, {x.max():g}], outside clip=({low:g}, {high:g})")
+            hint = ("; x is in the model's preprocessed units, which have no valid range: pass clip=None"
+                    if getattr(model, "input_units", "pixels") == "preprocessed" else "")
+            raise ValueError(f"{where}x has values in [{x.min():g}, {x.max():g}], outside clip=({clip[0]:g}, {clip[1]:g})"
+                             + hint)
     return x
+
+
+def check_clip(clip, function: str | None = None):
+    """``clip`` as None or a pair of floats (low, high) with low < high, or an error naming ``function`` and clip."""
+    if clip is None:
+        return None
+    where = _prefix(function)
+    if not isinstance(clip, (tuple, list, np.ndarray)) or len(clip) != 2 or not all(is_numeric(c) and np.ndim(c) == 0
+                                                                                   for c in clip):
+        raise TypeError(f"{where}clip must be None or a pair of numbers (low, high), got {clip!r}")
+    low, high = float(clip[0]), float(clip[1])
+    if not low < high:
+        raise ValueError(f"{where}clip must be (low, high) with low < high, got {clip!r}")
+    return low, high
+
+
+def real_number(value, what: str) -> float:
+    """``value`` as a float if it is a real number (a bool or a string is not), else a TypeError naming ``what``.
+
+    Only the type is checked here: each caller checks its own range, naming it.
+    """
+    if not (is_numeric(value) and np.ndim(value) == 0):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    """``values`` (a number, or a sequence or array of them) as a float64 array, or a TypeError naming ``what``.
+
+    A bool, a string, None or a complex number is no number here (``True`` would run as 1.0,
+    ``"0.1"`` as 0.1), nor is a ragged or nested list of them.
+    """
+    if isinstance(values, (list, tuple)):
+        items = np.empty(len(values), dtype=object)
+        items[:] = list(values)  # one level: a nested list is an item that is no number
+        numeric = all(is_numeric(v) and np.ndim(v) == 0 for v in items)
+    else:
+        numeric = is_numeric(values)
+    if not numeric:
+        raise TypeError(f"{what} must be a number or a list of numbers, got {values!r}")
+    return np.asarray(values, dtype=np.float64)
 
 
 def examples_of(x, function: str, dtype=None) -> np.ndarray:
@@ -53,15 +110,32 @@ def check_model_fits(model, X, y, what: str) -> None:
                          f"classes; the data have {n_features} features and {n_classes} classes")
 
 
-def check_eps(eps, n: int, dtype) -> np.ndarray:
-    """eps as a float array broadcastable over the rows of x: a scalar or one value per example."""
-    eps = np.asarray(eps, dtype=dtype)
-    if eps.ndim > 1 or (eps.ndim == 1 and eps.shape != (n,)):
-        raise ValueError(f"eps must be a scalar or have shape ({n},), got shape {eps.shape}")
-    bad = ~np.isfinite(eps) | (eps < 0)
+def check_eps(eps, n: int, dtype, function: str | None = None) -> np.ndarray:
+    """eps as a float array broadcastable over the rows of x: a scalar or one value per example.
+
+    Each value must be finite and >= 0 as given and in x's ``dtype`` (1e39 is no float32).
+    """
+    where = _prefix(function)
+    values = _numbers(eps, f"{where}eps")
+    if values.ndim > 1 or (values.ndim == 1 and values.shape != (n,)):
+        raise ValueError(f"{where}eps must be a scalar or have shape ({n},), got shape {values.shape}")
+    with np.errstate(over="ignore"):
+        cast = values.astype(dtype)
+    bad = ~np.isfinite(values) | (values < 0) | ~np.isfinite(cast)
     if bad.any():
-        raise ValueError(f"eps must be finite and >= 0, got {eps if eps.ndim == 0 else eps[bad][:3]}")
-    return eps.reshape(-1, 1) if eps.ndim == 1 else eps
+        shown = eps if values.ndim == 0 else values[bad][:3]
+        raise ValueError(f"{where}eps must be finite and >= 0 (in x's dtype {np.dtype(dtype)}), got {shown!r}")
+    return cast.reshape(-1, 1) if cast.ndim == 1 else cast
+
+
+def eps_list(eps, what: str) -> list:
+    """A number or a sequence of them as a list of finite floats >= 0, or an error naming ``what``."""
+    values = np.atleast_1d(_numbers(eps, f"{what}: eps"))
+    if not values.size:
+        raise ValueError(f"{what}: eps is empty: give at least one value")
+    if values.ndim != 1 or not np.all(np.isfinite(values)) or (values < 0).any():
+        raise ValueError(f"{what}: eps must be finite numbers >= 0, got {eps!r}")
+    return [float(e) for e in values]
 
 
 def labels_for(model, y, n: int, *, required: bool, what: str = "y"):
@@ -75,3 +149,52 @@ def labels_for(model, y, n: int, *, required: bool, what: str = "y"):
             raise ValueError(f"{what} is required here, got None")
         return None
     return check_labels(y, n, model.n_classes, what=what)
+
+
+#: How far an attack's result may be from x beyond eps, relative to |x| + eps: a few float32
+#: roundings of x + eps and of the eps-ball's edges (the attacks compute in x's dtype, float32 at coarsest).
+ROUNDING = 4 * float(np.finfo(np.float32).eps)
+
+
+def attack_name(attack) -> str:
+    """What to call an attack callable in a message: its name (a partial's function's), else its type."""
+    inner = getattr(attack, "func", attack)
+    return getattr(inner, "__name__", type(attack).__name__)
+
+
+def check_adversarial(x_adv, x, eps, clip, attack: str, function: str) -> np.ndarray:
+    """``x_adv``, what the attack named ``attack`` returned for the batch ``x``, if it is an answer to it;
+    else an error naming ``function`` and ``attack``.
+
+    An answer has x's shape and dtype, and each row is within eps of x's (L-infinity, to
+    float32 rounding: ``ROUNDING``) and inside ``clip``. A measurement counts whatever the
+    model gets wrong on ``x_adv``; one that left the eps-ball or the valid range (or lost a
+    row, which would broadcast) would be counted as an error at eps it is not.
+    ``eps``: a number, or one per example.
+    """
+    where = f"{function}: the attack {attack!r}"
+    if not isinstance(x_adv, np.ndarray):
+        raise TypeError(f"{where} returned {type(x_adv).__name__}, not an array of x's shape {x.shape}")
+    if x_adv.shape != x.shape or x_adv.dtype != x.dtype:
+        raise ValueError(f"{where} returned an array of shape {x_adv.shape} and dtype {x_adv.dtype} for x of shape "
+                         f"{x.shape} and dtype {x.dtype}: an attack returns x's shape and dtype")
+    if not x.size:
+        return x_adv
+    if not np.isfinite(x_adv).all():
+        raise ValueError(f"{where} returned NaN or inf")
+    rows = len(x)
+    delta = np.abs(x_adv.astype(np.float64) - x).reshape(rows, -1)
+    radius = np.broadcast_to(np.asarray(eps, dtype=np.float64).reshape(-1, 1), (rows, 1))
+    allowed = radius + ROUNDING * (np.abs(x).reshape(rows, -1) + radius)
+    outside = delta > allowed
+    if outside.any():
+        row = int(np.flatnonzero(outside.any(axis=1))[0])
+        moved = delta[row].max()
+        raise ValueError(f"{where} moved example {row} by {moved:g} (L-inf), more than its eps {radius[row, 0]:g}: "
+                         "an attack must stay within eps of x")
+    if clip is not None:
+        low, high = (np.asarray(c, dtype=x.dtype) for c in clip)
+        if x_adv.min() < low or x_adv.max() > high:
+            raise ValueError(f"{where} returned values in [{x_adv.min():g}, {x_adv.max():g}], outside "
+                             f"clip=({clip[0]:g}, {clip[1]:g})")
+    return x_adv

@@ -2,7 +2,9 @@
 
 All of them take a batch ``x`` of shape (N, n_features) in the input space the model
 sees (MNIST pixels in [0, 1]; preprocessing belongs inside the model), never modify
-it, and return a new array of its shape and dtype. ``clip=(low, high)`` is the valid
+it, and return a new array of its shape and dtype, within eps of x in L-infinity to
+float32 rounding (a few units in the last place of |x| + eps: x + eps is rounded; x in
+float16, whose rounding is coarser, is refused). ``clip=(low, high)`` is the valid
 input range the result is clipped to (``clip=None``: no clipping, as in the paper);
 ``x`` itself must lie inside it. Labels are integer class indices; ``y=None`` in an
 untargeted attack uses the model's own predictions instead of the true labels, so
@@ -17,7 +19,7 @@ import numpy as np
 import models
 from minigrad.validation import is_integer
 
-from .checks import check_eps, check_inputs, labels_for
+from .checks import check_eps, check_inputs, labels_for, real_number
 from .gradients import attack_direction
 
 
@@ -28,9 +30,11 @@ SHORT_PGD_STEPS = 10
 SHORT_PGD_STEP_FRACTION = 0.25
 
 
-def _prepare(model, x, y, eps, clip, targeted):
-    x = check_inputs(model, x, clip)
-    eps = check_eps(eps, len(x), x.dtype)
+def _prepare(model, x, y, eps, clip, targeted, function):
+    """The checked x, labels (the predictions when y is None and the attack is untargeted) and eps of
+    the attack named ``function``."""
+    x = check_inputs(model, x, clip, function)
+    eps = check_eps(eps, len(x), x.dtype, function)
     y = labels_for(model, y, len(x), required=targeted, what="y (the target class of each example)" if targeted else "y")
     if y is None:
         y = model.predict(x)
@@ -53,7 +57,7 @@ def fgsm(model, x, y=None, eps=0.25, *, targeted=False, clip=(0.0, 1.0), loss=No
     ``exact=False`` uses the plain float32 gradient, which loses the true class's term,
     and then vanishes, as the softmax saturates (a teaching option: see :mod:`minigrad.ops.nn`).
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted, "fgsm")
     if not eps.any():
         return x.copy()
     direction = np.sign(attack_direction(model, x, y, exact=exact, loss=loss, train_mode=train_mode))
@@ -67,7 +71,7 @@ def fgm(model, x, y=None, eps=1.0, *, targeted=False, clip=(0.0, 1.0), loss=None
     The maximiser of the linearised loss over the L2 ball of radius eps. A row whose
     gradient is exactly 0 is left unchanged.
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted, "fgm")
     g = attack_direction(model, x, y, loss=loss, train_mode=train_mode)
     norms = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]
     unit = np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
@@ -94,8 +98,8 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     reached its target). A restart attacks only the examples no earlier one broke, and
     the attack stops once every example is broken.
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted)
-    if not is_integer(steps) or steps < 0 or not 0 <= step_size < np.inf:
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted, "pgd")
+    if not is_integer(steps) or steps < 0 or not 0 <= real_number(step_size, "pgd: step_size") < np.inf:
         raise ValueError(f"pgd: need an integer steps >= 0 and a finite step_size >= 0, got {steps!r} and {step_size}")
     if not is_integer(restarts) or restarts < 1:
         raise ValueError(f"pgd: restarts must be an integer >= 1, got {restarts!r}")
@@ -151,8 +155,8 @@ def fgsm_random_start(model, x, y=None, eps=0.3, step_size=0.375, *, random_star
     (``docs/measurements.md``). Without the random start and with ``step_size >= eps``
     it is plain FGSM.
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False)
-    if not 0 <= step_size < np.inf:
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False, function="fgsm_random_start")
+    if not 0 <= real_number(step_size, "fgsm_random_start: step_size") < np.inf:
         raise ValueError(f"fgsm_random_start: step_size must be finite and >= 0, got {step_size}")
     delta = np.zeros_like(x)
     if random_start:
@@ -201,8 +205,8 @@ def random_sign_noise(x, eps, *, clip=(0.0, 1.0), seed=None) -> np.ndarray:
     comparison shows that the *direction* of an adversarial perturbation matters, not
     its size.
     """
-    x = check_inputs(None, x, clip)
-    eps = check_eps(eps, len(x), x.dtype)
+    x = check_inputs(None, x, clip, "random_sign_noise")
+    eps = check_eps(eps, len(x), x.dtype, "random_sign_noise")
     if eps.ndim and x.ndim != 2:
         raise ValueError(f"random_sign_noise: one eps per example needs x of shape (N, features), got {x.shape}")
     signs = np.random.default_rng(seed).integers(0, 2, size=x.shape).astype(x.dtype) * 2 - 1

@@ -12,19 +12,11 @@ import minigrad as mg
 from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
 
-from .checks import check_inputs, examples_of, labels_for
+from .checks import attack_name, check_adversarial, check_inputs, eps_list, examples_of, labels_for, real_number
 from .gradients import attack_direction
 from .methods import fgsm
 
 DEFAULT_EPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-
-
-def eps_list(eps, what: str) -> list:
-    """A number or a sequence of them as a list of finite floats >= 0, or a ValueError naming ``what``."""
-    values = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    if values.ndim != 1 or not values.size or not np.all(np.isfinite(values)) or (values < 0).any():
-        raise ValueError(f"{what}: eps must be finite numbers >= 0, got {eps!r}")
-    return [float(e) for e in values]
 
 
 def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batch_size: int = 1000,
@@ -48,12 +40,15 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
 
     ``attack`` is any callable ``(model, x, y, eps, clip=...) -> x_adv`` (use
     ``functools.partial`` for more arguments; :func:`attacks.noise_attack` adapts the
-    random baseline). Works in batches of ``batch_size``, so memory stays bounded.
+    random baseline); what it returns is checked to be x's shape and dtype, within eps
+    of x in L-infinity (to float32 rounding) and inside ``clip``
+    (:func:`attacks.checks.check_adversarial`), else a ValueError names it. Works in
+    batches of ``batch_size``, so memory stays bounded.
     """
     batch_size = check_batch_size(batch_size, "evaluate")
-    x = examples_of(x, "evaluate")
+    x = check_inputs(model, examples_of(x, "evaluate"), clip, "evaluate")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
-    eps_values = eps_list(eps, "evaluate")
+    eps_values, name = eps_list(eps, "evaluate"), attack_name(attack)
     totals = [dict(wrong=0, confidence_wrong=0.0, p_true=0.0, linf=0.0, l2=0.0) for _ in eps_values]
     zeros = 0
     for start in range(0, len(x), batch_size):
@@ -61,7 +56,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
         if zero_grad:
             zeros += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
         for t, e in zip(totals, eps_values):
-            x_adv = xb if e == 0 else attack(model, xb, yb, e, clip=clip)
+            x_adv = xb if e == 0 else check_adversarial(attack(model, xb, yb, e, clip=clip), xb, e, clip, name, "evaluate")
             predicted, proba = model.predict_with_proba(x_adv)
             wrong = predicted != yb
             each = np.arange(len(yb))
@@ -106,7 +101,7 @@ def fgsm_preprocessed(model, x, y, eps, *, batch_size: int = 1000) -> list:
     examples has no value.
     """
     batch_size = check_batch_size(batch_size, "fgsm_preprocessed")
-    x = examples_of(x, "fgsm_preprocessed", np.float32)
+    x = check_inputs(model, examples_of(x, "fgsm_preprocessed", np.float32), None, "fgsm_preprocessed")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
     if getattr(model, "preprocess", None) is None:
         raise ValueError(f"fgsm_preprocessed: {type(model).__name__} has no preprocessing layer (model.preprocess)")
@@ -151,9 +146,9 @@ def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_si
     batch_size = check_batch_size(batch_size, "transfer_matrix")
     if not models:
         raise ValueError("transfer_matrix: needs at least one model, got none")
-    x = examples_of(x, "transfer_matrix")
+    x = check_inputs(models[0], examples_of(x, "transfer_matrix"), clip, "transfer_matrix")
     y = labels_for(models[0], y, len(x), required=True, what="y (the true labels)")
-    eps = eps_list(eps, "transfer_matrix")
+    eps, name = eps_list(eps, "transfer_matrix"), attack_name(attack)
     if len(eps) != 1:
         raise ValueError(f"transfer_matrix: eps must be one number, got {eps}")
     eps = eps[0]
@@ -163,7 +158,7 @@ def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_si
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         for i, source in enumerate(models):
-            x_adv = attack(source, xb, yb, eps, clip=clip)
+            x_adv = check_adversarial(attack(source, xb, yb, eps, clip=clip), xb, eps, clip, name, "transfer_matrix")
             predictions = [m.predict(x_adv) for m in models]
             for j in range(k):
                 wrong_i, wrong_j = predictions[i] != yb, predictions[j] != yb
@@ -183,9 +178,9 @@ def linearity(model, x, y=None, *, eps_max: float = 1.0, num: int = 101) -> dict
     what the logits are (the model's ``output_name``: "logit", or the RBF's "log p_c")}``.
     A model that is linear in this direction draws straight lines.
     """
-    if not 0 < eps_max < np.inf or not is_integer(num) or num < 2:
+    if not 0 < real_number(eps_max, "linearity: eps_max") < np.inf or not is_integer(num) or num < 2:
         raise ValueError(f"linearity: need a finite eps_max > 0 and an integer num >= 2, got {eps_max} and {num!r}")
-    x = check_inputs(model, examples_of(x, "linearity", np.float32), None)
+    x = check_inputs(model, examples_of(x, "linearity", np.float32), None, "linearity")
     y = model.predict(x) if y is None else labels_for(model, y, len(x), required=True, what="y (the true labels)")
     direction = np.sign(attack_direction(model, x, y))
     eps = np.linspace(-eps_max, eps_max, num, dtype=np.float32)

@@ -24,6 +24,7 @@ import numpy as np
 
 from minigrad.validation import is_integer
 
+from .checks import real_number
 from .methods import _clip, _prepare, margin
 
 #: Where the paper's schedule halves the square's area, in iterations out of 10,000.
@@ -50,12 +51,13 @@ def square_attack(model, x, y=None, eps=0.25, queries=1000, *, p_init=0.05, seed
 
     ``p_init``: the first squares' share of the image's area (the paper: 0.05 on CIFAR-10
     and ImageNet, 0.8 on MNIST at eps = 0.3). Labels from ``y`` or the clean
-    predictions; ``seed`` fixes the search. Returns the adversarial examples.
+    predictions; ``seed`` fixes the search. Returns the adversarial examples; the rows
+    of eps 0 are x's, returned without a query.
     """
-    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False)
+    x, y, eps = _prepare(model, x, y, eps, clip, targeted=False, function="square_attack")
     if not is_integer(queries) or queries < 1:
         raise ValueError(f"square_attack: queries must be an integer >= 1, got {queries!r}")
-    if not 0 < p_init <= 1:
+    if not 0 < real_number(p_init, "square_attack: p_init") <= 1:
         raise ValueError(f"square_attack: p_init must be in (0, 1], got {p_init}")
     if x.ndim != 2:
         raise ValueError(f"square_attack: x must have shape (N, features), got {x.shape}")
@@ -64,8 +66,11 @@ def square_attack(model, x, y=None, eps=0.25, queries=1000, *, p_init=0.05, seed
     radius = np.broadcast_to(np.asarray(eps, dtype=x.dtype).reshape(-1, 1, 1, 1), (n, 1, 1, 1))
     images = x.reshape(n, channels, height, width)
     stripes = rng.choice(np.array([-1, 1], dtype=x.dtype), size=(n, channels, 1, width))
-    adversarial = _clip(images + radius * stripes, clip).reshape(x.shape)  # not (n, -1): n may be 0
-    distance = -margin(model, adversarial, y)  # negative once fooled
+    adversarial = _clip(images + radius * stripes, clip).reshape(x.shape)  # not (n, -1): n may be 0; x where eps is 0
+    moving = np.flatnonzero(radius.reshape(n) > 0)  # a row of eps 0 is x itself: no query can change it
+    distance = np.full(n, -np.inf)  # negative once fooled, or never searched
+    if len(moving):
+        distance[moving] = -margin(model, adversarial[moving], y[moving])
     for i in range(1, queries):
         active = np.flatnonzero(distance > 0)
         if not len(active):

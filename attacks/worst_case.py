@@ -27,7 +27,7 @@ import numpy as np
 
 from models.classifiers import check_batch_size
 
-from .checks import check_eps, examples_of, labels_for
+from .checks import check_adversarial, check_eps, check_inputs, examples_of, labels_for
 from .gradients import attack_direction
 
 
@@ -40,7 +40,10 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     gradient-free or transfer attacks. Returns ``{"n", "eps", "clip", "clean_error",
     "attacks": {name: {"error_rate", "kind", "only_broken_by_it"}}, "worst_case":
     {"error_rate"}, "flags": {name: {"value", "fired"}}}``; an example wrong on the clean
-    input counts as broken by every attack.
+    input counts as broken by every attack. What each attack returns is checked to be x's
+    shape and dtype, within eps of x (L-infinity, to float32 rounding) and inside ``clip``
+    (:func:`attacks.checks.check_adversarial`), else a ValueError names the attack: an
+    example it moved further would be counted as broken at eps.
     """
     black_box = dict(black_box or {})
     batch_size = check_batch_size(batch_size, "worst_case")
@@ -48,10 +51,10 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     if not white_box or clashing:
         raise ValueError("worst_case: needs at least one white-box attack, and distinct names "
                          f"(both lists have {clashing})" if clashing else "worst_case: needs at least one white-box attack")
-    x = examples_of(x, "worst_case")
+    x = check_inputs(model, examples_of(x, "worst_case"), clip, "worst_case")
     y = labels_for(model, y, len(x), required=True, what="y (the true labels)")
-    check_eps(eps, len(x), np.float64)  # the attacks see eps batch by batch: its length is x's, checked here
-    per_example = np.ndim(eps) > 0
+    radius = check_eps(eps, len(x), x.dtype, "worst_case")  # the attacks see eps batch by batch: its length is x's
+    per_example = radius.ndim > 0
     suite = {**{name: ("white-box", a) for name, a in white_box.items()}, **{name: ("black-box", a) for name, a in black_box.items()}}
     clean_wrong = model.predict(x) != y
     wrong = {name: clean_wrong.copy() for name in suite}
@@ -60,8 +63,9 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         zero[start : start + len(xb)] = ~attack_direction(model, xb, yb, exact=False).reshape(len(xb), -1).any(axis=1)
         eps_b = np.asarray(eps)[start : start + len(xb)] if per_example else eps
+        radius_b = radius[start : start + len(xb)] if per_example else radius
         for name, (_, attack) in suite.items():
-            x_adv = attack(model, xb, yb, eps_b, clip=clip)
+            x_adv = check_adversarial(attack(model, xb, yb, eps_b, clip=clip), xb, radius_b, clip, name, "worst_case")
             wrong[name][start : start + len(xb)] |= model.predict(x_adv) != yb
     broken = np.logical_or.reduce(list(wrong.values()))
     attacks = {}

@@ -331,3 +331,151 @@ def test_a_model_fits_data_of_its_width_and_at_most_its_classes():
         check_model_fits(model, np.zeros((4, 6)), np.array([0, 3, 1, 2]), "m.npz")
     with pytest.raises(ValueError, match="^m.npz is a SoftmaxRegression for 6 .*; the data have 5 features and 3 "):
         check_model_fits(model, np.zeros((4, 5)), np.array([0, 1, 1, 2]), "m.npz")
+
+
+# --- round 2 of issue 25: what a measurement's attacks return, and the arguments of every attack ---------
+def cheat(model, x, y, eps, clip=(0.0, 1.0)):
+    """An 'attack' that leaves the eps-ball: every pixel up by 0.9, whatever eps."""
+    return np.clip(x + 0.9, *clip)
+
+
+def one_row_short(model, x, y, eps, clip=(0.0, 1.0)):
+    return attacks.fgsm(model, x, y, eps, clip=clip)[:-1]
+
+
+def as_float64(model, x, y, eps, clip=(0.0, 1.0)):
+    return attacks.fgsm(model, x, y, eps, clip=clip).astype(np.float64)
+
+
+def unclipped(model, x, y, eps, clip=(0.0, 1.0)):
+    """Within eps, but never clipped: below 0 where x is 0."""
+    return x - eps
+
+
+def nan_rows(model, x, y, eps, clip=(0.0, 1.0)):
+    return np.full_like(x, np.nan)
+
+
+MISBEHAVING = {
+    "cheat": (cheat, ValueError, r"the attack 'cheat' moved example 0 by 0\.9 \(L-inf\), more than its eps 0\.05"),
+    "one_row_short": (one_row_short, ValueError, r"the attack 'one_row_short' returned an array of shape \(3, 6\) "
+                                                r"and dtype float32 for x of shape \(4, 6\)"),
+    "as_float64": (as_float64, ValueError, r"the attack 'as_float64' returned .* dtype float64 for x .* dtype float32"),
+    "unclipped": (unclipped, ValueError, r"the attack 'unclipped' returned values in \[-0\.05, .*\], outside clip=\(0, 1\)"),
+    "nan_rows": (nan_rows, ValueError, r"the attack 'nan_rows' returned NaN or inf"),
+}
+MEASURING = {  # each runs an attack callable and counts what the model gets wrong on its answer
+    "worst_case": lambda m, x, y, attack: attacks.worst_case(m, x, y, 0.05, white_box={attack.__name__: attack}),
+    "evaluate": lambda m, x, y, attack: attacks.evaluate(m, x, y, attack=attack, eps=[0.05]),
+    "transfer_matrix": lambda m, x, y, attack: attacks.transfer_matrix([m], x, y, 0.05, attack=attack),
+}
+
+
+@pytest.mark.parametrize("measure", sorted(MEASURING))
+@pytest.mark.parametrize("name", sorted(MISBEHAVING))
+def test_a_measurement_refuses_an_attack_whose_answer_is_not_one_naming_it(measure, name):
+    """worst_case reported a worst-case error of 0.94 for the cheat at eps 0.05; one row short broadcast."""
+    attack, error, message = MISBEHAVING[name]
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
+    x[:, 0] = 0.0
+    with pytest.raises(error, match=f"^{measure}: {message}"):
+        MEASURING[measure](model, x, model.predict(x), attack)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("clip, low, high", [((0.0, 1.0), 0.0, 1.0), ((0.0, 0.3), 0.0, 0.3), (None, -60.0, 60.0)])
+def test_every_attack_of_the_lab_passes_the_check_of_its_answer(name, clip, low, high):
+    """The check allows float32 rounding, relative to |x|: far from 0 unclipped, and at a clip bound that
+    float32 rounds (0.3)."""
+    model = small_softmax()
+    x = np.random.default_rng(1).uniform(low, high, size=(16, 6)).astype(np.float32)
+    attack = lambda m, xb, yb, e, clip=clip: ATTACKS[name](m, xb, yb, e, clip)  # noqa: E731
+    result = attacks.worst_case(model, x, np.arange(16) % 3, 0.27, white_box={name: attack}, clip=clip, batch_size=5)
+    assert 0 <= result["worst_case"]["error_rate"] <= 1
+
+
+BAD_ARGUMENTS = {
+    "eps complex": (lambda m, x, y: attacks.fgsm(m, x, y, eps=1j), TypeError,
+                    r"^fgsm: eps must be a number or a list of numbers, got 1j$"),
+    "eps None": (lambda m, x, y: attacks.fgsm(m, x, y, eps=None), TypeError, r"^fgsm: eps must be .*, got None$"),
+    "eps True": (lambda m, x, y: attacks.pgd(m, x, y, eps=True), TypeError, r"^pgd: eps must be .*, got True$"),
+    "eps a string": (lambda m, x, y: attacks.fgm(m, x, y, eps="0.1"), TypeError, r"^fgm: eps must be .*, got '0\.1'$"),
+    "eps a list with a bool": (lambda m, x, y: attacks.fgsm(m, x, y, eps=[0.1, True, 0.2]), TypeError,
+                               r"^fgsm: eps must be .*, got \[0\.1, True, 0\.2\]$"),
+    "eps beyond float32": (lambda m, x, y: attacks.fgsm(m, x, y, eps=1e39), ValueError,
+                           r"^fgsm: eps must be finite and >= 0 \(in x's dtype float32\), got 1e\+39$"),
+    "clip a number": (lambda m, x, y: attacks.fgsm(m, x, y, clip=1.0), TypeError,
+                      r"^fgsm: clip must be None or a pair of numbers \(low, high\), got 1\.0$"),
+    "clip of strings": (lambda m, x, y: attacks.square_attack(m, x, y, clip=("0", "1")), TypeError,
+                        r"^square_attack: clip must be None or a pair of numbers \(low, high\), got \('0', '1'\)$"),
+    "evaluate eps a string": (lambda m, x, y: attacks.evaluate(m, x, y, eps="abc"), TypeError,
+                              r"^evaluate: eps must be a number or a list of numbers, got 'abc'$"),
+    "evaluate eps empty": (lambda m, x, y: attacks.evaluate(m, x, y, eps=[]), ValueError, r"^evaluate: eps is empty"),
+    "evaluate clip a number": (lambda m, x, y: attacks.evaluate(m, x, y, clip=1.0), TypeError, r"^evaluate: clip must be"),
+    "worst_case eps True": (lambda m, x, y: attacks.worst_case(m, x, y, True, white_box={"fgsm": attacks.fgsm}),
+                            TypeError, r"^worst_case: eps must be .*, got True$"),
+    "square p_init a string": (lambda m, x, y: attacks.square_attack(m, x, y, p_init="0.1"), TypeError,
+                               r"^square_attack: p_init must be a number, got '0\.1'$"),
+    "pgd step_size a string": (lambda m, x, y: attacks.pgd(m, x, y, step_size="0.01"), TypeError,
+                               r"^pgd: step_size must be a number, got '0\.01'$"),
+    "apgd rho a string": (lambda m, x, y: attacks.apgd_ce(m, x, y, rho="0.75"), TypeError,
+                          r"^apgd_ce: rho must be a number, got '0\.75'$"),
+    "fgsm_random_start step a bool": (lambda m, x, y: attacks.fgsm_random_start(m, x, y, step_size=True), TypeError,
+                                      r"^fgsm_random_start: step_size must be a number, got True$"),
+    "linearity eps_max a string": (lambda m, x, y: attacks.linearity(m, x, y, eps_max="1"), TypeError,
+                                   r"^linearity: eps_max must be a number, got '1'$"),
+    "objective eps a string": (lambda m, x, y: attacks.AdversarialObjective(eps="0.25"), TypeError,
+                               r"^AdversarialObjective: eps must be a number, got '0\.25'$"),
+    "objective clip a number": (lambda m, x, y: attacks.AdversarialObjective(clip=1.0), TypeError,
+                                r"^AdversarialObjective: clip must be None or a pair of numbers"),
+    "evaluate x NaN": (lambda m, x, y: attacks.evaluate(m, np.where(x > 0.5, np.nan, x), y), ValueError,
+                       r"^evaluate: x contains NaN or inf$"),
+    "worst_case x NaN": (lambda m, x, y: attacks.worst_case(m, np.where(x > 0.5, np.nan, x), y, 0.1,
+                                                            white_box={"fgsm": attacks.fgsm}), ValueError,
+                         r"^worst_case: x contains NaN or inf$"),
+    "x float16": (lambda m, x, y: attacks.fgsm(m, x.astype(np.float16), y), TypeError,
+                  r"^fgsm: x has dtype float16, too coarse .*: pass x\.astype\(np\.float32\)$"),
+    "noise x float16": (lambda m, x, y: attacks.random_sign_noise(x.astype(np.float16), 0.1), TypeError,
+                        r"^random_sign_noise: x has dtype float16"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ARGUMENTS))
+def test_a_bad_argument_is_refused_naming_the_function_the_argument_and_the_value_given(name):
+    """Each gave NumPy's or Python's words (float() argument must be..., has no len(), '<' not supported),
+    or ran: eps=True as 1.0, eps='0.1' as 0.1, float16 x beyond the eps-ball; NaN x was named by cross_entropy."""
+    call, error, message = BAD_ARGUMENTS[name]
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
+    with pytest.raises(error, match=message):
+        call(model, x, model.predict(x))
+
+
+def test_square_spends_no_query_on_rows_of_eps_zero(monkeypatch):
+    """It spent its whole budget on them (12 s for 300 queries on 32 images); fgsm returns a copy at once."""
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(6, 6)).astype(np.float32)
+    y = model.predict(x)
+    asked = []
+    real = type(model).logits_of
+    monkeypatch.setattr(type(model), "logits_of", lambda self, rows, *a, **k: asked.append(len(rows)) or real(self, rows, *a, **k))
+    same = attacks.square_attack(model, x, y, eps=0.0, queries=50, seed=0)
+    assert asked == [] and np.array_equal(same, x) and same is not x
+    eps = np.array([0.0, 0.3, 0.0, 0.3, 0.0, 0.0])
+    moved = attacks.square_attack(model, x, y, eps=eps, queries=5, seed=0)
+    assert max(asked) == 2 and np.array_equal(moved[eps == 0], x[eps == 0])
+
+
+def test_preprocessed_units_are_named_in_the_errors_that_concern_them():
+    """fgsm_preprocessed(eps=[]) said 'finite numbers >= 0'; an attack on the preprocessed view with the
+    default clip said only 'outside clip=(0, 1)'."""
+    net = models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca", seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, size=(5, 48)).astype(np.float32)
+    net.preprocess.fit(x)
+    with pytest.raises(ValueError, match="^fgsm_preprocessed: eps is empty"):
+        attacks.fgsm_preprocessed(net, x, np.zeros(5, np.int64), [])
+    z = net.preprocess(x).data
+    with pytest.raises(ValueError, match=r"^fgsm: x has values in .*, outside clip=\(0, 1\); x is in the model's "
+                                         r"preprocessed units, which have no valid range: pass clip=None$"):
+        attacks.fgsm(net.on_preprocessed(), z, np.zeros(5, np.int64), 0.1)
