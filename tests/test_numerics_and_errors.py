@@ -163,3 +163,16 @@ def test_power_gradients_match_finite_differences_next_to_the_conventions():
     base = np.array([[0.05, 0.5, 2.0]]).T * np.ones((3, 3))
     exponent = np.array([-1.0, 0.0, 2.5])
     assert mg.gradcheck(lambda a, b: a**b, [base, exponent])
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("loss, logits, targets", [
+    (mg.cross_entropy, np.zeros((0, 3), np.float32), np.zeros(0, np.int64)),
+    (mg.binary_cross_entropy_with_logits, np.zeros(0, np.float32), np.zeros(0, np.float32)),
+], ids=["cross_entropy", "binary_cross_entropy_with_logits"])
+def test_the_mean_loss_of_an_empty_batch_is_refused_naming_the_loss(loss, logits, targets):
+    """It was NaN with only a RuntimeWarning; the sum of no losses is 0 and 'none' gives no losses."""
+    with pytest.raises(ValueError, match=rf"^{loss.__name__}: the batch is empty \(losses of shape \(0,\)\), and a mean"):
+        loss(logits, targets)
+    assert loss(logits, targets, reduction="sum").item() == 0.0
+    assert loss(logits, targets, reduction="none").shape == (0,)

@@ -148,7 +148,8 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
     loss_i = logsumexp(z_i) - z_i[y_i] = -log softmax(z_i)[y_i], computed from the
     shifted logits so that logits of +-1e4 give finite, correct values.
     ``reduction``: "mean" (default) or "sum" over i, or "none" for the (N,) vector.
-    NaN or infinite logits raise ``ValueError`` (a NaN loss would silently ruin training).
+    NaN or infinite logits raise ``ValueError`` (a NaN loss would silently ruin training),
+    and so does the mean over an empty batch.
 
     VJP: dL/dz_i = g_i * (softmax(z_i) - onehot(y_i)), with g_i = g / N for "mean".
     """
@@ -163,7 +164,7 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
         dz *= g / len(z) if reduction == "mean" else g[:, None] if reduction == "none" else g
         return dz
 
-    return Tensor.from_op(reduce_losses(losses, reduction), (logits,), (vjp,), "cross_entropy")
+    return Tensor.from_op(reduce_losses(losses, reduction, "cross_entropy"), (logits,), (vjp,), "cross_entropy")
 
 
 def _softmax_cross_entropy(z: np.ndarray, labels, op: str):
@@ -226,21 +227,22 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
     loss = -t log sigmoid(z) - (1 - t) log(1 - sigmoid(z)) = softplus(z) - t z,
     computed as max(z, 0) - t z + log(1 + exp(-|z|)), which never overflows.
     ``targets`` must have the logits' shape (no silent broadcasting); NaN or infinite
-    logits raise ``ValueError``.
+    logits raise ``ValueError``, and so does the mean over no elements.
 
     VJP: dL/dz = g * (sigmoid(z) - t).
     """
+    op = "binary_cross_entropy_with_logits"
     logits = as_float_tensor(logits)
     z = logits.data
     check_reduction(reduction)
-    t, losses = _binary_cross_entropy(z, targets, "binary_cross_entropy_with_logits")
+    t, losses = _binary_cross_entropy(z, targets, op)
 
     def vjp(g):
         dz = special.expit(z) - t
         dz *= g / z.size if reduction == "mean" else g
         return dz
 
-    return Tensor.from_op(reduce_losses(losses, reduction), (logits,), (vjp,), "binary_cross_entropy_with_logits")
+    return Tensor.from_op(reduce_losses(losses, reduction, op), (logits,), (vjp,), op)
 
 
 def _binary_cross_entropy(z: np.ndarray, targets, op: str):
@@ -283,9 +285,16 @@ def check_labels(labels, n: int, n_classes: int | None, what: str = "labels") ->
     return labels.astype(np.int64, copy=False)
 
 
-def reduce_losses(losses, reduction: str):
-    """Per-example losses (a Tensor or an ndarray) reduced by "mean", "sum" or "none"."""
+def reduce_losses(losses, reduction: str, op: str = "reduce_losses"):
+    """Per-example losses (a Tensor or an ndarray) reduced by "mean", "sum" or "none".
+
+    The mean of no losses is refused, naming ``op`` (the loss): NumPy would return NaN
+    with only a warning, which then spoils training silently. Their sum is 0.
+    """
     check_reduction(reduction)
+    if reduction == "mean" and not losses.size:
+        raise ValueError(f"{op}: the batch is empty (losses of shape {losses.shape}), and a mean over no "
+                         "examples has no value; reduction='sum' gives 0")
     if reduction == "none":
         return losses
     if isinstance(losses, Tensor):
