@@ -110,7 +110,10 @@ class Tensor:
         ``g *= 2`` raises, naming the op). It must not write into the parents' data. A
         gradient that is a matrix product may be returned unevaluated, as an
         :class:`~minigrad.engine.Product` (``matmul`` does, for its second operand), so
-        that an optimizer can fold it into its update.
+        that an optimizer can fold it into its update. The engine takes a result of the
+        output's shape to mean "this parent was broadcast" and sums it back to the
+        parent's shape, whenever the shapes allow: a VJP that returns an output-shaped
+        array for a parent the op did not broadcast is a bug the engine cannot see.
         Gradients are first order only: a VJP works on ndarrays, not Tensors, so
         nothing records it.
 
