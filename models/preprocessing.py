@@ -45,6 +45,11 @@ from .module import Module
 MIN_NORM = 1e-8  # pylearn2's min_divisor: an image this flat is divided by 1
 
 
+def _values(x):
+    """The array of ``x`` if it is a Tensor (fit and pixel_change work on arrays, outside any graph), else ``x``."""
+    return x.data if isinstance(x, mg.Tensor) else x
+
+
 class ContrastWhitening(Module):
     """GCN, then ZCA whitening, fitted on training rows with :meth:`fit`; rows in, rows out.
 
@@ -106,8 +111,8 @@ class ContrastWhitening(Module):
         other direction has variance 0, so ``W`` is ``b^(-1/2)`` there.
 
         ``batch_size`` is a positive int (a bad one would fit nothing, or fail inside NumPy);
-        ``X`` holds real numbers, at least 2 rows of ``n_features``, none NaN or inf. A
-        refused fit leaves the layer as it was.
+        ``X`` (an array, or a Tensor: its values) holds real numbers, at least 2 rows of
+        ``n_features``, none NaN or inf. A refused fit leaves the layer as it was.
         """
         batch_size = positive_int(batch_size, "ContrastWhitening.fit: batch_size")
         X = self._training_rows(X)
@@ -137,7 +142,7 @@ class ContrastWhitening(Module):
     def _training_rows(self, X) -> np.ndarray:
         """``X`` as an array of real numbers of shape (N >= 2, n_features), or a ValueError saying what it is."""
         try:
-            X = np.asarray(X)
+            X = np.asarray(_values(X))
         except ValueError:  # a ragged list of rows
             raise ValueError("ContrastWhitening.fit: X must be an array of rows of equal length, got a ragged list") \
                 from None
@@ -167,13 +172,17 @@ class ContrastWhitening(Module):
         image's own centred pattern u (it fixes the norm), so those two components of
         dg are dropped, and the rest is scaled by ``||x - mean(x)|| / scale``. What
         remains is the perturbation in pixel units: its L-infinity norm is what an eps
-        in preprocessed units costs in pixels.
+        in preprocessed units costs in pixels. ``x`` and ``dz`` are arrays (or Tensors) of
+        shape (N, n_features), finite.
         """
         self.check_fitted("ContrastWhitening.pixel_change")
-        x, dz = np.asarray(x, dtype=np.float32), np.asarray(dz, dtype=np.float64)
+        x, dz = np.asarray(_values(x), dtype=np.float32), np.asarray(_values(dz), dtype=np.float64)
         self.check_rows(x.shape, "ContrastWhitening.pixel_change")
         if dz.shape != x.shape:
             raise ValueError(f"ContrastWhitening.pixel_change: dz must have the shape of x, {x.shape}, got {dz.shape}")
+        for name, value in (("x", x), ("dz", dz)):
+            if not np.isfinite(value).all():
+                raise ValueError(f"ContrastWhitening.pixel_change: {name} holds NaN or inf")
         dg = scipy.linalg.solve(self.whitening.astype(np.float64), dz.T, assume_a="pos").T
         centered = x - x.mean(axis=1, keepdims=True)
         norm = np.sqrt(np.einsum("ij,ij->i", centered, centered))[:, None]

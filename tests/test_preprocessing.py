@@ -266,3 +266,27 @@ def test_the_cifar_recipe_trains_the_conv_layers_at_a_twentieth_of_the_rate():
     conv = {id(p) for m in net.modules() if isinstance(m, models.Conv2d) for p in m.parameters()}
     assert conv and [s == 0.05 for s in optimizer.lr_scales] == [id(p) in conv for p in optimizer.params]
     assert optimizer.lr == 0.17 and recipe["batch_size"] == 128
+
+
+def test_fit_takes_a_tensor_as_its_values():
+    X = images(30)
+    from_tensor = models.ContrastWhitening(D).fit(mg.Tensor(X))
+    from_array = models.ContrastWhitening(D).fit(X)
+    np.testing.assert_array_equal(from_tensor.whitening, from_array.whitening)
+    np.testing.assert_array_equal(from_tensor.mean, from_array.mean)
+
+
+@pytest.mark.parametrize("name", ["x", "dz"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_pixel_change_names_the_argument_that_holds_nan_or_inf(name, value):
+    layer = models.ContrastWhitening(D).fit(images(30))
+    arguments = {"x": images(2, seed=1), "dz": np.zeros((2, D), np.float32)}
+    arguments[name][1, 3] = value
+    with pytest.raises(ValueError, match=f"ContrastWhitening.pixel_change: {name} holds NaN or inf$"):
+        layer.pixel_change(**arguments)
+
+
+def test_pixel_change_takes_tensors_as_their_values():
+    layer = models.ContrastWhitening(D).fit(images(30))
+    x, dz = images(2, seed=1), np.random.default_rng(2).standard_normal((2, D)).astype(np.float32)
+    np.testing.assert_array_equal(layer.pixel_change(mg.Tensor(x), mg.Tensor(dz)), layer.pixel_change(x, dz))
