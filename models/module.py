@@ -1,16 +1,19 @@
 """``Module``: the base of every layer and model, holding parameters, mode and state.
 
-A module's parameters are the ``Tensor`` attributes that require grad; its children
-are its ``Module`` attributes (and the modules in a ``list`` attribute, for
-``Sequential``). Both are found by looking at the attributes in the order they were
-assigned, so a layer only has to create them in ``__init__``: nothing to register.
-Names are dotted paths (``"layers.0.weight"``), which is also how ``state_dict`` keys
-and checkpoint files name them.
+A module's weights are its ``Tensor`` attributes; its parameters, what an optimizer
+trains, are the weights that require grad; its children are its ``Module`` attributes
+(and the modules in a ``list`` attribute, for ``Sequential``). All are found by
+looking at the attributes in the order they were assigned, so a layer only has to
+create them in ``__init__``: nothing to register. Names are dotted paths
+(``"layers.0.weight"``), which is also how ``state_dict`` keys and checkpoint files
+name them. A frozen weight (``requires_grad = False``) is no parameter, so no
+optimizer changes it, but it is still part of the model: ``state_dict`` and model
+files keep every weight, frozen or not (they do not record which were frozen).
 
 A layer may also hold *buffers*: fixed arrays that are part of the model but not
 trained (the fitted whitening of :class:`models.ContrastWhitening`). It lists their
 attribute names in ``buffer_names``; ``state_dict`` and model files keep them beside
-the parameters, and no optimizer ever sees them. A layer that must be fitted holds NaN
+the weights, and no optimizer ever sees them. A layer that must be fitted holds NaN
 in every buffer until it is; :func:`models.load` refuses any other NaN or inf.
 """
 
@@ -47,13 +50,18 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
-    def named_parameters(self, prefix: str = ""):
-        """``(dotted name, Tensor)`` for every parameter of this module and its children."""
+    def named_weights(self, prefix: str = ""):
+        """``(dotted name, Tensor)`` for every weight (Tensor attribute), frozen or not, of this module and
+        its children: what the model's state holds beside its buffers."""
         for name, value in vars(self).items():
-            if isinstance(value, mg.Tensor) and value.requires_grad:
+            if isinstance(value, mg.Tensor):
                 yield prefix + name, value
         for name, child in self.children():
-            yield from child.named_parameters(prefix + name + ".")
+            yield from child.named_weights(prefix + name + ".")
+
+    def named_parameters(self, prefix: str = ""):
+        """``(dotted name, Tensor)`` for every parameter (a weight that requires grad) of this module and its children."""
+        return ((name, p) for name, p in self.named_weights(prefix) if p.requires_grad)
 
     def named_buffers(self, prefix: str = ""):
         """``(dotted name, ndarray)`` for every buffer of this module and its children."""
@@ -140,22 +148,21 @@ class Module:
 
     # --- state ------------------------------------------------------------------------
     def state_arrays(self) -> dict:
-        """{name: array} for every parameter and buffer, in the layout files keep (what a file
+        """{name: array} for every weight and buffer, in the layout files keep (what a file
         write needs): the array itself, not a copy, except where a layer stores it in
         another order (:meth:`stored_orders`), which it gives back reordered."""
         arrays = self._stored_arrays()
         for name, order in self._stored_orders_by_name().items():
-            if name in arrays:  # a frozen parameter (requires_grad=False) is not part of the state
-                arrays[name] = to_saved_order(arrays[name], order)
+            arrays[name] = to_saved_order(arrays[name], order)
         return arrays
 
     def state_dict(self) -> dict:
-        """``{name: copy of the array}`` for every parameter and buffer: everything needed to restore the model."""
+        """``{name: copy of the array}`` for every weight (frozen too) and buffer: everything needed to restore the model."""
         reordered = self._stored_orders_by_name()  # those are new arrays already
         return {name: array if name in reordered else array.copy() for name, array in self.state_arrays().items()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays into the parameters and buffers; names, shapes and dtypes must match exactly."""
+        """Copy arrays into the weights and buffers; names, shapes and dtypes must match exactly."""
         own = self._stored_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
@@ -175,8 +182,8 @@ class Module:
             array[...] = value if name not in stored else value[..., stored[name]]
 
     def _stored_arrays(self) -> dict:
-        """{name: the array itself} for every parameter and buffer, in the order the layer stores it."""
-        return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
+        """{name: the array itself} for every weight (frozen too) and buffer, in the order the layer stores it."""
+        return {**{name: w.data for name, w in self.named_weights()}, **dict(self.named_buffers())}
 
     def _stored_orders_by_name(self) -> dict:
         """{dotted name: order} of every array a layer stores in another order (:meth:`stored_orders`)."""

@@ -146,12 +146,28 @@ def test_checkpoints_keep_optimizer_buffers_in_the_saved_layout(tmp_path):
     assert not np.array_equal(velocity, velocity[:, np.argsort(order)])  # the two layouts differ: the check above can fail
 
 
-def test_a_frozen_maxout_layer_is_left_out_of_the_state():
+def test_a_frozen_weight_is_no_parameter_but_part_of_the_state():
     model = models.MaxoutNetwork(6, hidden=(4,), pieces=3, n_classes=3, dropout=None, seed=0)
-    model.net.layers[0].linear.weight.requires_grad = False
+    frozen = model.net.layers[0].linear.weight
+    frozen.requires_grad = False
+    assert all(p is not frozen for p in model.parameters())  # no optimizer moves it
     state = model.state_dict()
-    assert "net.layers.0.linear.weight" not in state and "net.layers.0.linear.bias" in state
-    model.load_state_dict(state)
+    np.testing.assert_array_equal(state["net.layers.0.linear.weight"], frozen.data[:, np.argsort(model.net.layers[0]._order)])
+    other = models.MaxoutNetwork(6, hidden=(4,), pieces=3, n_classes=3, dropout=None, seed=1)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.net.layers[0].linear.weight.data, frozen.data)
+
+
+def test_save_writes_frozen_weights_and_load_gives_them_back(tmp_path):
+    model = models.SmallConvNet(seed=0)
+    model.net.layers[0].weight.requires_grad = False  # a pretrained first layer, kept fixed
+    models.save(model, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as saved:
+        assert "net.layers.0.weight" in saved.files
+    loaded = models.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.net.layers[0].weight.data, model.net.layers[0].weight.data)
+    x = rand(2, 784)
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
 def test_max_norm_constraint_rescales_only_long_columns():
