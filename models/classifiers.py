@@ -32,6 +32,8 @@ checks of :mod:`models.layers` (``positive_int``, ``positive_number`` and the li
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import minigrad as mg
@@ -417,7 +419,7 @@ class ImageClassifier(Classifier):
         if len(input_shape) != 3:
             raise ValueError(f"{what}: input_shape must be (C, H, W), got {input_shape}")
         self.input_shape, self.n_classes = input_shape, n_classes_of(n_classes, what)
-        self.n_features = int(np.prod(input_shape))
+        self.n_features = math.prod(input_shape)  # Python ints: np.prod would wrap around for a huge shape
         return self.input_shape, self.n_classes
 
     def _set_preprocessing(self, kind, what: str) -> None:

@@ -1,14 +1,17 @@
 """Saving and loading a model as one ``.npz`` file, and the project's careful file writes.
 
-The file holds every parameter array under its dotted name, plus ``__model__``: a
+The file holds every weight and buffer under its dotted name, plus ``__model__``: a
 JSON string with the class name and constructor arguments (``model.config``), so
 :func:`load` can rebuild the model without the caller knowing its architecture, as
 long as the class is registered (``models.register``; its module must be imported).
-A file names a class, never code: loading runs nothing. A hand-edited file is checked
-as it loads: the description's fields, the config by the constructor itself (which
+A file names a class, never code: loading runs nothing, and nothing is unpickled. A
+hand-edited file is checked as it loads: the description's fields (a key given twice
+is refused, not read as its last value), the config by the constructor itself (which
 refuses a value of the wrong type, a bool for a number or a string for a flag, rather
-than coerce it), and every parameter and buffer for NaN and inf, so that what loads is
-what was saved or a ``ModelFileError`` naming the file and what is wrong in it.
+than coerce it; a config too large to build is named as such), and every weight and
+buffer for NaN and inf, so that what loads is what was saved or a ``ModelFileError``
+naming the file and what is wrong in it. :func:`save` runs the same rebuild
+(:func:`rebuild`) before it writes, so it never writes a file that :func:`load` refuses.
 
 :func:`atomic_write` (with ``atomic_write_text`` and ``atomic_savez``) is how every
 package writes files: to a temporary file beside the target, then renamed, so an
@@ -19,6 +22,7 @@ temporary files of killed writers. ``read_npz``, ``json_default`` and
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import tempfile
@@ -28,10 +32,13 @@ import numpy as np
 
 from minigrad.validation import is_integer
 
-from .classifiers import CLASSIFIERS
+from .classifiers import CLASSIFIERS, Classifier, PreprocessedInputs
 
 FORMAT = 1
 _META = "__model__"
+_ZIP_MAGIC, _NPY_MAGIC = b"PK", b"\x93NUMPY"  # how an .npz (a zip archive) and an .npy file start
+#: NumPy's words for a shape too large to allocate, as a constructor meets them when a config asks for one.
+_TOO_LARGE = ("Maximum allowed dimension exceeded", "array is too big")
 
 
 class ModelFileError(ValueError):
@@ -41,13 +48,18 @@ class ModelFileError(ValueError):
 def save(model, path) -> None:
     """Write ``model`` (architecture and weights) to ``path`` (an ``.npz`` file), atomically.
 
-    Refuses what :func:`load` could not rebuild: a class that is not registered under
-    its name (``models.register``), or a ``config`` that is not plain JSON data.
+    Every weight is written, frozen ones too (the file does not record which were
+    frozen: :func:`load` returns them all trainable), and every buffer. Refuses what
+    :func:`load` could not rebuild, with a ValueError naming what is wrong: a class that
+    is not registered under its name (``models.register``), a ``config`` that is not
+    plain JSON data, and a model that its class, built from ``config``, could not take
+    the state of (a weight cast to float64, reshaped, or added since), or whose weights
+    or buffers hold NaN or inf. To know, it rebuilds the model from ``config``, as
+    :func:`load` will, and loads the state into it: nothing is converted, so what
+    loads is what was saved.
     """
-    cls = type(model)
-    if CLASSIFIERS.get(cls.__name__) is not cls:
-        raise ValueError(f"models.save: {cls.__name__} is not a registered model class, so models.load could not "
-                         "rebuild it: decorate it with @models.register")
+    _check_file_name(path, "models.save")
+    cls = _saveable_class(model)
     config = getattr(model, "config", None)
     try:
         text = json.dumps({"format": FORMAT, "class": cls.__name__, "config": config}, default=json_default)
@@ -57,8 +69,33 @@ def save(model, path) -> None:
     if not isinstance(config, dict):
         raise ValueError(f"models.save: {cls.__name__}.config must be a dict of its constructor's arguments, got {config!r}")
     arrays = dict(model.state_arrays())  # the arrays themselves: savez copies them into the file anyway
+    try:
+        rebuild(cls, json.loads(text)["config"], arrays)  # the config as load will read it
+    except ValueError as error:
+        raise ValueError(f"models.save: models.load could not rebuild this {cls.__name__} from the file: {error}") \
+            from None
     arrays[_META] = np.array(text)
     atomic_savez(path, arrays)
+
+
+def _saveable_class(model) -> type:
+    """The class of ``model``, if :func:`load` can find it by its name; a ValueError saying what to save instead."""
+    cls = type(model)
+    if isinstance(model, PreprocessedInputs):
+        raise ValueError("models.save: a PreprocessedInputs (what model.on_preprocessed() returns) shares the weights "
+                         "of the model it wraps and has no file of its own: save that model (its .model) instead")
+    if not isinstance(model, Classifier):
+        raise ValueError(f"models.save: saves a classifier (a registered models.Classifier), got {_with_article(cls.__name__)}")
+    if CLASSIFIERS.get(cls.__name__) is not cls:
+        raise ValueError(f"models.save: {cls.__name__} is not a registered model class, so models.load could not "
+                         "rebuild it: decorate it with @models.register")
+    return cls
+
+
+def _check_file_name(path, what: str) -> None:
+    """A TypeError naming ``what`` unless ``path`` is a file name (str, bytes or os.PathLike)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{what}: path must be a file name (a str or a pathlib.Path), got {path!r}")
 
 
 def json_default(value):
@@ -159,35 +196,61 @@ def read_npz(path) -> dict:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such model file: {path}")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a folder, not a model file")
+    with open(path, "rb") as f:
+        start = f.read(len(_NPY_MAGIC))
+    if not start.startswith(_ZIP_MAGIC):  # NumPy would try to unpickle it, and its error advise allow_pickle
+        kind = ("is empty" if not start else "holds a single array (.npy)" if start == _NPY_MAGIC
+                else f"is no .npz archive (it starts with {start!r})")
+        raise ModelFileError(f"{path} is not a model file written by models.save: it {kind}")
     unreadable = (zipfile.BadZipFile, ValueError, OSError, EOFError)
     try:
         data = np.load(path, allow_pickle=False)
     except unreadable as error:
         raise ModelFileError(f"{path} is not a readable .npz file (truncated or corrupt?): {error}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path} holds a single array (.npy), not an .npz archive of named arrays")
     try:
         with data:
-            return {name: data[name] for name in data.files}
+            return {name: _member(data, name, path) for name in data.files}
+    except ModelFileError:
+        raise
     except unreadable as error:
         raise ModelFileError(f"{path} is not a readable .npz file (truncated or corrupt?): {error}") from None
 
 
+def _member(data, name: str, path) -> np.ndarray:
+    """The array ``name`` of the open .npz ``data``. A ModelFileError for an array of Python objects
+    (NumPy's own error would advise unpickling it, which runs whatever the file says) and for a
+    member that is no .npy array at all (NumPy returns its bytes): models.save writes neither."""
+    try:
+        array = data[name]
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise
+        array = None
+    if not isinstance(array, np.ndarray):
+        what = "Python objects (pickled data)" if array is None else "no NumPy array"
+        raise ModelFileError(f"{path} is not a model file written by models.save: its member {name!r} holds {what}")
+    return array
+
+
 def load(path, expected=None):
-    """Rebuild the model saved at ``path``; with ``expected`` (a class), insist on that class.
+    """Rebuild the model saved at ``path``; with ``expected`` (a class), insist on that class or a subclass.
 
     A :class:`ModelFileError` naming the file, and the key or array at fault, for a file
-    that does not describe a model this version can rebuild as it was saved.
+    that does not describe a model this version can rebuild as it was saved: not an
+    .npz archive, a description that is not valid JSON or repeats a key, a class that
+    is not registered, a config its class refuses or asks for a model too large to
+    build, weights that do not fit the model or hold NaN or inf. A TypeError for a
+    ``path`` that is no file name or an ``expected`` that is no model class.
     """
+    _check_file_name(path, "models.load")
+    if expected is not None and not isinstance(expected, type):
+        raise TypeError(f"models.load: expected must be a model class such as models.MLP (or None), got {expected!r}")
     arrays = read_npz(path)
     if _META not in arrays:
         raise ModelFileError(f"{path} holds arrays but no model description: was it written by models.save?")
-    try:
-        meta = json.loads(str(arrays.pop(_META)))
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
-        raise ModelFileError(f"{path}: its model description is not valid (was it written by models.save?)")
+    meta = _description(path, arrays.pop(_META))
     name, version = meta.get("class"), meta.get("format")
     if not is_integer(version) or version != FORMAT:
         raise ModelFileError(f"{path}: unknown model file format {version!r} (this version reads {FORMAT})")
@@ -195,26 +258,80 @@ def load(path, expected=None):
         raise ModelFileError(f"{path}: its model description's 'class' must be the name of a class, got {name!r}")
     if name not in CLASSIFIERS:
         raise ModelFileError(
-            f"{path} holds a {name!r}, which is not a registered model class: if it is a class of your own, "
-            "import the module that defines it (decorated with @models.register) before loading "
+            f"{path} holds {_with_article(name, quoted=True)}, which is not a registered model class: if it is a class "
+            "of your own, import the module that defines it (decorated with @models.register) before loading "
             "(advex attack --import MODULE)"
         )
     cls = CLASSIFIERS[name]
-    if expected is not None and cls is not expected:
-        raise ModelFileError(f"{path} holds a {name}, not a {expected.__name__}")
+    if expected is not None and not issubclass(cls, expected):
+        raise ModelFileError(f"{path} holds {_with_article(name)}, not {_with_article(expected.__name__)}")
     try:
-        model = cls(**meta["config"])
-        model.load_state_dict(arrays)
-    except (TypeError, ValueError) as error:  # a config the class does not take, or weights that do not fit
+        return rebuild(cls, meta["config"], arrays)
+    except ValueError as error:
         raise ModelFileError(f"{path}: {error}") from None
-    for name, p in model.named_parameters():
-        if not np.isfinite(p.data).all():
-            raise ModelFileError(f"{path}: the weights {name!r} hold NaN or inf (a diverged training run?)")
+
+
+def _description(path, text: np.ndarray) -> dict:
+    """The file's model description (the JSON of ``__model__``) as a dict, or a ModelFileError naming
+    ``path``: for text that is not JSON of that shape, and for a key given twice in one object, of
+    which JSON would silently keep the last."""
+    repeated = []
+
+    def unique_keys(pairs: list) -> dict:
+        counts = collections.Counter(key for key, _ in pairs)
+        repeated.extend(key for key, count in counts.items() if count > 1)
+        return dict(pairs)
+
+    try:
+        meta = json.loads(str(text), object_pairs_hook=unique_keys)
+    except ValueError:
+        meta = None
+    if repeated:
+        raise ModelFileError(f"{path}: its model description gives the key {repeated[0]!r} twice (which value "
+                             "is meant?): a hand-edited file?")
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ModelFileError(f"{path}: its model description is not valid (was it written by models.save?)")
+    return meta
+
+
+def rebuild(cls, config: dict, arrays: dict):
+    """``cls(**config)`` holding the state ``arrays``: what :func:`load` returns and :func:`save` checks.
+
+    A ValueError saying what is wrong: a config the class refuses, or asks for a model
+    too large to build (the constructor's MemoryError, or NumPy's refusal of such a
+    shape); a state that does not fit the model (a name, a shape or a dtype); weights
+    that hold NaN or inf; buffers neither all finite nor all NaN (:func:`corrupt_buffers`).
+    """
+    try:
+        model = cls(**config)
+    except (MemoryError, OverflowError):
+        raise ValueError(_too_large(config)) from None
+    except TypeError as error:  # an argument the constructor does not take
+        raise ValueError(str(error)) from None
+    except ValueError as error:
+        raise ValueError(_too_large(config) if any(words in str(error) for words in _TOO_LARGE) else str(error)) \
+            from None
+    model.load_state_dict(arrays)
+    for name, weight in model.named_weights():
+        if not np.isfinite(weight.data).all():
+            raise ValueError(f"the weights {name!r} hold NaN or inf (a diverged training run?)")
     corrupt = corrupt_buffers(model)
     if corrupt:
-        raise ModelFileError(f"{path}: the buffers {corrupt} hold NaN or inf; a layer's buffers are all finite "
-                             "(fitted) or all NaN (unfitted): a damaged file?")
+        raise ValueError(f"the buffers {corrupt} hold NaN or inf; a layer's buffers are all finite "
+                         "(fitted) or all NaN (unfitted)")
     return model
+
+
+def _too_large(config: dict) -> str:
+    return (f"its config asks for a model too large to build ({json.dumps(config, default=json_default)}): "
+            "a damaged or hand-edited file?")
+
+
+def _with_article(name: str, quoted: bool = False) -> str:
+    """``name`` after "a" or "an", as it is read aloud: an ImageClassifier, an MLP (an initialism), a MaxoutNetwork."""
+    initialism = name[:2].isupper()
+    vowel_sound = name[:1].upper() in ("AEFHILMNORSX" if initialism else "AEIOU")
+    return f"{'an' if vowel_sound else 'a'} {repr(name) if quoted else name}"
 
 
 def corrupt_buffers(model) -> list:

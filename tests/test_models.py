@@ -1,6 +1,9 @@
 """Layers and classifiers: shapes, gradients through real layers, modes, constraints, save/load."""
 
+import gzip
 import json
+import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -170,6 +173,39 @@ def test_save_writes_frozen_weights_and_load_gives_them_back(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
+def cast_first_weight(model):
+    model.net.layers[0].weight.data = model.net.layers[0].weight.data.astype(np.float64)
+
+
+def put_in_last_bias(value):
+    def change(model):
+        model.net.layers[-1].bias.data[1] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (cast_first_weight, r"net.layers.0.weight has dtype float64, the model expects float32"),
+    (put_in_last_bias(np.nan), r"the weights 'net.layers.7.bias' hold NaN or inf"),
+    (put_in_last_bias(-np.inf), r"the weights 'net.layers.7.bias' hold NaN or inf"),
+], ids=["float64", "NaN", "inf"])
+def test_save_refuses_what_load_would_refuse_naming_the_array_and_writes_nothing(tmp_path, change, message):
+    model = models.SmallConvNet(seed=0)
+    change(model)
+    with pytest.raises(ValueError, match=rf"models.save: models.load could not rebuild this SmallConvNet from the file: "
+                                         rf"(SmallConvNet.load_state_dict: )?{message}"):
+        models.save(model, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_a_buffer_that_load_would_refuse(tmp_path):
+    model = models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca", seed=0)
+    model.preprocess.fit(rand(20, 48))
+    model.preprocess.mean[2] = np.nan
+    with pytest.raises(ValueError, match=r"models.save: .* the buffers \['preprocess.mean'\] hold NaN or inf"):
+        models.save(model, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_norm_constraint_rescales_only_long_columns():
     layer = models.Linear(3, 2, init="zeros", max_norm=1.0)
     layer.weight.data[:] = [[3.0, 0.1], [4.0, 0.2], [0.0, 0.2]]  # column norms 5 and 0.3
@@ -234,7 +270,7 @@ def test_save_and_load_round_trip(name, tmp_path):
 def test_load_errors(tmp_path):
     path = tmp_path / "m.npz"
     models.save(models.SoftmaxRegression(6, 3), path)
-    with pytest.raises(models.ModelFileError, match="holds a SoftmaxRegression, not a MLP"):
+    with pytest.raises(models.ModelFileError, match="holds a SoftmaxRegression, not an MLP"):
         models.load(path, expected=models.MLP)
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(path.read_bytes()[:100])
@@ -421,3 +457,101 @@ def test_a_hand_edited_description_is_refused_naming_the_file_and_the_key(tmp_pa
     edited = with_description(tmp_path / "m.npz", tmp_path, **changes)
     with pytest.raises(models.ModelFileError, match=f"edited.npz: {message}"):
         models.load(edited)
+
+
+def test_a_key_given_twice_in_the_description_is_refused_naming_the_file_and_the_key(tmp_path):
+    models.save(build("SoftmaxRegression"), tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        arrays = dict(data)
+    text = str(arrays["__model__"])
+    assert '"n_classes": 3' in text
+    arrays["__model__"] = np.array(text.replace('"n_classes": 3', '"n_classes": 11, "n_classes": 3'))
+    np.savez(tmp_path / "twice.npz", **arrays)
+    with pytest.raises(models.ModelFileError, match="twice.npz: its model description gives the key 'n_classes' twice"):
+        models.load(tmp_path / "twice.npz")  # JSON alone keeps the last value
+
+
+TOO_LARGE = [  # (class, config changes): each would allocate more than any machine has, or more than NumPy can index
+    ("SoftmaxRegression", {"n_features": 10**12}),
+    ("SoftmaxRegression", {"n_classes": 10**13}),
+    ("SoftmaxRegression", {"n_features": 2**70}),
+    ("MLP", {"sizes": [6, 2**62, 3]}),
+    # 2**64 pixels: np.prod wrapped it round to 0, and the message named the preprocessing's n_features
+    ("ConvMaxoutNetwork", {"input_shape": [1, 2**32, 2**32], "preprocessing": "gcn_zca"}),
+]
+
+
+@pytest.mark.parametrize("cls, changes", TOO_LARGE, ids=lambda v: repr(v)[:40])
+def test_a_config_asking_for_a_huge_model_is_refused_naming_the_file(tmp_path, cls, changes):
+    models.save(build(cls), tmp_path / "m.npz")
+    edited = with_description(tmp_path / "m.npz", tmp_path, config=changes)
+    key, value = next(iter(changes.items()))
+    shown = json.dumps(value)
+    with pytest.raises(models.ModelFileError, match=rf"edited.npz: its config asks for a model too large to build "
+                                                    rf"\(.*\"{key}\": {re.escape(shown)}"):
+        models.load(edited)
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"root:x:0:0:root:/root:/bin/bash\n", "it is no .npz archive"),
+    (b'"""A Python module."""\nimport os\n', "it is no .npz archive"),
+    (b"", "it is empty"),
+    (gzip.compress(b"a tar archive, say"), "it is no .npz archive"),
+])
+def test_a_file_that_is_no_npz_is_no_model_file_and_unpickling_is_never_advised(tmp_path, content, what):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(models.ModelFileError, match=f"model.npz is not a model file written by models.save: {what}") as error:
+        models.load(path)
+    assert "pickle" not in str(error.value)
+
+
+def test_an_npz_of_python_objects_or_of_other_files_is_no_model_file(tmp_path):
+    np.savez(tmp_path / "objects.npz", a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(models.ModelFileError, match=r"objects.npz is not a model file written by models.save: its member "
+                                                    r"'a' holds Python objects \(pickled data\)$"):
+        models.load(tmp_path / "objects.npz")
+    with zipfile.ZipFile(tmp_path / "notes.npz", "w") as archive:
+        archive.writestr("readme.txt", "not an array")
+    with pytest.raises(models.ModelFileError, match="notes.npz is not a model file written by models.save: its member "
+                                                    "'readme.txt' holds no NumPy array"):
+        models.load(tmp_path / "notes.npz")
+
+
+@pytest.mark.parametrize("path", [3, None, ["m.npz"]])
+def test_load_and_save_name_a_path_that_is_no_file_name(path):
+    with pytest.raises(TypeError, match=r"models.load: path must be a file name \(a str or a pathlib.Path\), got "):
+        models.load(path)
+    with pytest.raises(TypeError, match=r"models.save: path must be a file name \(a str or a pathlib.Path\), got "):
+        models.save(build("SoftmaxRegression"), path)
+
+
+@pytest.mark.parametrize("expected", ["SmallConvNet", models.SmallConvNet(seed=0), 3])
+def test_load_names_an_expected_that_is_no_class(tmp_path, expected):
+    models.save(build("SmallConvNet"), tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="models.load: expected must be a model class such as models.MLP"):
+        models.load(tmp_path / "m.npz", expected=expected)
+
+
+def test_load_accepts_a_subclass_of_expected_and_names_both_classes_otherwise(tmp_path):
+    models.save(build("ConvMaxoutNetwork"), tmp_path / "c.npz")
+    assert type(models.load(tmp_path / "c.npz", expected=models.ImageClassifier)) is models.ConvMaxoutNetwork
+    assert type(models.load(tmp_path / "c.npz", expected=models.Classifier)) is models.ConvMaxoutNetwork
+    with pytest.raises(models.ModelFileError, match="c.npz holds a ConvMaxoutNetwork, not a SmallConvNet$"):
+        models.load(tmp_path / "c.npz", expected=models.SmallConvNet)
+    models.save(build("SoftmaxRegression"), tmp_path / "s.npz")
+    with pytest.raises(models.ModelFileError, match="s.npz holds a SoftmaxRegression, not an ImageClassifier$"):
+        models.load(tmp_path / "s.npz", expected=models.ImageClassifier)
+    with pytest.raises(models.ModelFileError, match="s.npz holds a SoftmaxRegression, not an RBFNetwork$"):
+        models.load(tmp_path / "s.npz", expected=models.RBFNetwork)
+
+
+def test_save_says_what_to_save_for_a_layer_or_a_preprocessed_view(tmp_path):
+    with pytest.raises(ValueError, match="models.save: saves a classifier .*, got a Linear"):
+        models.save(models.Linear(2, 2), tmp_path / "m.npz")
+    view = models.ConvMaxoutNetwork("tiny", input_shape=(3, 4, 4), n_classes=3, preprocessing="gcn_zca").on_preprocessed()
+    with pytest.raises(ValueError, match=r"models.save: a PreprocessedInputs \(what model.on_preprocessed\(\) returns\) "
+                                         r"shares the weights of the model it wraps and has no file of its own: save that "
+                                         r"model \(its .model\) instead"):
+        models.save(view, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
