@@ -35,7 +35,7 @@ import models
 import training
 from models.io import atomic_write_text, foreign_files
 
-from . import figures
+from . import figures, toy
 from .checks import check_model_fits
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, fgsm_preprocessed, linearity
@@ -123,9 +123,27 @@ def import_user_modules(names) -> None:
 
 
 def check_finite(name: str, value) -> None:
-    """A CommandError unless ``value`` is a finite number >= 0."""
-    if not (np.isfinite(value) and value >= 0):
-        raise CommandError(f"{name} must be a finite number >= 0, got {value}")
+    """A CommandError unless ``value`` is a finite number >= 0, and finite in float32 (the data's dtype)."""
+    if not (np.isfinite(value) and 0 <= value <= float(np.finfo(np.float32).max)):
+        raise CommandError(f"{name} must be a finite number >= 0 (at most {np.finfo(np.float32).max:.1e}, float32's "
+                           f"largest), got {value}")
+
+
+#: The flags that name a file or folder, by their attribute in the parsed arguments.
+PATH_FLAGS = {"model": "--model", "data": "--data", "cifar": "--cifar", "cifar_checksums": "--cifar-checksums",
+              "paper_models": "--paper-models", "out": "--out"}
+
+
+def expand_paths(args) -> None:
+    """Each path flag given, with ``~`` expanded (the shell leaves ``--flag=~/x`` alone), or a CommandError
+    for an empty one: '' would name the current folder, whose files a command would read or overwrite."""
+    for attribute, flag in PATH_FLAGS.items():
+        value = getattr(args, attribute, None)
+        if value is None:
+            continue
+        if not value.strip():
+            raise CommandError(f"{flag} is empty ({value!r}): pass a path (. for the current folder)")
+        setattr(args, attribute, os.path.expanduser(value))
 
 
 #: What ``advex attack`` writes into ``--out``; a folder holding anything else is refused.
@@ -133,12 +151,25 @@ ATTACK_OUTPUTS = ("attack.json", "attack.md", "examples.png", "eps_curve.png", "
 
 
 def writable_folder(path: str) -> None:
-    """A CommandError now, before any work, if results could not be written into ``path``."""
-    probe = path
+    """A CommandError now, before any work, if results could not be written into ``path``.
+
+    A missing folder is created and its created parts removed again: the one sure test,
+    where ``os.access`` says yes to root on a file system that takes no folder (/proc).
+    """
+    probe, missing = path, []
     while not os.path.exists(probe):
+        missing.append(probe)
         probe = os.path.dirname(os.path.abspath(probe))
     if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
         raise CommandError(f"--out {path}: cannot write there ({probe} is not a writable folder)")
+    try:
+        os.makedirs(path)
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise CommandError(f"--out {path}: cannot write there ({error.strerror or error})") from None
+    for created in missing:  # the deepest first
+        os.rmdir(created)
 
 
 def run_attack(args) -> int:
@@ -245,6 +276,10 @@ def run_robustness(args) -> int:
 
 def run_demo(args) -> int:
     check_finite("--eps", args.eps)
+    largest = float(np.finfo(np.float32).max) / (2 * float(np.abs(toy.W).sum()))  # w.x moves by eps * ||w||_1
+    if args.eps > largest:
+        raise CommandError(f"--eps {args.eps:g} would move w.x by eps * ||w||_1 beyond float32's largest number: "
+                           f"pass at most {largest:.1e}")
     print(describe(toy_example(args.eps)))
     return 0
 
@@ -317,6 +352,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     mg.keep_freed_memory()  # a command owns its process: large temporaries reuse mapped pages
     try:
+        expand_paths(args)
         return args.run(args)
     except (CommandError, ValueError, OSError) as error:  # bad input, a bad file, a full disk: one line
         if os.environ.get("ADVEX_DEBUG") == "1":

@@ -558,3 +558,69 @@ def test_the_same_run_resumes_in_the_same_process_with_its_schedules_and_stopper
 def test_a_model_seeded_with_a_generator_trains():
     model = models.SoftmaxRegression(6, 2, init=0.1, seed=np.random.default_rng(0))
     assert _fit(model, training.SGD(model.parameters(), lr=0.5)).epoch == [1, 2]
+
+
+# --- round 2 of issue 25: paths on the command line ---------------------------------------------------
+EMPTY_PATHS = {  # each flag given as '' in a folder holding a user's results and an IDX data set
+    "attack --out": ["attack", "--model", "good.npz", "--data", "data", "--n", "5", "--out", ""],
+    "attack --data": ["attack", "--model", "good.npz", "--data", "", "--n", "5", "--out", "out"],
+    "attack --model": ["attack", "--model", "", "--data", "data", "--out", "out"],
+    "attack --cifar": ["attack", "--model", "good.npz", "--cifar", "", "--out", "out"],
+    "reproduce --out": ["reproduce", "--quick", "--quiet", "--data", "data", "--models", "softmax", "--out", ""],
+    "reproduce --data": ["reproduce", "--quick", "--quiet", "--data", "", "--models", "softmax", "--out", "out"],
+    "robustness --paper-models": ["robustness", "--quick", "--quiet", "--data", "data", "--paper-models", "",
+                                  "--out", "out"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_PATHS))
+def test_an_empty_path_is_refused_naming_its_flag_and_the_current_folder_is_left_alone(name, synthetic_idx_dir, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """'' is no path (os.path.exists('') is False): --out '' skipped the refusal of a folder of other files and
+    wrote results.md and attack.md over the user's in the current folder; --data '' read it."""
+    import shutil
+
+    shutil.copytree(synthetic_idx_dir, tmp_path / "data")
+    for file in (tmp_path / "data").iterdir():  # the data set in the current folder too, where '' would read it
+        shutil.copy(file, tmp_path)
+    models.save(models.SoftmaxRegression(784, 10), tmp_path / "good.npz")
+    for mine in ("results.md", "attack.md"):
+        (tmp_path / mine).write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(tmp_path)
+    argv = EMPTY_PATHS[name]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    flag = name.split()[1]
+    assert err == f"advex {argv[0]}: error: {flag} is empty (''): pass a path (. for the current folder)\n"
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_tilde_in_a_path_flag_is_the_home_folder(synthetic_idx_dir, tmp_path, monkeypatch):
+    """argparse gives --data=~/idx as '~/idx' (no shell expands it there): it was read as a folder named '~'."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(synthetic_idx_dir, home / "idx")
+    models.save(models.SoftmaxRegression(784, 10), home / "m.npz")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["attack", "--model=~/m.npz", "--data=~/idx", "--n", "5", "--eps", "0.1", "--out=~/out"]) == 0
+    assert (home / "out" / "attack.md").exists() and not (tmp_path / "~").exists()
+
+
+def test_demo_names_an_eps_too_large_for_float32_without_warnings(capsys):
+    """--eps 1e308 printed NumPy's overflow warnings, then 'eps must be finite ... got inf' naming eps."""
+    for eps in ("1e308", "1e38"):
+        assert cli.main(["demo", "--eps", eps]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("advex demo: error: --eps ") and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs a /proc file system")
+def test_an_out_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """As root, os.access says /proc is writable; the attack ran, then failed with a bare '[Errno 2]'."""
+    monkeypatch.setattr(models, "load", lambda *a, **k: pytest.fail("the model was loaded before --out was checked"))
+    assert cli.main(["attack", "--model", "m.npz", "--out", "/proc/advex-probe/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("advex attack: error: --out /proc/advex-probe/x: cannot write there") and err.count("\n") == 1

@@ -111,6 +111,8 @@ def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> No
     The runs call it first, before loading any data: a wrong --out costs nothing.
     """
     out, written = os.fspath(out), tuple(written)
+    if not out:
+        raise ValueError("--out is empty (''): pass a folder for the run (. for the current folder)")
     if not os.path.exists(out):
         return
     if not os.path.isdir(out):
