@@ -96,7 +96,7 @@ def test_a_model_file_of_the_wrong_class_is_refused(synthetic_idx_dir, tmp_path,
     assert cli.main(argv) == 0
     models.save(models.SoftmaxRegression(784, 10), out / "models" / "rbf.npz")  # not an RBFNetwork
     assert cli.main(argv + ["rbf"]) == 2
-    assert "holds a SoftmaxRegression, not a RBFNetwork" in capsys.readouterr().err
+    assert "holds a SoftmaxRegression, not an RBFNetwork" in capsys.readouterr().err
 
 
 class Killed(Exception):
@@ -276,3 +276,75 @@ def test_results_md_never_prints_nan():
     line = next(l for l in report.markdown([row], QUICK, {}, {}).splitlines() if l.startswith("| a |"))
     assert "nan" not in line and "| none |" in line
     assert report.judge(float("nan"), 0.5, {"within": 0.1}) is None  # no mistakes: nothing to judge, not a failure
+
+
+# --- round 2 of issue 25: a run folder's files changed by hand ------------------------------------------
+@pytest.fixture(scope="module")
+def softmax_run(synthetic_idx_dir, tmp_path_factory):
+    """(argv without --out, a finished quick run folder of the softmax model alone): copy it before changing it."""
+    out = tmp_path_factory.mktemp("softmax_run") / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax"]
+    assert cli.main(argv + ["--out", str(out)]) == 0
+    return argv, out
+
+
+def copy_of(run, tmp_path):
+    argv, out = run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    for report in ("results.json", "results.md"):  # the report is written again from the stages
+        (copy / report).unlink()
+    return argv + ["--out", str(copy)], copy
+
+
+def test_a_model_file_replaced_in_the_run_folder_is_refused_naming_it(softmax_run, tmp_path, capsys):
+    """The stages of the saved softmax were reported for the new one: softmax_fgsm 82% where advex attack
+    on the file gave 100%."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    models.save(models.SoftmaxRegression(784, 10, init=1.0, seed=5), out / "models" / "softmax.npz")
+    recorded = (out / "stages.json").read_bytes()
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex reproduce: error: {out / 'models' / 'softmax.npz'} is not the model file this run "
+                          "saved there") and err.count("\n") == 1 and "nothing was changed" in err
+    assert (out / "stages.json").read_bytes() == recorded and not (out / "results.md").exists()
+
+
+def test_a_folder_from_before_model_digests_records_them_when_it_first_loads_its_models(softmax_run, tmp_path, capsys):
+    argv, out = copy_of(softmax_run, tmp_path)
+    saved = json.loads((out / "stages.json").read_text())
+    del saved["models"]
+    for stage in saved["stages"].values():
+        del stage["digest"]
+    (out / "stages.json").write_text(json.dumps(saved))
+    assert cli.main(argv) == 0  # resumed as it was
+    recorded = json.loads((out / "stages.json").read_text())["models"]
+    assert recorded == {"softmax": input_digests([out / "models" / "softmax.npz"])[str(out / "models" / "softmax.npz")]}
+    models.save(models.SoftmaxRegression(784, 10, init=1.0, seed=5), out / "models" / "softmax.npz")
+    assert cli.main(argv) == 2 and "is not the model file this run saved" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit", [
+    lambda stage: stage.update(result={}),
+    lambda stage: stage.update(result=None),
+    lambda stage: stage.update(result="x"),
+    lambda stage: stage.update(result=[1]),
+    lambda stage: stage["result"].pop("error"),
+    lambda stage: stage["result"].update(error="0.5"),
+    lambda stage: stage["result"].update(error=0.01),
+], ids=["{}", "null", "a string", "a list", "a key deleted", "a number as a string", "another number"])
+def test_a_stage_result_edited_by_hand_is_refused_naming_the_file_and_the_stage(softmax_run, tmp_path, capsys, edit):
+    """A result of the wrong shape gave KeyError or TypeError; '0.5' and 0.01 were reported as they were."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    saved = json.loads((out / "stages.json").read_text())
+    edit(saved["stages"]["fgsm softmax"])
+    (out / "stages.json").write_text(json.dumps(saved))
+    contents = (out / "stages.json").read_text()
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex reproduce: error: {out / 'stages.json'}: the result of its stage 'fgsm softmax' does "
+                          "not match the digest recorded with it (edited by hand?)") and err.count("\n") == 1
+    assert "nothing was changed" in err and (out / "stages.json").read_text() == contents
+    assert not (out / "results.md").exists()

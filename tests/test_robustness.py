@@ -53,6 +53,14 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
     assert "done in" in capsys.readouterr().out
 
+    masked = out / "models" / "masked.npz"  # another model where the run saved its own: its stages are the old one's
+    original = masked.read_bytes()
+    models.save(models.SmallConvNet((1, 28, 28), 10, quantise=8, seed=7), masked)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{masked} is not the model file this run saved there" in err and err.count("\n") == 1
+    masked.write_bytes(original)
+
     (out / "models" / f"fast_random_start_seed{seed}.npz").unlink()  # its epochs are recorded, its best epoch gone:
     (out / "models" / f"fast_random_start_seed{seed}-best.npz").unlink()
     assert cli.main(argv) == 2  # one line, not a traceback or a wrong model

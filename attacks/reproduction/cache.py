@@ -1,7 +1,12 @@
 """The run folder: finished stages and trained models, kept so a re-run reuses them.
 
 ``OUT/stages.json`` holds the run's settings and each finished stage's JSON result with
-its duration; ``OUT/models/NAME.npz`` each trained model. A stage runs once: a re-run
+its duration and the SHA-256 of the result's canonical JSON (:func:`result_digest`), and
+the SHA-256 of each model file of ``OUT/models/NAME.npz``, each trained model. A stage
+result that no longer matches its digest (edited by hand), or a model file that no longer
+matches its own (replaced since it was saved), is refused, naming the file, the stage or
+the model, rather than reported; a folder written before these were recorded is read as it
+is, and a model file's digest is recorded when it is first loaded. A stage runs once: a re-run
 with the same settings reads its result back, and a folder holding a run with other
 settings is refused (its results would be mixed with this run's). A model file is
 written only when its training has ended, so the file, not a record, says the model
@@ -53,14 +58,14 @@ class RunFolder:
         self.out, self.config = os.fspath(out), config
         refuse_foreign(self.out, command, written)
         self.stages_path = os.path.join(self.out, "stages.json")
-        self.stages = {}
+        self.stages, self.model_digests = {}, {}
         if os.path.exists(self.stages_path):
             saved = read_stages(self.stages_path, command)
             if config.get("inputs") == {}:  # a folder from before inputs were recorded, of a run that reads none
                 saved["config"].setdefault("inputs", {})
             if saved["config"] != config:
                 raise ValueError(other_run(self.out, saved["config"], config))
-            self.stages = saved["stages"]
+            self.stages, self.model_digests = saved["stages"], saved.get("models", {})
         self.models = {}
 
     def stage(self, name: str, run):
@@ -72,23 +77,47 @@ class RunFolder:
         return self.stages[name]["result"]
 
     def record(self, name: str, result, seconds: float) -> None:
-        self.stages[name] = {"result": result, "seconds": seconds}
-        atomic_write_text(self.stages_path, json.dumps({"config": self.config, "stages": self.stages}, indent=1))
+        """Keep ``result`` as the stage ``name``, as JSON gives it back (so a re-run sees what this run saw)."""
+        result = json.loads(json.dumps(result))
+        self.stages[name] = {"result": result, "seconds": seconds, "digest": result_digest(result)}
+        self._write()
+
+    def _write(self) -> None:
+        atomic_write_text(self.stages_path, json.dumps({"config": self.config, "stages": self.stages,
+                                                        "models": self.model_digests}, indent=1))
 
     def model(self, name: str, cls, train):
         """The model ``name`` of class ``cls``: loaded from its file, or ``train() -> (model,
-        result)`` trained, saved, and its result recorded as the stage ``"train NAME"``."""
+        result)`` trained, saved, and its result recorded as the stage ``"train NAME"``.
+
+        A file that is not the one this run saved (its SHA-256 is not the one recorded
+        when it was saved) is refused: the folder's stages were computed from the saved one.
+        """
         if name not in self.models:
             path = self.model_path(name)
             if os.path.exists(path):
+                self._check_model_file(name, path)
                 self.models[name] = models.load(path, expected=cls)
             else:
                 started = time.perf_counter()
                 model, result = train()
                 models.save(model, path)
+                self.model_digests[name] = file_sha256(path)
                 self.record(f"train {name}", result, time.perf_counter() - started)
                 self.models[name] = model
         return self.models[name]
+
+    def _check_model_file(self, name: str, path: str) -> None:
+        """A ValueError naming ``path`` unless it holds what was recorded for the model ``name``; a
+        model without a record (a folder from before they were kept) is recorded now."""
+        digest, recorded = file_sha256(path), self.model_digests.get(name)
+        if recorded is None:
+            self.model_digests[name] = digest
+            self._write()
+        elif digest != recorded:
+            raise ValueError(f"{path} is not the model file this run saved there (its SHA-256 has changed since), and "
+                             f"the stages in {self.stages_path} were computed from that one; nothing was changed: restore "
+                             "the file, or pass another --out to start a new run")
 
     def model_path(self, name: str) -> str:
         return os.path.join(self.out, "models", f"{name}.npz")
@@ -149,16 +178,31 @@ _JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a num
 
 
 def _stages_problem(saved) -> str | None:
-    """What is wrong with the parsed contents of a stages.json, or None."""
+    """What is wrong with the parsed contents of a stages.json, or None.
+
+    A stage whose ``"digest"`` is not its result's (:func:`result_digest`) was edited:
+    its result might be of another shape than its stage reads, or another number. A
+    stage without a digest is from a folder written before digests were kept.
+    """
     if not isinstance(saved, dict):
         return f"holds {_JSON_NAMES[type(saved)]}, not an object with 'config' and 'stages'"
     missing = [key for key in ("config", "stages") if not isinstance(saved.get(key), dict)]
     if missing:
         return f"its {' and '.join(repr(key) for key in missing)} must be a JSON object"
+    digests = saved.get("models", {})
+    if not isinstance(digests, dict) or not all(isinstance(d, str) for d in digests.values()):
+        return "its 'models' must map model names to SHA-256 digests"
     for name, stage in saved["stages"].items():
         if not isinstance(stage, dict) or "result" not in stage or type(stage.get("seconds")) not in (int, float):
             return f"its stage {name!r} is not {{'result': ..., 'seconds': a number}}"
+        if "digest" in stage and stage["digest"] != result_digest(stage["result"]):
+            return f"the result of its stage {name!r} does not match the digest recorded with it (edited by hand?)"
     return None
+
+
+def result_digest(result) -> str:
+    """The SHA-256 of ``result``'s canonical JSON (keys sorted): what a stage's result is checked against."""
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
 
 
 def other_run(out, saved: dict, config: dict) -> str:
