@@ -1,12 +1,15 @@
 """``advex robustness --quick`` end to end on the synthetic IDX data set (no MNIST needed)."""
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 
 import models
 import training
 from attacks import cli
+from attacks.reproduction.cache import idx_files, input_digests
 from attacks.robustness import CLAIMS, stages
 
 FIXED_IDS = {
@@ -79,6 +82,24 @@ def test_paper_models_are_reused_from_a_reproduction_folder(synthetic_idx_dir, t
     assert cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
                      "--out", str(out)]) == 0
     assert not (out / "paper-models").exists()
+    rows = {r["id"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
+    for id in ("plaingrad_fgsm", "pgd_maxout", "pgd_advmaxout"):  # the width of the models given: 'maxout (240)' was printed
+        assert "maxout (120, 120), " in rows[id]["setup"], rows[id]["setup"]
+
+    other = tmp_path / "other"  # the same data set, one pixel changed: data the models never saw
+    shutil.copytree(synthetic_idx_dir, other)
+    X, y = training.load_idx_dataset(other, "test")
+    images = (X * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+    images[0, 0, 0] ^= 1
+    training.write_idx_dataset(other, images, y, "test")
+    capsys.readouterr()
+    assert cli.main(["robustness", "--quick", "--quiet", "--data", str(other), "--paper-models", str(paper),
+                     "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"advex robustness: error: --paper-models {paper}: its models were trained on other contents of "
+                   f"t10k-images-idx3-ubyte.gz (from {synthetic_idx_dir}) than this run's --data {other}; pass the --out "
+                   "of an advex reproduce run on the same data, or leave out --paper-models to train them here\n")
+    assert not (tmp_path / "refused").exists()
 
 
 def test_bad_arguments_are_one_line_and_write_nothing(synthetic_idx_dir, tmp_path, capsys):
@@ -96,15 +117,19 @@ class Killed(Exception):
     """Stands for a run killed between two stages."""
 
 
-def small_paper_models(folder, seed: int = 0, n_features: int = 784):
-    """An advex reproduce folder's two maxout networks, untrained and small: the lab only attacks them."""
+def small_paper_models(folder, data, seed: int = 0, n_features: int = 784):
+    """An advex reproduce folder's two maxout networks, untrained and small (the lab only attacks them),
+    and the stages.json that says they were trained on the IDX data set in ``data``."""
+    folder.mkdir(parents=True)
+    config = {"mnist": False, "data": str(data), "inputs": input_digests(idx_files(data))}
+    (folder / "stages.json").write_text(json.dumps({"config": config, "stages": {}}))
     for name in ("maxout", "maxout_adversarial"):
         models.save(models.MaxoutNetwork(n_features, hidden=(8, 8), n_classes=10, seed=seed), folder / "models" / f"{name}.npz")
     return folder
 
 
 def test_a_paper_model_replaced_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
-    paper = small_paper_models(tmp_path / "paper")
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
     out = tmp_path / "robustness"
     argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
             "--out", str(out)]
@@ -139,8 +164,8 @@ def refuse_to_attack(*args, **kwargs):
 
 def test_paper_models_of_another_class_or_width_are_refused_naming_the_file_and_the_flag(synthetic_idx_dir, tmp_path, capsys):
     base = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]
-    wrong_class, narrow = tmp_path / "wrong_class", small_paper_models(tmp_path / "narrow", n_features=100)
-    small_paper_models(wrong_class)
+    wrong_class = small_paper_models(tmp_path / "wrong_class", synthetic_idx_dir)
+    narrow = small_paper_models(tmp_path / "narrow", synthetic_idx_dir, n_features=100)
     models.save(models.SoftmaxRegression(784, 10), wrong_class / "models" / "maxout_adversarial.npz")
     for paper, problem in ((wrong_class, "holds a SoftmaxRegression, not a MaxoutNetwork"),
                            (narrow, "is a MaxoutNetwork for 100 features and 10 classes; the data have 784 features")):
@@ -170,3 +195,43 @@ def test_the_seed_evaluated_is_the_one_whose_best_held_out_epoch_is_best():
     assert _chosen_seed({0: run([0.1, 0.9, 0.0]), 1: run([0.5, 0.6, 0.7])}) == 0  # its best epoch, not its last
     assert _chosen_seed({3: run([0.2, 0.4]), 4: run([0.4, 0.1])}) == 3  # a tie: the first seed
     assert _chosen_seed({5: run([0.0]), 6: run([0.3])}) == 6
+
+
+def test_paper_models_trained_on_other_data_than_mnist_are_refused_before_any_work(synthetic_idx_dir, tmp_path,
+                                                                                    monkeypatch, capsys, mnist_or_skip):
+    """Models trained on a synthetic set were attacked on MNIST, and printed beside the paper's 17.9%."""
+    mnist_or_skip("test")
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
+
+    def killed(r):
+        raise Killed
+
+    monkeypatch.setattr(stages, "strong_attacks", killed)
+    assert cli.main(["robustness", "--quick", "--quiet", "--paper-models", str(paper), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex robustness: error: --paper-models {paper}: its models were trained on the IDX data "
+                          f"set in {synthetic_idx_dir} (not MNIST), this run's data are MNIST; ") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_paper_models_without_the_record_of_their_data_are_refused(synthetic_idx_dir, tmp_path, capsys):
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
+    (paper / "stages.json").unlink()
+    assert cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
+                     "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"--paper-models {paper}: no {paper / 'stages.json'}, the record of the data its models were trained on" in err
+
+
+def test_images_that_are_not_square_are_refused_before_any_training(tmp_path, monkeypatch, capsys):
+    """The paper models trained and three stages ran before 'needs square grey images'."""
+    from conftest import synthetic_idx_arrays
+
+    for split, n, seed in (("train", 60, 0), ("test", 20, 1)):
+        images, labels = synthetic_idx_arrays(n, seed)
+        training.write_idx_dataset(tmp_path / "wide", images[:, :, :20], labels, split)
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    assert cli.main(["robustness", "--quick", "--quiet", "--data", str(tmp_path / "wide"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == ("advex robustness: error: advex robustness needs square grey images; the data have "
+                                       "560 features\n")
+    assert not (tmp_path / "out").exists()

@@ -29,14 +29,16 @@ def judge(ours, paper, tolerance) -> bool | None:
     return ours >= value if kind == "at_least" else ours <= value
 
 
-def rows(claims, measurements: list, *, mnist: bool, budget, cifar10: bool = False) -> list:
+def rows(claims, measurements: list, *, mnist: bool, budget, cifar10: bool = False, setup_fields=None) -> list:
     """The report's rows: each claim with a measurement, the tolerance resolved and judged.
 
     ``mnist``, ``cifar10``: whether the run's data are the official MNIST and CIFAR-10.
+    A claim's setup is formatted with the budget's fields and ``setup_fields`` (what the
+    run used beyond its budget, such as the width of models it was given).
     """
     official = {None: True, "mnist": mnist, "cifar10": cifar10}
     measured = {(m["id"], m["metric"]): m for m in measurements}
-    fields = dataclasses.asdict(budget)
+    fields = {**dataclasses.asdict(budget), **(setup_fields or {})}
     result = []
     for claim in claims:
         m = measured.get((claim.id, claim.metric))

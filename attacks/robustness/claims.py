@@ -41,7 +41,7 @@ _COLLAPSE = (f"each run of the figure (random_start_seedN, no_random_start_seedN
 _LEAK_OVERFIT = ("SmallConvNet trained without a random start: clean accuracy, FGSM (eps 0.3) from the true labels and from "
                  "its predictions, on {n_holdout} held-out images after each epoch; the label leaks when FGSM from the true "
                  "labels scores well above FGSM from the predictions (and above clean)")
-_PLAIN = "maxout (240), FGSM eps 0.25 unclipped with the plain float32 input gradient vs the exact direction, n = {n_eval}"
+_PLAIN = "maxout {maxout_hidden}, FGSM eps 0.25 unclipped with the plain float32 input gradient vs the exact direction, n = {n_eval}"
 _MASKED = ("SmallConvNet behind an input quantiser ({quantise_levels} levels), eps 0.3 clipped, n = {n_eval}; transfer from "
            "a clean SmallConvNet; Square {square_queries} queries; BPDA: PGD through a straight-through quantiser")
 
@@ -56,16 +56,16 @@ def _clipped(claim: Claim) -> Claim:
 
 
 CLAIMS = (
-    _rate("fgsm_maxout", _STRONG.format(model="maxout")),
-    _rate("pgd_maxout", _STRONG.format(model="maxout")),
-    _rate("apgd_maxout", _STRONG.format(model="maxout")),
-    _rate("square_maxout", _STRONG.format(model="maxout")),
-    _rate("worstcase_maxout", _STRONG.format(model="maxout")),
-    _rate("fgsm_advmaxout", _STRONG.format(model="adversarially trained maxout"), 0.179),
-    _rate("pgd_advmaxout", _STRONG.format(model="adversarially trained maxout")),
-    _rate("apgd_advmaxout", _STRONG.format(model="adversarially trained maxout")),
-    _rate("square_advmaxout", _STRONG.format(model="adversarially trained maxout")),
-    _rate("worstcase_advmaxout", _STRONG.format(model="adversarially trained maxout")),
+    _rate("fgsm_maxout", _STRONG.format(model="maxout {maxout_hidden}")),
+    _rate("pgd_maxout", _STRONG.format(model="maxout {maxout_hidden}")),
+    _rate("apgd_maxout", _STRONG.format(model="maxout {maxout_hidden}")),
+    _rate("square_maxout", _STRONG.format(model="maxout {maxout_hidden}")),
+    _rate("worstcase_maxout", _STRONG.format(model="maxout {maxout_hidden}")),
+    _rate("fgsm_advmaxout", _STRONG.format(model="adversarially trained maxout {maxout_hidden}"), 0.179),
+    _rate("pgd_advmaxout", _STRONG.format(model="adversarially trained maxout {maxout_hidden}")),
+    _rate("apgd_advmaxout", _STRONG.format(model="adversarially trained maxout {maxout_hidden}")),
+    _rate("square_advmaxout", _STRONG.format(model="adversarially trained maxout {maxout_hidden}")),
+    _rate("worstcase_advmaxout", _STRONG.format(model="adversarially trained maxout {maxout_hidden}")),
     _rate("labelleak_clean", _LEAK),
     _rate("labelleak_true", _LEAK),
     _rate("labelleak_pred", _LEAK),

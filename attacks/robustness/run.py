@@ -13,7 +13,7 @@ import training
 from .. import figures
 from ..checks import check_model_fits
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, idx_files, input_digests, refuse_foreign
+from ..reproduction.cache import RunFolder, idx_files, input_digests, read_stages, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -65,8 +65,10 @@ class Robustness:
     (``models/maxout.npz``, ``models/maxout_adversarial.npz``) are reused; without it
     they are trained into ``out/paper-models`` at the reproduction's settings
     (its quick ones with ``quick``). They are read once, before any stage, and checked
-    against the data; the run folder keeps their digests with the data's, so a folder
-    whose stages attacked other models is refused.
+    against the data: the folder's stages.json must record the same data as this run's
+    (MNIST, or IDX files of the same contents), and the models must fit it. The run
+    folder keeps their digests with the data's, so a folder whose stages attacked other
+    models is refused.
     """
 
     def __init__(self, out, *, quick: bool = False, data=None, seed: int = 0, progress: bool = True, paper_models=None):
@@ -82,6 +84,10 @@ class Robustness:
                 raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
                                         "holds models/maxout.npz and models/maxout_adversarial.npz)")
         self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
+        self.image_shape()  # the conv nets need square images: refused before any work
+        data_files = input_digests(idx_files(data))
+        if paper_models is not None:
+            self._check_paper_data(paper_models, data_files)
         n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
@@ -91,15 +97,18 @@ class Robustness:
                        for name, path in zip(PAPER_MODELS, model_files)}
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
-                  "inputs": input_digests(idx_files(data) + model_files)}  # once read (cache.py says why)
+                  "inputs": {**data_files, **input_digests(model_files)}}  # once read (cache.py says why)
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
         self._paper = None
+        given = self._given.get("maxout")
+        self.maxout_hidden = tuple(given.config["hidden"]) if given is not None else (QUICK if quick else FULL).maxout_hidden
 
     def run(self) -> list:
         plan = [stages.strong_attacks, stages.label_leaking, stages.fast_adversarial, stages.catastrophic_overfitting,
                 stages.plain_gradient_masking, stages.masked_model]
         measurements = run_stages(self, plan, "advex robustness")
-        rows = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget)
+        rows = report.rows(CLAIMS, measurements, mnist=self.is_mnist, budget=self.budget,
+                           setup_fields={"maxout_hidden": self.maxout_hidden})
         report.write(self.out, rows, budget=self.budget, seed=self.seed, mnist=self.is_mnist,
                      seconds=self.folder.seconds(), trained=self.folder.trained(),
                      title="After the paper: the robustness lab, our numbers beside the published ones",
@@ -120,6 +129,34 @@ class Robustness:
                                        data=self.data, seed=self.seed, progress=self.progress,
                                        models=("maxout", "maxout_adversarial"))
         return self._paper.model(name)
+
+    def _check_paper_data(self, flag: str, data_files: dict) -> None:
+        """A ValueError naming ``--paper-models flag`` unless its stages.json records this run's data:
+        MNIST for MNIST, else IDX files of the same contents (``data_files``, by file name).
+
+        Models trained on other data would be attacked on data they never saw, their
+        numbers printed beside the paper's.
+        """
+        advice = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
+        path = os.path.join(self.paper_models, "stages.json")
+        if not os.path.exists(path):
+            raise ValueError(f"--paper-models {flag}: no {path}, the record of the data its models were trained on; "
+                             f"{advice}")
+        config = read_stages(path, "advex reproduce")["config"]
+        ours = "MNIST" if self.is_mnist else _by_name(data_files)
+        theirs = "MNIST" if config.get("mnist") is True else _by_name(config.get("inputs"))
+        if ours == theirs:
+            return
+        if "MNIST" in (ours, theirs):
+            trained, here = (_data_name(config.get("data"), theirs), _data_name(self.data, ours))
+            problem = f"its models were trained on {trained}, this run's data are {here}"
+        elif theirs is None:
+            problem = "its stages.json does not record the contents of the files its models were trained on"
+        else:
+            changed = sorted(name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name))
+            problem = (f"its models were trained on other contents of {', '.join(changed)} (from {config.get('data')}) "
+                       f"than this run's --data {self.data}")
+        raise ValueError(f"--paper-models {flag}: {problem}; {advice}")
 
     def _read_paper_model(self, path: str, flag: str, labels):
         """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data (``self.X``,
@@ -154,3 +191,16 @@ class Robustness:
         if side * side != self.X.shape[1]:
             raise ValueError(f"advex robustness needs square grey images; the data have {self.X.shape[1]} features")
         return (1, side, side)
+
+
+def _by_name(inputs):
+    """``{file name: SHA-256}`` of the IDX files among a run's ``inputs`` (None when they were not recorded)."""
+    if not isinstance(inputs, dict):
+        return None
+    names = {name for split in training.data.SPLIT_FILES.values() for name in split}
+    return {os.path.basename(path): digest for path, digest in inputs.items()
+            if os.path.basename(path).removesuffix(".gz") in names}
+
+
+def _data_name(folder, data) -> str:
+    return "MNIST" if data == "MNIST" else f"the IDX data set in {folder} (not MNIST)"
