@@ -348,3 +348,29 @@ def test_a_stage_result_edited_by_hand_is_refused_naming_the_file_and_the_stage(
                           "not match the digest recorded with it (edited by hand?)") and err.count("\n") == 1
     assert "nothing was changed" in err and (out / "stages.json").read_text() == contents
     assert not (out / "results.md").exists()
+
+
+def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, monkeypatch):
+    """Both the plain and the .gz name of each IDX file were hashed, whichever was read: a .gz lying beside
+    the plain file that is read (and changing) made a resume refused."""
+    import gzip
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_idx_dir, data)
+    (data / "t10k-labels-idx1-ubyte").write_bytes(gzip.decompress((data / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(data), "--models", "softmax", "--out", str(out)]
+
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    recorded = json.loads((out / "stages.json").read_text())
+    read = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"}
+    assert set(recorded["config"]["inputs"]) == {str(data / name) for name in read}
+    change_one_byte(data / "t10k-labels-idx1-ubyte.gz")  # not read: the plain file is
+    with pytest.raises(Killed):  # resumed
+        cli.main(argv)
+    assert json.loads((out / "stages.json").read_text()) == recorded

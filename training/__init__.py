@@ -26,6 +26,7 @@ from .data import (
     DataNotFoundError,
     default_cache_dir,
     download_idx_files,
+    idx_split_files,
     load_idx_dataset,
     load_mnist,
     read_idx,

@@ -58,8 +58,8 @@ import numpy as np
 from models.io import atomic_write
 
 __all__ = [
-    "DataError", "DataNotFoundError", "default_cache_dir", "download_idx_files", "load_idx_dataset", "load_mnist", "read_idx",
-    "write_idx_dataset",
+    "DataError", "DataNotFoundError", "default_cache_dir", "download_idx_files", "idx_split_files", "load_idx_dataset",
+    "load_mnist", "read_idx", "write_idx_dataset",
 ]  # fmt: skip
 
 #: Base URLs of public copies of the original gzipped MNIST files, tried in order.
@@ -195,7 +195,7 @@ def load_idx_dataset(directory, split: str = "train", *, checksums=None):
     if not isinstance(checksums, dict):
         raise TypeError(f"load_idx_dataset: checksums must map file names to SHA-256 digests, got {type(checksums).__name__}")
     image_name, label_name = _split_files(split)
-    image_file, label_file = _locate(directory, image_name), _locate(directory, label_name)
+    image_file, label_file = idx_split_files(directory, split)
     images = read_idx(image_file, magic=IMAGES_MAGIC, sha256=checksums.get(image_name))
     labels = read_idx(label_file, magic=LABELS_MAGIC, sha256=checksums.get(label_name))
     if len(images) != len(labels):
@@ -205,6 +205,15 @@ def load_idx_dataset(directory, split: str = "train", *, checksums=None):
     X = images.reshape(len(images), -1).astype(np.float32)
     X /= 255
     return X, labels.astype(np.int64)
+
+
+def idx_split_files(directory, split: str = "train") -> tuple[Path, Path]:
+    """The (images, labels) files :func:`load_idx_dataset` reads for ``split`` in ``directory``: each
+    uncompressed file if present, else its ``.gz`` (a :class:`DataNotFoundError` if neither is there).
+
+    What a run keys its results on: the files read, not every form of them that lies there.
+    """
+    return tuple(_locate(Path(directory), name) for name in _split_files(split))
 
 
 def _locate(directory: Path, name: str) -> Path:

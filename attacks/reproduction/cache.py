@@ -17,11 +17,12 @@ before anything is written into it.
 
 The settings name the files a run reads by path, and a file can change under its path:
 a run's settings also hold, under ``"inputs"``, the SHA-256 of every file it reads
-(:func:`input_digests` of :func:`idx_files`, of the files a CIFAR-10 split was read from,
-:attr:`training.cifar.CifarSplit.files`, and of the model files a run takes), so that a
-folder whose stages were computed from other contents is refused, naming the files that
-changed, rather than mixing results of two data sets or models. Files the run does not
-read (the other CIFAR-10 archive beside the one read, say) are not hashed, and may change.
+(:func:`input_digests` of :func:`idx_files`, the IDX files the loader reads, of the files
+a CIFAR-10 split was read from, :attr:`training.cifar.CifarSplit.files`, and of the model
+files a run takes), so that a folder whose stages were computed from other contents is
+refused, naming the files that changed, rather than mixing results of two data sets or
+models. Files the run does not read (the other CIFAR-10 archive beside the one read, or
+the ``.gz`` beside an uncompressed IDX file, say) are not hashed, and may change.
 
 When: both runs (``advex reproduce`` and ``advex robustness``) hash their inputs once
 they have read them all, before the first stage: which CIFAR-10 files a split comes from
@@ -256,7 +257,8 @@ def input_digests(paths) -> dict:
 
 
 def idx_files(data) -> list:
-    """The IDX files a run may read from the folder ``data`` (both splits, plain or gzipped).
+    """The IDX files a run reads from the folder ``data``: those of both splits that the loader reads
+    (:func:`training.data.idx_split_files`: plain, else gzipped), not the other form lying beside one.
 
     ``None`` (MNIST from its usual places) gives none: every file read there is checked
     against MNIST's published SHA-256 (:data:`training.data.MNIST_SHA256`), so what it
@@ -264,5 +266,4 @@ def idx_files(data) -> list:
     """
     if data is None:
         return []
-    names = [name for split in training.data.SPLIT_FILES.values() for name in split]
-    return [os.path.join(data, file) for name in names for file in (name, f"{name}.gz")]
+    return [file for split in training.data.SPLIT_FILES for file in training.data.idx_split_files(data, split)]
