@@ -104,10 +104,11 @@ def examples_of(x, function: str, dtype=None) -> np.ndarray:
 def check_model_fits(model, X, y, what: str) -> None:
     """A ValueError naming ``what`` (the model's file or flag) unless ``model`` takes the rows
     of ``X`` and has a class for every label in ``y``."""
-    n_features, n_classes = X.shape[1], int(y.max()) + 1 if len(y) else 0
-    if n_features != model.n_features or n_classes > model.n_classes:
+    n_features, highest = X.shape[1], int(y.max()) if len(y) else None
+    if n_features != model.n_features or (highest is not None and highest >= model.n_classes):
+        labels = "no labels" if highest is None else f"labels up to {highest}"  # not a class count: some may be absent
         raise ValueError(f"{what} is a {type(model).__name__} for {model.n_features} features and {model.n_classes} "
-                         f"classes; the data have {n_features} features and {n_classes} classes")
+                         f"classes; the data have {n_features} features and {labels}")
 
 
 def check_eps(eps, n: int, dtype, function: str | None = None) -> np.ndarray:

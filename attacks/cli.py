@@ -195,6 +195,10 @@ def run_attack(args) -> int:
         raise CommandError(f"--units preprocessed works with --attack fgsm, not {args.attack}")
     import_user_modules(args.imports)
     model = models.load(args.model)  # a missing or bad file, like bad data, is reported by main in one line
+    unfitted = [type(layer).__name__ for _, layer in model.named_modules() if getattr(layer, "fitted", True) is False]
+    if unfitted:
+        raise CommandError(f"--model {args.model}: its {', '.join(unfitted)} layer was saved unfitted: fit it on the "
+                           "training rows (model.preprocess.fit) before models.save")
     if args.units == "preprocessed" and getattr(model, "preprocess", None) is None:
         raise CommandError(f"--units preprocessed: {args.model} ({type(model).__name__}) has no preprocessing layer; "
                            "its eps are in pixels")

@@ -327,9 +327,9 @@ def test_a_model_fits_data_of_its_width_and_at_most_its_classes():
     check_model_fits(model, np.zeros((4, 6)), np.array([0, 1, 1, 0]), "m.npz")  # a class the data lack is no misfit
     check_model_fits(model, np.zeros((0, 6)), np.zeros(0, np.int64), "m.npz")  # no labels: no class too many
     with pytest.raises(ValueError, match=r"^m\.npz is a SoftmaxRegression for 6 features and 3 classes; "
-                                         r"the data have 6 features and 4 classes$"):
+                                         r"the data have 6 features and labels up to 3$"):
         check_model_fits(model, np.zeros((4, 6)), np.array([0, 3, 1, 2]), "m.npz")
-    with pytest.raises(ValueError, match="^m.npz is a SoftmaxRegression for 6 .*; the data have 5 features and 3 "):
+    with pytest.raises(ValueError, match="^m.npz is a SoftmaxRegression for 6 .*; the data have 5 features and labels up to 2$"):
         check_model_fits(model, np.zeros((4, 5)), np.array([0, 1, 1, 2]), "m.npz")
 
 

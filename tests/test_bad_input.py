@@ -58,7 +58,7 @@ def test_reproduce_refuses_a_folder_of_someone_elses_files(synthetic_idx_dir, tm
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "did not write (results.md)" in err
+    assert err.count("\n") == 1 and f"{out} holds results.md but no stages.json: not a run folder" in err
     assert (out / "results.md").read_text() == "their results" and sorted(p.name for p in out.iterdir()) == ["results.md"]
 
 

@@ -71,7 +71,7 @@ def test_attack_names_the_model_that_does_not_fit_the_data_as_robustness_does(sy
     models.save(models.SoftmaxRegression(n_features, n_classes), model)
     assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (f"advex attack: error: {model} is a SoftmaxRegression for {n_features} features "
-                                       f"and {n_classes} classes; the data have 784 features and 10 classes\n")
+                                       f"and {n_classes} classes; the data have 784 features and labels up to 9\n")
     assert not (tmp_path / "out").exists()
 
 
@@ -254,3 +254,23 @@ def test_flip_eps_is_zero_for_an_example_already_wrong(tmp_path):
     assert figures.flip_eps(walk) == 0.0
     figures.plot_linearity(walk, tmp_path / "wrong.png")
     assert_drawn(tmp_path / "wrong.png")
+
+
+def test_a_model_that_does_not_fit_a_slice_of_the_test_set_is_told_its_highest_label(synthetic_idx_dir, tmp_path, capsys):
+    """With --n 5 it said 'the data have 784 features and 8 classes': the highest label of the slice + 1."""
+    model = tmp_path / "wide.npz"
+    models.save(models.SoftmaxRegression(100, 10), model)
+    highest = training.load_idx_dataset(synthetic_idx_dir, "test")[1][:5].max()
+    assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--n", "5",
+                     "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.endswith(f"the data have 784 features and labels up to {highest}\n")
+
+
+def test_an_unfitted_saved_model_is_refused_naming_its_file(synthetic_idx_dir, tmp_path, capsys):
+    """It said 'ContrastWhitening: not fitted: call fit(training rows) first', naming no file."""
+    model = tmp_path / "unfitted.npz"
+    models.save(models.ConvMaxoutNetwork("tiny", input_shape=(1, 28, 28), preprocessing="gcn_zca", seed=0), model)
+    assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex attack: error: --model {model}: its ContrastWhitening layer was saved unfitted")
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()

@@ -374,3 +374,26 @@ def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, monkey
     with pytest.raises(Killed):  # resumed
         cli.main(argv)
     assert json.loads((out / "stages.json").read_text()) == recorded
+
+
+def test_a_model_file_that_does_not_fit_the_data_is_refused_naming_it(softmax_run, tmp_path, capsys):
+    """A model of 3 classes put in the run folder (no record of it there) said 'y (the true labels) must be in
+    0..2', naming neither the file nor what the data need."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    narrow = out / "models" / "softmax_converged.npz"
+    models.save(models.SoftmaxRegression(784, 3), narrow)
+    capsys.readouterr()
+    assert cli.main(argv + ["--models", "softmax", "softmax_converged"]) == 2
+    assert capsys.readouterr().err == (f"advex reproduce: error: {narrow} is a SoftmaxRegression for 784 features and 3 "
+                                       "classes; the data have 784 features and labels up to 9; remove it, or pass "
+                                       "another --out\n")
+
+
+def test_a_run_folder_without_its_stages_json_is_refused_saying_so(softmax_run, tmp_path, capsys):
+    """It said the folder held 'files that advex reproduce did not write (models, ...)': exactly what it writes."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    (out / "stages.json").unlink()
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (f"advex reproduce: error: {out} holds checkpoints, figures, models but no "
+                                       "stages.json: not a run folder, or one without its record, whose models and "
+                                       "results cannot be checked; nothing was changed: pass an empty or new --out\n")

@@ -41,6 +41,8 @@ import models
 import training
 from models.io import atomic_write_text, foreign_files
 
+from ..checks import check_model_fits
+
 
 #: Everything a run writes into its folder (and the ``.tmp-*`` files of its atomic writes).
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures")
@@ -87,18 +89,25 @@ class RunFolder:
         atomic_write_text(self.stages_path, json.dumps({"config": self.config, "stages": self.stages,
                                                         "models": self.model_digests}, indent=1))
 
-    def model(self, name: str, cls, train):
-        """The model ``name`` of class ``cls``: loaded from its file, or ``train() -> (model,
-        result)`` trained, saved, and its result recorded as the stage ``"train NAME"``.
+    def model(self, name: str, cls, train, data):
+        """The model ``name`` of class ``cls`` for ``data`` (rows X, labels y): loaded from its file, or
+        ``train() -> (model, result)`` trained, saved, and its result recorded as the stage ``"train NAME"``.
 
         A file that is not the one this run saved (its SHA-256 is not the one recorded
-        when it was saved) is refused: the folder's stages were computed from the saved one.
+        when it was saved) is refused: the folder's stages were computed from the saved one;
+        so is a model that does not fit ``data`` (:func:`attacks.checks.check_model_fits`),
+        as a :class:`models.ModelFileError` naming the file.
         """
         if name not in self.models:
             path = self.model_path(name)
             if os.path.exists(path):
                 self._check_model_file(name, path)
-                self.models[name] = models.load(path, expected=cls)
+                model = models.load(path, expected=cls)
+                try:
+                    check_model_fits(model, *data, path)
+                except ValueError as error:
+                    raise models.ModelFileError(str(error)) from None
+                self.models[name] = model
             else:
                 started = time.perf_counter()
                 model, result = train()
@@ -149,10 +158,13 @@ def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> No
         raise ValueError(f"--out {out} is a file, not a folder")
     foreign = foreign_files(out, written)
     entries = foreign_files(out, ())
-    if foreign or (entries and "stages.json" not in entries):
-        shown = ", ".join(foreign or entries)
-        raise ValueError(f"{out} holds files that {command} did not write ({shown}); "
+    if foreign:
+        raise ValueError(f"{out} holds files that {command} did not write ({', '.join(foreign)}); "
                          "nothing was changed: pass an empty or new --out")
+    if entries and "stages.json" not in entries:
+        raise ValueError(f"{out} holds {', '.join(entries)} but no stages.json: not a run folder, or one without its "
+                         "record, whose models and results cannot be checked; nothing was changed: pass an empty or new "
+                         "--out")
 
 
 def read_stages(path, command: str = "advex reproduce") -> dict:

@@ -92,7 +92,8 @@ class Reproduction:
         if cifar is not None and not os.path.exists(cifar):
             raise training.DataNotFoundError(f"CIFAR-10 not found in {cifar}: no such file or folder")
         self.is_mnist, (self.X, self.y), (self.X_test, self.y_test) = load_data(data)
-        self.n_classes = int(max(self.y.max(), self.y_test.max())) + 1
+        self.labels = np.concatenate([self.y, self.y_test])  # every label a model of the run must have a class for
+        self.n_classes = int(self.labels.max()) + 1
         n_val = max(1, len(self.X) // 6)  # MNIST: the last 10,000 training images validate, as in the paper
         n_train = min(budget.n_train, len(self.X) - n_val)
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
@@ -149,7 +150,8 @@ class Reproduction:
     def model(self, name: str):
         """The trained model ``name``: from the run folder, or trained now by its recipe."""
         cls, make = self._recipes()[name]
-        return self.folder.model(name, cls, lambda: self._fit(name, *make()))
+        data = (self.cifar["train"][0], self.cifar["test"][1]) if name == "cifar_maxout" else (self.X, self.labels)
+        return self.folder.model(name, cls, lambda: self._fit(name, *make()), data)
 
     def _recipes(self) -> dict:
         """name -> (class, a function making the untrained model and the keyword arguments of fit)."""

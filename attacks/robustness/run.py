@@ -92,7 +92,7 @@ class Robustness:
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
-        labels = np.concatenate([self.y, y_test])
+        self.labels = labels = np.concatenate([self.y, y_test])  # every label a model of the run must have a class for
         self._given = {name: self._read_paper_model(path, paper_models, labels)
                        for name, path in zip(PAPER_MODELS, model_files)}
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
@@ -184,7 +184,7 @@ class Robustness:
                                    **fit_kwargs(model))
             return model, training_record(history)
 
-        return self.folder.model(name, models.SmallConvNet, train)
+        return self.folder.model(name, models.SmallConvNet, train, (self.X, self.labels))
 
     def image_shape(self):
         side = int(round(np.sqrt(self.X.shape[1])))

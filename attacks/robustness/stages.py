@@ -147,7 +147,7 @@ def _tracked(r, name: str, *, seed: int, random_start: bool, step_size: float, k
         return model, {"epochs": b.fast_epochs, "best_epoch": best_epoch if keep_best else None, "seconds_per_epoch": None,
                        "seed": seed}
 
-    model = r.folder.model(name, models.SmallConvNet, train)
+    model = r.folder.model(name, models.SmallConvNet, train, (r.X, r.labels))
     by_epoch = records(b.fast_epochs)
     return model, {key: [e[key] for e in by_epoch] for key in ("clean", "fgsm", "fgsm_pred", "pgd")}
 
