@@ -356,3 +356,67 @@ def test_load_downloads_into_the_cache_only_when_allowed(archive_server, tmp_pat
     X, _ = training.load_cifar10("train", download=True, checksums=checksums, progress=False)
     assert np.allclose(X, archive_server.X, atol=1e-6)
     assert (tmp_path / "xdg" / "minigrad-adv" / "cifar10" / "cifar-10-binary.tar.gz").is_file()
+
+
+# --- round 2 of issue 25 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol, batch_label", [(5, b"synthetic"), (4, b""), (2, b"")])
+def test_batches_pickled_with_protocol_5_or_an_empty_bytes_value_load(tmp_path, protocol, batch_label):
+    """Refused as hostile: protocol 5 asks for numpy._core.numeric._frombuffer, and protocol 2 stores b'' as
+    __builtin__.bytes(); both are safe."""
+    folder, _, checksums, X, y = write_set(tmp_path, "python")
+    for i, name in enumerate(BATCHES["python"]["train"]):
+        images, labels = batch_arrays(i, N, False)
+        data = pickle.dumps({b"batch_label": batch_label, b"labels": labels.tolist(), b"data": images}, protocol=protocol)
+        (folder / name).write_bytes(data)
+        checksums[name] = md5(data)
+    X_read, y_read = training.load_cifar10("train", folder, checksums=checksums)
+    np.testing.assert_allclose(X_read, X, rtol=1e-6)
+    np.testing.assert_array_equal(y_read, y)
+
+
+class Allocates:
+    """bytes(10**12) in a pickle: a terabyte, through the one builtin a batch may name."""
+
+    def __reduce__(self):
+        return (bytes, (10**12,))
+
+
+def test_bytes_with_an_argument_is_still_refused(tmp_path):
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    hostile = pickle.dumps({b"data": Allocates(), b"labels": []}, protocol=2)
+    (folder / "data_batch_2").write_bytes(hostile)
+    checksums["data_batch_2"] = md5(hostile)
+    with pytest.raises(training.DataError, match=r"data_batch_2: refused: the pickle calls bytes\(1000000000000,\)"):
+        training.load_cifar10("train", folder, checksums=checksums)
+
+
+def test_an_archive_of_dot_slash_members_loads(tmp_path):
+    """tar czf cifar-10-binary.tar.gz ./cifar-10-batches-bin: said to lack cifar-10-batches-bin/test_batch.bin."""
+    folder, _, _, X, y = write_set(tmp_path, "binary")
+    archive = tmp_path / "dotted" / "cifar-10-binary.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=f"./{folder.name}")
+    X_read, y_read = training.load_cifar10("train", archive, checksums={archive.name: md5(archive.read_bytes())})
+    np.testing.assert_allclose(X_read, X, rtol=1e-6)
+    np.testing.assert_array_equal(y_read, y)
+
+
+@pytest.mark.parametrize("contents, problem", [
+    (f"{'a' * 32}  test_batchh\n", r"line 1: 'test_batchh' names no CIFAR-10 file \(they are cifar-10-binary\.tar\.gz, "),
+    (f"{'a' * 32}  C:\\cifar\\test_batch\n", r"line 1: 'C:\\\\cifar\\\\test_batch' names no CIFAR-10 file"),
+    (f"{'a' * 32}  test_batch\n# again\n{'b' * 32}  cifar/test_batch\n", r"line 3: test_batch was given another MD5 on line 1"),
+], ids=["a typo", "a Windows path", "given twice"])
+def test_a_checksum_file_naming_no_cifar_file_or_one_twice_is_refused(tmp_path, contents, problem):
+    """Each entry was kept: the file it meant was then checked against the official digest ('MD5 mismatch ...
+    expected <the official digest>'), or the last of two digests won."""
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(contents)
+    with pytest.raises(training.DataError, match=f"^{re.escape(str(sums))}, {problem}"):
+        training.read_md5sums(sums)
+
+
+def test_a_checksum_file_may_start_with_a_byte_order_mark_and_repeat_a_digest(tmp_path):
+    sums = tmp_path / "MD5SUMS"
+    sums.write_bytes(f"\ufeff{'a' * 32}  test_batch\n{'A' * 32}  ./test_batch\n{'b' * 32}  *data_batch_1.bin\n".encode())
+    assert training.read_md5sums(sums) == {"test_batch": "a" * 32, "data_batch_1.bin": "b" * 32}

@@ -10,8 +10,9 @@ Both official versions are read, as the archive or as its extracted folder:
   (N, 3072); ``b"labels"``: N ints). Unpickling can run arbitrary code, so a batch is
   unpickled only (1) after its MD5 matches the expected one, official or given in
   ``checksums``, and (2) through an unpickler that resolves nothing but the few names
-  an array needs (NumPy's array reconstruction, and ``_codecs.encode`` with which a
-  Python 3 pickle stores bytes: :class:`_BatchUnpickler`): a hostile file is refused
+  an array needs (NumPy's array reconstruction, from its state or its buffer, and
+  ``_codecs.encode`` and an argument-free ``bytes`` with which a Python 3 pickle stores
+  bytes: :class:`_BatchUnpickler`): a hostile file is refused
   before any of it runs. Its labels must be integers in 0..9, or floats with whole
   values (converted); anything else is refused, naming the file.
 
@@ -206,24 +207,38 @@ def download_cifar10(directory=None, *, url=None, md5: str = CIFAR10_MD5["cifar-
     return target
 
 
+#: Every file name a CIFAR-10 set is read from: the archives and both formats' batch files.
+FILE_NAMES = tuple(ARCHIVES.values()) + tuple(name for kind in BATCHES.values() for split in kind.values()
+                                              for name in split)
+
+
 def read_md5sums(path) -> dict:
     """``{file name: MD5}`` from a file in ``md5sum``'s format (``DIGEST  NAME`` per line).
 
     How ``advex --cifar-checksums`` takes the digests of a CIFAR-format set that is not
-    the official one. Blank lines and ``#`` comments are skipped; a bad line is a
-    DataError naming the file and the line.
+    the official one. Blank lines and ``#`` comments are skipped, and so is a UTF-8 byte
+    order mark. A DataError names the file and the line for a line that is no digest and
+    name, for a name that is no CIFAR-10 file's (:data:`FILE_NAMES`: a typo would be kept,
+    and the file it meant checked against the official digest), and for a name given
+    twice with different digests.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no such checksum file")
-    digests = {}
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    digests, lines = {}, {}
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split(None, 1)
         if len(parts) != 2 or len(parts[0]) != 32 or any(c not in "0123456789abcdefABCDEF" for c in parts[0]):
             raise DataError(f"{path}, line {number}: expected 'MD5  FILE NAME' (32 hex digits, then a name), got {line!r}")
-        digests[Path(parts[1].strip().lstrip("*")).name] = parts[0].lower()
+        name, digest = Path(parts[1].strip().lstrip("*")).name, parts[0].lower()
+        if name not in FILE_NAMES:
+            raise DataError(f"{path}, line {number}: {parts[1].strip()!r} names no CIFAR-10 file (they are "
+                            f"{', '.join(FILE_NAMES)})")
+        if digests.get(name, digest) != digest:
+            raise DataError(f"{path}, line {number}: {name} was given another MD5 on line {lines[name]}")
+        digests[name], lines[name] = digest, number
     if not digests:
         raise DataError(f"{path}: holds no checksums")
     return digests
@@ -293,7 +308,7 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
     try:  # one pass over the stream ("r|gz"): looking members up by name would inflate the archive twice
         with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as archive:
             for info in archive:
-                name = wanted.get(info.name)
+                name = wanted.get(_member_name(info.name))
                 if name is None or name in found:
                     continue
                 if not info.isfile():
@@ -310,6 +325,13 @@ def _batches(kind: str, source: Path, split: str, expected: dict):
             raise DataError(f"{source}: the archive has no {member}")
         data, where = found.pop(name), f"{source}: {member}"
         yield where, data, _check_md5(data, name, where, expected, required=kind == "python") or archive_official
+
+
+def _member_name(name: str) -> str:
+    """An archive member's name without the leading ``./`` of ``tar czf X ./folder``."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
 
 
 def _split_files(kind: str, source: Path, split: str) -> tuple:
@@ -395,18 +417,36 @@ def _class_indices(raw, n: int, where) -> np.ndarray:
         raise DataError(str(error)) from None
 
 
-class _BatchUnpickler(pickle.Unpickler):
-    """Resolves only what a pickled NumPy array needs; anything else is refused before it runs."""
+def _empty_bytes(*args):
+    """``bytes()``, as a protocol-2 pickle stores an empty bytes value; with arguments (``bytes(10**12)``
+    would allocate a terabyte), refused."""
+    if args:
+        raise pickle.UnpicklingError(f"the pickle calls bytes{args!r:.40}, where a CIFAR-10 batch holds only b''")
+    return b""
 
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Resolves only what a pickled NumPy array and its dict need; anything else is refused before it runs.
+
+    Both spellings of NumPy's modules are allowed (``numpy.core``, as older files name
+    it; ``numpy._core``, NumPy 2's): an array rebuilt from its state (``_reconstruct``,
+    protocols up to 4) or from its bytes (``_frombuffer``, protocol 5); ``_codecs.encode``,
+    with which a protocol-2 pickle stores bytes, and ``bytes`` itself, with which it
+    stores an empty one (:func:`_empty_bytes`).
+    """
+
+    ALLOWED = {(f"{package}.{module}", name) for package in ("numpy.core", "numpy._core")
+               for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))} | {
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("_codecs", "encode"),  # how a Python 3 pickle of protocol 2 stores bytes: it only encodes a string
     }
+    BYTES = {("__builtin__", "bytes"), ("builtins", "bytes")}
 
     def find_class(self, module, name):
+        if (module, name) in self.BYTES:
+            return _empty_bytes
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"the pickle asks for {module}.{name}, which a CIFAR-10 batch never needs")
-        if module == "numpy.core.multiarray" and hasattr(np, "_core"):  # NumPy 2 moved it; the files predate that
-            module = "numpy._core.multiarray"
+        if module.startswith("numpy.core.") and hasattr(np, "_core"):  # NumPy 2 moved it; the files predate that
+            module = "numpy._core." + module.removeprefix("numpy.core.")
         return super().find_class(module, name)
