@@ -103,6 +103,16 @@ class Killed(Exception):
     """Stands for a run killed between two stages."""
 
 
+@pytest.fixture
+def dies_after_first_stage(monkeypatch):
+    """A run of ``cli.main`` dies with :class:`Killed` after its first stage (the toy example), every time."""
+
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "logreg37", killed)
+
+
 def change_one_pixel_of_the_training_images(data):
     """Rewrite the IDX training split of ``data`` with one pixel changed: its image file only."""
     X, y = training.load_idx_dataset(data, "train")
@@ -118,7 +128,7 @@ def change_one_byte(file):
 
 
 @pytest.mark.parametrize("changed", ["--data", "--cifar"])
-def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys,
+def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, dies_after_first_stage, capsys,
                                                                          changed):
     data = tmp_path / "data"
     shutil.copytree(synthetic_idx_dir, data)
@@ -127,10 +137,6 @@ def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(syntheti
     argv = ["reproduce", "--quick", "--quiet", "--data", str(data), "--models", "softmax", "--cifar", str(cifar),
             "--out", str(out)]
 
-    def killed(run):
-        raise Killed
-
-    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
     with pytest.raises(Killed):
         cli.main(argv)
     recorded = (out / "stages.json").read_bytes()
@@ -148,7 +154,7 @@ def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(syntheti
     assert (out / "stages.json").read_bytes() == recorded
 
 
-def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_path, monkeypatch):
+def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_path, dies_after_first_stage):
     """Only the files a split was read from key the run: here the binary archive, not the Python
     archive nor the extracted folders lying beside it (they were hashed, and a change refused)."""
     cifar = tmp_path / "cifar"
@@ -161,10 +167,6 @@ def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_p
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax",
             "--cifar", str(cifar), "--cifar-checksums", str(sums), "--out", str(out)]
 
-    def killed(run):
-        raise Killed
-
-    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
     with pytest.raises(Killed):
         cli.main(argv)
     recorded = json.loads((out / "stages.json").read_text())
@@ -182,14 +184,10 @@ def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_p
     (lambda saved: saved["stages"].update(toy=[1]), "its stage 'toy' is not"),
     (lambda saved: saved["stages"]["toy"].update(seconds="1.5"), "its stage 'toy' is not"),
 ], ids=["stages a list", "a stage a list", "seconds a string"])
-def test_a_stages_json_edited_out_of_shape_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys,
+def test_a_stages_json_edited_out_of_shape_is_refused_naming_it(synthetic_idx_dir, tmp_path, dies_after_first_stage, capsys,
                                                                 edit, problem):
-    def killed(run):
-        raise Killed
-
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
-    monkeypatch.setattr(stages, "logreg37", killed)  # the run stops after the toy example's stage
     with pytest.raises(Killed):
         cli.main(argv)
     saved = json.loads((out / "stages.json").read_text())
@@ -350,7 +348,7 @@ def test_a_stage_result_edited_by_hand_is_refused_naming_the_file_and_the_stage(
     assert not (out / "results.md").exists()
 
 
-def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, monkeypatch):
+def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, dies_after_first_stage):
     """Both the plain and the .gz name of each IDX file were hashed, whichever was read: a .gz lying beside
     the plain file that is read (and changing) made a resume refused."""
     import gzip
@@ -361,10 +359,6 @@ def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, monkey
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(data), "--models", "softmax", "--out", str(out)]
 
-    def killed(run):
-        raise Killed
-
-    monkeypatch.setattr(stages, "logreg37", killed)  # the run dies after its first stage (the toy example)
     with pytest.raises(Killed):
         cli.main(argv)
     recorded = json.loads((out / "stages.json").read_text())
