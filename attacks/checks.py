@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import minigrad as mg
 from minigrad.ops.nn import check_labels
 from minigrad.validation import is_numeric
 
@@ -17,15 +18,24 @@ def _prefix(function) -> str:
     return "" if function is None else f"{function}: "
 
 
+def array_of(x, dtype=None) -> np.ndarray:
+    """``x`` as an array: a Tensor's values (an attack works on arrays, outside any graph), else ``np.asarray(x)``.
+
+    NumPy makes a Tensor a 0-d array of dtype object, which every later check would misname.
+    """
+    return np.asarray(x.data if isinstance(x, mg.Tensor) else x, dtype=dtype)
+
+
 def check_inputs(model, x, clip, function: str | None = None) -> np.ndarray:
     """x as a float array of shape (N, model.n_features) with no NaN or inf, inside ``clip`` if given.
 
-    ``model=None`` checks a batch of any shape (the noise baseline has no model).
-    float16 is refused: its rounding of ``x + eps`` (up to 2**-11 near 1) would break the
-    L-infinity bound every attack promises, which holds to float32 rounding.
+    ``x`` may be a Tensor: its values are checked. ``model=None`` checks a batch of any
+    shape (the noise baseline has no model). float16 is refused: its rounding of
+    ``x + eps`` (up to 2**-11 near 1) would break the L-infinity bound every attack
+    promises, which holds to float32 rounding.
     """
     where = _prefix(function)
-    x = np.asarray(x)
+    x = array_of(x)
     if x.dtype.kind != "f":
         raise TypeError(f"{where}x must be a floating-point array, got dtype {x.dtype}")
     if x.dtype.itemsize < 4:
@@ -91,9 +101,10 @@ def examples_of(x, function: str, dtype=None) -> np.ndarray:
     """``x`` as an array of at least one example (a batch: its first axis counts them), or a
     ValueError naming ``function``.
 
-    For what reports a rate over the examples: a rate over none has no value.
+    For what reports a rate over the examples: a rate over none has no value. A Tensor
+    gives its values (:func:`array_of`).
     """
-    x = np.asarray(x, dtype=dtype)
+    x = array_of(x, dtype)
     if x.ndim == 0:
         raise ValueError(f"{function}: x must be a batch of examples (N, ...), got a scalar")
     if not len(x):

@@ -16,16 +16,18 @@ import numpy as np
 
 import minigrad as mg
 
+from .checks import array_of
+
 
 def input_gradient(model, x, y, loss=None) -> np.ndarray:
     """d(sum_i loss_i) / dx, so row i is d loss_i / d x_i (same shape and dtype as x).
 
     ``loss(logits, y, reduction=...)`` defaults to the model's own ``.loss``; it is
     called with ``reduction="sum"``. The model runs in its current mode; its parameters
-    receive no gradient.
+    receive no gradient. ``x`` may be a Tensor: the gradient is at its values.
     """
     loss = model.loss if loss is None else loss
-    return mg.grad(lambda t: loss(model(t), y, reduction="sum"))(np.asarray(x))
+    return mg.grad(lambda t: loss(model(t), y, reduction="sum"))(array_of(x))
 
 
 def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: bool = False) -> np.ndarray:
@@ -38,6 +40,6 @@ def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: 
     """
     if loss is None:
         loss = model.direction_loss if exact else model.loss
-    x = np.asarray(x)
+    x = array_of(x)
     with model.evaluating(not train_mode):  # float32 whatever x is: a float64 graph costs twice as much
         return input_gradient(model, x.astype(np.float32, copy=False), y, loss=loss).astype(x.dtype, copy=False)

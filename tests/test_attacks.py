@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import attacks
+import minigrad as mg
 import models
 import training
 
@@ -479,3 +480,27 @@ def test_preprocessed_units_are_named_in_the_errors_that_concern_them():
     with pytest.raises(ValueError, match=r"^fgsm: x has values in .*, outside clip=\(0, 1\); x is in the model's "
                                          r"preprocessed units, which have no valid range: pass clip=None$"):
         attacks.fgsm(net.on_preprocessed(), z, np.zeros(5, np.int64), 0.1)
+
+
+# --- round 3 of issue 25: a Tensor as x, and attacks that write into x ------------------------------
+TENSOR_X = {  # each takes x as a Tensor and must give what it gives for the Tensor's values
+    "fgsm": lambda m, x, y: attacks.fgsm(m, x, y, 0.1),
+    "pgd": lambda m, x, y: attacks.pgd(m, x, y, 0.1, step_size=0.05, steps=2, seed=0),
+    "square_attack": lambda m, x, y: attacks.square_attack(m, x, y, 0.1, queries=4, seed=0),
+    "random_sign_noise": lambda m, x, y: attacks.random_sign_noise(x, 0.1, seed=0),
+    "evaluate": lambda m, x, y: attacks.evaluate(m, x, y, eps=[0.0, 0.1])[1]["error_rate"],
+    "worst_case": lambda m, x, y: attacks.worst_case(m, x, y, 0.1, white_box={"fgsm": attacks.fgsm})["worst_case"]["error_rate"],
+    "linearity": lambda m, x, y: attacks.linearity(m, x, y, num=3)["logits"],
+    "attack_direction": lambda m, x, y: attacks.attack_direction(m, x, y),
+    "input_gradient": lambda m, x, y: attacks.input_gradient(m, x, y),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TENSOR_X))
+def test_x_may_be_a_tensor_whose_values_are_attacked(name):
+    """fgsm(model, mg.Tensor(x)) said 'x must be a floating-point array, got dtype object'; evaluate said
+    'x must be a batch of examples (N, ...), got a scalar'."""
+    model = small_softmax()
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
+    y = model.predict(x)
+    np.testing.assert_array_equal(TENSOR_X[name](model, mg.Tensor(x), y), TENSOR_X[name](model, x, y))
