@@ -8,6 +8,7 @@ reading them.
 
 import importlib.util
 import os
+import re
 import shutil
 
 import numpy as np
@@ -58,3 +59,32 @@ def test_old_checkpoint_resumes_to_the_uninterrupted_result(tmp_path, monkeypatc
                                                 sorted(finished.state_dict().items())):
         assert key == other_key
         np.testing.assert_allclose(value, other, rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_old_checkpoint_of_a_run_with_a_frozen_weight_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """e4bdc86 kept frozen weights out of checkpoints, the model's arrays and the best epoch's alike."""
+    make = _make_module()
+    shutil.copytree(os.path.join(FIXTURES, "frozen_checkpoint"), tmp_path / "checkpoint")
+    steps = []
+    step = training.loop.train_step
+    monkeypatch.setattr(training.loop, "train_step", lambda *args: steps.append(1) or step(*args))
+    resumed = make.frozen_checkpoint_run(tmp_path / "checkpoint", epochs=4, resume=True)
+    n_train = make.N_TRAIN - make.N_TRAIN // 4  # val_fraction=0.25
+    assert len(steps) == 2 * -(-n_train // 20), "the run did not start from the checkpoint's epoch 2"
+    uninterrupted = make.frozen_checkpoint_run(None, epochs=4)
+    for (key, value), (other_key, other) in zip(sorted(resumed.state_dict().items()),
+                                                sorted(uninterrupted.state_dict().items())):
+        assert key == other_key
+        np.testing.assert_allclose(value, other, rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def test_old_checkpoint_without_a_weight_that_is_now_trainable_is_refused_naming_the_checkpoint(tmp_path):
+    make = _make_module()
+    shutil.copytree(os.path.join(FIXTURES, "frozen_checkpoint"), tmp_path / "checkpoint")
+    before = (tmp_path / "checkpoint" / "checkpoint.npz").read_bytes()
+    checkpoint = re.escape(str(tmp_path / "checkpoint" / "checkpoint.npz"))
+    with pytest.raises(ValueError, match=rf"fit\(resume=True\): the weights of the checkpoint {checkpoint} do not fit "
+                                         r"the model \(net.layers.0.weight frozen in the run that wrote it\? freeze "
+                                         r"them here too\): MLP.load_state_dict: .*missing: \['net.layers.0.weight'\]"):
+        make.frozen_checkpoint_run(tmp_path / "checkpoint", epochs=4, resume=True, frozen=False)  # the run froze it
+    assert (tmp_path / "checkpoint" / "checkpoint.npz").read_bytes() == before

@@ -355,7 +355,11 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
         raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run: its {', '.join(differ)} "
                          f"differ ({ {k: meta['run'].get(k) for k in differ} } there, { {k: run.get(k) for k in differ} } here); "
                          "pass another checkpoint_dir, or resume=False to start over")
-    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    state, best = _arrays_under("model/", arrays), _arrays_under("best/", arrays)
+    _check_checkpoint_state(path, model, state, "weights")
+    if early_stopping is not None and best:
+        _check_checkpoint_state(path, model, best, "early-stopping best weights")
+    model.load_state_dict(state)
     buffers = {}
     for key, value in arrays.items():
         if key.startswith("optimizer/"):
@@ -363,13 +367,32 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
             buffers.setdefault(name, {})[int(index)] = value
     orders = _buffer_orders(model, optimizer)
     in_memory = {n: [b[i] if orders[i] is None else b[i][..., orders[i]] for i in sorted(b)] for n, b in buffers.items()}
-    optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
+    try:
+        optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
+    except ValueError as error:
+        raise ValueError(f"fit(resume=True): the optimizer state of the checkpoint {path} does not fit the "
+                         f"optimizer (a weight frozen or unfrozen since?): {error}") from None
     rng.bit_generator.state = meta["rng"]
     for name, value in meta["history"].items():
         setattr(history, name, value)
     if early_stopping is not None and meta["early_stopping"] is not None:
         for name, value in meta["early_stopping"].items():
             setattr(early_stopping, name, value)
-        best = {k[len("best/"):]: v for k, v in arrays.items() if k.startswith("best/")}
         early_stopping.best_state = best or None
     return meta["epoch"], meta["step"]
+
+
+def _arrays_under(prefix: str, arrays: dict) -> dict:
+    """The checkpoint's arrays whose keys start with ``prefix``, by the rest of their key."""
+    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def _check_checkpoint_state(path, model, state: dict, what: str) -> None:
+    """A ValueError naming the checkpoint ``path`` unless ``model`` can load ``state`` (its ``what``)."""
+    try:
+        model.check_state_dict(state)
+    except ValueError as error:
+        absent = [name for name, _ in model.named_parameters() if name not in state]
+        hint = f" ({', '.join(absent)} frozen in the run that wrote it? freeze them here too)" if absent else ""
+        raise ValueError(f"fit(resume=True): the {what} of the checkpoint {path} do not fit the model{hint}: {error}; "
+                         "pass another checkpoint_dir, or resume=False to start over") from None
