@@ -119,6 +119,8 @@ class Tensor:
 
         The graph is recorded only when gradients are enabled and some parent
         requires grad; otherwise the result is a constant and the VJPs are dropped.
+        A recorded value must be floating point: an integer or boolean one (a mask)
+        would reach the next op as a constant, and the gradient would stop there.
         A parent that is not a Tensor, ``vjps`` that are not one function per parent,
         a value that is not a real numeric array (strings, objects, complex numbers), and
         a VJP that returns anything but an array (None, a Tensor) are errors naming the op.
@@ -142,6 +144,8 @@ class Tensor:
         if _GradMode.enabled:
             parents = _recorded_parents(parents, vjps, name)
             if parents:
+                if value.dtype.kind != "f":  # the next op would take it as a constant: the gradient stops here
+                    raise _not_differentiable(value, name)
                 out.requires_grad = True
                 out._parents = parents
                 out._vjps = vjps
@@ -375,11 +379,24 @@ def _recorded_parents(parents, vjps, name: str) -> tuple:
 
 
 def _as_parents(parents, name: str) -> tuple:
-    """``parents`` given as a list, as a tuple; anything else is a TypeError (a Tensor: ``(x)`` meant ``(x,)``)."""
-    if not isinstance(parents, list):
+    """``parents`` given as a list or a tuple subclass (a namedtuple), as a tuple; anything else is a TypeError
+    (a Tensor: ``(x)`` meant ``(x,)``)."""
+    if not isinstance(parents, (list, tuple)):
         raise TypeError(f"op {name!r}: parents must be a tuple of Tensors, one per input of the op, "
                         f"got {type(parents).__name__}")
     return tuple(parents)
+
+
+def _not_differentiable(value: np.ndarray, name: str) -> TypeError:
+    """The error for a recorded op whose value is not floating point (a mask, a count).
+
+    Such a value cannot carry a gradient: the next op takes an integer or boolean
+    tensor as a constant (``as_float_tensor`` casts it), so the graph would end there
+    and the inputs' gradients come out zero, or backward() find nothing to walk.
+    """
+    return TypeError(f"op {name!r}: the value is {value.dtype}, but an input requires grad and a gradient flows "
+                     "only through floating-point values: cast it, e.g. (t.data > 0).astype(t.data.dtype), "
+                     "or compute it under no_grad() if it is a constant")
 
 
 def _misused(parents: tuple, vjps, name: str) -> Exception:

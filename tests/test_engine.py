@@ -1,5 +1,6 @@
 """The graph walk: order, accumulation, freeing, no_grad, and the functional grad."""
 
+import collections
 import re
 
 import numpy as np
@@ -461,6 +462,34 @@ def test_from_op_names_a_parent_that_is_no_tensor_and_vjps_that_are_no_tuple():
     y = Tensor.from_op(x.data * 2, [x], [lambda g: g * 2], "custom")  # lists are tuples enough
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+def test_from_op_takes_parents_given_as_a_namedtuple():
+    """A namedtuple is a tuple: it was refused as 'parents must be a tuple of Tensors ... got Pair'."""
+    Pair = collections.namedtuple("Pair", "a b")
+    a, b = Tensor(np.ones(2, np.float32), requires_grad=True), Tensor(np.full(2, 3.0, np.float32), requires_grad=True)
+    product = Tensor.from_op(a.data * b.data, Pair(a, b), (lambda g: g * b.data, lambda g: g * a.data), "product")
+    product.sum().backward()
+    np.testing.assert_array_equal(a.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("value", [lambda x: x > 0, lambda x: (x * 10).astype(np.int64)], ids=["bool", "int64"])
+def test_a_recorded_op_whose_value_is_not_floating_point_is_an_error(value):
+    """Its gradient was dropped without a word: the next op took the mask as a constant (the gradient came out
+    [0, 0, 0]), or backward() said the loss did not require grad."""
+    def binarize(t):
+        return Tensor.from_op(value(t.data), (t,), (lambda g: g.astype(t.data.dtype),), "binarize")
+
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    message = r"op 'binarize': the value is (bool|int64), but an input requires grad.*floating-point.*astype"
+    with pytest.raises(TypeError, match=message):
+        mg.grad(lambda t: (binarize(t) * np.array([1.0, 2.0, 3.0], np.float32)).sum())(x)
+    with pytest.raises(TypeError, match=message):
+        binarize(Tensor(x, requires_grad=True)).sum().backward()
+    assert binarize(Tensor(x)).dtype == value(x).dtype  # not recorded: a constant may be of any numeric dtype
+    with mg.no_grad():
+        assert binarize(Tensor(x, requires_grad=True)).dtype == value(x).dtype
 
 
 @pytest.mark.parametrize("value, message", [
