@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -127,6 +128,39 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     run(epochs=1, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="checkpoint .* is of another run"):
         run(epochs=2, checkpoint_dir=tmp_path, resume=True, seed=99)
+
+
+@pytest.mark.parametrize("frozen_then, held, expected", [(True, 3, 4), (False, 4, 3)], ids=["unfrozen-since", "frozen-since"])
+def test_resume_names_the_checkpoint_whose_optimizer_state_does_not_fit(tmp_path, frozen_then, held, expected):
+    """The weights fit either way (checkpoints keep frozen ones); the optimizer's momentum buffers do not."""
+    X, y = blobs()
+
+    def resumable(frozen, **kwargs):
+        model = models.MLP((20, 8, 4), seed=0)
+        model.parameters()[0].requires_grad = not frozen
+        return fit(model, X, y, epochs=2, batch_size=100, optimizer=SGD(model.parameters(), lr=0.1, momentum=0.5),
+                   checkpoint_dir=tmp_path, progress=False, **kwargs)
+
+    resumable(frozen_then)
+    with pytest.raises(ValueError, match=rf"fit\(resume=True\): the optimizer state of the checkpoint "
+                                         rf"{re.escape(str(tmp_path / 'checkpoint.npz'))} does not fit the optimizer "
+                                         rf"\(a weight frozen or unfrozen since\?\): it holds {held} 'velocity' buffers, the optimizer "
+                                         rf"has {expected} parameters$"):
+        resumable(not frozen_then, resume=True)
+
+
+def test_resume_names_the_checkpoint_whose_optimizer_buffer_has_another_shape(tmp_path):
+    """A maxout network keeps its weights' columns in another order, which a buffer of another shape would break."""
+    run(epochs=1, checkpoint_dir=tmp_path)
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    arrays["optimizer/velocity/0"] = arrays["optimizer/velocity/0"][:, :-1]  # a hand-edited file
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"fit\(resume=True\): the optimizer state of the checkpoint {re.escape(str(path))} "
+                                         r"does not fit the optimizer .*: its 'velocity' buffer 0 has shape \(20, 47\), "
+                                         r"the optimizer's parameter 0 \(20, 48\)$"):
+        run(epochs=2, checkpoint_dir=tmp_path, resume=True)
 
 
 def test_early_stopping_keeps_the_best_weights():

@@ -365,13 +365,10 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
         if key.startswith("optimizer/"):
             _, name, index = key.split("/")
             buffers.setdefault(name, {})[int(index)] = value
+    _check_optimizer_buffers(path, buffers, optimizer)
     orders = _buffer_orders(model, optimizer)
     in_memory = {n: [b[i] if orders[i] is None else b[i][..., orders[i]] for i in sorted(b)] for n, b in buffers.items()}
-    try:
-        optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
-    except ValueError as error:
-        raise ValueError(f"fit(resume=True): the optimizer state of the checkpoint {path} does not fit the "
-                         f"optimizer (a weight frozen or unfrozen since?): {error}") from None
+    optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
     rng.bit_generator.state = meta["rng"]
     for name, value in meta["history"].items():
         setattr(history, name, value)
@@ -396,3 +393,21 @@ def _check_checkpoint_state(path, model, state: dict, what: str) -> None:
         hint = f" ({', '.join(absent)} frozen in the run that wrote it? freeze them here too)" if absent else ""
         raise ValueError(f"fit(resume=True): the {what} of the checkpoint {path} do not fit the model{hint}: {error}; "
                          "pass another checkpoint_dir, or resume=False to start over") from None
+
+
+def _check_optimizer_buffers(path, buffers: dict, optimizer) -> None:
+    """A ValueError naming the checkpoint ``path`` unless each of its optimizer ``buffers`` ({name: {index:
+    array}}) holds one array per parameter of ``optimizer``, of that parameter's shape: checked before they are
+    put back in the order the layers store them, which needs both."""
+    params = optimizer.params
+    for name, saved in buffers.items():
+        if sorted(saved) != list(range(len(params))):
+            problem = f"it holds {len(saved)} {name!r} buffers, the optimizer has {len(params)} parameters"
+        else:
+            wrong = [i for i, p in enumerate(params) if saved[i].shape != p.data.shape]
+            if not wrong:
+                continue
+            i = wrong[0]
+            problem = f"its {name!r} buffer {i} has shape {saved[i].shape}, the optimizer's parameter {i} {params[i].data.shape}"
+        raise ValueError(f"fit(resume=True): the optimizer state of the checkpoint {path} does not fit the optimizer "
+                         f"(a weight frozen or unfrozen since?): {problem}")
