@@ -174,6 +174,34 @@ def attack_name(attack) -> str:
     return getattr(inner, "__name__", type(attack).__name__)
 
 
+def read_only(values):
+    """A read-only view of the array ``values`` (no copy), or ``values`` itself if it is no array."""
+    if not isinstance(values, np.ndarray):
+        return values
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def run_attack(attack, model, x, y, eps, clip, name: str, function: str, radius=None) -> np.ndarray:
+    """``attack(model, x, y, eps, clip=clip)``, the attack named ``name``, checked to be an answer to the
+    batch x (:func:`check_adversarial`, within ``radius``: eps checked, if the caller has it), or an error
+    naming ``function`` and ``name``.
+
+    The attack gets read-only views of x, y and eps (no copies). One that moved x in place
+    would change the caller's x, pass the bound check (measured from the moved x) and hand
+    its moves on to the next attack and eps; writing into its inputs is an error instead.
+    """
+    try:
+        x_adv = attack(model, read_only(x), read_only(y), read_only(eps), clip=clip)
+    except ValueError as error:
+        if not str(error).endswith("is read-only"):  # NumPy's words for a write into a read-only array
+            raise
+        raise ValueError(f"{function}: the attack {name!r} wrote into a read-only array: an attack gets x, y and "
+                         "eps read-only, and must return a new array and leave them unchanged") from error
+    return check_adversarial(x_adv, x, eps if radius is None else radius, clip, name, function)
+
+
 def check_adversarial(x_adv, x, eps, clip, attack: str, function: str) -> np.ndarray:
     """``x_adv``, what the attack named ``attack`` returned for the batch ``x``, if it is an answer to it;
     else an error naming ``function`` and ``attack``.

@@ -27,7 +27,7 @@ import numpy as np
 
 from models.classifiers import check_batch_size
 
-from .checks import check_adversarial, check_eps, check_inputs, examples_of, labels_for
+from .checks import check_eps, check_inputs, examples_of, labels_for, run_attack
 from .gradients import attack_direction
 
 
@@ -43,7 +43,9 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     input counts as broken by every attack. What each attack returns is checked to be x's
     shape and dtype, within eps of x (L-infinity, to float32 rounding) and inside ``clip``
     (:func:`attacks.checks.check_adversarial`), else a ValueError names the attack: an
-    example it moved further would be counted as broken at eps.
+    example it moved further would be counted as broken at eps. Each attack gets x, y and
+    eps read-only: one that wrote into them would hand its moves on to the next attack
+    (:func:`attacks.checks.run_attack`).
     """
     black_box = dict(black_box or {})
     batch_size = check_batch_size(batch_size, "worst_case")
@@ -65,7 +67,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
         eps_b = np.asarray(eps)[start : start + len(xb)] if per_example else eps
         radius_b = radius[start : start + len(xb)] if per_example else radius
         for name, (_, attack) in suite.items():
-            x_adv = check_adversarial(attack(model, xb, yb, eps_b, clip=clip), xb, radius_b, clip, name, "worst_case")
+            x_adv = run_attack(attack, model, xb, yb, eps_b, clip, name, "worst_case", radius_b)
             wrong[name][start : start + len(xb)] |= model.predict(x_adv) != yb
     broken = np.logical_or.reduce(list(wrong.values()))
     attacks = {}

@@ -504,3 +504,38 @@ def test_x_may_be_a_tensor_whose_values_are_attacked(name):
     x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
     y = model.predict(x)
     np.testing.assert_array_equal(TENSOR_X[name](model, mg.Tensor(x), y), TENSOR_X[name](model, x, y))
+
+
+def inplace(model, x, y, eps, clip=(0.0, 1.0)):
+    """FGSM written into x itself: the caller's x moved by eps at every call, and the bound check, measuring
+    from the moved x, saw no perturbation at all."""
+    x += np.float32(eps) * np.sign(attacks.attack_direction(model, x, y))
+    np.clip(x, *clip, out=x)
+    return x
+
+
+def relabelling(model, x, y, eps, clip=(0.0, 1.0)):
+    """An attack that overwrites the labels it is given, so the model is scored against other ones."""
+    y[:] = (y + 1) % model.n_classes
+    return attacks.fgsm(model, x, y, eps, clip=clip)
+
+
+MEASURING_ONE_EPS = {
+    "worst_case": lambda m, x, y, attack: attacks.worst_case(m, x, y, 0.02, white_box={attack.__name__: attack,
+                                                                                        "fgsm": attacks.fgsm}),
+    "evaluate": lambda m, x, y, attack: attacks.evaluate(m, x, y, attack=attack, eps=[0.02, 0.04, 0.06, 0.08]),
+    "transfer_matrix": lambda m, x, y, attack: attacks.transfer_matrix([m, m], x, y, 0.02, attack=attack),
+}
+
+
+@pytest.mark.parametrize("measure", sorted(MEASURING_ONE_EPS))
+@pytest.mark.parametrize("attack", [inplace, relabelling], ids=lambda a: a.__name__)
+def test_a_measurement_refuses_an_attack_that_writes_into_its_inputs_and_leaves_them_unchanged(trained, measure, attack):
+    """evaluate with the in-place attack reported linf 0.0 at every eps and left the user's x moved by 0.20;
+    worst_case counted fgsm on the moved x (0.875 beside fgsm's own 0.75)."""
+    model, X, y = trained
+    x, labels = X[:40].copy(), y[:40].copy()
+    with pytest.raises(ValueError, match=f"^{measure}: the attack '{attack.__name__}' wrote into a read-only array"):
+        MEASURING_ONE_EPS[measure](model, x, labels, attack)
+    np.testing.assert_array_equal(x, X[:40])
+    np.testing.assert_array_equal(labels, y[:40])
