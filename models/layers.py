@@ -51,9 +51,12 @@ def positive_int(value, what: str) -> int:
 
 
 def positive_ints(values, what: str) -> tuple:
-    """``values`` (a list or tuple) as a tuple of ints >= 1, or a ValueError naming ``what`` or the entry."""
-    if not isinstance(values, (list, tuple)):  # a string would pass as a sequence of its characters
-        raise ValueError(f"{what} must be a list or tuple of integers >= 1, got {values!r}")
+    """``values`` (a list, a tuple or a 1-D integer array) as a tuple of ints >= 1, or a ValueError naming
+    ``what`` or the entry. A string is refused, though it iterates as a sequence of its characters."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iu":
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{what} must be a list, a tuple or a 1-D array of integers >= 1, got {values!r}")
     return tuple(positive_int(value, f"{what}[{i}]") for i, value in enumerate(values))
 
 

@@ -404,7 +404,7 @@ WRONG_TYPES = [  # (class, key, value, the error): Python would coerce each valu
     ("ConvMaxoutNetwork", "preprocessing", ["gcn_zca"],
      r"ConvMaxoutNetwork: preprocessing must be one of \[None, 'gcn_zca'\], got \['gcn_zca'\]"),
     ("ConvMaxoutNetwork", "input_shape", "388",
-     "ConvMaxoutNetwork: input_shape must be a list or tuple of integers >= 1, got '388'"),
+     "ConvMaxoutNetwork: input_shape must be a list, a tuple or a 1-D array of integers >= 1, got '388'"),
     ("ConvMaxoutNetwork", "seed", True, "ConvMaxoutNetwork: seed must be an int >= 0, a numpy Generator or None, got True"),
     ("MaxoutNetwork", "dropout", [[True, None], [0.5, None], [0.5, None]],
      r"MaxoutNetwork: dropout\[0\]: keep_prob must be a number in \(0, 1\], got True"),  # it was keep_prob 1
@@ -416,7 +416,7 @@ WRONG_TYPES = [  # (class, key, value, the error): Python would coerce each valu
     ("MaxoutNetwork", "dropout", "no", PAIRS + "'no'"),
     ("MaxoutNetwork", "max_norm", True, r"Linear: max_norm must be a finite number > 0 \(or None\), got True"),
     ("MaxoutNetwork", "pieces", 2.0, "Maxout: pieces must be an integer >= 1, got 2.0"),
-    ("MaxoutNetwork", "hidden", 4, "MaxoutNetwork: hidden must be a list or tuple of integers >= 1, got 4"),
+    ("MaxoutNetwork", "hidden", 4, "MaxoutNetwork: hidden must be a list, a tuple or a 1-D array of integers >= 1, got 4"),
     ("MaxoutNetwork", "seed", "3", "MaxoutNetwork: seed must be an int >= 0, a numpy Generator or None, got '3'"),
     ("MLP", "activation", ["relu"], r"MLP activation must be one of \['relu', 'tanh'\], got \['relu'\]"),
     ("MLP", "sizes", [6, 5.0, 3], r"MLP: sizes\[1\] must be an integer >= 1, got 5.0"),
@@ -454,6 +454,33 @@ def test_numpy_numbers_are_numbers_and_a_numpy_bool_is_a_flag():
     assert build("ConvMaxoutNetwork", dropout=np.bool_(False)).config["dropout"] is False
     seeded = build("SoftmaxRegression", init=0.1, seed=np.random.default_rng(5)).linear.weight.data
     np.testing.assert_array_equal(seeded, build("SoftmaxRegression", init=0.1, seed=5).linear.weight.data)
+
+
+@pytest.mark.parametrize("cls, key, values", [
+    ("MLP", "sizes", np.array([6, 5, 3])),
+    ("MaxoutNetwork", "hidden", np.array([4, 3], np.uint8)),
+    ("SmallConvNet", "input_shape", np.array([1, 8, 8], np.int32)),
+    ("ConvMaxoutNetwork", "input_shape", np.array([3, 8, 8])),
+], ids=lambda v: str(v))
+def test_sizes_and_shapes_may_be_1d_integer_arrays(tmp_path, cls, key, values):
+    """As at e4bdc86: the model is the one the list builds, and its config is plain JSON."""
+    model, listed = build(cls, **{key: values}), build(cls, **{key: values.tolist()})
+    assert model.config == listed.config and type(model.config[key][0]) is int
+    for (name, value), (_, other) in zip(model.state_dict().items(), listed.state_dict().items()):
+        np.testing.assert_array_equal(value, other, err_msg=name)
+    models.save(model, tmp_path / "m.npz")
+    assert models.load(tmp_path / "m.npz").config == listed.config
+
+
+@pytest.mark.parametrize("values, shown", [
+    (np.array([6, 5, 3], bool), r"array\(\[ True"),
+    (np.array([6.0, 5.0, 3.0]), r"array\(\[6., 5., 3.\]\)"),
+    (np.array([[6, 5, 3]]), r"array\(\[\[6, 5, 3\]\]\)"),
+    (np.str_("653"), "'653'"),
+], ids=["bool", "float", "2-D", "str"])
+def test_sizes_of_another_array_kind_are_refused_naming_the_argument(values, shown):
+    with pytest.raises(ValueError, match=rf"MLP: sizes must be a list, a tuple or a 1-D array of integers >= 1, got .*{shown}"):
+        models.MLP(values)
 
 
 def test_config_values_of_the_right_types_load_as_they_say(tmp_path):
