@@ -383,7 +383,7 @@ class RBFNetwork(Classifier):
         is_target = np.zeros(logits.shape, dtype=bool)
         is_target[np.arange(len(y)), y] = True
         log_not_c = mg.log1mexp(mg.minimum(logits, -1e-6))
-        return reduce_losses(-mg.where(is_target, logits, log_not_c).sum(axis=1), reduction)
+        return reduce_losses(-mg.where(is_target, logits, log_not_c).sum(axis=1), reduction, "RBFNetwork.loss")
 
     def direction_loss(self, logits, y, reduction: str = "sum"):
         """The RBF's own loss, summed: it does not saturate the way a softmax does.

@@ -26,6 +26,19 @@ ALL_MODELS = {
 }
 
 
+EMPTY_BATCH_LOSS = {"logistic": "binary_cross_entropy_with_logits", "softmax": "cross_entropy", "mlp": "cross_entropy",
+                    "maxout": "cross_entropy", "rbf": "RBFNetwork.loss"}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_the_mean_loss_of_an_empty_batch_is_refused_naming_the_loss(name):
+    model = ALL_MODELS[name]()
+    logits, y = model(np.zeros((0, 6), np.float32)), np.zeros(0, np.int64)
+    with pytest.raises(ValueError, match=rf"^{re.escape(EMPTY_BATCH_LOSS[name])}: the batch is empty"):
+        model.loss(logits, y)
+    assert float(model.loss(logits, y, reduction="sum").data) == 0.0
+
+
 @pytest.mark.parametrize("name", sorted(ALL_MODELS))
 def test_classifier_interface(name):
     model = ALL_MODELS[name]()
