@@ -50,7 +50,7 @@ def test_quick_reproduction_writes_every_section(synthetic_idx_dir, tmp_path, ca
     assert "done in" in capsys.readouterr().out
 
 
-def test_a_rerun_reuses_finished_stages_retrains_only_missing_models_and_refuses_other_settings(
+def test_a_rerun_reuses_finished_stages_and_refuses_other_settings(
         synthetic_idx_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
@@ -68,10 +68,6 @@ def test_a_rerun_reuses_finished_stages_retrains_only_missing_models_and_refuses
     (out / "results.json").unlink()
     assert cli.main(argv) == 0
     assert trained == [] and json.loads((out / "results.json").read_text())["rows"] == rows
-
-    (out / "models" / "rbf.npz").unlink()  # a missing model file is trained again, never taken as done
-    assert cli.main(argv) == 0
-    assert trained == ["RBFNetwork"] and (out / "models" / "rbf.npz").exists()
 
     capsys.readouterr()
     assert cli.main(argv + ["--seed", "1"]) == 2
@@ -391,3 +387,53 @@ def test_a_run_folder_without_its_stages_json_is_refused_saying_so(softmax_run, 
     assert capsys.readouterr().err == (f"advex reproduce: error: {out} holds checkpoints, figures, models but no "
                                        "stages.json: not a run folder, or one without its record, whose models and "
                                        "results cannot be checked; nothing was changed: pass an empty or new --out\n")
+
+
+# --- round 3 of issue 25 ------------------------------------------------------------------------------
+def test_a_deleted_model_file_the_run_saved_is_refused_not_trained_again(softmax_run, tmp_path, monkeypatch, capsys):
+    """It was trained again, its new SHA-256 replaced the recorded one, and the old model's stages were kept."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    (out / "models" / "softmax.npz").unlink()
+    recorded = (out / "stages.json").read_bytes()
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (f"advex reproduce: error: {out / 'models' / 'softmax.npz'} is missing, but this run saved the model "
+                   f"softmax there and the stages in {out / 'stages.json'} were computed from that file; nothing was "
+                   "changed: restore the file, or pass another --out to start a new run (training it again would give "
+                   "another model)\n")
+    assert (out / "stages.json").read_bytes() == recorded and not (out / "models" / "softmax.npz").exists()
+
+
+def refuse_to_train(*args, **kwargs):
+    raise AssertionError("a model was trained")
+
+
+def test_a_model_whose_training_never_finished_is_trained_when_its_file_is_missing(synthetic_idx_dir, tmp_path,
+                                                                                  monkeypatch):
+    """No digest recorded (killed before its file was saved): trained, resuming its checkpoint."""
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
+    real_fit, calls = training.fit, []
+
+    def killed_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Killed
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", killed_once)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    assert json.loads((out / "stages.json").read_text())["stages"].keys() == {"toy"}  # the record, written first
+    assert cli.main(argv) == 0 and (out / "models" / "softmax.npz").exists()
+
+
+def test_a_stages_json_nested_too_deeply_is_refused_naming_it(softmax_run, tmp_path, capsys):
+    """'[' * 200000 gave a RecursionError."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    (out / "stages.json").write_text("[" * 200000)
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"advex reproduce: error: {out / 'stages.json'}: not valid JSON (nested "
+                                              "too deeply): not a stages.json written by advex reproduce")

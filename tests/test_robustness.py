@@ -1,6 +1,7 @@
 """``advex robustness --quick`` end to end on the synthetic IDX data set (no MNIST needed)."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import models
 import training
 from attacks import cli
-from attacks.reproduction.cache import idx_files, input_digests
+from attacks.reproduction.cache import file_sha256, idx_files, input_digests
 from attacks.robustness import CLAIMS, stages
 
 FIXED_IDS = {
@@ -67,7 +68,8 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     (out / "models" / f"fast_random_start_seed{seed}.npz").unlink()  # its epochs are recorded, its best epoch gone:
     (out / "models" / f"fast_random_start_seed{seed}-best.npz").unlink()
     assert cli.main(argv) == 2  # one line, not a traceback or a wrong model
-    assert "fast_random_start_seed0-best.npz is missing" in capsys.readouterr().err
+    assert (f"{out / 'models' / f'fast_random_start_seed{seed}.npz'} is missing, but this run saved the model "
+            f"fast_random_start_seed{seed} there") in capsys.readouterr().err  # never trained again beside its old stages
 
 
 def refuse_to_train(*args, **kwargs):
@@ -122,9 +124,11 @@ def small_paper_models(folder, data, seed: int = 0, n_features: int = 784):
     and the stages.json that says they were trained on the IDX data set in ``data``."""
     folder.mkdir(parents=True)
     config = {"mnist": False, "data": str(data), "inputs": input_digests(idx_files(data))}
-    (folder / "stages.json").write_text(json.dumps({"config": config, "stages": {}}))
+    digests = {}
     for name in ("maxout", "maxout_adversarial"):
         models.save(models.MaxoutNetwork(n_features, hidden=(8, 8), n_classes=10, seed=seed), folder / "models" / f"{name}.npz")
+        digests[name] = file_sha256(folder / "models" / f"{name}.npz")
+    (folder / "stages.json").write_text(json.dumps({"config": config, "stages": {}, "models": digests}))
     return folder
 
 
@@ -144,6 +148,10 @@ def test_a_paper_model_replaced_after_a_stage_is_refused_naming_it(synthetic_idx
     assert "strong attacks maxout" in json.loads(recorded)["stages"]
     original = (paper / "models" / "maxout.npz").read_bytes()
     models.save(models.MaxoutNetwork(784, hidden=(8, 8), n_classes=10, seed=1), paper / "models" / "maxout.npz")
+    record = (paper / "stages.json").read_text()
+    saved = json.loads(record)  # as if the reproduction had saved the new one
+    saved["models"]["maxout"] = file_sha256(paper / "models" / "maxout.npz")
+    (paper / "stages.json").write_text(json.dumps(saved))
 
     capsys.readouterr()
     assert cli.main(argv) == 2  # its stages attacked the old model: never mixed with the new one's
@@ -153,6 +161,7 @@ def test_a_paper_model_replaced_after_a_stage_is_refused_naming_it(synthetic_idx
     assert (out / "stages.json").read_bytes() == recorded
 
     (paper / "models" / "maxout.npz").write_bytes(original)  # restored: the run resumes where it stopped
+    (paper / "stages.json").write_text(record)
     monkeypatch.setattr(stages, "worst_case", refuse_to_attack)
     with pytest.raises(Killed):
         cli.main(argv)
@@ -167,6 +176,9 @@ def test_paper_models_of_another_class_or_width_are_refused_naming_the_file_and_
     wrong_class = small_paper_models(tmp_path / "wrong_class", synthetic_idx_dir)
     narrow = small_paper_models(tmp_path / "narrow", synthetic_idx_dir, n_features=100)
     models.save(models.SoftmaxRegression(784, 10), wrong_class / "models" / "maxout_adversarial.npz")
+    saved = json.loads((wrong_class / "stages.json").read_text())  # as if the reproduction had saved it
+    saved["models"]["maxout_adversarial"] = file_sha256(wrong_class / "models" / "maxout_adversarial.npz")
+    (wrong_class / "stages.json").write_text(json.dumps(saved))
     for paper, problem in ((wrong_class, "holds a SoftmaxRegression, not a MaxoutNetwork"),
                            (narrow, "is a MaxoutNetwork for 100 features and 10 classes; the data have 784 features")):
         assert cli.main(base + ["--paper-models", str(paper)]) == 2
@@ -235,3 +247,53 @@ def test_images_that_are_not_square_are_refused_before_any_training(tmp_path, mo
     assert capsys.readouterr().err == ("advex robustness: error: advex robustness needs square grey images; the data have "
                                        "560 features\n")
     assert not (tmp_path / "out").exists()
+
+
+# --- round 3 of issue 25 ------------------------------------------------------------------------------
+def test_paper_models_must_be_the_files_their_reproduction_saved(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    """Maxout files copied into a reproduce folder that trained none (or replaced there) were attacked and
+    printed beside the paper's 17.9%."""
+    monkeypatch.setattr(stages, "strong_attacks", refuse_to_attack)
+    base = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]
+    unrecorded = small_paper_models(tmp_path / "unrecorded", synthetic_idx_dir)
+    saved = json.loads((unrecorded / "stages.json").read_text())
+    del saved["models"]["maxout_adversarial"]
+    (unrecorded / "stages.json").write_text(json.dumps(saved))
+    replaced = small_paper_models(tmp_path / "replaced", synthetic_idx_dir)
+    models.save(models.MaxoutNetwork(784, hidden=(8, 8), n_classes=10, seed=7), replaced / "models" / "maxout.npz")
+    for paper, problem in (
+            (unrecorded, f"its stages.json records no maxout_adversarial model, so "
+                         f"{unrecorded / 'models' / 'maxout_adversarial.npz'} is none that advex reproduce saved there"),
+            (replaced, f"{replaced / 'models' / 'maxout.npz'} is not the maxout model advex reproduce saved there")):
+        assert cli.main(base + ["--paper-models", str(paper)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"advex robustness: error: --paper-models {paper}: {problem}") and err.count("\n") == 1
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_stages_json_of_the_paper_models_names_the_flag(synthetic_idx_dir, tmp_path, capsys):
+    """'[' * 200000 gave a RecursionError; a damaged one said '... pass another --out', not --paper-models."""
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
+    for damage, problem in (("[" * 200000, "not valid JSON (nested too deeply)"), ("{", "not valid JSON")):
+        (paper / "stages.json").write_text(damage)
+        assert cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models",
+                         str(paper), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"advex robustness: error: {paper / 'stages.json'}: {problem}") and err.count("\n") == 1
+        assert f"it is the record of --paper-models {paper}: pass the --out of an advex reproduce run" in err
+        assert "another --out" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_run_killed_while_the_paper_models_train_resumes(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    """It was refused: 'holds paper-models but no stages.json ... pass an empty or new --out'."""
+    def killed_while_training(model, *args, checkpoint_dir, **kwargs):
+        os.makedirs(checkpoint_dir, exist_ok=True)  # its first checkpoint is written, then the run dies
+        raise Killed
+
+    monkeypatch.setattr(training, "fit", killed_while_training)
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]
+    for attempt in range(2):  # the second run resumes: it trains again where the first one died
+        with pytest.raises(Killed):
+            cli.main(argv)
+    assert json.loads((tmp_path / "out" / "stages.json").read_text())["stages"] == {}
+    assert json.loads((tmp_path / "out" / "paper-models" / "stages.json").read_text())["stages"] == {}

@@ -10,8 +10,10 @@ is, and a model file's digest is recorded when it is first loaded. A stage runs 
 with the same settings reads its result back, and a folder holding a run with other
 settings is refused (its results would be mixed with this run's). A model file is
 written only when its training has ended, so the file, not a record, says the model
-is done; a model whose file is missing is trained again (resuming its checkpoint), and
-one that holds another class than its stage trains is refused. A folder that holds
+is done; a model whose file is missing is trained again (resuming its checkpoint) unless
+the run recorded its digest (its stages were computed from that file: refused), and one
+that holds another class than its stage trains is refused. stages.json is written when
+the run takes the folder, so a run killed before its first stage ends has its record. A folder that holds
 anything the run does not write (someone's results, another tool's files) is refused
 before anything is written into it.
 
@@ -69,6 +71,9 @@ class RunFolder:
             if saved["config"] != config:
                 raise ValueError(other_run(self.out, saved["config"], config))
             self.stages, self.model_digests = saved["stages"], saved.get("models", {})
+        else:  # the record first: a run killed before its first stage ends can still be resumed
+            os.makedirs(self.out, exist_ok=True)
+            self._write()
         self.models = {}
 
     def stage(self, name: str, run):
@@ -109,6 +114,7 @@ class RunFolder:
                     raise models.ModelFileError(str(error)) from None
                 self.models[name] = model
             else:
+                self._refuse_retraining(name, path)
                 started = time.perf_counter()
                 model, result = train()
                 models.save(model, path)
@@ -128,6 +134,15 @@ class RunFolder:
             raise ValueError(f"{path} is not the model file this run saved there (its SHA-256 has changed since), and "
                              f"the stages in {self.stages_path} were computed from that one; nothing was changed: restore "
                              "the file, or pass another --out to start a new run")
+
+    def _refuse_retraining(self, name: str, path: str) -> None:
+        """A ValueError naming ``path`` when the model ``name`` is missing but this run saved it (its digest is
+        recorded): its stages were computed from that file, and a model trained again is another file (training
+        is not bit-for-bit repeatable across machines or BLAS threading), which they would be reported beside."""
+        if name in self.model_digests:
+            raise ValueError(f"{path} is missing, but this run saved the model {name} there and the stages in "
+                             f"{self.stages_path} were computed from that file; nothing was changed: restore the file, "
+                             "or pass another --out to start a new run (training it again would give another model)")
 
     def model_path(self, name: str) -> str:
         return os.path.join(self.out, "models", f"{name}.npz")
@@ -167,8 +182,10 @@ def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> No
                          "--out")
 
 
-def read_stages(path, command: str = "advex reproduce") -> dict:
-    """``{"config": dict, "stages": {name: {"result", "seconds"}}}`` from ``path``, or a ValueError naming it.
+def read_stages(path, command: str = "advex reproduce",
+                advice: str = "restore it, or pass another --out to start a new run") -> dict:
+    """``{"config": dict, "stages": {name: {"result", "seconds"}}}`` from ``path``, or a ValueError naming it
+    and ending with ``advice``.
 
     The file is the run's own (written whole, atomically), so anything else in it was
     put there by hand: refused, never half-trusted.
@@ -178,11 +195,12 @@ def read_stages(path, command: str = "advex reproduce") -> dict:
             saved = json.loads(f.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         problem = f"not valid JSON ({error})"
+    except RecursionError:  # '[' * 200000: Python's parser gives up before the JSON ends
+        problem = "not valid JSON (nested too deeply)"
     else:
         problem = _stages_problem(saved)
     if problem is not None:
-        raise ValueError(f"{path}: {problem}: not a stages.json written by {command}; nothing was changed: "
-                         "restore it, or pass another --out to start a new run")
+        raise ValueError(f"{path}: {problem}: not a stages.json written by {command}; nothing was changed: {advice}")
     return saved
 
 

@@ -13,7 +13,7 @@ import training
 from .. import figures
 from ..checks import check_model_fits
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, idx_files, input_digests, read_stages, refuse_foreign
+from ..reproduction.cache import RunFolder, file_sha256, idx_files, input_digests, read_stages, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -56,6 +56,8 @@ INTRO = ("Error rates as fractions of the n test images each setup names: eps 0.
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
 #: The reproduction's models the lab attacks, read from ``--paper-models DIR/models/NAME.npz``.
 PAPER_MODELS = ("maxout", "maxout_adversarial")
+#: What to do when --paper-models cannot be used.
+PAPER_ADVICE = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
 
 
 class Robustness:
@@ -66,7 +68,8 @@ class Robustness:
     they are trained into ``out/paper-models`` at the reproduction's settings
     (its quick ones with ``quick``). They are read once, before any stage, and checked
     against the data: the folder's stages.json must record the same data as this run's
-    (MNIST, or IDX files of the same contents), and the models must fit it. The run
+    (MNIST, or IDX files of the same contents) and the SHA-256 of both model files as
+    they are (the files it saved, not others put there), and the models must fit it. The run
     folder keeps their digests with the data's, so a folder whose stages attacked other
     models is refused.
     """
@@ -87,7 +90,7 @@ class Robustness:
         self.image_shape()  # the conv nets need square images: refused before any work
         data_files = input_digests(idx_files(data))
         if paper_models is not None:
-            self._check_paper_data(paper_models, data_files)
+            self._check_paper_folder(paper_models, data_files, model_files)
         n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
@@ -130,19 +133,38 @@ class Robustness:
                                        models=("maxout", "maxout_adversarial"))
         return self._paper.model(name)
 
-    def _check_paper_data(self, flag: str, data_files: dict) -> None:
-        """A ValueError naming ``--paper-models flag`` unless its stages.json records this run's data:
-        MNIST for MNIST, else IDX files of the same contents (``data_files``, by file name).
+    def _check_paper_folder(self, flag: str, data_files: dict, model_files: list) -> None:
+        """A ValueError naming ``--paper-models flag`` unless its stages.json records this run's data
+        (:meth:`_check_paper_data`) and the SHA-256 of each model file in ``model_files`` as it is now.
+
+        A model file the reproduction did not save (copied in from another run, or
+        replaced since) was never trained on the data its record names.
+        """
+        path = os.path.join(self.paper_models, "stages.json")
+        if not os.path.exists(path):
+            raise ValueError(f"--paper-models {flag}: no {path}, the record of the data its models were trained on; "
+                             f"{PAPER_ADVICE}")
+        saved = read_stages(path, "advex reproduce", advice=f"it is the record of --paper-models {flag}: {PAPER_ADVICE}")
+        self._check_paper_data(flag, data_files, saved["config"])
+        recorded = saved.get("models", {})
+        for name, file in zip(PAPER_MODELS, model_files):
+            if recorded.get(name) is None:
+                problem = f"its stages.json records no {name} model, so {file} is none that advex reproduce saved there"
+            elif recorded[name] != file_sha256(file):
+                problem = (f"{file} is not the {name} model advex reproduce saved there (its SHA-256 is not the one "
+                           "its stages.json records)")
+            else:
+                continue
+            raise ValueError(f"--paper-models {flag}: {problem}; {PAPER_ADVICE}")
+
+    def _check_paper_data(self, flag: str, data_files: dict, config: dict) -> None:
+        """A ValueError naming ``--paper-models flag`` unless ``config``, its stages.json's settings, records
+        this run's data: MNIST for MNIST, else IDX files of the same contents (``data_files``, by file name).
 
         Models trained on other data would be attacked on data they never saw, their
         numbers printed beside the paper's.
         """
-        advice = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
-        path = os.path.join(self.paper_models, "stages.json")
-        if not os.path.exists(path):
-            raise ValueError(f"--paper-models {flag}: no {path}, the record of the data its models were trained on; "
-                             f"{advice}")
-        config = read_stages(path, "advex reproduce")["config"]
+        advice = PAPER_ADVICE
         ours = "MNIST" if self.is_mnist else _by_name(data_files)
         theirs = "MNIST" if config.get("mnist") is True else _by_name(config.get("inputs"))
         if ours == theirs:
@@ -164,7 +186,7 @@ class Robustness:
 
         The folder is the user's reproduction: the advice is another --paper-models, or none.
         """
-        advice = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
+        advice = PAPER_ADVICE
         try:
             model = models.load(path, expected=models.MaxoutNetwork)
         except models.ModelFileError as error:
