@@ -39,6 +39,7 @@ import numpy as np
 import minigrad as mg
 
 from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
+from minigrad.validation import integer_at_least
 
 from .conv import Conv2d, ConvMaxout, Flatten, output_size
 from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, _generator, positive_int, positive_ints
@@ -49,11 +50,8 @@ CLASSIFIERS = {}
 
 
 def n_classes_of(n_classes, what: str) -> int:
-    """``n_classes`` as an int >= 2 (one class would be a constant), or a ValueError."""
-    n = positive_int(n_classes, f"{what}: n_classes")
-    if n < 2:
-        raise ValueError(f"{what}: n_classes must be at least 2, got {n}")
-    return n
+    """``n_classes`` as an int >= 2 (one class would be a constant), or a ValueError naming ``what``'s n_classes."""
+    return integer_at_least(n_classes, 2, f"{what}: n_classes")
 
 
 def check_batch_size(batch_size, what: str) -> int:

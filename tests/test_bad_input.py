@@ -466,8 +466,8 @@ def test_logistic_adversarial_loss_checks_eps_labels_and_model():
     (lambda: models.Dropout(0.5, scale=-1), "Dropout: scale must be"),
     (lambda: models.MLP((6, 4.7, 3)), r"MLP: sizes\[1\] must be an integer >= 1, got 4.7"),
     (lambda: models.MLP((6, 0, 3)), r"MLP: sizes\[1\] must be an integer >= 1, got 0"),
-    (lambda: models.SoftmaxRegression(6, 0), "SoftmaxRegression: n_classes must be an integer >= 1"),
-    (lambda: models.SoftmaxRegression(6, 1), "SoftmaxRegression: n_classes must be at least 2"),
+    (lambda: models.SoftmaxRegression(6, 0), "SoftmaxRegression: n_classes must be an integer >= 2"),
+    (lambda: models.SoftmaxRegression(6, 1), "SoftmaxRegression: n_classes must be an integer >= 2"),
 ])
 def test_constructors_refuse_settings_that_would_silently_change_training(build, message):
     with pytest.raises(ValueError, match=message):

@@ -441,7 +441,7 @@ WRONG_TYPES = [  # (class, key, value, the error): Python would coerce each valu
     ("SmallConvNet", "init", False, "unknown init False"),
     ("SmallConvNet", "seed", -1, "SmallConvNet: seed must be an int >= 0, a numpy Generator or None, got -1"),
     ("SoftmaxRegression", "seed", True, "SoftmaxRegression: seed must be an int >= 0, a numpy Generator or None, got True"),
-    ("SoftmaxRegression", "n_classes", 3.0, "SoftmaxRegression: n_classes must be an integer >= 1, got 3.0"),
+    ("SoftmaxRegression", "n_classes", 3.0, "SoftmaxRegression: n_classes must be an integer >= 2, got 3.0"),
 ]
 
 
@@ -467,6 +467,14 @@ def test_numpy_numbers_are_numbers_and_a_numpy_bool_is_a_flag():
     assert build("ConvMaxoutNetwork", dropout=np.bool_(False)).config["dropout"] is False
     seeded = build("SoftmaxRegression", init=0.1, seed=np.random.default_rng(5)).linear.weight.data
     np.testing.assert_array_equal(seeded, build("SoftmaxRegression", init=0.1, seed=5).linear.weight.data)
+
+
+@pytest.mark.parametrize("cls", ["ConvMaxoutNetwork", "MaxoutNetwork", "RBFNetwork", "SmallConvNet", "SoftmaxRegression"])
+@pytest.mark.parametrize("n_classes", [10.0, 1, 0, -1], ids=repr)
+def test_n_classes_must_be_an_integer_of_at_least_2(cls, n_classes):
+    """One class would be a constant; no class has no labels at all (it said 'labels must be in 0..-1')."""
+    with pytest.raises(ValueError, match=rf"^{cls}: n_classes must be an integer >= 2, got {re.escape(repr(n_classes))}$"):
+        build(cls, n_classes=n_classes)
 
 
 @pytest.mark.parametrize("cls, key, values", [
