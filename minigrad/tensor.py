@@ -12,7 +12,9 @@ dtype policy (float32 unless you ask otherwise, so nothing silently runs in floa
   float32; float32 (and float16) arrays keep their dtype; integer and boolean arrays
   stay as they are and cannot require gradients.
 * A Python scalar or an ndarray operand of an op takes the tensor's dtype, so
-  ``x * 0.5`` or ``x + np.ones(3)`` never upcasts a float32 graph.
+  ``x * 0.5`` or ``x + np.ones(3)`` never upcasts a float32 graph. It is converted
+  as ``Tensor(data)`` converts: a value the dtype cannot hold (an integer beyond
+  2^24 in float32, a float beyond its range) is an error, not rounded.
 * float64 appears only where you create a float64 tensor (``Tensor(a, dtype=np.float64)``,
   as :func:`minigrad.gradcheck` does); two tensors of different float dtypes follow
   NumPy's promotion, and each input's gradient comes back in the input's own dtype.
@@ -72,11 +74,11 @@ class Tensor:
         elif isinstance(data, (np.ndarray, np.generic)):
             array = np.asarray(data)
             if array.dtype == np.float64:
-                array = _to_float32(array)
+                array = _to_float(array, _FLOAT32, "Tensor")
         else:
             array = np.asarray(data)
             if array.dtype.kind in "iuf":
-                array = _to_float32(array)
+                array = _to_float(array, _FLOAT32, "Tensor")
         if not is_numeric(array, bools=True):
             raise TypeError(f"Tensor data must be numeric, got an array of dtype {array.dtype}")
         if requires_grad and array.dtype.kind != "f":
@@ -410,14 +412,23 @@ def _misused(parents: tuple, vjps, name: str) -> Exception:
     return ValueError(f"op {name!r}: {len(parents)} parents but {len(vjps)} VJPs (one per parent)")
 
 
-def _to_float32(array: np.ndarray) -> np.ndarray:
-    """``array`` in float32, refusing values beyond float32's range (they would become inf without a word)."""
+def _to_float(array: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """``array`` (real numbers or booleans) as the float ``dtype``, refusing what the cast would change without a word.
+
+    Integers ``dtype`` cannot hold exactly are refused by :func:`_exact_float`, floats
+    beyond its range (they would become inf) here; ``what`` names the array in the
+    error. The one conversion of the Tensor constructor's data and of an operand
+    beside a tensor (:func:`as_tensor` with ``like``).
+    """
+    if array.dtype.kind != "f":
+        return _exact_float(array, dtype)
     try:
         with np.errstate(over="raise"):  # the cast flags overflow itself: no extra pass over the data
-            return array.astype(np.float32)
+            return array.astype(dtype)
     except FloatingPointError:
-        raise OverflowError(f"Tensor: values up to {np.abs(array[np.isfinite(array)]).max():.3g} are beyond "
-                            "float32's range (3.4e38); pass dtype=np.float64 to keep them") from None
+        raise OverflowError(f"{what}: values up to {np.abs(array[np.isfinite(array)]).max():.3g} are beyond "
+                            f"{dtype}'s range ({np.finfo(dtype).max:.2g}); use float64 (dtype=np.float64) "
+                            "to keep them") from None
 
 
 def _value(x):
@@ -447,11 +458,36 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and like.data.dtype.kind == "f":
-        return constant(np.asarray(x, dtype=like.data.dtype))
+        return constant(_operand_array(x, like.data.dtype))
     return Tensor(x)
 
 
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+
+# The largest magnitude up to which float32 holds a number of each type as it is: integers exactly, floats finite
+_FLOAT32_HOLDS = {int: 2**24, np.int64: 2**24, float: float(np.finfo(np.float32).max)}
+_FLOAT32_HOLDS[np.float64] = _FLOAT32_HOLDS[float]
+
+
+def _operand_array(x, dtype: np.dtype) -> np.ndarray:
+    """``x``, a number or an array beside a tensor of the float ``dtype``, as an array of ``dtype``.
+
+    Converted as ``Tensor(x)`` converts its data (:func:`_to_float`): a value the cast
+    would change without a word is refused, not rounded (``x + np.array([2**25 + 1])``
+    gave 2^25, ``x + 1e39`` inf, ``x + None`` NaN, a complex operand lost its imaginary
+    part). A number float32 holds as it is (``x * 0.5``, ``x + 1``: most operands)
+    needs no check.
+    """
+    bound = _FLOAT32_HOLDS.get(type(x)) if dtype is _FLOAT32 else None
+    if bound is not None and -bound <= x <= bound:
+        return np.asarray(x, dtype)
+    array = np.asarray(x)
+    if array.dtype == dtype:
+        return array
+    if not is_numeric(array, bools=True):
+        got = f"an array of dtype {array.dtype}" if isinstance(x, (np.ndarray, list, tuple)) else f"{x!r:.80}"
+        raise TypeError(f"an operand beside a {dtype} tensor must be a real number or an array of them, got {got}")
+    return _to_float(array, dtype, "an operand beside a tensor")
 
 
 def as_float_tensor(x) -> Tensor:
@@ -503,7 +539,7 @@ def _exact_float(integers: np.ndarray, dtype) -> np.ndarray:
     if info is not None and max(-info.min, info.max) > exact and integers.size and \
             max(-int(integers.min()), int(integers.max())) > exact:  # only types that can exceed it are looked at
         raise ValueError(f"integer values beyond {exact:,} would lose precision in {np.dtype(dtype)}: "
-                         "convert them yourself (to float64, say) before the arithmetic")
+                         "convert them yourself first (to float64, say)")
     return integers.astype(dtype)
 
 

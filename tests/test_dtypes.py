@@ -160,3 +160,61 @@ def test_concatenate_and_stack_give_arrays_and_integer_tensors_the_tensors_dtype
     precise = np.array([1 + 1e-12, 2.0])
     wide = join([Tensor(np.zeros(2), dtype=np.float64), precise])
     assert wide.dtype == np.float64 and wide.data.reshape(-1)[2] == precise[0]
+
+
+# --- issue 25: an operand beside a tensor is converted as Tensor(data) converts, never rounded or overflowed ---
+
+OPERAND_OPS = {
+    "add": lambda x, other: x + other,
+    "radd": lambda x, other: other + x,
+    "concatenate": lambda x, other: mg.concatenate([x, other]),
+    "conv2d bias": lambda x, other: mg.conv2d(np.zeros((1, 1, 1, 1), F32), x.reshape(1, 1, 1, 1), other),
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPERAND_OPS))
+@pytest.mark.parametrize("other, error, message", [
+    (np.array([2**25 + 1]), ValueError, "integer values beyond 16,777,216 would lose precision in float32"),  # was 2^25
+    ([2**25 + 1], ValueError, "integer values beyond 16,777,216 would lose precision in float32"),
+    (np.array([1e39]), OverflowError, r"an operand beside a tensor: values up to 1e\+39 are beyond float32's range"),
+    (1e39, OverflowError, r"an operand beside a tensor: values up to 1e\+39 are beyond float32's range"),
+    (np.array([1 + 2j]), TypeError, "beside a float32 tensor must be a real number.*got an array of dtype complex128"),
+    (None, TypeError, "an operand beside a float32 tensor must be a real number.*got None"),  # was NaN
+], ids=["int64 array", "int list", "float64 array", "float", "complex array", "None"])
+def test_an_operand_the_tensors_dtype_would_change_is_refused(op, other, error, message):
+    """These operands were cast with np.asarray(dtype=float32): 2^25 + 1 became 2^25, 1e39 inf (a RuntimeWarning),
+    None NaN, 1 + 2j 1 (a ComplexWarning), where the same values in a Tensor were refused."""
+    if other is None and op == "conv2d bias":
+        pytest.skip("conv2d's bias=None means no bias")
+    x = Tensor(np.zeros(1, F32), requires_grad=True)
+    with pytest.raises(error, match=message):
+        OPERAND_OPS[op](x, other)
+
+
+@pytest.mark.parametrize("op", sorted(OPERAND_OPS))
+def test_an_operand_the_tensors_dtype_holds_keeps_its_value(op):
+    x = Tensor(np.zeros(1, F32), requires_grad=True)
+    for other in (np.array([2**24]), [-(2**24)], np.array([-3.4e38]), np.array([np.inf]), np.array([True])):
+        out = OPERAND_OPS[op](x, other)
+        assert out.dtype == F32
+        np.testing.assert_array_equal(out.data.reshape(-1)[-1:], np.asarray(other, F32))
+
+
+def test_a_number_beside_a_tensor_that_holds_it_keeps_its_value():
+    x = Tensor(np.zeros(1, F32))
+    for number in (2**24, -(2**24), np.int64(2**24), 0.5, -3.4e38, np.float64(3.4e38), np.inf, np.nan, True):
+        out = x + number
+        assert out.dtype == F32
+        np.testing.assert_array_equal(out.data, [np.float32(number)])
+    wide = Tensor(np.zeros(1), dtype=np.float64)
+    assert (wide + np.array([2**25 + 1])).item() == 2**25 + 1 and (wide + 1e39).item() == 1e39  # float64 holds them
+
+
+def test_the_constructor_refuses_integers_float32_would_round():
+    """A list of Python ints becomes float32 by the policy: 2^25 + 1 became 2^25 (an int64 array stays int64)."""
+    with pytest.raises(ValueError, match="integer values beyond 16,777,216 would lose precision in float32"):
+        Tensor([2**25 + 1])
+    assert Tensor([2**24, -(2**24)]).data.tolist() == [2**24, -(2**24)]
+    assert Tensor(np.array([2**25 + 1])).item() == 2**25 + 1
+    with pytest.raises(OverflowError, match=r"Tensor: values up to 1e\+39 are beyond float32's range"):
+        Tensor([1e39])
