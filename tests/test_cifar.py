@@ -263,7 +263,7 @@ def test_a_binary_label_byte_beyond_9_is_refused_naming_the_file(tmp_path, form)
         tar.add(folder, arcname=folder.name)
     path = folder if form == "folder" else archive
     with pytest.raises(training.DataError, match=r"test_batch\.bin: labels must be in 0\.\.9; found \[10\]"):
-        training.load_cifar10("test", path, checksums={archive.name: md5(archive.read_bytes())})
+        training.load_cifar10("test", path, checksums={archive.name: md5(archive.read_bytes())} if form == "archive" else None)
 
 
 # ---------------------------------------------------------------------------- a folder holding both formats
@@ -420,3 +420,59 @@ def test_a_checksum_file_may_start_with_a_byte_order_mark_and_repeat_a_digest(tm
     sums = tmp_path / "MD5SUMS"
     sums.write_bytes(f"\ufeff{'a' * 32}  test_batch\n{'A' * 32}  ./test_batch\n{'b' * 32}  *data_batch_1.bin\n".encode())
     assert training.read_md5sums(sums) == {"test_batch": "a" * 32, "data_batch_1.bin": "b" * 32}
+
+
+# --- round 3 of issue 25 ---------------------------------------------------------------------------------
+def test_checksums_that_miss_a_file_read_are_refused_naming_it(tmp_path):
+    """Digests naming only the Python files checked nothing of a binary folder: every .bin was read unchecked."""
+    folder, _, checksums, _, _ = write_set(tmp_path, "binary")
+    python_only = {name: "a" * 32 for name in BATCHES["python"]["test"]}
+    with pytest.raises(training.DataError,
+                       match=f"^{re.escape(str(folder / 'test_batch.bin'))}: the checksums given hold no MD5 for "
+                             "test_batch.bin"):
+        training.load_cifar10("test", folder, checksums=python_only)
+    del checksums["data_batch_3.bin"]  # some of them: the rest would be checked, that one not
+    with pytest.raises(training.DataError, match="data_batch_3.bin: the checksums given hold no MD5"):
+        training.load_cifar10("train", folder, checksums=checksums)
+    assert training.read_cifar10("test", folder).official is False  # no checksums: read unchecked, as before
+
+
+def test_md5sum_of_a_whole_official_folder_is_accepted(tmp_path):
+    """The official folders also hold batches.meta, batches.meta.txt and readme.html: refused as no CIFAR-10 file's."""
+    folder, _, checksums, _, _ = write_set(tmp_path, "binary")
+    others = {"batches.meta.txt": "b" * 32, "batches.meta": "c" * 32, "readme.html": "d" * 32}
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text("".join(f"{digest}  {name}\n" for name, digest in {**checksums, **others}.items()))
+    assert training.read_md5sums(sums) == checksums
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_a_batch_holding_numpy_scalars_loads(tmp_path, protocol):
+    """Labels written as list(array), or np.int64 metadata, were refused as hostile (numpy._core.multiarray.scalar)."""
+    folder, _, checksums, X, y = write_set(tmp_path, "python")
+    for i, name in enumerate(BATCHES["python"]["train"]):
+        images, labels = batch_arrays(i, N, False)
+        data = pickle.dumps({b"labels": list(labels), b"data": images, b"count": np.int64(N)}, protocol=protocol)
+        (folder / name).write_bytes(data)
+        checksums[name] = md5(data)
+    X_read, y_read = training.load_cifar10("train", folder, checksums=checksums)
+    np.testing.assert_allclose(X_read, X, rtol=1e-6)
+    np.testing.assert_array_equal(y_read, y)
+
+
+def test_a_folder_without_test_batch_names_it_and_an_empty_batch_is_refused(tmp_path):
+    """It said 'CIFAR-10 not found ... put the archive there'; a batch of 0 images failed only after training."""
+    folder, _, checksums, _, _ = write_set(tmp_path, "python")
+    (folder / "test_batch").unlink()
+    with pytest.raises(training.DataNotFoundError, match=f"^{re.escape(str(folder / 'test_batch'))}: missing"):
+        training.load_cifar10("test", folder, checksums=checksums)
+    data = pickle.dumps({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, protocol=2)
+    (folder / "test_batch").write_bytes(data)
+    checksums["test_batch"] = md5(data)
+    with pytest.raises(training.DataError, match=f"^{re.escape(str(folder / 'test_batch'))}: holds no images$"):
+        training.load_cifar10("test", folder, checksums=checksums)
+
+
+def test_a_folder_given_as_the_checksum_file_says_so(tmp_path):
+    with pytest.raises(training.DataNotFoundError, match=f"^{re.escape(str(tmp_path))}: a folder, not a checksum file$"):
+        training.read_md5sums(tmp_path)

@@ -25,7 +25,8 @@ What is checked, and what counts as official. The official MD5s (:data:`CIFAR10_
 are published for the two archives and the six pickled batches, not for the ``.bin``
 files. Every archive and every pickled batch is checked before it is read, against the
 digest ``checksums`` gives for its name, else the official one; a ``.bin`` file is
-checked when ``checksums`` gives its digest, and read unchecked otherwise. A split is
+checked when ``checksums`` gives its digest, and read unchecked otherwise; when
+``checksums`` are given, a file read that has no digest at all is refused. A split is
 *official* (:attr:`CifarSplit.official`; what lets a reproduction print the paper's
 numbers beside its own) only when every batch it holds matched an official digest:
 its own, or that of the archive it came from. So an official archive is official;
@@ -145,7 +146,7 @@ def read_cifar10(split: str = "train", path=None, *, download: bool = False, che
         if found is not None:
             kind, source = found
             parts, official = [], True
-            for where, data, vouched in _batches(kind, source, split, expected):
+            for where, data, vouched in _batches(kind, source, split, expected, given=checksums is not None):
                 parts.append(_read_batch(kind, where, data))
                 official = official and vouched
             X = np.concatenate([images for images, _ in parts], dtype=np.float32)  # no uint8 copy of the whole set
@@ -212,6 +213,14 @@ FILE_NAMES = tuple(ARCHIVES.values()) + tuple(name for kind in BATCHES.values() 
                                               for name in split)
 
 
+#: The other files of the official folders: listed by ``md5sum *`` there, and skipped by :func:`read_md5sums`.
+OTHER_FILE_NAMES = ("batches.meta", "batches.meta.txt", "readme.html")
+
+
+class MissingChecksumError(DataError):
+    """A file read has no digest, neither official nor among the checksums given."""
+
+
 def read_md5sums(path) -> dict:
     """``{file name: MD5}`` from a file in ``md5sum``'s format (``DIGEST  NAME`` per line).
 
@@ -220,11 +229,12 @@ def read_md5sums(path) -> dict:
     order mark. A DataError names the file and the line for a line that is no digest and
     name, for a name that is no CIFAR-10 file's (:data:`FILE_NAMES`: a typo would be kept,
     and the file it meant checked against the official digest), and for a name given
-    twice with different digests.
+    twice with different digests. The other files of an official folder
+    (:data:`OTHER_FILE_NAMES`, never read) are skipped, so ``md5sum * > MD5SUMS`` there works.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataNotFoundError(f"{path}: no such checksum file")
+        raise DataNotFoundError(f"{path}: {'a folder, not a' if path.is_dir() else 'no such'} checksum file")
     digests, lines = {}, {}
     for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -233,6 +243,8 @@ def read_md5sums(path) -> dict:
         if len(parts) != 2 or len(parts[0]) != 32 or any(c not in "0123456789abcdefABCDEF" for c in parts[0]):
             raise DataError(f"{path}, line {number}: expected 'MD5  FILE NAME' (32 hex digits, then a name), got {line!r}")
         name, digest = Path(parts[1].strip().lstrip("*")).name, parts[0].lower()
+        if name in OTHER_FILE_NAMES:
+            continue
         if name not in FILE_NAMES:
             raise DataError(f"{path}, line {number}: {parts[1].strip()!r} names no CIFAR-10 file (they are "
                             f"{', '.join(FILE_NAMES)})")
@@ -272,7 +284,7 @@ def _locate(place: Path):
 def _batch_folder(place: Path, kind: str):
     """The folder of ``kind``'s batch files at ``place`` (its own name under ``place``, or ``place``), or None."""
     for folder in (place / FOLDERS[kind], place):
-        if (folder / BATCHES[kind]["test"][0]).is_file():
+        if any((folder / name).is_file() for name in BATCHES[kind]["train"] + BATCHES[kind]["test"]):
             _refuse_both_formats(folder)
             return folder
     return None
@@ -287,18 +299,24 @@ def _refuse_both_formats(folder: Path) -> None:
                         f"Python: {', '.join(present['python'])}): keep one format's files in a folder")
 
 
-def _batches(kind: str, source: Path, split: str, expected: dict):
+def _batches(kind: str, source: Path, split: str, expected: dict, *, given: bool = False):
     """(where, bytes, vouched) of each batch of ``split``, from a folder or (in memory) from an archive.
 
     ``where`` names the file in errors; ``vouched``: the bytes matched an official MD5,
     the batch's own or its archive's. Each batch is checked (:func:`_check_md5`) before
-    it is read: a Python one always, a ``.bin`` one when a digest is given for it.
+    it is read: a Python one always, a ``.bin`` one when a digest is given for it. When
+    checksums were ``given``, every file read must have a digest (a
+    :class:`MissingChecksumError` otherwise): checksums that name none of the files read
+    would check nothing while seeming to.
     """
     names = BATCHES[kind][split]
     if source.is_dir():
         for name, file in zip(names, _split_files(kind, source, split)):
             if not file.is_file():
                 raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
+            if given and name not in expected:
+                raise MissingChecksumError(f"{file}: the checksums given hold no MD5 for {name}, and every file read "
+                                           "must have one when checksums are given")
             data = _read_bounded(file, MAX_BATCH_BYTES)
             yield file, data, _check_md5(data, name, file, expected, required=kind == "python")
         return
@@ -388,6 +406,8 @@ def _read_batch(kind: str, where, data: bytes):
         raise DataError(f"{where}: b'data' must be (N, {RECORD - 1}) uint8 images, got {type(images).__name__}")
     if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != RECORD - 1:
         raise DataError(f"{where}: b'data' must be (N, {RECORD - 1}) uint8 images, got {images.dtype} of shape {images.shape}")
+    if not len(images):
+        raise DataError(f"{where}: holds no images")
     return images, _class_indices(batch[b"labels"], len(images), where)
 
 
@@ -430,13 +450,15 @@ class _BatchUnpickler(pickle.Unpickler):
 
     Both spellings of NumPy's modules are allowed (``numpy.core``, as older files name
     it; ``numpy._core``, NumPy 2's): an array rebuilt from its state (``_reconstruct``,
-    protocols up to 4) or from its bytes (``_frombuffer``, protocol 5); ``_codecs.encode``,
+    protocols up to 4) or from its bytes (``_frombuffer``, protocol 5), a NumPy scalar
+    (``scalar``: labels written as ``list(array)``, or ``np.int64`` metadata); ``_codecs.encode``,
     with which a protocol-2 pickle stores bytes, and ``bytes`` itself, with which it
     stores an empty one (:func:`_empty_bytes`).
     """
 
     ALLOWED = {(f"{package}.{module}", name) for package in ("numpy.core", "numpy._core")
-               for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))} | {
+               for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"),
+                                    ("multiarray", "scalar"))} | {
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("_codecs", "encode"),  # how a Python 3 pickle of protocol 2 stores bytes: it only encodes a string
     }

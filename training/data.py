@@ -219,6 +219,9 @@ def idx_split_files(directory, split: str = "train") -> tuple[Path, Path]:
 def _locate(directory: Path, name: str) -> Path:
     file = _find(directory, name)
     if file is None:
+        if not directory.is_dir():
+            raise DataNotFoundError(f"{directory}: {'not a folder' if directory.exists() else 'no such folder'} "
+                                    f"(an IDX data set is a folder holding {name} or {name}.gz)")
         raise DataNotFoundError(f"{directory}: neither {name} nor {name}.gz is there")
     return file
 
