@@ -22,6 +22,7 @@ rejects, such as ``--eps abc``, print its usage line before the error, also exit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -71,7 +72,8 @@ def load_test_set(args, checksums):
     """The test split of ``--cifar`` (CIFAR-10, checked against ``checksums``), of ``--data`` (any IDX
     data set, unchecked) or of MNIST."""
     if args.cifar is not None:
-        return training.load_cifar10("test", args.cifar, checksums=checksums)
+        with naming_checksum_file(args):
+            return training.load_cifar10("test", args.cifar, checksums=checksums)
     if args.data is not None:
         return training.load_idx_dataset(args.data, "test")
     return training.load_mnist("test")
@@ -84,6 +86,15 @@ def cifar_checksums(args):
     if args.cifar is None:
         raise CommandError("--cifar-checksums needs --cifar DIR")
     return training.read_md5sums(args.cifar_checksums)
+
+
+@contextlib.contextmanager
+def naming_checksum_file(args):
+    """A CIFAR-10 file read without a digest in ``--cifar-checksums`` becomes a CommandError naming that file."""
+    try:
+        yield
+    except training.cifar.MissingChecksumError as error:
+        raise CommandError(f"--cifar-checksums {args.cifar_checksums}: {error}") from None
 
 
 def _attack(name: str, steps: int, step_size):
@@ -156,6 +167,9 @@ def writable_folder(path: str) -> None:
     A missing folder is created and its created parts removed again: the one sure test,
     where ``os.access`` says yes to root on a file system that takes no folder (/proc).
     """
+    if os.path.islink(path) and not os.path.exists(path):
+        raise CommandError(f"--out {path}: a symbolic link to {os.readlink(path)}, which does not exist: make that "
+                           "folder, or pass another --out")
     probe, missing = path, []
     while not os.path.exists(probe):
         missing.append(probe)
@@ -188,6 +202,10 @@ def run_attack(args) -> int:
     if foreign:
         raise CommandError(f"--out {args.out} holds files advex attack does not write ({', '.join(foreign[:5])}): "
                            "pass an empty or new folder (a re-run into its own output replaces it)")
+    entries = foreign_files(args.out, ())
+    if entries and "attack.json" not in entries:  # attack.md, examples.png: the user's own, not an earlier run's
+        raise CommandError(f"--out {args.out} holds {', '.join(entries)} but no attack.json: not the output of advex "
+                           "attack, whose files it would replace; nothing was changed: pass an empty or new folder")
     if args.cifar is not None and args.data is not None:
         raise CommandError("--cifar and --data each name the test set: choose one")
     checksums = cifar_checksums(args)
@@ -249,8 +267,9 @@ def run_reproduce(args) -> int:
     writable_folder(args.out)
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
-    run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
-                       models=args.models, mlp=args.mlp, cifar=args.cifar, cifar_checksums=cifar_checksums(args))
+    with naming_checksum_file(args):
+        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
+                           models=args.models, mlp=args.mlp, cifar=args.cifar, cifar_checksums=cifar_checksums(args))
     try:
         run.run()
     except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects
@@ -264,7 +283,8 @@ def run_robustness(args) -> int:
     if args.seed < 0:
         raise CommandError(f"--seed must be >= 0, got {args.seed}")
     if args.paper_models is not None and not os.path.isdir(args.paper_models):
-        raise CommandError(f"--paper-models {args.paper_models}: no such folder (pass the --out of an advex reproduce run)")
+        what = "a file, not a folder" if os.path.exists(args.paper_models) else "no such folder"
+        raise CommandError(f"--paper-models {args.paper_models}: {what} (pass the --out of an advex reproduce run)")
     writable_folder(args.out)
     started = time.perf_counter()
     run = Robustness(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet,
@@ -311,8 +331,9 @@ def parser() -> argparse.ArgumentParser:
     attack.add_argument("--cifar", metavar="DIR", help="attack on CIFAR-10's test set: a folder or archive of either "
                         "official format (it cannot be downloaded here)")
     attack.add_argument("--cifar-checksums", metavar="FILE", help="MD5s of a CIFAR-format set that is not the official "
-                        "one, in md5sum's format; every file it lists is checked, .bin files too (an extracted binary "
-                        "folder's are read unchecked without it)")
+                        "one, in md5sum's format; every file it lists is checked, .bin files too, and every file read must "
+                        "have a digest, its own or an official one (an extracted binary folder's are read unchecked "
+                        "without it)")
     attack.add_argument("--units", choices=("pixels", "preprocessed"), default="pixels",
                         help="the unit of eps: pixels in [0, 1] (default), or the preprocessed (GCN + ZCA) inputs of a "
                         "model with a preprocessing layer, as the paper's CIFAR-10 eps (FGSM only, unclipped)")
@@ -335,7 +356,8 @@ def parser() -> argparse.ArgumentParser:
                            "paper's numbers show only for files that match published MD5s: an archive, or the Python "
                            "batches; an extracted binary folder (its .bin files have none) is reported without them")
     reproduce.add_argument("--cifar-checksums", metavar="FILE", help="MD5s (md5sum's format) of a CIFAR-format set that "
-                           "is not the official one; every file it lists is checked, .bin files too; its rows are "
+                           "is not the official one; every file it lists is checked, .bin files too, and every file read "
+                           "must have a digest, its own or an official one; its rows are "
                            "reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)

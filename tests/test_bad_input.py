@@ -624,3 +624,64 @@ def test_an_out_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path, 
     assert cli.main(["attack", "--model", "m.npz", "--out", "/proc/advex-probe/x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("advex attack: error: --out /proc/advex-probe/x: cannot write there") and err.count("\n") == 1
+
+
+# --- round 3 of issue 25 --------------------------------------------------------------------------
+def test_advex_attack_refuses_a_folder_of_its_file_names_that_it_did_not_write(synthetic_idx_dir, tmp_path, capsys):
+    """A user's own attack.md and examples.png in a folder without attack.json were overwritten."""
+    model, out = tmp_path / "m.npz", tmp_path / "mine"
+    models.save(models.SoftmaxRegression(784, 10), model)
+    out.mkdir()
+    (out / "attack.md").write_text("my notes")
+    (out / "examples.png").write_bytes(b"my picture")
+    assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--n", "10", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"advex attack: error: --out {out} holds attack.md, examples.png but no "
+                                       "attack.json: not the output of advex attack, whose files it would replace; "
+                                       "nothing was changed: pass an empty or new folder\n")
+    assert (out / "attack.md").read_text() == "my notes" and (out / "examples.png").read_bytes() == b"my picture"
+
+
+def test_advex_attack_refuses_a_dangling_symlink_as_out_before_any_work(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    """The whole attack ran, then a bare '[Errno 17] File exists' named neither --out nor the link."""
+    model, link = tmp_path / "m.npz", tmp_path / "dl"
+    models.save(models.SoftmaxRegression(784, 10), model)
+    link.symlink_to(tmp_path / "nowhere" / "deeper")
+    monkeypatch.setattr(cli, "evaluate", lambda *args, **kwargs: pytest.fail("the attack ran"))
+    assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--out", str(link)]) == 2
+    assert capsys.readouterr().err == (f"advex attack: error: --out {link}: a symbolic link to {tmp_path}/nowhere/deeper, "
+                                       "which does not exist: make that folder, or pass another --out\n")
+
+
+def test_cifar_checksums_that_name_none_of_the_files_read_are_refused_naming_both(tmp_path, capsys):
+    """A checksum file listing only Python-format names checked none of the .bin files read."""
+    from cifar_files import md5sums_text, write_set
+    from training.cifar import BATCHES
+
+    folder = write_set(tmp_path, "binary")[0]
+    sums = tmp_path / "MD5SUMS"
+    sums.write_text(md5sums_text({name: "a" * 32 for name in BATCHES["python"]["test"]}))
+    models.save(models.SoftmaxRegression(3072, 10), tmp_path / "m.npz")
+    argv = ["attack", "--model", str(tmp_path / "m.npz"), "--cifar", str(folder), "--cifar-checksums", str(sums),
+            "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (f"advex attack: error: --cifar-checksums {sums}: {folder / 'test_batch.bin'}: "
+                                       "the checksums given hold no MD5 for test_batch.bin, and every file read must "
+                                       "have one when checksums are given\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag, given, problem", [
+    ("--paper-models", "a_file", "--paper-models {}: a file, not a folder"),
+    ("--cifar-checksums", "folder", "{}: a folder, not a checksum file"),
+    ("--data", "nowhere", "{}: no such folder (an IDX data set is a folder holding train-images-idx3-ubyte or "),
+], ids=["a file as --paper-models", "a folder as --cifar-checksums", "a missing --data"])
+def test_a_path_of_the_wrong_kind_is_named_as_such(bad_files, synthetic_idx_dir, monkeypatch, capsys, flag, given, problem):
+    """They said 'no such folder', 'no such checksum file', 'neither train-images-idx3-ubyte nor .gz is there'."""
+    monkeypatch.chdir(bad_files)
+    (bad_files / "folder").mkdir()
+    command = ["robustness", "--quick", "--quiet"] if flag != "--cifar-checksums" else [
+        "reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--cifar", "folder"]
+    assert cli.main(command + [flag, given, "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex {command[0]}: error: {problem.format(given)}") and err.count("\n") == 1, err
+    assert not (bad_files / "new").exists()
