@@ -1,5 +1,7 @@
 """Numerical stability at extreme logits, and the error messages users see."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -102,6 +104,17 @@ def test_other_op_errors():
         mg.where(np.array([1, 0]), Tensor([1.0, 2.0]), 0.0)
     with pytest.raises(ValueError, match=r"low \(1.0\) is greater than high \(0.0\)"):
         mg.clip(Tensor([1.0]), 1.0, 0.0)
+
+
+@pytest.mark.parametrize("join", [mg.concatenate, mg.stack], ids=["concatenate", "stack"])
+@pytest.mark.parametrize("axis", [None, 1.0, True, "0"])
+def test_concatenate_and_stack_name_an_axis_that_is_no_integer(join, axis):
+    """None gave "unsupported operand type(s) for %", 1.0 "integer argument expected" (NumPy's axis=None, joining
+    the flattened arrays, is not supported)."""
+    x = Tensor(np.ones((2, 2), np.float32))
+    with pytest.raises(TypeError, match=rf"{join.__name__}: axis must be an int, got {re.escape(repr(axis))}"):
+        join([x, x], axis=axis)
+    assert join([x, x], axis=np.int64(-1)).shape == {"concatenate": (2, 4), "stack": (2, 2, 2)}[join.__name__]
 
 
 def test_operators_and_comparisons():

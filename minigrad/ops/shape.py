@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, as_tensors
+from ..validation import is_integer
 
 
 def reshape(a, *shape) -> Tensor:
@@ -90,6 +91,7 @@ def _is_advanced(index) -> bool:
 def concatenate(tensors, axis=0) -> Tensor:
     """z = the tensors joined along an existing ``axis``. VJPs: the matching slice of g each."""
     tensors = _joinable(tensors, "concatenate")
+    _check_join_axis(axis, "concatenate")
     z = np.concatenate([t.data for t in tensors], axis=axis)
     axis = axis % z.ndim
     bounds = np.cumsum([0] + [t.data.shape[axis] for t in tensors])
@@ -100,6 +102,7 @@ def concatenate(tensors, axis=0) -> Tensor:
 def stack(tensors, axis=0) -> Tensor:
     """z = the tensors joined along a new ``axis``. VJPs: g[..., i, ...] for the i-th tensor."""
     tensors = _joinable(tensors, "stack")
+    _check_join_axis(axis, "stack")
     z = np.stack([t.data for t in tensors], axis=axis)
     axis = axis % z.ndim
     vjps = tuple(_slice_vjp(axis, i) for i in range(len(tensors)))
@@ -121,6 +124,16 @@ def _joinable(items, op: str) -> tuple:
     if like is None:
         return tuple(tensors)
     return tuple(as_tensors(t, like)[0] for t in tensors)
+
+
+def _check_join_axis(axis, op: str) -> None:
+    """Refuse an ``axis`` of ``concatenate`` or ``stack`` that is no integer, naming it.
+
+    NumPy's ``axis=None`` (join the flattened arrays) is not supported, and 1.0 or
+    True is no axis; either failed later with Python's words about ``%`` or indices.
+    """
+    if not is_integer(axis):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
 
 
 def _widest_float(items) -> Tensor | None:
