@@ -16,6 +16,7 @@ import numpy as np
 from .engine import no_grad
 from .tensor import Tensor
 from .transforms import value_and_grad
+from .validation import is_numeric
 
 
 def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.ndarray:
@@ -24,14 +25,14 @@ def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.nda
     The arrays must be float64 already (``gradcheck`` converts them): a step of 1e-6 is
     below float32's resolution near 1, and an integer array cannot take it at all. Any
     memory layout works (a transposed or Fortran-ordered array): each element is nudged
-    in place and put back.
+    in place and put back. A Tensor is nudged through its ``.data``; a list or a number
+    is taken as a new float64 array.
     """
-    x = arrays[index]
-    if x.dtype != np.float64:
-        raise TypeError(f"numerical_gradient: arrays[{index}] is {x.dtype}; pass float64 arrays (gradcheck converts its inputs)")
-    if not x.flags.writeable:
-        raise ValueError(f"numerical_gradient: arrays[{index}] is read-only; each element is nudged in place, "
-                         "so pass a writeable array (a copy)")
+    if not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"numerical_gradient: arrays must be a list of arrays, one per argument of f, "
+                        f"got {type(arrays).__name__}")
+    arrays = list(arrays)
+    x = arrays[index] = _array_to_nudge(arrays[index], index)
     numeric = np.zeros(x.shape)
     for j in np.ndindex(x.shape):  # x itself, by index: x.reshape(-1) of a transposed x is a copy
         saved = x[j]
@@ -44,11 +45,47 @@ def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.nda
     return numeric
 
 
+def _array_to_nudge(x, index: int) -> np.ndarray:
+    """``arrays[index]`` of :func:`numerical_gradient` as the float64 ndarray it nudges, or an error naming it.
+
+    An ndarray is nudged itself and a Tensor through its ``.data``, so either must be
+    float64 and writeable; anything else (a list, a number) becomes a new float64 array.
+    """
+    what = f"numerical_gradient: arrays[{index}]"
+    if isinstance(x, Tensor):
+        x = x.data
+    elif not isinstance(x, np.ndarray):
+        return _float64_array(x, what)
+    if x.dtype != np.float64:
+        raise TypeError(f"{what} is {x.dtype}; pass float64 arrays (gradcheck converts its inputs)")
+    if not x.flags.writeable:
+        raise ValueError(f"{what} is read-only; each element is nudged in place, so pass a writeable array (a copy)")
+    return x
+
+
+def _float64_array(x, what: str) -> np.ndarray:
+    """``x`` (an array, a list, a number, or a Tensor by its ``.data``) as a new float64 array; ``what`` names it.
+
+    Anything that holds no real numbers is refused here: NumPy would read a string as a
+    number, None as NaN, and a Tensor inside ``np.array`` as "a sequence".
+    """
+    data = x.data if isinstance(x, Tensor) else x
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # a ragged list
+        raise ValueError(f"{what} is no array: {error}") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{what} is complex; the engine differentiates real inputs only")
+    if not is_numeric(array, bools=True):
+        raise TypeError(f"{what} must be an array of real numbers, got {x!r:.80}")
+    return np.array(array, dtype=np.float64)
+
+
 def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Assert that the engine's gradients of ``f`` match central finite differences.
 
-    ``f`` takes one Tensor per entry of ``inputs`` (a list of arrays) and returns a
-    Tensor. Every input is converted to float64 and every element is checked:
+    ``f`` takes one Tensor per entry of ``inputs`` (a list of arrays, lists or Tensors,
+    by their values) and returns a Tensor. Every input is converted to float64 and every element is checked:
     ``|analytic - numeric| <= atol + rtol * |numeric|``; a NaN or inf anywhere (the
     value, the gradient, a difference) fails. Returns True, or raises
     ``AssertionError`` naming the input index, the failing element with the largest
@@ -68,10 +105,7 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
         raise TypeError(f"gradcheck: inputs must be a list of arrays, one per argument of f, got {type(inputs).__name__}")
     if not 0 < eps < np.inf:
         raise ValueError(f"gradcheck: eps must be a finite step > 0, got {eps}")
-    for i, x in enumerate(inputs):
-        if np.iscomplexobj(x):
-            raise TypeError(f"gradcheck: input {i} is complex; the engine differentiates real inputs only")
-    arrays = [np.array(x, dtype=np.float64) for x in inputs]
+    arrays = [_float64_array(x, f"gradcheck: input {i}") for i, x in enumerate(inputs)]
     for i, a in enumerate(arrays):
         if not np.all(np.isfinite(a)):
             raise ValueError(f"gradcheck: input {i} contains NaN or inf")

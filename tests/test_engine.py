@@ -277,6 +277,41 @@ def test_numerical_gradient_refuses_a_read_only_array():
         mg.numerical_gradient(lambda t: t.sum(), [x], 0)
 
 
+def test_numerical_gradient_takes_a_list_or_a_float64_tensor_as_its_array():
+    """A list gave AttributeError: 'list' object has no attribute 'dtype'."""
+    square_sum = lambda t: (t * t).sum()  # noqa: E731
+    np.testing.assert_allclose(mg.numerical_gradient(square_sum, [[1.0, 2.0]], 0), [2.0, 4.0], atol=1e-6)
+    np.testing.assert_allclose(mg.numerical_gradient(square_sum, [[1, 2]], 0), [2.0, 4.0], atol=1e-6)
+    x = Tensor(np.array([1.0, 2.0]), dtype=np.float64)
+    np.testing.assert_allclose(mg.numerical_gradient(square_sum, [x], 0), [2.0, 4.0], atol=1e-6)
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])  # nudged through .data and put back
+    with pytest.raises(TypeError, match=r"numerical_gradient: arrays\[0\] is float32; pass float64 arrays"):
+        mg.numerical_gradient(square_sum, [Tensor([1.0, 2.0])], 0)
+    with pytest.raises(TypeError, match=r"numerical_gradient: arrays\[1\] must be an array of real numbers, got 'ab'"):
+        mg.numerical_gradient(lambda a, b: a.sum(), [[1.0], "ab"], 1)
+    with pytest.raises(TypeError, match=r"numerical_gradient: arrays must be a list of arrays.*got ndarray"):
+        mg.numerical_gradient(square_sum, np.ones(2), 0)
+
+
+def test_gradcheck_takes_tensors_by_their_values():
+    """A Tensor gave NumPy's "setting an array element with a sequence"."""
+    assert mg.gradcheck(lambda a, b: a * b, [Tensor([1.0, 2.0]), Tensor(np.array([3.0, 4.0]), dtype=np.float64)])
+    zero_vjp = lambda t: Tensor.from_op(t.data * 3, (t,), (np.zeros_like,), "zero_vjp")  # noqa: E731  (should be 3 g)
+    with pytest.raises(AssertionError, match="gradcheck failed for input 0 .* analytic 0, numeric 3;"):
+        mg.gradcheck(lambda t: zero_vjp(t).sum(), [Tensor([1.0, 2.0])])
+
+
+@pytest.mark.parametrize("value, error, message", [
+    ("1.5", TypeError, "must be an array of real numbers, got '1.5'"),  # read as the number 1.5
+    ([None], TypeError, r"must be an array of real numbers, got \[None\]"),  # read as NaN
+    ([[1.0], [1.0, 2.0]], ValueError, "is no array: .*inhomogeneous"),
+    (np.ones(2) * 1j, TypeError, "is complex; the engine differentiates real inputs only"),
+])
+def test_gradcheck_names_an_input_that_holds_no_real_numbers(value, error, message):
+    with pytest.raises(error, match=rf"gradcheck: input 1 {message}"):
+        mg.gradcheck(lambda a, b: a.sum(), [np.ones(2), value])
+
+
 def test_gradcheck_rejects_non_finite_inputs():
     with pytest.raises(ValueError, match="NaN or inf"):
         mg.gradcheck(lambda t: t.sum(), [np.array([1.0, np.nan])])
