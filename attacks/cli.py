@@ -368,7 +368,8 @@ def parser() -> argparse.ArgumentParser:
     robustness.add_argument("--out", default="advex-robustness", help="output folder; re-running reuses finished stages")
     robustness.add_argument("--seed", type=int, default=0)
     robustness.add_argument("--paper-models", metavar="DIR", help="reuse the maxout networks of an advex reproduce "
-                            "output folder (default: train them at its settings)")
+                            "output folder on the same data, whose stages.json records its models (a folder from before "
+                            "it did: run advex reproduce --out DIR again first) (default: train them at its settings)")
     robustness.add_argument("--quiet", action="store_true", help="no progress bars")
     robustness.set_defaults(run=run_robustness)
     return top

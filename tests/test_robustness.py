@@ -297,3 +297,48 @@ def test_a_run_killed_while_the_paper_models_train_resumes(synthetic_idx_dir, tm
             cli.main(argv)
     assert json.loads((tmp_path / "out" / "stages.json").read_text())["stages"] == {}
     assert json.loads((tmp_path / "out" / "paper-models" / "stages.json").read_text())["stages"] == {}
+
+
+# --- second review of round 3 -------------------------------------------------------------------------
+def test_paper_models_of_a_reproduction_from_before_model_digests_say_how_to_record_them(synthetic_idx_dir, tmp_path,
+                                                                                         monkeypatch, capsys):
+    """A folder from before stages.json recorded its models was refused as if its files were none that
+    advex reproduce saved there; a re-run of its reproduction records them."""
+    monkeypatch.setattr(stages, "strong_attacks", refuse_to_attack)
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
+    saved = json.loads((paper / "stages.json").read_text())
+    del saved["models"]
+    (paper / "stages.json").write_text(json.dumps(saved))
+    assert cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
+                     "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"advex robustness: error: --paper-models {paper}: its stages.json records no SHA-256 of its model files "
+        "(written before advex reproduce recorded them), so they cannot be checked: run advex reproduce --out "
+        f"{paper} again with that run's settings (it records them as its stages load the models), or leave out "
+        "--paper-models to train them here\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_paper_models_are_hashed_once_after_they_are_read(synthetic_idx_dir, tmp_path, monkeypatch):
+    """Each file was hashed twice, the first time before it was read: a file replaced in between was checked
+    as one file and read as another."""
+    from attacks.reproduction import cache
+    from attacks.robustness import run as robustness_run
+
+    paper = small_paper_models(tmp_path / "paper", synthetic_idx_dir)
+    events, real_load, real_hash = [], models.load, cache.file_sha256
+    monkeypatch.setattr(models, "load", lambda path, **kw: events.append(("read", os.path.basename(path))) or
+                        real_load(path, **kw))
+    def hashed(path, *args):
+        events.append(("hash", os.path.basename(path)))
+        return real_hash(path, *args)
+
+    monkeypatch.setattr(cache, "file_sha256", hashed)
+    monkeypatch.setattr(robustness_run, "file_sha256", hashed, raising=False)  # where it was imported by name
+    monkeypatch.setattr(stages, "strong_attacks", lambda r: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):
+        cli.main(["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--paper-models", str(paper),
+                  "--out", str(tmp_path / "out")])
+    model_events = [event for event in events if event[1] in ("maxout.npz", "maxout_adversarial.npz")]
+    assert model_events == [("read", "maxout.npz"), ("read", "maxout_adversarial.npz"),
+                            ("hash", "maxout.npz"), ("hash", "maxout_adversarial.npz")]

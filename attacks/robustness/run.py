@@ -13,7 +13,7 @@ import training
 from .. import figures
 from ..checks import check_model_fits
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, file_sha256, idx_files, input_digests, read_stages, refuse_foreign
+from ..reproduction.cache import RunFolder, idx_files, input_digests, read_stages, refuse_foreign
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -89,8 +89,7 @@ class Robustness:
         self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
         self.image_shape()  # the conv nets need square images: refused before any work
         data_files = input_digests(idx_files(data))
-        if paper_models is not None:
-            self._check_paper_folder(paper_models, data_files, model_files)
+        recorded = {} if paper_models is None else self._paper_record(paper_models, data_files)
         n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
@@ -98,9 +97,12 @@ class Robustness:
         self.labels = labels = np.concatenate([self.y, y_test])  # every label a model of the run must have a class for
         self._given = {name: self._read_paper_model(path, paper_models, labels)
                        for name, path in zip(PAPER_MODELS, model_files)}
+        model_digests = input_digests(model_files)  # once read (cache.py says why)
+        if paper_models is not None:
+            self._check_paper_digests(paper_models, recorded, model_files, model_digests)
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
-                  "inputs": {**data_files, **input_digests(model_files)}}  # once read (cache.py says why)
+                  "inputs": {**data_files, **model_digests}}
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
         self._paper = None
         given = self._given.get("maxout")
@@ -133,24 +135,36 @@ class Robustness:
                                        models=("maxout", "maxout_adversarial"))
         return self._paper.model(name)
 
-    def _check_paper_folder(self, flag: str, data_files: dict, model_files: list) -> None:
-        """A ValueError naming ``--paper-models flag`` unless its stages.json records this run's data
-        (:meth:`_check_paper_data`) and the SHA-256 of each model file in ``model_files`` as it is now.
-
-        A model file the reproduction did not save (copied in from another run, or
-        replaced since) was never trained on the data its record names.
-        """
+    def _paper_record(self, flag: str, data_files: dict):
+        """The model digests the stages.json of ``--paper-models flag`` records (None: a folder from before
+        they were recorded), or a ValueError naming the flag unless it records this run's data
+        (:meth:`_check_paper_data`)."""
         path = os.path.join(self.paper_models, "stages.json")
         if not os.path.exists(path):
             raise ValueError(f"--paper-models {flag}: no {path}, the record of the data its models were trained on; "
                              f"{PAPER_ADVICE}")
         saved = read_stages(path, "advex reproduce", advice=f"it is the record of --paper-models {flag}: {PAPER_ADVICE}")
         self._check_paper_data(flag, data_files, saved["config"])
-        recorded = saved.get("models", {})
+        return saved.get("models")
+
+    def _check_paper_digests(self, flag: str, recorded, model_files: list, digests: dict) -> None:
+        """A ValueError naming ``--paper-models flag`` unless ``recorded``, the model digests of its
+        stages.json, holds ``digests[file]`` (the SHA-256 of each file as read) for each model.
+
+        A model file the reproduction did not save (copied in from another run, or
+        replaced since) was never trained on the data its record names. A folder written
+        before digests were recorded (``recorded`` None) cannot be checked, but a re-run of
+        its reproduction records them: its stages load their models first.
+        """
+        if recorded is None:
+            raise ValueError(f"--paper-models {flag}: its stages.json records no SHA-256 of its model files (written "
+                             "before advex reproduce recorded them), so they cannot be checked: run advex reproduce "
+                             f"--out {flag} again with that run's settings (it records them as its stages load the "
+                             "models), or leave out --paper-models to train them here")
         for name, file in zip(PAPER_MODELS, model_files):
             if recorded.get(name) is None:
                 problem = f"its stages.json records no {name} model, so {file} is none that advex reproduce saved there"
-            elif recorded[name] != file_sha256(file):
+            elif recorded[name] != digests[file]:
                 problem = (f"{file} is not the {name} model advex reproduce saved there (its SHA-256 is not the one "
                            "its stages.json records)")
             else:
@@ -164,7 +178,6 @@ class Robustness:
         Models trained on other data would be attacked on data they never saw, their
         numbers printed beside the paper's.
         """
-        advice = PAPER_ADVICE
         ours = "MNIST" if self.is_mnist else _by_name(data_files)
         theirs = "MNIST" if config.get("mnist") is True else _by_name(config.get("inputs"))
         if ours == theirs:
@@ -178,7 +191,7 @@ class Robustness:
             changed = sorted(name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name))
             problem = (f"its models were trained on other contents of {', '.join(changed)} (from {config.get('data')}) "
                        f"than this run's --data {self.data}")
-        raise ValueError(f"--paper-models {flag}: {problem}; {advice}")
+        raise ValueError(f"--paper-models {flag}: {problem}; {PAPER_ADVICE}")
 
     def _read_paper_model(self, path: str, flag: str, labels):
         """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data (``self.X``,
@@ -186,15 +199,14 @@ class Robustness:
 
         The folder is the user's reproduction: the advice is another --paper-models, or none.
         """
-        advice = PAPER_ADVICE
         try:
             model = models.load(path, expected=models.MaxoutNetwork)
         except models.ModelFileError as error:
-            raise models.ModelFileError(f"--paper-models {flag}: {error}; {advice}") from None
+            raise models.ModelFileError(f"--paper-models {flag}: {error}; {PAPER_ADVICE}") from None
         try:
             check_model_fits(model, self.X, labels, f"--paper-models {flag}: {path}")
         except ValueError as error:
-            raise ValueError(f"{error}: {advice}") from None
+            raise ValueError(f"{error}: {PAPER_ADVICE}") from None
         return model
 
     def model(self, name: str, make, fit_kwargs):
