@@ -9,8 +9,7 @@ create them in ``__init__``: nothing to register. Names are dotted paths
 name them. A frozen weight (``requires_grad = False``) is no parameter, so no
 optimizer changes it, but it is still part of the model: ``state_dict`` and model
 files keep every weight, frozen or not (they do not record which were frozen), and
-``load_state_dict`` takes a state without a frozen weight (older checkpoints left them
-out), which keeps the model's own value.
+``load_state_dict`` needs every one.
 
 A layer may also hold *buffers*: fixed arrays that are part of the model but not
 trained (the fitted whitening of :class:`models.ContrastWhitening`). It lists their
@@ -165,35 +164,28 @@ class Module:
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the weights and buffers; names, shapes and dtypes must match exactly
-        (:meth:`check_state_dict`), except that a frozen weight may be missing: it keeps its value.
-        On a ValueError nothing is changed."""
+        (:meth:`check_state_dict`). On a ValueError nothing is changed."""
         self.check_state_dict(state)
         stored = self._stored_orders_by_name()
         for name, array in self._stored_arrays().items():
-            if name in state:
-                value = np.asarray(state[name])
-                array[...] = value if name not in stored else value[..., stored[name]]
+            value = np.asarray(state[name])
+            array[...] = value if name not in stored else value[..., stored[name]]
 
     def check_state_dict(self, state: dict) -> None:
         """The ValueError :meth:`load_state_dict` raises for ``state``, naming the array at fault; changes nothing.
 
-        Every weight and buffer must be there with its shape and dtype, and nothing else,
-        but a frozen weight (``requires_grad = False``) may be missing. States written
-        before frozen weights were kept (commit e4bdc86's checkpoints, its early-stopping
-        best weights) leave them out, and a frozen weight is never trained: the model's
-        own value is the one that run had. A missing trainable weight stays an error.
+        Every weight (frozen or not) and buffer must be there with its shape and dtype, and
+        nothing else. (``training.fit`` fills in the frozen weights that checkpoints of
+        commit e4bdc86 left out before it loads one.)
         """
         own = self._stored_arrays()
-        frozen = {name for name, weight in self.named_weights() if not weight.requires_grad}
-        missing, unexpected = sorted(set(own) - set(state) - frozen), sorted(set(state) - set(own))
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: the state does not fit this model "
                 f"(missing: {missing or 'none'}; unexpected: {unexpected or 'none'})"
             )
         for name, array in own.items():
-            if name not in state:
-                continue
             value = np.asarray(state[name])
             if value.shape != array.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {array.shape}")

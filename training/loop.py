@@ -355,7 +355,10 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
         raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run: its {', '.join(differ)} "
                          f"differ ({ {k: meta['run'].get(k) for k in differ} } there, { {k: run.get(k) for k in differ} } here); "
                          "pass another checkpoint_dir, or resume=False to start over")
-    state, best = _arrays_under("model/", arrays), _arrays_under("best/", arrays)
+    state = _with_frozen_weights(model, _arrays_under("model/", arrays))
+    best = _arrays_under("best/", arrays)  # none if the run had no best epoch yet
+    if best:
+        best = _with_frozen_weights(model, best)
     _check_checkpoint_state(path, model, state, "weights")
     if early_stopping is not None and best:
         _check_checkpoint_state(path, model, best, "early-stopping best weights")
@@ -393,6 +396,20 @@ def _check_checkpoint_state(path, model, state: dict, what: str) -> None:
         hint = f" ({', '.join(absent)} frozen in the run that wrote it? freeze them here too)" if absent else ""
         raise ValueError(f"fit(resume=True): the {what} of the checkpoint {path} do not fit the model{hint}: {error}; "
                          "pass another checkpoint_dir, or resume=False to start over") from None
+
+
+def _with_frozen_weights(model, state: dict) -> dict:
+    """``state`` with each frozen weight of ``model`` it lacks taken from the model itself.
+
+    Checkpoints of commit e4bdc86 left frozen weights out, the model's arrays and early
+    stopping's best weights alike; a frozen weight is never trained, so the model's own
+    value is the one that run had. ``Module.load_state_dict`` itself needs every weight.
+    """
+    absent = [name for name, weight in model.named_weights() if not weight.requires_grad and name not in state]
+    if not absent:
+        return state
+    own = model.state_dict()
+    return {**state, **{name: own[name] for name in absent}}
 
 
 def _check_optimizer_buffers(path, buffers: dict, optimizer) -> None:
