@@ -144,8 +144,8 @@ def test_resume_names_the_checkpoint_whose_optimizer_state_does_not_fit(tmp_path
     resumable(frozen_then)
     with pytest.raises(ValueError, match=rf"fit\(resume=True\): the optimizer state of the checkpoint "
                                          rf"{re.escape(str(tmp_path / 'checkpoint.npz'))} does not fit the optimizer "
-                                         rf"\(a weight frozen or unfrozen since\?\): it holds {held} 'velocity' buffers, the optimizer "
-                                         rf"has {expected} parameters$"):
+                                         rf"\(a weight frozen or unfrozen since\?\): SGD.load_state_dict: buffer 'velocity' holds "
+                                         rf"{held} arrays, the optimizer has {expected} parameters; pass another checkpoint_dir"):
         resumable(not frozen_then, resume=True)
 
 
@@ -158,8 +158,8 @@ def test_resume_names_the_checkpoint_whose_optimizer_buffer_has_another_shape(tm
     arrays["optimizer/velocity/0"] = arrays["optimizer/velocity/0"][:, :-1]  # a hand-edited file
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=rf"fit\(resume=True\): the optimizer state of the checkpoint {re.escape(str(path))} "
-                                         r"does not fit the optimizer .*: its 'velocity' buffer 0 has shape \(20, 47\), "
-                                         r"the optimizer's parameter 0 \(20, 48\)$"):
+                                         r"does not fit the optimizer .*: SGD.load_state_dict: buffer 'velocity' 0 has shape "
+                                         r"\(20, 47\), the optimizer's parameter 0 \(20, 48\); pass another checkpoint_dir"):
         run(epochs=2, checkpoint_dir=tmp_path, resume=True)
 
 
@@ -480,6 +480,47 @@ def test_optimizer_state_round_trip():
     other.load_state_dict(state)
     assert other.lr == 0.1 and other.momentum == 0.5 and other.steps == 1
     np.testing.assert_array_equal(other.buffers["velocity"][0], opt.buffers["velocity"][0])
+
+
+def _stepped_sgd(*shapes, lr=0.1):
+    """An SGD with momentum over parameters of ``shapes``, after one step (so its velocity is not zero)."""
+    params = [mg.Tensor(np.zeros(shape, np.float32), requires_grad=True) for shape in shapes]
+    opt = SGD(params, lr=lr, momentum=0.5)
+    for p in params:
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda state: state["buffers"]["velocity"].pop(), r"buffer 'velocity' holds 1 arrays, the optimizer has 2 parameters"),
+    (lambda state: state["buffers"]["velocity"].__setitem__(1, np.zeros((4, 2), np.float32)),
+     r"buffer 'velocity' 1 has shape \(4, 2\), the optimizer's parameter 1 \(2, 4\)"),
+    (lambda state: state["buffers"].pop("velocity"), r"the state does not fit this optimizer \(missing: \['velocity'\]; unexpected: none\)"),
+    (lambda state: state["buffers"].__setitem__("m", state["buffers"]["velocity"]),
+     r"the state does not fit this optimizer \(missing: none; unexpected: \['m'\]\)"),
+    (lambda state: state["settings"].pop("momentum"), r"the state does not fit this optimizer \(missing: \['momentum'\]; unexpected: none\)"),
+], ids=["a-buffer-short", "a-buffer-of-another-shape", "a-buffer-missing", "a-buffer-of-another-optimizer", "a-setting-missing"])
+def test_an_optimizer_state_that_does_not_fit_is_refused_and_changes_nothing(edit, message):
+    state = _stepped_sgd(3, (2, 4), lr=0.1).state_dict()
+    edit(state)
+    opt = _stepped_sgd(3, (2, 4), lr=0.2)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=rf"^SGD.load_state_dict: {message}$"):
+        opt.check_state_dict(state)
+    with pytest.raises(ValueError, match=rf"^SGD.load_state_dict: {message}$"):
+        opt.load_state_dict(state)
+    assert opt.lr == 0.2 and opt.steps == before["steps"]  # the settings and step count were not taken either
+    assert all(np.array_equal(b, saved) for b, saved in zip(opt.buffers["velocity"], before["buffers"]["velocity"]))
+
+
+def test_optimizer_state_leaves_out_work_areas():
+    opt = SGD([mg.Tensor(np.zeros(3, np.float32), requires_grad=True)], lr=0.1, momentum=0.5, nesterov=True)
+    opt.params[0].grad = np.ones(3, np.float32)
+    opt.step()  # Nesterov's step makes SGD's scratch buffer
+    assert "scratch" in opt.buffers and set(opt.state_dict()["buffers"]) == {"velocity"}
+    assert set(Adam(opt.params).state_dict()["buffers"]) == {"m", "s"}
+    opt.load_state_dict(opt.state_dict())
 
 
 def test_schedules():

@@ -362,16 +362,13 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
     _check_checkpoint_state(path, model, state, "weights")
     if early_stopping is not None and best:
         _check_checkpoint_state(path, model, best, "early-stopping best weights")
+    opt_state = {**meta["optimizer"], "buffers": _optimizer_buffers(arrays)}
+    _check_optimizer_state(path, optimizer, opt_state)
     model.load_state_dict(state)
-    buffers = {}
-    for key, value in arrays.items():
-        if key.startswith("optimizer/"):
-            _, name, index = key.split("/")
-            buffers.setdefault(name, {})[int(index)] = value
-    _check_optimizer_buffers(path, buffers, optimizer)
     orders = _buffer_orders(model, optimizer)
-    in_memory = {n: [b[i] if orders[i] is None else b[i][..., orders[i]] for i in sorted(b)] for n, b in buffers.items()}
-    optimizer.load_state_dict({**meta["optimizer"], "buffers": in_memory})
+    opt_state["buffers"] = {name: [b if order is None else b[..., order] for b, order in zip(saved, orders)]
+                            for name, saved in opt_state["buffers"].items()}
+    optimizer.load_state_dict(opt_state)
     rng.bit_generator.state = meta["rng"]
     for name, value in meta["history"].items():
         setattr(history, name, value)
@@ -412,19 +409,23 @@ def _with_frozen_weights(model, state: dict) -> dict:
     return {**state, **{name: own[name] for name in absent}}
 
 
-def _check_optimizer_buffers(path, buffers: dict, optimizer) -> None:
-    """A ValueError naming the checkpoint ``path`` unless each of its optimizer ``buffers`` ({name: {index:
-    array}}) holds one array per parameter of ``optimizer``, of that parameter's shape: checked before they are
-    put back in the order the layers store them, which needs both."""
-    params = optimizer.params
-    for name, saved in buffers.items():
-        if sorted(saved) != list(range(len(params))):
-            problem = f"it holds {len(saved)} {name!r} buffers, the optimizer has {len(params)} parameters"
-        else:
-            wrong = [i for i, p in enumerate(params) if saved[i].shape != p.data.shape]
-            if not wrong:
-                continue
-            i = wrong[0]
-            problem = f"its {name!r} buffer {i} has shape {saved[i].shape}, the optimizer's parameter {i} {params[i].data.shape}"
+def _optimizer_buffers(arrays: dict) -> dict:
+    """The checkpoint's optimizer buffers, ``{name: [array per parameter]}``, in the layout files keep."""
+    numbered = {}
+    for key, value in arrays.items():
+        if key.startswith("optimizer/"):
+            _, name, index = key.split("/")
+            numbered.setdefault(name, {})[int(index)] = value
+    return {name: [saved[i] for i in sorted(saved)] for name, saved in numbered.items()}
+
+
+def _check_optimizer_state(path, optimizer, state: dict) -> None:
+    """A ValueError naming the checkpoint ``path`` unless ``optimizer`` can load ``state``: checked
+    before the buffers are put back in the order the layers store them, which needs one of each
+    parameter's shape."""
+    try:
+        optimizer.check_state_dict(state)
+    except ValueError as error:
         raise ValueError(f"fit(resume=True): the optimizer state of the checkpoint {path} does not fit the optimizer "
-                         f"(a weight frozen or unfrozen since?): {problem}")
+                         f"(a weight frozen or unfrozen since?): {error}; "
+                         "pass another checkpoint_dir, or resume=False to start over") from None

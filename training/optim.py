@@ -22,6 +22,8 @@ class Optimizer:
     """Base class: the parameter list, ``zero_grad()``, and state for checkpoints."""
 
     settings: tuple = ("lr",)
+    #: Buffers that are work areas, not state: ``state_dict`` leaves them out.
+    work_buffers: tuple = ("scratch",)
     #: The valid range of each numeric setting: (low, high, whether low itself is allowed);
     #: high is never allowed. Checked at construction and whenever a schedule sets one.
     ranges: dict = {"lr": (0.0, np.inf, False)}
@@ -75,22 +77,47 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """``{"settings": {...}, "steps": n, "buffers": {name: [arrays]}}`` (arrays copied)."""
+        """``{"settings": {...}, "steps": n, "buffers": {name: [arrays]}}`` (arrays copied; no work areas)."""
         return {
             "settings": {name: getattr(self, name) for name in self.settings},
             "steps": self.steps,
-            "buffers": {name: [b.copy() for b in arrays] for name, arrays in self.buffers.items()},
+            "buffers": {name: [b.copy() for b in arrays] for name, arrays in self.buffers.items()
+                        if name not in self.work_buffers},
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Take the settings, step count and buffers of ``state``, which must fit this optimizer
+        (:meth:`check_state_dict`). On a ValueError nothing is changed."""
+        self.check_state_dict(state)
         for name, value in state["settings"].items():
             setattr(self, name, value)
         self.steps = int(state["steps"])
         for name, arrays in state["buffers"].items():
-            if len(arrays) != len(self.params) or any(a.shape != p.data.shape for a, p in zip(arrays, self.params)):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} does not match the parameters")
             for mine, saved in zip(self.buffers[name], arrays):
                 mine[...] = saved
+
+    def check_state_dict(self, state: dict) -> None:
+        """The ValueError :meth:`load_state_dict` raises for ``state``, naming what does not fit; changes nothing.
+
+        Every setting and buffer :meth:`state_dict` gives must be there, and nothing else;
+        each buffer must hold one array per parameter, of that parameter's shape (a
+        weight frozen or unfrozen since the state was saved changes both).
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        own = {*self.settings, *(b for b in self.buffers if b not in self.work_buffers)}
+        given = {*state["settings"], *state["buffers"]}
+        missing, unexpected = sorted(own - given), sorted(given - own)
+        if missing or unexpected:
+            raise ValueError(f"{name}: the state does not fit this optimizer "
+                             f"(missing: {missing or 'none'}; unexpected: {unexpected or 'none'})")
+        for buffer, arrays in state["buffers"].items():
+            if len(arrays) != len(self.params):
+                raise ValueError(f"{name}: buffer {buffer!r} holds {len(arrays)} arrays, "
+                                 f"the optimizer has {len(self.params)} parameters")
+            for i, (array, p) in enumerate(zip(arrays, self.params)):
+                if np.shape(array) != p.data.shape:
+                    raise ValueError(f"{name}: buffer {buffer!r} {i} has shape {np.shape(array)}, "
+                                     f"the optimizer's parameter {i} {p.data.shape}")
 
 
 class SGD(Optimizer):
@@ -178,11 +205,6 @@ class SGD(Optimizer):
         else:
             step = v
         w += step
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["buffers"].pop("scratch", None)  # a work area, not state
-        return state
 
 
 class _VelocityUpdate:
@@ -286,11 +308,6 @@ class Adam(Optimizer):
         np.divide(m, work, out=work)
         work *= -self.lr / bias1
         w += work
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        del state["buffers"]["scratch"]
-        return state
 
 
 class Schedule:
