@@ -437,3 +437,29 @@ def test_a_stages_json_nested_too_deeply_is_refused_naming_it(softmax_run, tmp_p
     assert cli.main(argv) == 2
     assert capsys.readouterr().err.startswith(f"advex reproduce: error: {out / 'stages.json'}: not valid JSON (nested "
                                               "too deeply): not a stages.json written by advex reproduce")
+
+
+# --- second review of round 3 -------------------------------------------------------------------------
+def test_a_run_that_died_before_computing_anything_can_be_rerun_with_other_settings(synthetic_idx_dir, tmp_path,
+                                                                                    monkeypatch, capsys):
+    """stages.json, written as the run took its folder, pinned its settings: a re-run with a corrected flag was
+    refused as 'a run with other settings', though nothing had been computed under them."""
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "toy", killed)  # the first stage: the run dies before any stage ends
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
+    with pytest.raises(Killed):
+        cli.main(argv + ["--seed", "1"])
+    with pytest.raises(Killed):  # the corrected flag: the record is this run's now
+        cli.main(argv + ["--seed", "2"])
+    assert json.loads((out / "stages.json").read_text())["config"]["seed"] == 2
+
+    RunFolder(tmp_path / "computed", {"seed": 1}).record("toy", 1, 0.5)  # a stage computed: never replaced
+    with pytest.raises(ValueError, match=r"other settings \(seed: 1 there, 2 here\)"):
+        RunFolder(tmp_path / "computed", {"seed": 2})
+    RunFolder(tmp_path / "training", {"seed": 1})
+    (tmp_path / "training" / "checkpoints").mkdir()  # a model in training: its checkpoint is of seed 1
+    with pytest.raises(ValueError, match=r"other settings \(seed: 1 there, 2 here\)"):
+        RunFolder(tmp_path / "training", {"seed": 2})

@@ -8,7 +8,8 @@ matches its own (replaced since it was saved), is refused, naming the file, the 
 the model, rather than reported; a folder written before these were recorded is read as it
 is, and a model file's digest is recorded when it is first loaded. A stage runs once: a re-run
 with the same settings reads its result back, and a folder holding a run with other
-settings is refused (its results would be mixed with this run's). A model file is
+settings is refused (its results would be mixed with this run's), unless it computed nothing
+(no stage, model or checkpoint: a run that died first), whose record this run replaces. A model file is
 written only when its training has ended, so the file, not a record, says the model
 is done; a model whose file is missing is trained again (resuming its checkpoint) unless
 the run recorded its digest (its stages were computed from that file: refused), and one
@@ -68,13 +69,21 @@ class RunFolder:
             saved = read_stages(self.stages_path, command)
             if config.get("inputs") == {}:  # a folder from before inputs were recorded, of a run that reads none
                 saved["config"].setdefault("inputs", {})
-            if saved["config"] != config:
+            if saved["config"] == config:
+                self.stages, self.model_digests = saved["stages"], saved.get("models", {})
+            elif self._computed(saved):
                 raise ValueError(other_run(self.out, saved["config"], config))
-            self.stages, self.model_digests = saved["stages"], saved.get("models", {})
+            else:  # a run that died before computing anything: re-run with a corrected flag, it is this run's
+                self._write()
         else:  # the record first: a run killed before its first stage ends can still be resumed
             os.makedirs(self.out, exist_ok=True)
             self._write()
         self.models = {}
+
+    def _computed(self, saved: dict) -> bool:
+        """Whether anything was computed under the settings of ``saved``, the folder's stages.json: a stage,
+        a model, or a checkpoint of one in training. A record of none only says a run took the folder."""
+        return bool(saved["stages"] or saved.get("models") or os.path.exists(os.path.join(self.out, "checkpoints")))
 
     def stage(self, name: str, run):
         """``run()``'s JSON-able result, computed once and then read back from stages.json."""
