@@ -314,11 +314,8 @@ def _batches(kind: str, source: Path, split: str, expected: dict, *, given: bool
         for name, file in zip(names, _split_files(kind, source, split)):
             if not file.is_file():
                 raise DataNotFoundError(f"{file}: missing (the CIFAR-10 {split} split needs {', '.join(names)})")
-            if given and name not in expected:
-                raise MissingChecksumError(f"{file}: the checksums given hold no MD5 for {name}, and every file read "
-                                           "must have one when checksums are given")
             data = _read_bounded(file, MAX_BATCH_BYTES)
-            yield file, data, _check_md5(data, name, file, expected, required=kind == "python")
+            yield file, data, _check_md5(data, name, file, expected, required=kind == "python" or given)
         return
     data = _read_bounded(source, MAX_ARCHIVE_BYTES)
     archive_official = _check_md5(data, source.name, source, expected, required=True)
@@ -371,14 +368,17 @@ def _read_bounded(file: Path, limit: int) -> bytes:
 def _check_md5(data: bytes, name: str, where, expected: dict, *, required: bool) -> bool:
     """Whether ``data`` (file ``name``, found at ``where``) matched an official MD5.
 
-    Checked against ``expected[name]``; a mismatch is a DataError, and so is a missing
-    digest when ``required``. Matching a digest that is not :data:`CIFAR10_MD5`'s
-    (one given in ``checksums``) passes, but is not official.
+    Checked against ``expected[name]``; a mismatch is a DataError, and a missing digest
+    when ``required`` a :class:`MissingChecksumError`. ``expected`` holds the official
+    digests, so only a file with none (a ``.bin`` batch) can miss one: required when
+    checksums were given. Matching a digest that is not :data:`CIFAR10_MD5`'s (one given
+    in ``checksums``) passes, but is not official.
     """
     digest = expected.get(name)
     if digest is None:
         if required:
-            raise DataError(f"{where}: no MD5 to check it against; pass checksums={{'{name}': md5}}")
+            raise MissingChecksumError(f"{where}: the checksums given hold no MD5 for {name}, and every file read "
+                                       "must have one when checksums are given")
         return False
     actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if actual != digest.lower():
