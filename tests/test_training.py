@@ -163,6 +163,20 @@ def test_resume_names_the_checkpoint_whose_optimizer_buffer_has_another_shape(tm
         run(epochs=2, checkpoint_dir=tmp_path, resume=True)
 
 
+def test_resume_refuses_optimizer_buffers_numbered_with_a_gap(tmp_path):
+    """Buffers renumbered 0, 2 (a hand-edited file) would load beside the wrong parameters where shapes agree."""
+    run(epochs=1, checkpoint_dir=tmp_path)
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    last = max(int(key.rsplit("/", 1)[1]) for key in arrays if key.startswith("optimizer/velocity/"))
+    arrays[f"optimizer/velocity/{last + 1}"] = arrays.pop(f"optimizer/velocity/{last - 1}")
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"the checkpoint {re.escape(str(path))} numbers its optimizer buffer "
+                                         rf"'velocity' \[.*{last + 1}\], not 0 to {last}"):
+        run(epochs=2, checkpoint_dir=tmp_path, resume=True)
+
+
 def test_early_stopping_keeps_the_best_weights():
     X, y = blobs()
     model = models.MLP((20, 32, 4), seed=0)

@@ -362,7 +362,7 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple
     _check_checkpoint_state(path, model, state, "weights")
     if early_stopping is not None and best:
         _check_checkpoint_state(path, model, best, "early-stopping best weights")
-    opt_state = {**meta["optimizer"], "buffers": _optimizer_buffers(arrays)}
+    opt_state = {**meta["optimizer"], "buffers": _optimizer_buffers(path, arrays)}
     _check_optimizer_state(path, optimizer, opt_state)
     model.load_state_dict(state)
     orders = _buffer_orders(model, optimizer)
@@ -409,14 +409,23 @@ def _with_frozen_weights(model, state: dict) -> dict:
     return {**state, **{name: own[name] for name in absent}}
 
 
-def _optimizer_buffers(arrays: dict) -> dict:
-    """The checkpoint's optimizer buffers, ``{name: [array per parameter]}``, in the layout files keep."""
+def _optimizer_buffers(path, arrays: dict) -> dict:
+    """The checkpoint's optimizer buffers, ``{name: [array per parameter]}``, in the layout files keep.
+
+    A buffer's arrays are numbered 0, 1, ... in the order of the optimizer's parameters;
+    numbers with a gap (a hand-edited file) would put arrays beside the wrong parameters.
+    """
     numbered = {}
     for key, value in arrays.items():
         if key.startswith("optimizer/"):
             _, name, index = key.split("/")
             numbered.setdefault(name, {})[int(index)] = value
-    return {name: [saved[i] for i in sorted(saved)] for name, saved in numbered.items()}
+    for name, saved in numbered.items():
+        if sorted(saved) != list(range(len(saved))):
+            raise ValueError(f"fit(resume=True): the checkpoint {path} numbers its optimizer buffer {name!r} "
+                             f"{sorted(saved)}, not 0 to {len(saved) - 1}: pass another checkpoint_dir, "
+                             "or resume=False to start over")
+    return {name: [saved[i] for i in range(len(saved))] for name, saved in numbered.items()}
 
 
 def _check_optimizer_state(path, optimizer, state: dict) -> None:
