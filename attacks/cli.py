@@ -34,7 +34,7 @@ import numpy as np
 import minigrad as mg
 import models
 import training
-from models.io import atomic_write_text, foreign_files
+from models.io import atomic_write_text, refuse_foreign
 
 from . import figures, toy
 from .checks import check_model_fits
@@ -198,14 +198,7 @@ def run_attack(args) -> int:
     if args.step_size is not None:
         check_finite("--step-size", args.step_size)
     writable_folder(args.out)
-    foreign = foreign_files(args.out, ATTACK_OUTPUTS)
-    if foreign:
-        raise CommandError(f"--out {args.out} holds files advex attack does not write ({', '.join(foreign[:5])}): "
-                           "pass an empty or new folder (a re-run into its own output replaces it)")
-    entries = foreign_files(args.out, ())
-    if entries and "attack.json" not in entries:  # attack.md, examples.png: the user's own, not an earlier run's
-        raise CommandError(f"--out {args.out} holds {', '.join(entries)} but no attack.json: not the output of advex "
-                           "attack, whose files it would replace; nothing was changed: pass an empty or new folder")
+    refuse_foreign(args.out, ATTACK_OUTPUTS, "attack.json", "advex attack")  # its own output it replaces
     if args.cifar is not None and args.data is not None:
         raise CommandError("--cifar and --data each name the test set: choose one")
     checksums = cifar_checksums(args)

@@ -16,8 +16,8 @@ naming the file and what is wrong in it. :func:`save` runs the same rebuild
 :func:`atomic_write` (with ``atomic_write_text`` and ``atomic_savez``) is how every
 package writes files: to a temporary file beside the target, then renamed, so an
 interrupted write never leaves a half-written file, and the next write cleans up the
-temporary files of killed writers. ``read_npz``, ``json_default`` and
-``foreign_files`` are small helpers the checkpoints and the ``advex`` commands share.
+temporary files of killed writers. ``read_npz``, ``json_default``, ``foreign_files`` and
+``refuse_foreign`` are small helpers the checkpoints and the ``advex`` commands share.
 """
 
 from __future__ import annotations
@@ -148,6 +148,30 @@ def foreign_files(folder, allowed) -> list:
     if not os.path.isdir(folder):
         return []
     return sorted(e for e in os.listdir(folder) if e not in allowed and not e.startswith(".tmp-"))
+
+
+def refuse_foreign(folder, written, record: str, command: str) -> None:
+    """A ValueError unless ``folder`` (missing: nothing to refuse) holds only what ``command`` writes there,
+    ``written`` (:func:`foreign_files`), and, if it holds anything, its record ``record``.
+
+    Anything else is someone else's, which ``command`` would mix its own files with; its
+    file names without its record are someone else's too (a user's ``attack.md`` beside no
+    ``attack.json``), which it would overwrite, or cannot check.
+    """
+    foreign = foreign_files(folder, written)
+    if foreign:
+        raise ValueError(f"{folder} holds files that {command} did not write ({_listed(foreign)}); nothing was "
+                         "changed: pass an empty or new --out")
+    entries = foreign_files(folder, ())
+    if entries and record not in entries:
+        raise ValueError(f"{folder} holds {_listed(entries)} but no {record}: not the output of {command}, or one "
+                         "without its record; nothing was changed: pass an empty or new --out")
+
+
+def _listed(names: list, shown: int = 5) -> str:
+    """The first ``shown`` of ``names``, comma-separated, and how many more there are."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _umask() -> int:

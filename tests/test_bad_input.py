@@ -58,7 +58,7 @@ def test_reproduce_refuses_a_folder_of_someone_elses_files(synthetic_idx_dir, tm
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"{out} holds results.md but no stages.json: not a run folder" in err
+    assert err.count("\n") == 1 and f"{out} holds results.md but no stages.json: not the output of advex reproduce" in err
     assert (out / "results.md").read_text() == "their results" and sorted(p.name for p in out.iterdir()) == ["results.md"]
 
 
@@ -495,7 +495,7 @@ def test_advex_attack_refuses_an_out_folder_of_other_files_and_replaces_its_own(
     assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 0
     assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 0  # its own output: replaced
     assert cli.main(argv + ["--out", str(tmp_path)]) == 2  # holds m.npz
-    assert "holds files advex attack does not write (m.npz, out)" in capsys.readouterr().err
+    assert "holds files that advex attack did not write (m.npz, out)" in capsys.readouterr().err
 
 
 def test_advex_on_images_that_are_not_square_writes_tables_without_the_digits_figure(tmp_path):
@@ -635,9 +635,9 @@ def test_advex_attack_refuses_a_folder_of_its_file_names_that_it_did_not_write(s
     (out / "attack.md").write_text("my notes")
     (out / "examples.png").write_bytes(b"my picture")
     assert cli.main(["attack", "--model", str(model), "--data", str(synthetic_idx_dir), "--n", "10", "--out", str(out)]) == 2
-    assert capsys.readouterr().err == (f"advex attack: error: --out {out} holds attack.md, examples.png but no "
-                                       "attack.json: not the output of advex attack, whose files it would replace; "
-                                       "nothing was changed: pass an empty or new folder\n")
+    assert capsys.readouterr().err == (f"advex attack: error: {out} holds attack.md, examples.png but no "
+                                       "attack.json: not the output of advex attack, or one without its record; "
+                                       "nothing was changed: pass an empty or new --out\n")
     assert (out / "attack.md").read_text() == "my notes" and (out / "examples.png").read_bytes() == b"my picture"
 
 

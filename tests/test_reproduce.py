@@ -385,8 +385,8 @@ def test_a_run_folder_without_its_stages_json_is_refused_saying_so(softmax_run, 
     (out / "stages.json").unlink()
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == (f"advex reproduce: error: {out} holds checkpoints, figures, models but no "
-                                       "stages.json: not a run folder, or one without its record, whose models and "
-                                       "results cannot be checked; nothing was changed: pass an empty or new --out\n")
+                                       "stages.json: not the output of advex reproduce, or one without its record; "
+                                       "nothing was changed: pass an empty or new --out\n")
 
 
 # --- round 3 of issue 25 ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ import time
 
 import models
 import training
-from models.io import atomic_write_text, foreign_files
+from models.io import atomic_write_text, refuse_foreign
 
 from ..checks import check_model_fits
 
@@ -62,7 +62,7 @@ class RunFolder:
 
     def __init__(self, out, config: dict, *, command: str = "advex reproduce", written=WRITTEN):
         self.out, self.config = os.fspath(out), config
-        refuse_foreign(self.out, command, written)
+        check_out_folder(self.out, command, written)
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages, self.model_digests = {}, {}
         if os.path.exists(self.stages_path):
@@ -168,27 +168,18 @@ class RunFolder:
         return {name[len("train "):]: stage["result"] for name, stage in self.stages.items() if name.startswith("train ")}
 
 
-def refuse_foreign(out, command: str = "advex reproduce", written=WRITTEN) -> None:
-    """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes.
+def check_out_folder(out, command: str = "advex reproduce", written=WRITTEN) -> None:
+    """A ValueError unless ``out`` is missing, empty, or a run folder holding only what a run writes
+    and its stages.json (:func:`models.io.refuse_foreign`).
 
     The runs call it first, before loading any data: a wrong --out costs nothing.
     """
-    out, written = os.fspath(out), tuple(written)
+    out = os.fspath(out)
     if not out:
         raise ValueError("--out is empty (''): pass a folder for the run (. for the current folder)")
-    if not os.path.exists(out):
-        return
-    if not os.path.isdir(out):
+    if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
-    foreign = foreign_files(out, written)
-    entries = foreign_files(out, ())
-    if foreign:
-        raise ValueError(f"{out} holds files that {command} did not write ({', '.join(foreign)}); "
-                         "nothing was changed: pass an empty or new --out")
-    if entries and "stages.json" not in entries:
-        raise ValueError(f"{out} holds {', '.join(entries)} but no stages.json: not a run folder, or one without its "
-                         "record, whose models and results cannot be checked; nothing was changed: pass an empty or new "
-                         "--out")
+    refuse_foreign(out, tuple(written), "stages.json", command)
 
 
 def read_stages(path, command: str = "advex reproduce",

@@ -15,7 +15,7 @@ from .. import figures
 from ..adversarial_training import AdversarialObjective
 from ..metrics import evaluate
 from . import report, stages
-from .cache import RunFolder, idx_files, input_digests, refuse_foreign
+from .cache import RunFolder, check_out_folder, idx_files, input_digests
 from .claims import ALL_MODELS, CLAIMS, EPS
 
 
@@ -88,7 +88,7 @@ class Reproduction:
         unknown = sorted(set(self.selected) - set(ALL_MODELS))
         if unknown:
             raise ValueError(f"unknown models {unknown}: choose from {list(ALL_MODELS)}")
-        refuse_foreign(self.out)  # before any data is loaded (or downloaded)
+        check_out_folder(self.out)  # before any data is loaded (or downloaded)
         if cifar is not None and not os.path.exists(cifar):
             raise training.DataNotFoundError(f"CIFAR-10 not found in {cifar}: no such file or folder")
         self.is_mnist, (self.X, self.y), (self.X_test, self.y_test) = load_data(data)

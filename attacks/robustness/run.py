@@ -13,7 +13,7 @@ import training
 from .. import figures
 from ..checks import check_model_fits
 from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, idx_files, input_digests, read_stages, refuse_foreign
+from ..reproduction.cache import RunFolder, check_out_folder, idx_files, input_digests, read_stages
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -78,7 +78,7 @@ class Robustness:
         self.out, self.seed, self.progress, self.quick = os.fspath(out), seed, progress, quick
         self.budget = QUICK_BUDGET if quick else FULL_BUDGET
         self.data = data
-        refuse_foreign(self.out, "advex robustness", WRITTEN)  # before any data is loaded (or downloaded)
+        check_out_folder(self.out, "advex robustness", WRITTEN)  # before any data is loaded (or downloaded)
         self.paper_models = None if paper_models is None else os.path.abspath(paper_models)
         model_files = [] if paper_models is None else [os.path.join(self.paper_models, "models", f"{name}.npz")
                                                         for name in PAPER_MODELS]
