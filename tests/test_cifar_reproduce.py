@@ -164,3 +164,20 @@ def test_help_says_which_cifar_files_are_checked_and_which_carry_the_papers_numb
         assert "an extracted binary folder (its .bin files have none) is reported without them" in text
     else:
         assert "an extracted binary folder's are read unchecked without it" in text
+
+
+def test_a_cifar_model_file_is_checked_against_the_labels_of_both_splits(synthetic_idx_dir, tmp_path):
+    """Only the test labels were checked: a 9-class model fit a set whose label 9 is in the training split only."""
+    from cifar_files import binary_bytes
+
+    folder = write_set(tmp_path, "binary", n=10)[0]
+    for name, labels in (("data_batch_1.bin", np.full(10, 9)), ("test_batch.bin", np.arange(10) % 9)):
+        images = np.frombuffer((folder / name).read_bytes(), np.uint8).reshape(10, -1)[:, 1:]
+        (folder / name).write_bytes(binary_bytes(images, labels))
+    out = tmp_path / "results"
+    run = Reproduction(out, budget=QUICK, data=synthetic_idx_dir, models=("softmax",), cifar=folder, progress=False)
+    narrow = out / "models" / "cifar_maxout.npz"
+    models.save(models.ConvMaxoutNetwork("tiny", n_classes=9, preprocessing=None, seed=0), narrow)
+    with pytest.raises(models.ModelFileError, match=f"^{narrow} is a ConvMaxoutNetwork .* 9 classes; the data have "
+                                                    "3072 features and labels up to 9$"):
+        run.model("cifar_maxout")

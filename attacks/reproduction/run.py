@@ -99,7 +99,7 @@ class Reproduction:
         self.X_test, self.y_test = self.X_test[: budget.n_test], self.y_test[: budget.n_test]
         self.train = (self.X[:n_train], self.y[:n_train])
         self.val = (self.X[-n_val:], self.y[-n_val:])
-        self.cifar, self.cifar_official, cifar_files = None, False, ()
+        self.cifar, self.cifar_labels, self.cifar_official, cifar_files = None, None, False, ()
         if cifar is not None:
             X, y, train_official, train_files = training.read_cifar10("train", cifar, checksums=cifar_checksums)
             n_val = max(1, len(X) // 5)  # the last 10,000 of 50,000 validate, as in pylearn2's cifar10.yaml
@@ -107,6 +107,7 @@ class Reproduction:
             cifar_files = train_files + test_files
             self.cifar = {"train": (X[:-n_val], y[:-n_val]), "val": (X[-n_val:], y[-n_val:]),
                           "test": (X_test[: budget.n_test], y_test[: budget.n_test])}
+            self.cifar_labels = np.concatenate([y, y_test])  # every label the CIFAR-10 model must have a class for
             self.cifar_official = train_official and test_official  # the paper's numbers only beside its own data
         config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data),
@@ -150,7 +151,7 @@ class Reproduction:
     def model(self, name: str):
         """The trained model ``name``: from the run folder, or trained now by its recipe."""
         cls, make = self._recipes()[name]
-        data = (self.cifar["train"][0], self.cifar["test"][1]) if name == "cifar_maxout" else (self.X, self.labels)
+        data = (self.cifar["train"][0], self.cifar_labels) if name == "cifar_maxout" else (self.X, self.labels)
         return self.folder.model(name, cls, lambda: self._fit(name, *make()), data)
 
     def _recipes(self) -> dict:
