@@ -183,7 +183,7 @@ def read_only(values):
     return view
 
 
-def run_attack(attack, model, x, y, eps, clip, name: str, function: str, radius=None) -> np.ndarray:
+def checked_attack(attack, model, x, y, eps, clip, name: str, function: str, radius=None) -> np.ndarray:
     """``attack(model, x, y, eps, clip=clip)``, the attack named ``name``, checked to be an answer to the
     batch x (:func:`check_adversarial`, within ``radius``: eps checked, if the caller has it), or an error
     naming ``function`` and ``name``.

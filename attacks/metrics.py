@@ -12,7 +12,7 @@ import minigrad as mg
 from minigrad.validation import is_integer
 from models.classifiers import check_batch_size
 
-from .checks import attack_name, check_inputs, eps_list, examples_of, labels_for, real_number, run_attack
+from .checks import attack_name, check_inputs, checked_attack, eps_list, examples_of, labels_for, real_number
 from .gradients import attack_direction
 from .methods import fgsm
 
@@ -44,7 +44,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
     of x in L-infinity (to float32 rounding) and inside ``clip``
     (:func:`attacks.checks.check_adversarial`), else a ValueError names it; it gets x and
     y read-only, and one that writes into them is a ValueError naming it too
-    (:func:`attacks.checks.run_attack`). Works in batches of ``batch_size``, so memory
+    (:func:`attacks.checks.checked_attack`). Works in batches of ``batch_size``, so memory
     stays bounded.
     """
     batch_size = check_batch_size(batch_size, "evaluate")
@@ -58,7 +58,7 @@ def evaluate(model, x, y, attack=fgsm, eps=DEFAULT_EPS, *, clip=(0.0, 1.0), batc
         if zero_grad:
             zeros += int(np.count_nonzero(attack_direction(model, xb, yb, exact=False) == 0))
         for t, e in zip(totals, eps_values):
-            x_adv = xb if e == 0 else run_attack(attack, model, xb, yb, e, clip, name, "evaluate")
+            x_adv = xb if e == 0 else checked_attack(attack, model, xb, yb, e, clip, name, "evaluate")
             predicted, proba = model.predict_with_proba(x_adv)
             wrong = predicted != yb
             each = np.arange(len(yb))
@@ -160,7 +160,7 @@ def transfer_matrix(models, x, y, eps, *, attack=fgsm, clip=(0.0, 1.0), batch_si
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         for i, source in enumerate(models):
-            x_adv = run_attack(attack, source, xb, yb, eps, clip, name, "transfer_matrix")
+            x_adv = checked_attack(attack, source, xb, yb, eps, clip, name, "transfer_matrix")
             predictions = [m.predict(x_adv) for m in models]
             for j in range(k):
                 wrong_i, wrong_j = predictions[i] != yb, predictions[j] != yb

@@ -27,7 +27,7 @@ import numpy as np
 
 from models.classifiers import check_batch_size
 
-from .checks import check_eps, check_inputs, examples_of, labels_for, run_attack
+from .checks import check_eps, check_inputs, checked_attack, examples_of, labels_for
 from .gradients import attack_direction
 
 
@@ -45,7 +45,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
     (:func:`attacks.checks.check_adversarial`), else a ValueError names the attack: an
     example it moved further would be counted as broken at eps. Each attack gets x, y and
     eps read-only: one that wrote into them would hand its moves on to the next attack
-    (:func:`attacks.checks.run_attack`).
+    (:func:`attacks.checks.checked_attack`).
     """
     black_box = dict(black_box or {})
     batch_size = check_batch_size(batch_size, "worst_case")
@@ -67,7 +67,7 @@ def worst_case(model, x, y, eps, *, white_box: dict, black_box: dict | None = No
         eps_b = np.asarray(eps)[start : start + len(xb)] if per_example else eps
         radius_b = radius[start : start + len(xb)] if per_example else radius
         for name, (_, attack) in suite.items():
-            x_adv = run_attack(attack, model, xb, yb, eps_b, clip, name, "worst_case", radius_b)
+            x_adv = checked_attack(attack, model, xb, yb, eps_b, clip, name, "worst_case", radius_b)
             wrong[name][start : start + len(xb)] |= model.predict(x_adv) != yb
     broken = np.logical_or.reduce(list(wrong.values()))
     attacks = {}
