@@ -301,6 +301,12 @@ def run_demo(args) -> int:
     return 0
 
 
+#: What --cifar-checksums does, for every command that takes it.
+CIFAR_CHECKSUMS_HELP = ("MD5s of a CIFAR-format set that is not the official one, in md5sum's format; every file it lists "
+                        "is checked, .bin files too, and every file read must have a digest, its own or an official one "
+                        "(an extracted binary folder's are read unchecked without it)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="advex", description="Adversarial examples, reproduced from first principles.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -323,10 +329,7 @@ def parser() -> argparse.ArgumentParser:
                         "(default: MNIST from $MINIGRAD_DATA, the cache, or a download)")
     attack.add_argument("--cifar", metavar="DIR", help="attack on CIFAR-10's test set: a folder or archive of either "
                         "official format (it cannot be downloaded here)")
-    attack.add_argument("--cifar-checksums", metavar="FILE", help="MD5s of a CIFAR-format set that is not the official "
-                        "one, in md5sum's format; every file it lists is checked, .bin files too, and every file read must "
-                        "have a digest, its own or an official one (an extracted binary folder's are read unchecked "
-                        "without it)")
+    attack.add_argument("--cifar-checksums", metavar="FILE", help=CIFAR_CHECKSUMS_HELP)
     attack.add_argument("--units", choices=("pixels", "preprocessed"), default="pixels",
                         help="the unit of eps: pixels in [0, 1] (default), or the preprocessed (GCN + ZCA) inputs of a "
                         "model with a preprocessing layer, as the paper's CIFAR-10 eps (FGSM only, unclipped)")
@@ -348,10 +351,8 @@ def parser() -> argparse.ArgumentParser:
                            "from DIR (either official format, folder or archive; it cannot be downloaded here). The "
                            "paper's numbers show only for files that match published MD5s: an archive, or the Python "
                            "batches; an extracted binary folder (its .bin files have none) is reported without them")
-    reproduce.add_argument("--cifar-checksums", metavar="FILE", help="MD5s (md5sum's format) of a CIFAR-format set that "
-                           "is not the official one; every file it lists is checked, .bin files too, and every file read "
-                           "must have a digest, its own or an official one; its rows are "
-                           "reported without the paper's numbers")
+    reproduce.add_argument("--cifar-checksums", metavar="FILE",
+                           help=CIFAR_CHECKSUMS_HELP + "; its rows are reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
     robustness = commands.add_parser("robustness", help="after the paper: stronger attacks, label leaking, fast "
