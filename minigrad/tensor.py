@@ -13,8 +13,9 @@ dtype policy (float32 unless you ask otherwise, so nothing silently runs in floa
   stay as they are and cannot require gradients.
 * A Python scalar or an ndarray operand of an op takes the tensor's dtype, so
   ``x * 0.5`` or ``x + np.ones(3)`` never upcasts a float32 graph. It is converted
-  as ``Tensor(data)`` converts: a value the dtype cannot hold (an integer beyond
-  2^24 in float32, a float beyond its range) is an error, not rounded.
+  as ``Tensor(data)`` converts: a float rounds to the dtype, as ever, but an integer
+  the dtype cannot hold exactly (2^25 + 1 in float32; 2^25 and 2^30 it holds) and a
+  value beyond its range (1e39 in float32) are errors, not rounded.
 * float64 appears only where you create a float64 tensor (``Tensor(a, dtype=np.float64)``,
   as :func:`minigrad.gradcheck` does); two tensors of different float dtypes follow
   NumPy's promotion, and each input's gradient comes back in the input's own dtype.
@@ -421,14 +422,18 @@ def _to_float(array: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
     beside a tensor (:func:`as_tensor` with ``like``).
     """
     if array.dtype.kind != "f":
-        return _exact_float(array, dtype)
+        return _exact_float(array, dtype, what)
     try:
         with np.errstate(over="raise"):  # the cast flags overflow itself: no extra pass over the data
             return array.astype(dtype)
     except FloatingPointError:
-        raise OverflowError(f"{what}: values up to {np.abs(array[np.isfinite(array)]).max():.3g} are beyond "
-                            f"{dtype}'s range ({np.finfo(dtype).max:.2g}); use float64 (dtype=np.float64) "
-                            "to keep them") from None
+        raise _beyond_range(what, np.abs(array[np.isfinite(array)]).max(), dtype) from None
+
+
+def _beyond_range(what: str, largest, dtype) -> OverflowError:
+    """The error for values up to ``largest`` that ``dtype`` would make inf."""
+    return OverflowError(f"{what}: values up to {largest:.3g} are beyond {np.dtype(dtype)}'s range "
+                         f"({np.finfo(dtype).max:.2g}); use float64 (dtype=np.float64) to keep them")
 
 
 def _value(x):
@@ -449,45 +454,68 @@ def constant(array: np.ndarray) -> Tensor:
     return out
 
 
-def as_tensor(x, like: Tensor | None = None) -> Tensor:
+def as_tensor(x, like: Tensor | None = None, op: str | None = None) -> Tensor:
     """``x`` if it is a Tensor; otherwise a constant: in ``like``'s float dtype, or by the dtype policy.
 
     This is how ``x * 0.5`` or ``x + ndarray`` keep a float32 graph in float32, and how
-    an op of your own accepts numbers and arrays as well as Tensors.
+    an op of your own accepts numbers and arrays as well as Tensors. A value ``like``'s
+    dtype would change (an integer it would round, a float beyond its range) is an error
+    naming the op ``op``.
     """
     if isinstance(x, Tensor):
         return x
     if like is not None and like.data.dtype.kind == "f":
-        return constant(_operand_array(x, like.data.dtype))
+        return constant(_operand_array(x, like.data.dtype, op))
     return Tensor(x)
 
 
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
-# The largest magnitude up to which float32 holds a number of each type as it is: integers exactly, floats finite
-_FLOAT32_HOLDS = {int: 2**24, np.int64: 2**24, float: float(np.finfo(np.float32).max)}
-_FLOAT32_HOLDS[np.float64] = _FLOAT32_HOLDS[float]
+# For each float dtype: up to which magnitude it holds every integer exactly (2^p for p significand bits), and
+# its largest finite value. Beyond 2^p it still holds some integers (the multiples of its spacing there).
+_HOLDS = {np.dtype(t): (2 ** (np.finfo(t).nmant + 1), float(np.finfo(t).max))
+          for t in (np.float16, np.float32, np.float64)}
 
 
-def _operand_array(x, dtype: np.dtype) -> np.ndarray:
+def _operand_array(x, dtype: np.dtype, op: str | None = None) -> np.ndarray:
     """``x``, a number or an array beside a tensor of the float ``dtype``, as an array of ``dtype``.
 
     Converted as ``Tensor(x)`` converts its data (:func:`_to_float`): a value the cast
     would change without a word is refused, not rounded (``x + np.array([2**25 + 1])``
     gave 2^25, ``x + 1e39`` inf, ``x + None`` NaN, a complex operand lost its imaginary
-    part). A number float32 holds as it is (``x * 0.5``, ``x + 1``: most operands)
-    needs no check.
+    part); the error names ``op``. A Python number costs one comparison when ``dtype``
+    holds it (``x * 0.5``, ``x + 1``: most operands): an int up to 2^p, a float in range.
     """
-    bound = _FLOAT32_HOLDS.get(type(x)) if dtype is _FLOAT32 else None
-    if bound is not None and -bound <= x <= bound:
-        return np.asarray(x, dtype)
+    holds = _HOLDS.get(dtype)
+    if holds is not None:
+        number = type(x)
+        if number is int:
+            whole = holds[0]
+            return np.asarray(x, dtype) if -whole <= x <= whole else _large_integer(x, dtype, op)
+        if (number is float or number is np.float64) and -holds[1] <= x <= holds[1]:
+            return np.asarray(x, dtype)
     array = np.asarray(x)
     if array.dtype == dtype:
         return array
     if not is_numeric(array, bools=True):
         got = f"an array of dtype {array.dtype}" if isinstance(x, (np.ndarray, list, tuple)) else f"{x!r:.80}"
-        raise TypeError(f"an operand beside a {dtype} tensor must be a real number or an array of them, got {got}")
-    return _to_float(array, dtype, "an operand beside a tensor")
+        raise TypeError(f"{_operand(op, dtype)} must be a real number or an array of them, got {got}")
+    return _to_float(array, dtype, _operand(op, dtype))
+
+
+def _operand(op: str | None, dtype: np.dtype) -> str:
+    """How an error names an operand beside a tensor of ``dtype`` in the op ``op``."""
+    return f"{op + ': ' if op else ''}an operand beside a {dtype} tensor"
+
+
+def _large_integer(n: int, dtype: np.dtype, op: str | None) -> np.ndarray:
+    """A Python int beyond 2^p as ``dtype`` if it holds it exactly (2^30 in float32), else the error saying why."""
+    if abs(n) > _HOLDS[dtype][1]:
+        raise _beyond_range(_operand(op, dtype), abs(n), dtype)
+    value = dtype.type(n)
+    if float(value) != n:  # Python compares a float and an int exactly (NumPy would round the int first)
+        raise _rounded_integer(_operand(op, dtype), n, value, dtype)
+    return np.asarray(value)
 
 
 def as_float_tensor(x) -> Tensor:
@@ -502,45 +530,71 @@ def as_float_tensor(x) -> Tensor:
     dtype = x.data.dtype
     if dtype is _FLOAT32 or dtype is _FLOAT64 or dtype.kind not in "biu":  # the identity tests are the fast path
         return x
-    return constant(_exact_float(x.data, np.float32))
+    return constant(_exact_float(x.data, np.float32, "an integer tensor"))
 
 
-def as_tensors(a, b) -> tuple[Tensor, Tensor]:
-    """Both operands of a binary op as Tensors; a non-Tensor takes the other's dtype.
+def as_tensors(a, b, op: str | None = None) -> tuple[Tensor, Tensor]:
+    """Both operands of the binary op ``op`` as Tensors; a non-Tensor takes the other's dtype.
 
     An integer or boolean operand becomes the other's float dtype (float32 when neither
     is floating), so integers never wrap around or drag a float32 graph into float64.
+    A value that dtype would change is an error naming ``op``.
     """
     if not isinstance(a, Tensor):
-        a = as_tensor(a, b if isinstance(b, Tensor) else None)
+        a = as_tensor(a, b if isinstance(b, Tensor) else None, op)
     if not isinstance(b, Tensor):
-        b = as_tensor(b, a)
+        b = as_tensor(b, a, op)
     dtype = a.data.dtype
     if dtype is not b.data.dtype or (dtype is not _FLOAT32 and dtype is not _FLOAT64):  # rare: look closer
-        a, b = _floating_pair(a, b)
+        a, b = _floating_pair(a, b, op)
     return a, b
 
 
-def _floating_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def _floating_pair(a: Tensor, b: Tensor, op: str | None) -> tuple[Tensor, Tensor]:
     a_float, b_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
     if a_float and b_float:  # two float dtypes: NumPy's promotion, as the module docstring says
         return a, b
+    what = f"{op + ': ' if op else ''}an integer operand"
     if not a_float:
-        a = constant(_exact_float(a.data, b.data.dtype if b_float else np.float32))
+        a = constant(_exact_float(a.data, b.data.dtype if b_float else np.float32, what))
     if not b_float:
-        b = constant(_exact_float(b.data, a.data.dtype))
+        b = constant(_exact_float(b.data, a.data.dtype, what))
     return a, b
 
 
-def _exact_float(integers: np.ndarray, dtype) -> np.ndarray:
-    """Integers (or booleans) as ``dtype``, refusing those it cannot hold exactly (beyond 2^24 in float32)."""
-    exact = 2 ** (np.finfo(dtype).nmant + 1)
+def _exact_float(integers: np.ndarray, dtype, what: str) -> np.ndarray:
+    """Integers (or booleans) as the float ``dtype``, refusing any it would change; ``what`` names them in the error.
+
+    A float with p significand bits holds every integer up to 2^p (2^24 in float32),
+    and beyond it only the multiples of its spacing there (2^25, not 2^25 + 1). So only
+    an integer type that reaches beyond 2^p, holding values that do, is looked at
+    further: each value must come back unchanged from the float and be finite.
+    """
+    dtype = np.dtype(dtype)
+    whole = 2 ** (np.finfo(dtype).nmant + 1)
     info = np.iinfo(integers.dtype) if integers.dtype.kind in "iu" else None
-    if info is not None and max(-info.min, info.max) > exact and integers.size and \
-            max(-int(integers.min()), int(integers.max())) > exact:  # only types that can exceed it are looked at
-        raise ValueError(f"integer values beyond {exact:,} would lose precision in {np.dtype(dtype)}: "
-                         "convert them yourself first (to float64, say)")
-    return integers.astype(dtype)
+    if info is None or max(-info.min, info.max) <= whole or not integers.size or \
+            max(-int(integers.min()), int(integers.max())) <= whole:
+        return integers.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # what overflows is found below
+        floats = integers.astype(dtype)
+        back = floats.astype(integers.dtype)  # a float of 2^63 or more comes back as garbage, or saturated to 2^63 - 1
+        held = (back == integers) & np.isfinite(floats) & (floats < float(info.max))
+    if held.all():
+        return floats
+    first = np.flatnonzero(~held.reshape(-1))[0]
+    n, value = integers.reshape(-1)[first], floats.reshape(-1)[first]
+    if not np.isfinite(value):
+        raise _beyond_range(what, np.abs(integers.astype(np.float64)).max(), dtype)
+    raise _rounded_integer(what, int(n), value, dtype)
+
+
+def _rounded_integer(what: str, n: int, value, dtype) -> ValueError:
+    """The error for an integer ``n`` that ``dtype`` would round to ``value``."""
+    whole = 2 ** (np.finfo(dtype).nmant + 1)
+    return ValueError(f"{what}: {n} would become {int(value)} (integer values beyond {whole:,} would lose precision "
+                      f"in {np.dtype(dtype)} unless multiples of its spacing there); convert them yourself first "
+                      "(to float64, say)")
 
 
 from . import ops as _ops  # noqa: E402  (the ops import Tensor from this module)

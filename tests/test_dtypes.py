@@ -164,38 +164,42 @@ def test_concatenate_and_stack_give_arrays_and_integer_tensors_the_tensors_dtype
 
 # --- issue 25: an operand beside a tensor is converted as Tensor(data) converts, never rounded or overflowed ---
 
-OPERAND_OPS = {
-    "add": lambda x, other: x + other,
-    "radd": lambda x, other: other + x,
-    "concatenate": lambda x, other: mg.concatenate([x, other]),
-    "conv2d bias": lambda x, other: mg.conv2d(np.zeros((1, 1, 1, 1), F32), x.reshape(1, 1, 1, 1), other),
+OPERAND_OPS = {  # name: (the op applied to a tensor x and an operand, the op its errors name)
+    "add": (lambda x, other: x + other, "add"),
+    "radd": (lambda x, other: other + x, "add"),
+    "concatenate": (lambda x, other: mg.concatenate([x, other]), "concatenate"),
+    "conv2d bias": (lambda x, other: mg.conv2d(np.zeros((1, 1, 1, 1), F32), x.reshape(1, 1, 1, 1), other), "conv2d"),
 }
 
 
 @pytest.mark.parametrize("op", sorted(OPERAND_OPS))
 @pytest.mark.parametrize("other, error, message", [
-    (np.array([2**25 + 1]), ValueError, "integer values beyond 16,777,216 would lose precision in float32"),  # was 2^25
-    ([2**25 + 1], ValueError, "integer values beyond 16,777,216 would lose precision in float32"),
-    (np.array([1e39]), OverflowError, r"an operand beside a tensor: values up to 1e\+39 are beyond float32's range"),
-    (1e39, OverflowError, r"an operand beside a tensor: values up to 1e\+39 are beyond float32's range"),
-    (np.array([1 + 2j]), TypeError, "beside a float32 tensor must be a real number.*got an array of dtype complex128"),
+    (np.array([2**25 + 1]), ValueError,  # was 2^25
+     r"an operand beside a float32 tensor: 33554433 would become 33554432 \(integer values beyond 16,777,216 would "
+     "lose precision in float32"),
+    ([2**25 + 1], ValueError, "an operand beside a float32 tensor: 33554433 would become 33554432"),
+    (np.array([1e39]), OverflowError, r"an operand beside a float32 tensor: values up to 1e\+39 are beyond float32's"),
+    (1e39, OverflowError, r"an operand beside a float32 tensor: values up to 1e\+39 are beyond float32's range"),
+    (np.array([1 + 2j]), TypeError, "an operand beside a float32 tensor must be a real number.*got an array of "
+                                    "dtype complex128"),
     (None, TypeError, "an operand beside a float32 tensor must be a real number.*got None"),  # was NaN
 ], ids=["int64 array", "int list", "float64 array", "float", "complex array", "None"])
 def test_an_operand_the_tensors_dtype_would_change_is_refused(op, other, error, message):
     """These operands were cast with np.asarray(dtype=float32): 2^25 + 1 became 2^25, 1e39 inf (a RuntimeWarning),
-    None NaN, 1 + 2j 1 (a ComplexWarning), where the same values in a Tensor were refused."""
+    None NaN, 1 + 2j 1 (a ComplexWarning), where the same values in a Tensor were refused. The error names the op."""
     if other is None and op == "conv2d bias":
         pytest.skip("conv2d's bias=None means no bias")
     x = Tensor(np.zeros(1, F32), requires_grad=True)
-    with pytest.raises(error, match=message):
-        OPERAND_OPS[op](x, other)
+    apply, name = OPERAND_OPS[op]
+    with pytest.raises(error, match=f"^{name}: {message}"):
+        apply(x, other)
 
 
 @pytest.mark.parametrize("op", sorted(OPERAND_OPS))
 def test_an_operand_the_tensors_dtype_holds_keeps_its_value(op):
     x = Tensor(np.zeros(1, F32), requires_grad=True)
     for other in (np.array([2**24]), [-(2**24)], np.array([-3.4e38]), np.array([np.inf]), np.array([True])):
-        out = OPERAND_OPS[op](x, other)
+        out = OPERAND_OPS[op][0](x, other)
         assert out.dtype == F32
         np.testing.assert_array_equal(out.data.reshape(-1)[-1:], np.asarray(other, F32))
 
@@ -218,3 +222,58 @@ def test_the_constructor_refuses_integers_float32_would_round():
     assert Tensor(np.array([2**25 + 1])).item() == 2**25 + 1
     with pytest.raises(OverflowError, match=r"Tensor: values up to 1e\+39 are beyond float32's range"):
         Tensor([1e39])
+
+
+# --- review 2, item 1: an integer the tensor's dtype holds exactly is taken, however large (as at e4bdc86) ---
+
+@pytest.mark.parametrize("dtype, compute, expected", [
+    (np.float32, lambda x: x / 2**30, 3 / 2**30),
+    (np.float32, lambda x: x * 2**25, 3 * 2**25),
+    (np.float32, lambda x: x * (2**24 + 2), 3 * (2**24 + 2)),
+    (np.float32, lambda x: 2**70 - x, 2**70),  # 2^70 - 3 rounds to 2^70: the operand itself is exact
+    (np.float32, lambda x: x * np.int64(2**40), 3 * 2**40),
+    (np.float32, lambda x: x + np.array([2**25, -(2**31)]), [3 + 2**25, 3 - 2**31]),
+    (np.float32, lambda x: mg.concatenate([x, np.array([2**30])]), [3, 2**30]),
+    (np.float16, lambda x: x * 4096, 3 * 4096),
+    (np.float16, lambda x: x * 3000, 9000),
+    (np.float16, lambda x: x - np.array([-4096, 2048]), [4099, -2045]),
+], ids=["f32 / 2^30", "f32 * 2^25", "f32 * (2^24 + 2)", "2^70 - f32", "f32 * int64 2^40", "f32 + int64 array",
+        "concatenate 2^30", "f16 * 4096", "f16 * 3000", "f16 - int64 array"])
+def test_an_integer_the_tensors_dtype_holds_exactly_is_taken_however_large(dtype, compute, expected):
+    """Since 6eaf764 these said 'integer values beyond 16,777,216 would lose precision' (2,048 in float16): the
+    rule looked at the size of an integer, not whether the float holds it (float32 holds 2^25 and 2^30 exactly)."""
+    out = compute(Tensor(np.full(1, 3, dtype), requires_grad=True))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.data.reshape(-1), np.asarray(expected, dtype).reshape(-1))
+
+
+def test_the_constructor_takes_integers_float32_holds_exactly():
+    assert Tensor([2**25, -(2**30), 2**24 + 2]).data.tolist() == [2**25, -(2**30), 2**24 + 2]
+
+
+@pytest.mark.parametrize("dtype, compute, error, message", [
+    (np.float32, lambda x: x * (2**25 + 1), ValueError, "multiply: an operand beside a float32 tensor: 33554433 "
+                                                         "would become 33554432"),
+    (np.float32, lambda x: x / (2**60 + 1), ValueError, "divide: .* 1152921504606846977 would become "
+                                                        "1152921504606846976"),
+    (np.float32, lambda x: x + np.array([2**63 - 1]), ValueError, "add: .* 9223372036854775807 would become"),
+    (np.float32, lambda x: x - 10**40, OverflowError, r"subtract: .* values up to 1e\+40 are beyond float32's range"),
+    (np.float32, lambda x: x * (1 + 2j), TypeError, r"multiply: .* must be a real number .*got \(1\+2j\)"),
+    (np.float16, lambda x: x * 3001, ValueError, "multiply: an operand beside a float16 tensor: 3001 would become "
+                                                 "3000 \\(integer values beyond 2,048 would lose precision in float16"),
+    (np.float16, lambda x: x * 70000, OverflowError, r"multiply: .* values up to 7e\+04 are beyond float16's range"),
+    (np.float16, lambda x: x + np.array([4097]), ValueError, "add: .* 4097 would become 4096"),
+    (np.float16, lambda x: x + np.array([70000]), OverflowError, "add: .* beyond float16's range"),
+], ids=["f32 * (2^25 + 1)", "f32 / (2^60 + 1)", "f32 + int64 max", "f32 - 10^40", "f32 * complex", "f16 * 3001",
+        "f16 * 70000", "f16 + [4097]", "f16 + [70000]"])
+def test_an_integer_the_tensors_dtype_would_change_is_refused_naming_the_op(dtype, compute, error, message):
+    with pytest.raises(error, match=message):
+        compute(Tensor(np.full(1, 3, dtype), requires_grad=True))
+
+
+def test_an_integer_tensor_beside_a_float_tensor_is_taken_when_the_float_holds_it():
+    """The integer tensor is cast to the float's dtype; it is refused only when that would change a value."""
+    x = Tensor(np.ones(2, F32))
+    assert (x * Tensor(np.array([2**25, 2**40]))).data.tolist() == [2**25, 2**40]  # refused at e4bdc86 (size rule)
+    with pytest.raises(ValueError, match="^multiply: an integer operand: 33554433 would become 33554432"):
+        x * Tensor(np.array([2**25, 2**25 + 1]))

@@ -100,7 +100,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
     Returns (N, F, H_out, W_out). See the module docstring for the math, the im2col
     lowering and the VJPs.
     """
-    x, w = as_tensors(x, w)  # integers become floats here, and a plain array takes the other's dtype
+    x, w = as_tensors(x, w, "conv2d")  # integers become floats here, and a plain array takes the other's dtype
     images, kernels = x.data, w.data
     if kernels.ndim != 4 or 0 in kernels.shape:
         raise ValueError(f"conv2d: w must have shape (F, C, kh, kw), each at least 1, got {kernels.shape}")

@@ -22,26 +22,26 @@ from ..validation import integer_at_least
 
 def add(a, b) -> Tensor:
     """z = a + b. VJPs: dL/da = g, dL/db = g."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "add")
     return Tensor.from_op(a.data + b.data, (a, b), (_identity, _identity), "add")
 
 
 def subtract(a, b) -> Tensor:
     """z = a - b. VJPs: dL/da = g, dL/db = -g."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "subtract")
     return Tensor.from_op(a.data - b.data, (a, b), (_identity, np.negative), "subtract")
 
 
 def multiply(a, b) -> Tensor:
     """z = a * b. VJPs: dL/da = g * b, dL/db = g * a."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "multiply")
     x, y = a.data, b.data
     return Tensor.from_op(x * y, (a, b), (lambda g: g * y, lambda g: g * x), "multiply")
 
 
 def divide(a, b) -> Tensor:
     """z = a / b. VJPs: dL/da = g / b, dL/db = -g * a / b^2 = -g * z / b."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "divide")
     x, y = a.data, b.data
     z = x / y
     return Tensor.from_op(z, (a, b), (lambda g: g / y, lambda g: -g * z / y), "divide")
@@ -61,7 +61,7 @@ def power(a, b) -> Tensor:
     b >= 0 (z = 0^b is 0 for b > 0; the formula gives 0 * log 0 = NaN). Elsewhere
     dL/db needs a > 0: a negative base gives NaN, as log(a) does.
     """
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "power")
     x, y = a.data, b.data
     z = x**y
     return Tensor.from_op(z, (a, b), (lambda g: _power_base_vjp(g, x, y), lambda g: _power_exponent_vjp(g, x, y, z)),
@@ -174,7 +174,7 @@ def abs(a) -> Tensor:  # noqa: A001  (the NumPy name)
 
 def maximum(a, b) -> Tensor:
     """z = max(a, b) elementwise. VJPs: g where a >= b to a, elsewhere to b (ties go to a)."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "maximum")
     x, y = a.data, b.data
     first = x >= y
     return Tensor.from_op(
@@ -184,7 +184,7 @@ def maximum(a, b) -> Tensor:
 
 def minimum(a, b) -> Tensor:
     """z = min(a, b) elementwise. VJPs: g where a <= b to a, elsewhere to b (ties go to a)."""
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "minimum")
     x, y = a.data, b.data
     first = x <= y
     return Tensor.from_op(
@@ -200,7 +200,7 @@ def where(condition, a, b) -> Tensor:
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "where")
     return Tensor.from_op(
         np.where(condition, a.data, b.data),
         (a, b),

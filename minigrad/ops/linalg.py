@@ -27,7 +27,7 @@ def matmul(a, b) -> Tensor:
 
     Raises ``ValueError`` naming both shapes when the inner dimensions differ.
     """
-    a, b = as_tensors(a, b)
+    a, b = as_tensors(a, b, "matmul")
     x, w = a.data, b.data
     if x.ndim == 0 or w.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {w.shape} (use * for scalars)")
@@ -55,7 +55,7 @@ def linear(x, weight, bias=None) -> Tensor:
     product, which saves allocating and writing a second (N, out) array. VJPs:
     dL/dx = G @ W^T, dL/dW = x^T @ G, dL/db = sum of G over the batch.
     """
-    x, weight = as_tensors(x, weight)
+    x, weight = as_tensors(x, weight, "linear")
     a, w = x.data, weight.data
     if a.ndim != 2 or w.ndim != 2 or a.shape[1] != w.shape[0]:
         raise ValueError(f"linear: expected x of shape (N, {w.shape[0] if w.ndim == 2 else 'in'}) and a 2-D weight, got {a.shape} and {w.shape}")
@@ -78,7 +78,7 @@ def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.nda
     The bias is added in place into ``z``, which the op owns, when their dtypes agree.
     A bias of another shape is a ValueError naming the op and ``name``.
     """
-    _, bias = as_tensors(x, bias)
+    _, bias = as_tensors(x, bias, op)
     if bias.shape != (z.shape[1],):
         raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
     if bias.dtype == z.dtype:

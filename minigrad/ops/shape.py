@@ -119,11 +119,11 @@ def _joinable(items, op: str) -> tuple:
     items = list(items)
     if not items:
         raise ValueError(f"{op}: need at least one tensor")
-    tensors = [as_tensor(t, _widest_float(items)) for t in items]
+    tensors = [as_tensor(t, _widest_float(items), op) for t in items]
     like = _widest_float(tensors)
     if like is None:
         return tuple(tensors)
-    return tuple(as_tensors(t, like)[0] for t in tensors)
+    return tuple(as_tensors(t, like, op)[0] for t in tensors)
 
 
 def _check_join_axis(axis, op: str) -> None:
