@@ -123,6 +123,25 @@ def change_one_byte(file):
     file.write_bytes(bytes(data))
 
 
+def edit_stages(out, edit) -> None:
+    """Rewrite ``out``'s stages.json with ``edit(its parsed contents)`` applied, as by hand."""
+    saved = json.loads((out / "stages.json").read_text())
+    edit(saved)
+    (out / "stages.json").write_text(json.dumps(saved))
+
+
+def refused_unchanged(argv, out, capsys) -> str:
+    """advex's error for ``argv``, which must refuse the run folder ``out`` in one line and leave its
+    stages.json as it was."""
+    recorded = (out / "stages.json").read_bytes()
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing was changed" in err
+    assert (out / "stages.json").read_bytes() == recorded
+    return err
+
+
 @pytest.mark.parametrize("changed", ["--data", "--cifar"])
 def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(synthetic_idx_dir, tmp_path, dies_after_first_stage, capsys,
                                                                          changed):
@@ -135,19 +154,14 @@ def test_a_file_the_run_read_changed_after_a_stage_is_refused_naming_it(syntheti
 
     with pytest.raises(Killed):
         cli.main(argv)
-    recorded = (out / "stages.json").read_bytes()
     if changed == "--data":
         change_one_pixel_of_the_training_images(data)
         file, unchanged = data / "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
     else:
         file, unchanged = cifar / "data_batch_1.bin", "data_batch_2.bin"
         change_one_byte(file)
-
-    capsys.readouterr()
-    assert cli.main(argv) == 2  # its stages were computed from the old contents: never mixed with the new
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(file) in err and unchanged not in err and "nothing was changed" in err
-    assert (out / "stages.json").read_bytes() == recorded
+    err = refused_unchanged(argv, out, capsys)  # its stages were computed from the old contents: never mixed with the new
+    assert str(file) in err and unchanged not in err
 
 
 def test_files_beside_the_cifar_archive_read_may_change(synthetic_idx_dir, tmp_path, dies_after_first_stage):
@@ -186,16 +200,8 @@ def test_a_stages_json_edited_out_of_shape_is_refused_naming_it(synthetic_idx_di
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
     with pytest.raises(Killed):
         cli.main(argv)
-    saved = json.loads((out / "stages.json").read_text())
-    edit(saved)  # the settings still this run's: only the stages are out of shape
-    (out / "stages.json").write_text(json.dumps(saved))
-    contents = (out / "stages.json").read_text()
-
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"{out / 'stages.json'}: {problem}" in err and "nothing was changed" in err
-    assert (out / "stages.json").read_text() == contents
+    edit_stages(out, edit)  # the settings still this run's: only the stages are out of shape
+    assert f"{out / 'stages.json'}: {problem}" in refused_unchanged(argv, out, capsys)
 
 
 def test_a_folder_from_before_inputs_were_recorded_resumes_only_when_the_run_reads_no_file(tmp_path):
@@ -296,22 +302,19 @@ def test_a_model_file_replaced_in_the_run_folder_is_refused_naming_it(softmax_ru
     on the file gave 100%."""
     argv, out = copy_of(softmax_run, tmp_path)
     models.save(models.SoftmaxRegression(784, 10, init=1.0, seed=5), out / "models" / "softmax.npz")
-    recorded = (out / "stages.json").read_bytes()
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
+    err = refused_unchanged(argv, out, capsys)
     assert err.startswith(f"advex reproduce: error: {out / 'models' / 'softmax.npz'} is not the model file this run "
-                          "saved there") and err.count("\n") == 1 and "nothing was changed" in err
-    assert (out / "stages.json").read_bytes() == recorded and not (out / "results.md").exists()
+                          "saved there") and not (out / "results.md").exists()
 
 
 def test_a_folder_from_before_model_digests_records_them_when_it_first_loads_its_models(softmax_run, tmp_path, capsys):
     argv, out = copy_of(softmax_run, tmp_path)
-    saved = json.loads((out / "stages.json").read_text())
-    del saved["models"]
-    for stage in saved["stages"].values():
-        del stage["digest"]
-    (out / "stages.json").write_text(json.dumps(saved))
+    def from_before_digests(saved):
+        del saved["models"]
+        for stage in saved["stages"].values():
+            del stage["digest"]
+
+    edit_stages(out, from_before_digests)
     assert cli.main(argv) == 0  # resumed as it was
     recorded = json.loads((out / "stages.json").read_text())["models"]
     assert recorded == {"softmax": input_digests([out / "models" / "softmax.npz"])[str(out / "models" / "softmax.npz")]}
@@ -331,17 +334,10 @@ def test_a_folder_from_before_model_digests_records_them_when_it_first_loads_its
 def test_a_stage_result_edited_by_hand_is_refused_naming_the_file_and_the_stage(softmax_run, tmp_path, capsys, edit):
     """A result of the wrong shape gave KeyError or TypeError; '0.5' and 0.01 were reported as they were."""
     argv, out = copy_of(softmax_run, tmp_path)
-    saved = json.loads((out / "stages.json").read_text())
-    edit(saved["stages"]["fgsm softmax"])
-    (out / "stages.json").write_text(json.dumps(saved))
-    contents = (out / "stages.json").read_text()
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
+    edit_stages(out, lambda saved: edit(saved["stages"]["fgsm softmax"]))
+    err = refused_unchanged(argv, out, capsys)
     assert err.startswith(f"advex reproduce: error: {out / 'stages.json'}: the result of its stage 'fgsm softmax' does "
-                          "not match the digest recorded with it (edited by hand?)") and err.count("\n") == 1
-    assert "nothing was changed" in err and (out / "stages.json").read_text() == contents
-    assert not (out / "results.md").exists()
+                          "not match the digest recorded with it (edited by hand?)") and not (out / "results.md").exists()
 
 
 def test_only_the_idx_files_read_key_the_run(synthetic_idx_dir, tmp_path, dies_after_first_stage):
@@ -394,16 +390,13 @@ def test_a_deleted_model_file_the_run_saved_is_refused_not_trained_again(softmax
     """It was trained again, its new SHA-256 replaced the recorded one, and the old model's stages were kept."""
     argv, out = copy_of(softmax_run, tmp_path)
     (out / "models" / "softmax.npz").unlink()
-    recorded = (out / "stages.json").read_bytes()
     monkeypatch.setattr(training, "fit", refuse_to_train)
-    capsys.readouterr()
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
+    err = refused_unchanged(argv, out, capsys)
     assert err == (f"advex reproduce: error: {out / 'models' / 'softmax.npz'} is missing, but this run saved the model "
                    f"softmax there and the stages in {out / 'stages.json'} were computed from that file; nothing was "
                    "changed: restore the file, or pass another --out to start a new run (training it again would give "
                    "another model)\n")
-    assert (out / "stages.json").read_bytes() == recorded and not (out / "models" / "softmax.npz").exists()
+    assert not (out / "models" / "softmax.npz").exists()
 
 
 def refuse_to_train(*args, **kwargs):
@@ -412,22 +405,28 @@ def refuse_to_train(*args, **kwargs):
 
 def test_a_model_whose_training_never_finished_is_trained_when_its_file_is_missing(synthetic_idx_dir, tmp_path,
                                                                                   monkeypatch):
-    """No digest recorded (killed before its file was saved): trained, resuming its checkpoint."""
+    """No digest recorded (killed after its checkpoint was written, before its file was saved): trained,
+    resuming its checkpoint rather than starting over."""
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
-    real_fit, calls = training.fit, []
+    real_save, steps = training.loop._save, []
 
-    def killed_once(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise Killed
-        return real_fit(*args, **kwargs)
+    def saved_then_killed(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise Killed
 
-    monkeypatch.setattr(training, "fit", killed_once)
+    monkeypatch.setattr(training.loop, "_save", saved_then_killed)  # only a model in training checkpoints
     with pytest.raises(Killed):
         cli.main(argv)
-    assert json.loads((out / "stages.json").read_text())["stages"].keys() == {"toy"}  # the record, written first
+    assert json.loads((out / "stages.json").read_text())["models"] == {}
+    assert (out / "checkpoints" / "softmax").is_dir() and not (out / "models" / "softmax.npz").exists()
+
+    monkeypatch.setattr(training.loop, "_save", real_save)
+    real_step = training.loop.train_step
+    monkeypatch.setattr(training.loop, "train_step", lambda *args: steps.append(1) or real_step(*args))
     assert cli.main(argv) == 0 and (out / "models" / "softmax.npz").exists()
+    assert steps == []  # its one epoch was in the checkpoint: resumed, not trained from scratch
+    assert json.loads((out / "results.json").read_text())["training"]["softmax"]["epochs"] == 1
 
 
 def test_a_stages_json_nested_too_deeply_is_refused_naming_it(softmax_run, tmp_path, capsys):
