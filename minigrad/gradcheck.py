@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import no_grad
-from .tensor import Tensor
+from .tensor import Tensor, values_of
 from .transforms import value_and_grad
 from .validation import is_numeric
 
@@ -22,17 +22,22 @@ from .validation import is_numeric
 def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.ndarray:
     """Central-difference estimate of d f / d arrays[index], element by element (float64).
 
-    The arrays must be float64 already (``gradcheck`` converts them): a step of 1e-6 is
-    below float32's resolution near 1, and an integer array cannot take it at all. Any
-    memory layout works (a transposed or Fortran-ordered array): each element is nudged
-    in place and put back. A Tensor is nudged through its ``.data``; a list or a number
-    is taken as a new float64 array.
+    The arrays must be float64 ndarrays already (``gradcheck`` converts its inputs): a
+    step of 1e-6 is below float32's resolution near 1, and an integer array cannot take
+    it at all. Any memory layout works (a transposed or Fortran-ordered array): each
+    element is nudged in place and put back.
     """
     if not isinstance(arrays, (list, tuple)):
         raise TypeError(f"numerical_gradient: arrays must be a list of arrays, one per argument of f, "
                         f"got {type(arrays).__name__}")
-    arrays = list(arrays)
-    x = arrays[index] = _array_to_nudge(arrays[index], index)
+    x = arrays[index]
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"numerical_gradient: arrays[{index}] is {got}; pass float64 arrays (gradcheck converts "
+                        "its inputs)")
+    if not x.flags.writeable:
+        raise ValueError(f"numerical_gradient: arrays[{index}] is read-only; each element is nudged in place, "
+                         "so pass a writeable array (a copy)")
     numeric = np.zeros(x.shape)
     for j in np.ndindex(x.shape):  # x itself, by index: x.reshape(-1) of a transposed x is a copy
         saved = x[j]
@@ -45,33 +50,14 @@ def numerical_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.nda
     return numeric
 
 
-def _array_to_nudge(x, index: int) -> np.ndarray:
-    """``arrays[index]`` of :func:`numerical_gradient` as the float64 ndarray it nudges, or an error naming it.
-
-    An ndarray is nudged itself and a Tensor through its ``.data``, so either must be
-    float64 and writeable; anything else (a list, a number) becomes a new float64 array.
-    """
-    what = f"numerical_gradient: arrays[{index}]"
-    if isinstance(x, Tensor):
-        x = x.data
-    elif not isinstance(x, np.ndarray):
-        return _float64_array(x, what)
-    if x.dtype != np.float64:
-        raise TypeError(f"{what} is {x.dtype}; pass float64 arrays (gradcheck converts its inputs)")
-    if not x.flags.writeable:
-        raise ValueError(f"{what} is read-only; each element is nudged in place, so pass a writeable array (a copy)")
-    return x
-
-
 def _float64_array(x, what: str) -> np.ndarray:
     """``x`` (an array, a list, a number, or a Tensor by its ``.data``) as a new float64 array; ``what`` names it.
 
     Anything that holds no real numbers is refused here: NumPy would read a string as a
     number, None as NaN, and a Tensor inside ``np.array`` as "a sequence".
     """
-    data = x.data if isinstance(x, Tensor) else x
     try:
-        array = np.asarray(data)
+        array = np.asarray(values_of(x))
     except ValueError as error:  # a ragged list
         raise ValueError(f"{what} is no array: {error}") from None
     if array.dtype.kind == "c":
