@@ -23,7 +23,7 @@ def array_of(x, dtype=None) -> np.ndarray:
 
     NumPy makes a Tensor a 0-d array of dtype object, which every later check would misname.
     """
-    return np.asarray(x.data if isinstance(x, mg.Tensor) else x, dtype=dtype)
+    return np.asarray(mg.values_of(x), dtype=dtype)
 
 
 def check_inputs(model, x, clip, function: str | None = None) -> np.ndarray:

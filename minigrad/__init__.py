@@ -15,7 +15,7 @@ from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck, numerical_gradient
 from .memory import keep_freed_memory
 from .ops import *  # noqa: F401,F403  (every op, as a function of Tensors)
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_tensor, values_of
 from .transforms import grad, value_and_grad
 
 __version__ = "0.1.0"

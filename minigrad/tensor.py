@@ -226,7 +226,7 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            seed = np.array(values_of(grad), dtype=self.data.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
         if consumers is not None:
@@ -300,22 +300,22 @@ class Tensor:
 
     # Comparisons return plain boolean arrays: they have no gradient.
     def __lt__(self, other):
-        return self.data < _value(other)
+        return self.data < values_of(other)
 
     def __le__(self, other):
-        return self.data <= _value(other)
+        return self.data <= values_of(other)
 
     def __gt__(self, other):
-        return self.data > _value(other)
+        return self.data > values_of(other)
 
     def __ge__(self, other):
-        return self.data >= _value(other)
+        return self.data >= values_of(other)
 
     def __eq__(self, other):
-        return self.data == _value(other)
+        return self.data == values_of(other)
 
     def __ne__(self, other):
-        return self.data != _value(other)
+        return self.data != values_of(other)
 
     __hash__ = object.__hash__  # identity, so tensors can be dict keys despite __eq__
 
@@ -436,7 +436,17 @@ def _beyond_range(what: str, largest, dtype) -> OverflowError:
                          f"({np.finfo(dtype).max:.2g}); use float64 (dtype=np.float64) to keep them")
 
 
-def _value(x):
+def values_of(x):
+    """``x``'s values: a Tensor's ``.data`` (shared, not copied), anything else as it is.
+
+    The one way from a Tensor to its array, for code that works on arrays outside any
+    graph (a check, a fit, a comparison): NumPy would take a Tensor for a Python object
+    (``np.asarray(t)`` is a 0-d array of dtype object).
+
+    >>> import numpy as np, minigrad as mg
+    >>> mg.values_of(mg.Tensor([1.0, 2.0])), mg.values_of([3])
+    (array([1., 2.], dtype=float32), [3])
+    """
     return x.data if isinstance(x, Tensor) else x
 
 

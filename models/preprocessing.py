@@ -45,11 +45,6 @@ from .module import Module
 MIN_NORM = 1e-8  # pylearn2's min_divisor: an image this flat is divided by 1
 
 
-def _values(x):
-    """The array of ``x`` if it is a Tensor (fit and pixel_change work on arrays, outside any graph), else ``x``."""
-    return x.data if isinstance(x, mg.Tensor) else x
-
-
 class ContrastWhitening(Module):
     """GCN, then ZCA whitening, fitted on training rows with :meth:`fit`; rows in, rows out.
 
@@ -142,7 +137,7 @@ class ContrastWhitening(Module):
     def _training_rows(self, X) -> np.ndarray:
         """``X`` as an array of real numbers of shape (N >= 2, n_features), or a ValueError saying what it is."""
         try:
-            X = np.asarray(_values(X))
+            X = np.asarray(mg.values_of(X))
         except ValueError:  # a ragged list of rows
             raise ValueError("ContrastWhitening.fit: X must be an array of rows of equal length, got a ragged list") \
                 from None
@@ -176,7 +171,7 @@ class ContrastWhitening(Module):
         shape (N, n_features), finite.
         """
         self.check_fitted("ContrastWhitening.pixel_change")
-        x, dz = np.asarray(_values(x), dtype=np.float32), np.asarray(_values(dz), dtype=np.float64)
+        x, dz = np.asarray(mg.values_of(x), dtype=np.float32), np.asarray(mg.values_of(dz), dtype=np.float64)
         self.check_rows(x.shape, "ContrastWhitening.pixel_change")
         if dz.shape != x.shape:
             raise ValueError(f"ContrastWhitening.pixel_change: dz must have the shape of x, {x.shape}, got {dz.shape}")

@@ -567,3 +567,12 @@ def test_matmul_sums_a_broadcast_operands_gradient_over_the_stack():
     gx, gw = mg.grad(lambda a, b: (a @ b).sum(), argnums=(0, 1))(x, w)
     np.testing.assert_allclose(gx, (np.ones((2, 5)) @ np.swapaxes(w, -1, -2)).sum(axis=0))
     np.testing.assert_allclose(gw, np.broadcast_to(x.T @ np.ones((2, 5)), (4, 3, 5)))
+
+
+def test_values_of_is_the_one_way_from_a_tensor_to_its_values():
+    """Four modules wrote `x.data if isinstance(x, Tensor) else x` (review 2, item 8): one public helper now."""
+    t = Tensor([1.0, 2.0])
+    assert mg.values_of(t) is t.data  # shared, not copied
+    plain = [3, 4]
+    assert mg.values_of(plain) is plain and mg.values_of(None) is None
+    np.testing.assert_array_equal(t == Tensor([1.0, 0.0]), [True, False])  # a comparison reads it too

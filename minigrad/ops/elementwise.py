@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..tensor import Tensor, as_float_tensor, as_tensors
+from ..tensor import Tensor, as_float_tensor, as_tensors, values_of
 from ..validation import integer_at_least
 
 
@@ -197,7 +197,7 @@ def where(condition, a, b) -> Tensor:
 
     ``condition`` is a boolean array (or a boolean Tensor); it gets no gradient.
     """
-    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    condition = np.asarray(values_of(condition))
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
     a, b = as_tensors(a, b, "where")

@@ -32,7 +32,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from scipy import special
 
 from ..engine import is_grad_enabled
-from ..tensor import Tensor, as_float_tensor, as_tensor
+from ..tensor import Tensor, as_float_tensor, as_tensor, values_of
 from ..validation import integer_at_least
 from .reduce import _logsumexp_keepdims
 
@@ -247,7 +247,7 @@ def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean") -
 
 def _binary_cross_entropy(z: np.ndarray, targets, op: str):
     """Targets (checked in [0, 1]) as z's dtype, and the per-element losses softplus(z) - t z (checked finite)."""
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    t = np.asarray(values_of(targets))
     if t.shape != z.shape:
         raise ValueError(f"{op}: targets have shape {t.shape}, logits {z.shape}")
     if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # NaN fails both
@@ -272,7 +272,7 @@ def check_labels(labels, n: int, n_classes: int | None, what: str = "labels") ->
     ``n_classes=None`` checks only that the labels are non-negative. One-hot labels of
     shape (n, k) are refused with a hint.
     """
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    labels = np.asarray(values_of(labels))
     if labels.ndim == 2 and labels.shape[0] == n and labels.shape[1] > 1:
         raise TypeError(f"{what} must be integer class indices, not one-hot rows (shape {labels.shape}): pass {what}.argmax(axis=1)")
     if labels.dtype.kind not in "iu" or labels.shape != (n,):
