@@ -286,17 +286,30 @@ def test_a_damaged_stages_json_of_the_paper_models_names_the_flag(synthetic_idx_
 
 def test_a_run_killed_while_the_paper_models_train_resumes(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
     """It was refused: 'holds paper-models but no stages.json ... pass an empty or new --out'."""
-    def killed_while_training(model, *args, checkpoint_dir, **kwargs):
-        os.makedirs(checkpoint_dir, exist_ok=True)  # its first checkpoint is written, then the run dies
+    out = tmp_path / "out"
+    real_save, real_restore, saved, restored = training.loop._save, training.loop._restore, [], []
+
+    def saved_then_killed(path, *args, **kwargs):  # its first checkpoint is written, then the run dies
+        real_save(path, *args, **kwargs)
+        saved.append(path)
         raise Killed
 
-    monkeypatch.setattr(training, "fit", killed_while_training)
-    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(tmp_path / "out")]
-    for attempt in range(2):  # the second run resumes: it trains again where the first one died
-        with pytest.raises(Killed):
-            cli.main(argv)
-    assert json.loads((tmp_path / "out" / "stages.json").read_text())["stages"] == {}
-    assert json.loads((tmp_path / "out" / "paper-models" / "stages.json").read_text())["stages"] == {}
+    def restored_then_killed(path, *args, **kwargs):
+        real_restore(path, *args, **kwargs)
+        restored.append(path)
+        raise Killed
+
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+    monkeypatch.setattr(training.loop, "_save", saved_then_killed)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    monkeypatch.setattr(training.loop, "_save", real_save)
+    monkeypatch.setattr(training.loop, "_restore", restored_then_killed)
+    with pytest.raises(Killed):  # the second run resumes the paper model from the checkpoint the first one wrote
+        cli.main(argv)
+    assert restored == saved and os.path.dirname(saved[0]).startswith(os.path.join(out, "paper-models", "checkpoints"))
+    assert json.loads((out / "stages.json").read_text())["stages"] == {}
+    assert json.loads((out / "paper-models" / "stages.json").read_text())["stages"] == {}
 
 
 # --- second review of round 3 -------------------------------------------------------------------------
