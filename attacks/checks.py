@@ -206,20 +206,22 @@ def check_adversarial(x_adv, x, eps, clip, attack: str, function: str) -> np.nda
     """``x_adv``, what the attack named ``attack`` returned for the batch ``x``, if it is an answer to it;
     else an error naming ``function`` and ``attack``.
 
-    An answer has x's shape and dtype, and each row is within eps of x's (L-infinity, to
+    An answer is a float array of x's shape, each row within eps of x's (L-infinity, to
     float32 rounding: ``ROUNDING``) and inside ``clip``. A measurement counts whatever the
     model gets wrong on ``x_adv``; one that left the eps-ball or the valid range (or lost a
-    row, which would broadcast) would be counted as an error at eps it is not.
+    row, which would broadcast) would be counted as an error at eps it is not. An answer in
+    another float dtype (float64 from NumPy arithmetic on float32 x) is checked against the
+    bound as given, then returned in x's dtype; integers, bools and complex numbers are no answer.
     ``eps``: a number, or one per example.
     """
     where = f"{function}: the attack {attack!r}"
     if not isinstance(x_adv, np.ndarray):
         raise TypeError(f"{where} returned {type(x_adv).__name__}, not an array of x's shape {x.shape}")
-    if x_adv.shape != x.shape or x_adv.dtype != x.dtype:
+    if x_adv.shape != x.shape or x_adv.dtype.kind != "f":
         raise ValueError(f"{where} returned an array of shape {x_adv.shape} and dtype {x_adv.dtype} for x of shape "
-                         f"{x.shape} and dtype {x.dtype}: an attack returns x's shape and dtype")
+                         f"{x.shape} and dtype {x.dtype}: an attack returns floats of x's shape")
     if not x.size:
-        return x_adv
+        return x_adv.astype(x.dtype, copy=False)
     if not np.isfinite(x_adv).all():
         raise ValueError(f"{where} returned NaN or inf")
     rows = len(x)
@@ -232,6 +234,7 @@ def check_adversarial(x_adv, x, eps, clip, attack: str, function: str) -> np.nda
         moved = delta[row].max()
         raise ValueError(f"{where} moved example {row} by {moved:g} (L-inf), more than its eps {radius[row, 0]:g}: "
                          "an attack must stay within eps of x")
+    x_adv = x_adv.astype(x.dtype, copy=False)
     if clip is not None:
         low, high = (np.asarray(c, dtype=x.dtype) for c in clip)
         if x_adv.min() < low or x_adv.max() > high:
