@@ -462,3 +462,31 @@ def test_a_run_that_died_before_computing_anything_can_be_rerun_with_other_setti
     (tmp_path / "training" / "checkpoints").mkdir()  # a model in training: its checkpoint is of seed 1
     with pytest.raises(ValueError, match=r"other settings \(seed: 1 there, 2 here\)"):
         RunFolder(tmp_path / "training", {"seed": 2})
+
+
+# --- round 4 of issue 25 ------------------------------------------------------------------------------
+def test_a_model_file_the_run_did_not_save_is_refused_naming_it(softmax_run, tmp_path, monkeypatch, capsys):
+    """A model file copied in from another run (trained on other data) was taken over: its digest recorded as
+    the run's own, its rows reported, and --paper-models accepted the folder."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    copied = out / "models" / "softmax_converged.npz"
+    models.save(models.SoftmaxRegression(784, 10, init=1.0, seed=5), copied)  # it fits the data: no other complaint
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    err = refused_unchanged(argv + ["--models", "softmax", "softmax_converged"], out, capsys)
+    assert err == (f"advex reproduce: error: {copied} is not a model file this run saved: {out / 'stages.json'} records "
+                   "no model softmax_converged (copied in from another run?), so its stages would report a model "
+                   "trained on data this run does not know; nothing was changed: remove the file to train the model "
+                   "here, or pass another --out to start a new run\n")
+    assert "softmax_converged" not in json.loads((out / "stages.json").read_text())["models"]
+
+
+def test_a_folder_from_before_model_digests_records_only_a_model_that_fits(softmax_run, tmp_path, capsys):
+    """A file refused as a misfit was recorded all the same (before it was loaded): its digest stayed, the
+    record of a model this run never used."""
+    argv, out = copy_of(softmax_run, tmp_path)
+    edit_stages(out, lambda saved: saved.pop("models"))
+    models.save(models.SoftmaxRegression(784, 3), out / "models" / "softmax_converged.npz")
+    capsys.readouterr()
+    assert cli.main(argv + ["--models", "softmax", "softmax_converged"]) == 2
+    assert "softmax_converged.npz is a SoftmaxRegression for 784 features and 3 classes" in capsys.readouterr().err
+    assert sorted(json.loads((out / "stages.json").read_text())["models"]) == ["softmax"]  # the one it loaded

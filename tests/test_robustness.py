@@ -355,3 +355,31 @@ def test_paper_models_are_hashed_once_after_they_are_read(synthetic_idx_dir, tmp
     model_events = [event for event in events if event[1] in ("maxout.npz", "maxout_adversarial.npz")]
     assert model_events == [("read", "maxout.npz"), ("read", "maxout_adversarial.npz"),
                             ("hash", "maxout.npz"), ("hash", "maxout_adversarial.npz")]
+
+
+# --- round 4 of issue 25 ------------------------------------------------------------------------------
+def test_a_paper_model_file_copied_into_the_runs_own_paper_models_is_refused_naming_it(synthetic_idx_dir, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """A maxout file copied into OUT/paper-models (trained by another run, on other data) was taken as the
+    one the run had trained there, and attacked."""
+    out = tmp_path / "out"
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+
+    def attacks_the_maxout(run):
+        run.paper_model("maxout")
+        raise Killed
+
+    monkeypatch.setattr(stages, "strong_attacks", attacks_the_maxout)
+    monkeypatch.setattr(training, "fit", lambda *args, **kwargs: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):  # dies as its paper models start training: OUT/paper-models holds their record
+        cli.main(argv)
+    copied = out / "paper-models" / "models" / "maxout.npz"
+    shutil.copytree(small_paper_models(tmp_path / "other", synthetic_idx_dir) / "models", copied.parent)
+    recorded = (out / "paper-models" / "stages.json").read_bytes()
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"advex robustness: error: {copied} is not a model file this run saved: "
+                          f"{out / 'paper-models' / 'stages.json'} records no model maxout") and err.count("\n") == 1
+    assert (out / "paper-models" / "stages.json").read_bytes() == recorded

@@ -5,8 +5,10 @@ its duration and the SHA-256 of the result's canonical JSON (:func:`result_diges
 the SHA-256 of each model file of ``OUT/models/NAME.npz``, each trained model. A stage
 result that no longer matches its digest (edited by hand), or a model file that no longer
 matches its own (replaced since it was saved), is refused, naming the file, the stage or
-the model, rather than reported; a folder written before these were recorded is read as it
-is, and a model file's digest is recorded when it is first loaded. A stage runs once: a re-run
+the model, rather than reported; so is a model file the run did not save (no digest recorded
+for it: copied in from another run). A folder written before these were recorded (no
+``"models"`` entry in its stages.json) is read as it is, and a model file's digest is recorded
+when it is first loaded. A stage runs once: a re-run
 with the same settings reads its result back, and a folder holding a run with other
 settings is refused (its results would be mixed with this run's), unless it computed nothing
 (no stage, model or checkpoint: a run that died first), whose record this run replaces. A model file is
@@ -65,12 +67,14 @@ class RunFolder:
         check_out_folder(self.out, command, written)
         self.stages_path = os.path.join(self.out, "stages.json")
         self.stages, self.model_digests = {}, {}
+        self.records_models = True  # False for a folder from before model digests were kept
         if os.path.exists(self.stages_path):
             saved = read_stages(self.stages_path, command)
             if config.get("inputs") == {}:  # a folder from before inputs were recorded, of a run that reads none
                 saved["config"].setdefault("inputs", {})
             if saved["config"] == config:
                 self.stages, self.model_digests = saved["stages"], saved.get("models", {})
+                self.records_models = "models" in saved
             elif self._computed(saved):
                 raise ValueError(other_run(self.out, saved["config"], config))
             else:  # a run that died before computing anything: re-run with a corrected flag, it is this run's
@@ -115,12 +119,12 @@ class RunFolder:
         if name not in self.models:
             path = self.model_path(name)
             if os.path.exists(path):
-                self._check_model_file(name, path)
                 model = models.load(path, expected=cls)
                 try:
                     check_model_fits(model, *data, path)
                 except ValueError as error:
                     raise models.ModelFileError(str(error)) from None
+                self._check_model_file(name, path)
                 self.models[name] = model
             else:
                 self._refuse_retraining(name, path)
@@ -133,9 +137,17 @@ class RunFolder:
         return self.models[name]
 
     def _check_model_file(self, name: str, path: str) -> None:
-        """A ValueError naming ``path`` unless it holds what was recorded for the model ``name``; a
-        model without a record (a folder from before they were kept) is recorded now."""
+        """A ValueError naming ``path`` unless it holds what was recorded for the model ``name``.
+
+        A model without a record was not saved by this run (every model it saves is recorded
+        as it is saved), unless the folder is from before records were kept: then it is recorded now.
+        """
         digest, recorded = file_sha256(path), self.model_digests.get(name)
+        if recorded is None and self.records_models:
+            raise ValueError(f"{path} is not a model file this run saved: {self.stages_path} records no model {name} "
+                             "(copied in from another run?), so its stages would report a model trained on data this "
+                             "run does not know; nothing was changed: remove the file to train the model here, or pass "
+                             "another --out to start a new run")
         if recorded is None:
             self.model_digests[name] = digest
             self._write()
