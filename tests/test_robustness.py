@@ -383,3 +383,39 @@ def test_a_paper_model_file_copied_into_the_runs_own_paper_models_is_refused_nam
     assert err.startswith(f"advex robustness: error: {copied} is not a model file this run saved: "
                           f"{out / 'paper-models' / 'stages.json'} records no model maxout") and err.count("\n") == 1
     assert (out / "paper-models" / "stages.json").read_bytes() == recorded
+
+
+@pytest.mark.parametrize("change", ["deleted", "replaced"])
+def test_paper_models_trained_here_that_changed_after_a_stage_are_refused_naming_them(synthetic_idx_dir, tmp_path,
+                                                                                     monkeypatch, capsys, change):
+    """With OUT/paper-models deleted after the strong-attack stage, a re-run trained new paper models and
+    reported the cached rows of the old ones beside new rows of the new ones: their digests were only in
+    OUT/paper-models/stages.json, deleted with them."""
+    out = tmp_path / "out"
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+
+    def attacks_the_maxout(run):
+        run.folder.stage("strong attacks maxout", lambda: run.paper_model("maxout").n_features)
+        return []
+
+    def killed(run):
+        raise Killed
+
+    monkeypatch.setattr(stages, "strong_attacks", attacks_the_maxout)
+    monkeypatch.setattr(stages, "label_leaking", killed)  # the run dies after its strong-attack stage
+    with pytest.raises(Killed):
+        cli.main(argv)
+    shutil.rmtree(out / "paper-models")
+    if change == "replaced":  # as if trained again, with their own record
+        small_paper_models(out / "paper-models", synthetic_idx_dir)
+    recorded = (out / "stages.json").read_bytes()
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    state = "is missing" if change == "deleted" else "holds other contents (its SHA-256 has changed)"
+    assert capsys.readouterr().err == (
+        f"advex robustness: error: {out / 'paper-models' / 'models' / 'maxout.npz'} {state}, but the stages in "
+        f"{out / 'stages.json'} were computed from the file this run recorded there; nothing was changed: restore the "
+        "file, or pass another --out to start a new run\n")
+    assert (out / "stages.json").read_bytes() == recorded
+    assert (out / "paper-models").exists() == (change == "replaced")  # not trained again

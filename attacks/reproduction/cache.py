@@ -2,7 +2,8 @@
 
 ``OUT/stages.json`` holds the run's settings and each finished stage's JSON result with
 its duration and the SHA-256 of the result's canonical JSON (:func:`result_digest`), and
-the SHA-256 of each model file of ``OUT/models/NAME.npz``, each trained model. A stage
+the SHA-256 of each model file of ``OUT/models/NAME.npz``, each trained model (and of any other
+file in the folder that its stages were computed from: :meth:`RunFolder.check_used_file`). A stage
 result that no longer matches its digest (edited by hand), or a model file that no longer
 matches its own (replaced since it was saved), is refused, naming the file, the stage or
 the model, rather than reported; so is a model file the run did not save (no digest recorded
@@ -155,6 +156,30 @@ class RunFolder:
             raise ValueError(f"{path} is not the model file this run saved there (its SHA-256 has changed since), and "
                              f"the stages in {self.stages_path} were computed from that one; nothing was changed: restore "
                              "the file, or pass another --out to start a new run")
+
+    def check_used_file(self, key: str) -> None:
+        """Record the SHA-256 of the file ``OUT/key`` (a path in the folder) as the run's stages first use it,
+        and refuse it later, naming it, once it is missing or holds other contents.
+
+        For the files a run writes into its folder by other means than :meth:`model`, whose
+        stages are computed from them: robustness's paper models, trained into
+        ``OUT/paper-models`` by a reproduction with its own record, which goes when that
+        folder goes. Recorded beside the models (``key`` has a ``/``; a model's name has none).
+        """
+        path, recorded = os.path.join(self.out, key), self.model_digests.get(key)
+        digest = file_sha256(path) if os.path.isfile(path) else None
+        if recorded is None and digest is not None:
+            self.model_digests[key] = digest
+            self._write()
+        elif recorded is not None and digest != recorded:
+            state = "is missing" if digest is None else "holds other contents (its SHA-256 has changed)"
+            raise ValueError(f"{path} {state}, but the stages in {self.stages_path} were computed from the file this "
+                             "run recorded there; nothing was changed: restore the file, or pass another --out to "
+                             "start a new run")
+
+    def recorded_files(self) -> list:
+        """The keys of the files recorded by :meth:`check_used_file`."""
+        return [key for key in self.model_digests if "/" in key]
 
     def _refuse_retraining(self, name: str, path: str) -> None:
         """A ValueError naming ``path`` when the model ``name`` is missing but this run saved it (its digest is

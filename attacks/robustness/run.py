@@ -56,6 +56,8 @@ INTRO = ("Error rates as fractions of the n test images each setup names: eps 0.
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
 #: The reproduction's models the lab attacks, read from ``--paper-models DIR/models/NAME.npz``.
 PAPER_MODELS = ("maxout", "maxout_adversarial")
+#: Where a run without --paper-models trains each of them, in its folder.
+OWN_PAPER_MODELS = {name: f"paper-models/models/{name}.npz" for name in PAPER_MODELS}
 #: What to do when --paper-models cannot be used.
 PAPER_ADVICE = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
 
@@ -71,7 +73,10 @@ class Robustness:
     (MNIST, or IDX files of the same contents) and the SHA-256 of both model files as
     they are (the files it saved, not others put there), and the models must fit it. The run
     folder keeps their digests with the data's, so a folder whose stages attacked other
-    models is refused.
+    models is refused. Paper models trained here are recorded in the run folder too, as
+    the stages first use them (:meth:`RunFolder.check_used_file`): a re-run whose
+    ``out/paper-models`` lost or changed them is refused before any stage, rather than
+    reporting the cached stages of the old ones beside new stages of new ones.
     """
 
     def __init__(self, out, *, quick: bool = False, data=None, seed: int = 0, progress: bool = True, paper_models=None):
@@ -104,6 +109,8 @@ class Robustness:
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
                   "inputs": {**data_files, **model_digests}}
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
+        for key in self.folder.recorded_files():  # before any stage: cached ones were computed from these files
+            self.folder.check_used_file(key)
         self._paper = None
         given = self._given.get("maxout")
         self.maxout_hidden = tuple(given.config["hidden"]) if given is not None else (QUICK if quick else FULL).maxout_hidden
@@ -133,7 +140,9 @@ class Robustness:
             self._paper = Reproduction(os.path.join(self.out, "paper-models"), budget=QUICK if self.quick else FULL,
                                        data=self.data, seed=self.seed, progress=self.progress,
                                        models=("maxout", "maxout_adversarial"))
-        return self._paper.model(name)
+        model = self._paper.model(name)
+        self.folder.check_used_file(OWN_PAPER_MODELS[name])
+        return model
 
     def _paper_record(self, flag: str, data_files: dict):
         """The model digests the stages.json of ``--paper-models flag`` records (None: a folder from before
