@@ -19,7 +19,7 @@
 ``training.train_step`` with ``training.SGD``, and ``attacks.input_gradient``. Beside it
 and the hand-derived NumPy version (``numpy``, the reference of every ratio) run
 ``training.fit`` on the same network (the loop's own cost), each installed peer (PyTorch eager, JAX with ``jit``, HIPS autograd:
-:mod:`benchmarks.peer_libraries`; never a dependency), and ``matmul``: the step's
+:mod:`benchmarks.adapters.peer_libraries`; never a dependency), and ``matmul``: the step's
 matrix products alone (:func:`benchmarks.workloads.products`), into preallocated
 buffers, the machine's limit for this work. Every run is also reported in GFLOP/s of
 those products, beside the machine's sgemm rate (a 2048x2048 float32 product, best of
@@ -63,7 +63,7 @@ import minigrad
 
 from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
-from .peer_libraries import PEERS, skip_lines
+from .adapters.peer_libraries import PEERS, skip_lines
 from .workloads import (
     BATCH, GRAD_BATCH, LR, MOMENTUM, PIECES, SEED, conv_params, flops, init_params, layer_shapes, products, synthetic_data,
 )

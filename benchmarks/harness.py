@@ -22,7 +22,7 @@ import numpy as np
 
 from models.io import atomic_write_text
 
-from .peer_libraries import PEERS, ROOT, installed
+from .adapters.peer_libraries import PEERS, ROOT, installed
 
 
 def in_own_process(module: str, arguments: list) -> dict:

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         impl, batch, width, seconds = args.worker
         print(json.dumps({"value": seconds_per_example(impl, int(batch), int(width), float(seconds))}))
         return 0
-    from .peer_libraries import probe
+    from .adapters.peer_libraries import probe
 
     implementations = [impl for impl in IMPLEMENTATIONS if impl != "torch" or probe("torch")]
     print(table(sweep(implementations, QUICK if args.quick else FULL)))

@@ -17,7 +17,7 @@ from benchmarks.handwritten_numpy import Maxout, NumpyNet
 def no_peers_installed(monkeypatch):
     """Every peer's module name made unimportable: these tests run as on a machine without
     PyTorch, JAX or autograd, and never start a process that imports one."""
-    from benchmarks.peer_libraries import PEERS
+    from benchmarks.adapters.peer_libraries import PEERS
 
     for name, module in PEERS.items():
         monkeypatch.setattr(module, "MODULE", f"no_such_module_{name}")
@@ -103,7 +103,7 @@ def test_hand_written_maxout_sends_a_tie_to_the_first_piece():
 
 
 def test_adversarial_cost_quick_run_reports_every_ratio(tmp_path, capsys):
-    from benchmarks import adversarial_cost
+    from benchmarks.research import adversarial_cost
 
     out = tmp_path / "cost.json"
     assert adversarial_cost.main(["--quick", "--out", str(out)]) == 0
@@ -118,7 +118,7 @@ def test_adversarial_cost_quick_run_reports_every_ratio(tmp_path, capsys):
 
 
 def test_taking_turns_gives_every_function_every_batch_in_order():
-    from benchmarks.adversarial_cost import taking_turns
+    from benchmarks.research.adversarial_cost import taking_turns
 
     X, y = np.arange(10, dtype=np.float32)[:, None], np.arange(10)
     seen = {"a": [], "b": []}
@@ -228,7 +228,7 @@ def test_absent_peers_are_skipped_with_a_line_each(tmp_path, capsys, monkeypatch
 
 
 def test_cifar_presets_times_a_preset_and_extrapolates(tmp_path, capsys):
-    from benchmarks import cifar_presets
+    from benchmarks.research import cifar_presets
 
     out = tmp_path / "cifar.json"
     assert cifar_presets.main(["--presets", "tiny", "--steps", "1", "--fit-images", "200", "--attack-images", "50",
@@ -239,7 +239,7 @@ def test_cifar_presets_times_a_preset_and_extrapolates(tmp_path, capsys):
 
 
 def test_the_instruction_count_is_read_from_callgrinds_summary():
-    from benchmarks import instructions
+    from benchmarks.research import instructions
 
     assert instructions.collected("==41== Events    : Ir\n==41== Collected : 1234567\n==41==\n") == 1234567
     with pytest.raises(RuntimeError, match="no instruction count"):
@@ -247,7 +247,7 @@ def test_the_instruction_count_is_read_from_callgrinds_summary():
 
 
 def test_the_instruction_count_says_so_without_valgrind(monkeypatch, capsys):
-    from benchmarks import instructions
+    from benchmarks.research import instructions
 
     monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
     assert instructions.main([]) == 0
@@ -281,7 +281,7 @@ def test_targets_are_judged_by_minimum_and_median_together():
 
 
 def test_the_floors_and_the_arithmetic_make_minigrads_ufunc_calls(monkeypatch):
-    from benchmarks import overhead_floor as floor
+    from benchmarks.research import overhead_floor as floor
 
     floor.check_agreement()  # bit for bit, or it raises
     monkeypatch.setattr(floor, "_ONE", np.ones((), np.float64))  # the same values, rounded another way
@@ -291,7 +291,7 @@ def test_the_floors_and_the_arithmetic_make_minigrads_ufunc_calls(monkeypatch):
 
 @pytest.mark.parametrize("kind", ["floor", "saved"])
 def test_a_floor_engine_walks_a_reused_node_after_all_its_consumers(kind):
-    from benchmarks import overhead_floor as floor
+    from benchmarks.research import overhead_floor as floor
 
     node, multiply, tanh, total, walk = floor.FLOORS[kind]
     x_value = np.array([0.5, -2.0, 1.5], np.float32)
@@ -309,7 +309,7 @@ def test_a_floor_engine_walks_a_reused_node_after_all_its_consumers(kind):
 
 
 def test_the_floor_benchmark_reports_every_implementation_and_writes_json(tmp_path, capsys):
-    from benchmarks import overhead_floor as floor
+    from benchmarks.research import overhead_floor as floor
 
     out = tmp_path / "floor.json"
     assert floor.main(["--chains", "25", "--out", str(out)]) == 0

@@ -1,4 +1,4 @@
-"""``benchmarks.compare_rows``: the seed-by-seed comparison of two versions' reproduction rows."""
+"""``benchmarks.research.compare_rows``: the seed-by-seed comparison of two versions' reproduction rows."""
 
 import json
 import shutil
@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from benchmarks import compare_rows
+from benchmarks.research import compare_rows
 
 QUICK = {"n_train": 50000, "maxout_epochs": 20}
 

@@ -123,7 +123,7 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
     if clean and adversarial and clean["seconds_per_epoch"] and adversarial["seconds_per_epoch"]:
         ratio = adversarial["seconds_per_epoch"] / clean["seconds_per_epoch"]
         lines += ["", f"In this run an adversarial-training epoch (validation included) took {ratio:.2f}x a clean one; the two "
-                  "trained at different times on a machine whose speed may change, so `python -m benchmarks.adversarial_cost` "
+                  "trained at different times on a machine whose speed may change, so `python -m benchmarks.research.adversarial_cost` "
                   "gives the controlled ratio."]
     total = sum(seconds.values())
     lines += ["", f"Time per stage (seconds; {total / 60:.1f} minutes summed over stages): "

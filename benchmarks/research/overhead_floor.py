@@ -1,4 +1,4 @@
-"""What the per-op overhead is made of: arithmetic, graph, and minigrad's own work. ``python -m benchmarks.overhead_floor``.
+"""What the per-op overhead is made of: arithmetic, graph, and minigrad's own work. ``python -m benchmarks.research.overhead_floor``.
 
 :mod:`benchmarks.engine` times minigrad's *per-op overhead* on a chain of 100 small
 ops (``y * c`` and ``tanh`` alternating, on 10 float32 numbers, then a sum, forward and
@@ -50,8 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import CHAIN, chain_inputs, interleaved_us_per_op, overhead_chain
-from .harness import ROOT, environment, environment_lines, write_json
+from ..engine import CHAIN, chain_inputs, interleaved_us_per_op, overhead_chain
+from ..harness import ROOT, environment, environment_lines, write_json
 
 _CREATED = itertools.count()
 _ONE = np.ones((), np.float32)  # 1 as a 0-d array, as minigrad's tanh VJP uses (a Python 1 costs a conversion per call)
@@ -288,7 +288,7 @@ def report(measured: dict) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead_floor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.overhead_floor", description=__doc__.splitlines()[0])
     parser.add_argument("--chains", type=int, default=5000, help="chains timed per implementation (default 5000)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead_floor.json")
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import LR, PIECES, momentum_update
+from ..workloads import LR, PIECES, momentum_update
 
 MODULE = "autograd"
 LABEL = "HIPS autograd"

@@ -14,7 +14,7 @@ arithmetic does not depend on the pixels) and extrapolates to the real set's siz
 * FGSM in preprocessed units with its pixel cost (``attacks.fgsm_preprocessed``) on
   ``--attack-images`` images (one batch of 1,000 by default), scaled to the 10,000 test images and both eps.
 
-    python -m benchmarks.cifar_presets [--presets tiny cpu paper] [--steps 3]
+    python -m benchmarks.research.cifar_presets [--presets tiny cpu paper] [--steps 3]
 
 Run it alone on an idle machine; it prints the BLAS in use and a table, and writes
 ``benchmarks/results/cifar_presets.json``.
@@ -33,8 +33,8 @@ import models
 import training
 from attacks.reproduction.claims import CIFAR_EPS, CIFAR_LECTURE_EPS
 
-from .harness import ROOT, environment, environment_lines, write_json
-from .workloads import SEED, synthetic_data
+from ..harness import ROOT, environment, environment_lines, write_json
+from ..workloads import SEED, synthetic_data
 
 TRAIN, VALIDATE, TEST, BATCH = 40_000, 10_000, 10_000, 128
 
@@ -66,7 +66,7 @@ def measure(preset: str, steps: int, fit_images: int, epochs: int, attack_images
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cifar_presets", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.cifar_presets", description=__doc__.split("\n")[0])
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu", "paper"], choices=sorted(models.classifiers.CONV_MAXOUT_PRESETS))
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per preset (after one warm-up)")
     parser.add_argument("--fit-images", type=int, default=10_000, help="images the GCN + ZCA fit is timed on")

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import autograd_peer, jax_peer, torch_peer
 
 PEERS = {"torch": torch_peer, "jax": jax_peer, "autograd": autograd_peer}
-ROOT = Path(__file__).resolve().parent.parent  #: the project's root, where workers run
+ROOT = Path(__file__).resolve().parents[2]  #: the project's root, where workers run
 EXTRAS = {"torch": ".[torch]", "jax": ".[jax]", "autograd": ".[autograd]"}
 
 

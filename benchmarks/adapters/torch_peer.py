@@ -1,13 +1,13 @@
 """The benchmark's workloads in PyTorch (CPU, eager): an optional peer, never a dependency.
 
 Nothing here imports PyTorch until a worker calls it: the benchmark asks
-:func:`benchmarks.peer_libraries.installed` which peers import, and builds a peer's
+:func:`benchmarks.adapters.peer_libraries.installed` which peers import, and builds a peer's
 workloads only in the worker process that times them.
 """
 
 from __future__ import annotations
 
-from .workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
+from ..workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
 
 MODULE = "torch"
 LABEL = "PyTorch (eager)"

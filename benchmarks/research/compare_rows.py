@@ -1,4 +1,4 @@
-"""Did a change move the reproduction's numbers? ``python -m benchmarks.compare_rows``.
+"""Did a change move the reproduction's numbers? ``python -m benchmarks.research.compare_rows``.
 
 A speed-up that changes only how float32 rounds (a reordered sum, a fused BLAS call, a
 new parameter layout) should leave ``advex reproduce``'s rows where they were. At
@@ -8,7 +8,7 @@ the same code under two BLAS kernels moves some rows by several points
 (``docs/measurements.md``). What rounding should not move is a row's *average
 over seeds*. So this compares runs of the code before and after a change, seed by seed:
 
-    MINIGRAD_DATA=../shared/data/mnist python -m benchmarks.compare_rows --against REV
+    MINIGRAD_DATA=../shared/data/mnist python -m benchmarks.research.compare_rows --against REV
 
 makes the runs and compares them: ``REV``'s code (extracted with ``git archive`` under
 ``benchmarks/results/rows/``; the repository is not touched) and the committed HEAD
@@ -44,7 +44,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .peer_libraries import ROOT
+from ..adapters.peer_libraries import ROOT
 
 WORK = ROOT / "benchmarks" / "results" / "rows"  # the extracted code and the runs, in an ignored folder
 
@@ -249,7 +249,7 @@ def make_runs(rev: str, seeds, work: Path | None = None) -> tuple[list, list]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare_rows", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.compare_rows", description=__doc__.splitlines()[0])
     parser.add_argument("--against", metavar="REV", help="make the runs: this commit's code before, the committed HEAD after")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3], help="with --against (default 0 1 2 3)")
     parser.add_argument("--before", nargs="+", metavar="DIR", help="or: advex reproduce --out folders of the code before")

@@ -1,4 +1,4 @@
-"""What does adversarial training cost over ordinary training?  Run ``python -m benchmarks.adversarial_cost``.
+"""What does adversarial training cost over ordinary training?  Run ``python -m benchmarks.research.adversarial_cost``.
 
 It times the pieces of an epoch of the paper's maxout network (``MaxoutNetwork()``,
 784-(240x5)-(240x5)-10 with dropout and max-norm, SGD with momentum, batch 100) on
@@ -51,8 +51,8 @@ import models
 import training
 from attacks.reproduction import EPS, adversarial_error
 
-from .harness import ROOT, environment, environment_lines, write_json
-from .workloads import synthetic_data
+from ..harness import ROOT, environment, environment_lines, write_json
+from ..workloads import synthetic_data
 
 
 FULL = {"train": 10_000, "val": 10_000, "repeats": 5}
@@ -128,7 +128,7 @@ def report(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.adversarial_cost", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.adversarial_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 1 repeat (a smoke run)")
     parser.add_argument("--repeats", type=int, help=f"interleaved repeats (default {FULL['repeats']})")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adversarial_cost.json")

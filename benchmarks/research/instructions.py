@@ -1,4 +1,4 @@
-"""The per-op overhead counted in instructions, not seconds: ``python -m benchmarks.instructions``.
+"""The per-op overhead counted in instructions, not seconds: ``python -m benchmarks.research.instructions``.
 
 On the shared 2-core machines this project is measured on, a timing wanders by 20%
 from one minute to the next, so a change that saves 5% of the engine's bookkeeping
@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tempfile
 
-from .engine import CHAIN, overhead_chain, us_per_op
-from .harness import ROOT
+from ..engine import CHAIN, overhead_chain, us_per_op
+from ..harness import ROOT
 
 IMPLEMENTATIONS = ("engine", "numpy")
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
@@ -50,7 +50,7 @@ def count(impl: str, chains: int) -> int:
     """Instructions of a whole Python process that runs ``chains`` overhead chains of ``impl``."""
     with tempfile.TemporaryDirectory() as scratch:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.join(scratch, 'callgrind.out')}",
-                   sys.executable, "-m", "benchmarks.instructions", "--worker", impl, str(chains)]
+                   sys.executable, "-m", "benchmarks.research.instructions", "--worker", impl, str(chains)]
         # One BLAS thread: idle OpenBLAS workers spin for a stretch of wall-clock time, which
         # callgrind would count (the chain itself never calls BLAS). A fixed hash seed: string
         # hashing is salted per process, and dict and set layouts change the count by ~10%.
@@ -67,7 +67,7 @@ def per_op(impl: str, few: int, many: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.instructions", description=__doc__.splitlines()[0])
     parser.add_argument("--few", type=int, default=10, help="chains in the shorter run (default 10)")
     parser.add_argument("--many", type=int, default=60, help="chains in the longer run (default 60)")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "CHAINS"), help=argparse.SUPPRESS)

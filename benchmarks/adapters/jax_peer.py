@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
+from ..workloads import CONV_LAYERS, LR, MOMENTUM, PIECES
 
 MODULE = "jax"
 LABEL = "JAX (jit)"
