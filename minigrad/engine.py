@@ -202,7 +202,7 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
             node._pending = None
             if target_ids is not None and id(node) in target_ids:
                 results.append((node, g))
-            g.setflags(False)  # write=False (positional: a third of the cost): add hands one g to both inputs
+            g.setflags(False)  # write=False, given by position (the keyword form costs more): add hands one g to both inputs
             index = 0
             for parent, vjp in zip(node._parents, node._vjps):
                 if parent.requires_grad and (needed is None or id(parent) in needed):
