@@ -372,18 +372,29 @@ def _as_gradient_array(g, node, index) -> np.ndarray:
 def _reduce_to_input_shape(g, shape, node, index) -> np.ndarray:
     """The gradient ``g`` for input ``index`` of ``node``, summed back to the input's ``shape``.
 
-    A VJP returns the input's shape, or the op's output shape when the op broadcast the
-    input (then :func:`~minigrad.broadcast.unbroadcast` sums it back). Any other shape
-    is an error in the VJP, even one that would reduce: a (2, 3) gradient for an op from
-    (3,) to (3,) would be summed into twice the gradient.
+    A VJP returns the input's shape, or, when the op broadcast the input, the op's output
+    shape or a shape between the two (the output's with some broadcast axes already
+    summed, ``keepdims=True``); :func:`~minigrad.broadcast.unbroadcast` sums the rest.
+    Any other shape is an error in the VJP, even one that would reduce: a (2, 3) gradient
+    for an op from (3,) to (3,) would be summed into twice the gradient.
     """
     output_shape = node.data.shape
-    if g.shape == output_shape:
+    if _within(g.shape, output_shape):
         try:
             return unbroadcast(g, shape)
         except ValueError:
             pass
     raise ValueError(
         f"op {node._op!r}: the gradient for input {index} has shape {g.shape}; the input has shape "
-        f"{shape} and the output {output_shape}, and a VJP must return one of those"
+        f"{shape} and the output {output_shape}, and a VJP must return the input's shape, the output's, "
+        "or the output's with broadcast axes summed"
     )
+
+
+def _within(shape: tuple, output_shape: tuple) -> bool:
+    """Whether ``shape`` broadcasts to ``output_shape`` without growing it: the output's shape
+    with some axes of size 1 or leading axes left out, as a partly summed gradient has."""
+    try:
+        return np.broadcast_shapes(shape, output_shape) == output_shape
+    except ValueError:
+        return False

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.broadcast import unbroadcast
 from minigrad.engine import FreedGraphError
 from minigrad.tensor import Tensor
 
@@ -458,6 +459,20 @@ def test_a_vjp_result_of_the_output_shape_is_summed_back_to_a_broadcast_input():
     rows = Tensor.from_op(np.broadcast_to(b.data, (2, 3)) * 1, (b,), (lambda g: g,), "rows")
     rows.sum().backward()
     np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("input_shape, output_shape, axes", [
+    ((3,), (2, 3), (0,)), ((3, 1, 1), (2, 3, 4, 4), (0, 2, 3)), ((1, 3), (5, 2, 3), (0, 1))])
+def test_a_vjp_may_return_the_output_shape_with_broadcast_axes_summed(input_shape, output_shape, axes):
+    """A bias VJP written as ``g.sum(axes, keepdims=True)`` (PyTorch's style) was taken at e4bdc86; the first
+    shape check of issue 25 refused it. The engine sums what is left, to the true gradient."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(output_shape).astype(np.float32)
+    b = Tensor(np.zeros(input_shape, np.float32), requires_grad=True)
+    y = Tensor.from_op(np.broadcast_to(b.data, output_shape) * 1, (b,),
+                       (lambda g: g.sum(axis=axes, keepdims=True),), "bias")
+    (y * w).sum().backward()
+    np.testing.assert_allclose(b.grad, unbroadcast(w, input_shape), rtol=1e-6)
 
 
 @pytest.mark.parametrize("returned, message", [
