@@ -107,7 +107,8 @@ class Tensor:
         the op's name, used in every error message about it. Positional or keyword.
 
         A VJP must return an array of the parent's shape, or of the output's shape when
-        the op broadcast that parent (the engine sums it back), in the parent's dtype,
+        the op broadcast that parent, or the output's with some of the broadcast axes
+        summed with ``keepdims=True`` (the engine sums the rest), in the parent's dtype,
         computed from ``g``: a new array or a view of ``g``, never an array kept
         elsewhere (the engine makes each ``g`` read-only while the VJPs run, so
         ``g *= 2`` raises, naming the op). It must not write into the parents' data. A
