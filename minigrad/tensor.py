@@ -227,7 +227,7 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.array(values_of(grad), dtype=self.data.dtype)
+            seed = np.array(_operand_array(values_of(grad), self.data.dtype, "backward(grad=...)"))
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
         if consumers is not None:

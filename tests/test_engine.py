@@ -461,6 +461,16 @@ def test_a_vjp_result_of_the_output_shape_is_summed_back_to_a_broadcast_input():
     np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
 
 
+@pytest.mark.parametrize("grad, error", [(np.array([2**25 + 1, 1]), ValueError), (np.array([1e39, 1.0]), OverflowError)])
+def test_backward_converts_its_grad_as_every_operand_beside_a_tensor(grad, error):
+    """grad=[2**25 + 1, 1] was rounded to 2**25 and grad=[1e39, 1] became inf (a RuntimeWarning), where the same
+    values beside a float32 tensor are refused."""
+    t = Tensor(np.ones(2, np.float32), requires_grad=True)
+    with pytest.raises(error, match=r"backward\(grad=\.\.\.\): an operand beside a float32 tensor"):
+        (t * 3).backward(grad=grad)
+    assert t.grad is None
+
+
 @pytest.mark.parametrize("input_shape, output_shape, axes", [
     ((3,), (2, 3), (0,)), ((3, 1, 1), (2, 3, 4, 4), (0, 2, 3)), ((1, 3), (5, 2, 3), (0, 1))])
 def test_a_vjp_may_return_the_output_shape_with_broadcast_axes_summed(input_shape, output_shape, axes):
