@@ -186,7 +186,7 @@ def fit(
                                                     scheduled={s.attr for s in schedules})
     start_epoch, step = 0, 0
     if restoring:
-        start_epoch, step = _restore(checkpoint, run, model, optimizer, rng, history, early_stopping, epochs)
+        start_epoch, step = _restore(checkpoint, run, model, optimizer, rng, history, early_stopping)
         if early_stopping is not None and early_stopping.waited >= early_stopping.patience:
             start_epoch = epochs  # that run had already stopped early
 
@@ -347,7 +347,7 @@ def _buffer_orders(model, optimizer) -> list:
     return [orders.get(id(p)) for p in optimizer.params]
 
 
-def _restore(path, run, model, optimizer, rng, history, early_stopping, epochs: int) -> tuple[int, int]:
+def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple[int, int]:
     arrays = read_npz(path)
     meta = json.loads(str(arrays.pop("__meta__")))
     if meta["run"] != run:
@@ -355,10 +355,6 @@ def _restore(path, run, model, optimizer, rng, history, early_stopping, epochs: 
         raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run: its {', '.join(differ)} "
                          f"differ ({ {k: meta['run'].get(k) for k in differ} } there, { {k: run.get(k) for k in differ} } here); "
                          "pass another checkpoint_dir, or resume=False to start over")
-    if meta["epoch"] > epochs:  # its weights are those of a longer run than the one asked for
-        raise ValueError(f"fit(resume=True): the checkpoint {path} holds {meta['epoch']} epochs of training, "
-                         f"more than epochs={epochs}: pass epochs >= {meta['epoch']}, another checkpoint_dir, "
-                         "or resume=False to start over")
     state = _with_frozen_weights(model, _arrays_under("model/", arrays))
     best = _arrays_under("best/", arrays)  # none if the run had no best epoch yet
     if best:
