@@ -490,3 +490,26 @@ def test_a_folder_from_before_model_digests_records_only_a_model_that_fits(softm
     assert cli.main(argv + ["--models", "softmax", "softmax_converged"]) == 2
     assert "softmax_converged.npz is a SoftmaxRegression for 784 features and 3 classes" in capsys.readouterr().err
     assert sorted(json.loads((out / "stages.json").read_text())["models"]) == ["softmax"]  # the one it loaded
+
+
+def test_a_run_stopped_between_saving_a_model_and_recording_it_resumes(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after models.save wrote the file and before stages.json recorded its SHA-256 left a file the
+    next run refused as 'not a model file this run saved' (only retraining, hours at full size, got out)."""
+    import attacks.reproduction.cache as cache
+
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
+    save = cache.models.save
+
+    def save_then_stop(model, path):
+        save(model, path)
+        raise Killed
+
+    monkeypatch.setattr(cache.models, "save", save_then_stop)
+    with pytest.raises(Killed):
+        cli.main(argv)
+    monkeypatch.setattr(cache.models, "save", save)
+    assert json.loads((out / "stages.json").read_text())["models"] == {"softmax": cache.SAVING}
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    recorded = json.loads((out / "stages.json").read_text())["models"]
+    assert recorded["softmax"] == cache.file_sha256(out / "models" / "softmax.npz")

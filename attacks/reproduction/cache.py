@@ -54,6 +54,11 @@ from ..checks import check_model_fits
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures")
 
 
+#: What ``stages.json`` records for a model while this run saves it, until its digest replaces it:
+#: a run stopped in between finds the file it wrote (or none), never one of unknown origin.
+SAVING = "saving"
+
+
 class RunFolder:
     """Stage results and model files of one run in ``out``, for the settings ``config``.
 
@@ -131,6 +136,8 @@ class RunFolder:
                 self._refuse_retraining(name, path)
                 started = time.perf_counter()
                 model, result = train()
+                self.model_digests[name] = SAVING  # a stop before the digest below leaves this mark, not a stranger
+                self._write()
                 models.save(model, path)
                 self.model_digests[name] = file_sha256(path)
                 self.record(f"train {name}", result, time.perf_counter() - started)
@@ -142,9 +149,12 @@ class RunFolder:
 
         A model without a record was not saved by this run (every model it saves is recorded
         as it is saved), unless the folder is from before records were kept: then it is recorded now.
+        One marked :data:`SAVING` was being saved by this run when it stopped: recorded now too.
         """
         digest, recorded = file_sha256(path), self.model_digests.get(name)
-        if recorded is None and self.records_models:
+        if recorded == SAVING:  # this run was saving it when it stopped: the file is the one it trained
+            recorded = None
+        elif recorded is None and self.records_models:
             raise ValueError(f"{path} is not a model file this run saved: {self.stages_path} records no model {name} "
                              "(copied in from another run?), so its stages would report a model trained on data this "
                              "run does not know; nothing was changed: remove the file to train the model here, or pass "
@@ -185,7 +195,7 @@ class RunFolder:
         """A ValueError naming ``path`` when the model ``name`` is missing but this run saved it (its digest is
         recorded): its stages were computed from that file, and a model trained again is another file (training
         is not bit-for-bit repeatable across machines or BLAS threading), which they would be reported beside."""
-        if name in self.model_digests:
+        if self.model_digests.get(name, SAVING) != SAVING:  # SAVING: it stopped before the file was written
             raise ValueError(f"{path} is missing, but this run saved the model {name} there and the stages in "
                              f"{self.stages_path} were computed from that file; nothing was changed: restore the file, "
                              "or pass another --out to start a new run (training it again would give another model)")
