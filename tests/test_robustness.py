@@ -66,10 +66,17 @@ def test_quick_robustness_writes_every_lesson_and_a_rerun_trains_nothing(synthet
     masked.write_bytes(original)
 
     (out / "models" / f"fast_random_start_seed{seed}.npz").unlink()  # its epochs are recorded, its best epoch gone:
-    (out / "models" / f"fast_random_start_seed{seed}-best.npz").unlink()
+    best = out / "models" / f"fast_random_start_seed{seed}-best.npz"
+    best_bytes = best.read_bytes()
+    best.unlink()
     assert cli.main(argv) == 2  # one line, not a traceback or a wrong model
+    assert (f"{out / 'models' / f'fast_random_start_seed{seed}-best.npz'} is missing, but the stages in "
+            f"{out / 'stages.json'} were computed from the file this run recorded there"
+            ) in capsys.readouterr().err  # never trained again beside its old stages
+    best.write_bytes(best_bytes)  # its best epoch back: the model itself is still refused, not trained again
+    assert cli.main(argv) == 2
     assert (f"{out / 'models' / f'fast_random_start_seed{seed}.npz'} is missing, but this run saved the model "
-            f"fast_random_start_seed{seed} there") in capsys.readouterr().err  # never trained again beside its old stages
+            f"fast_random_start_seed{seed} there") in capsys.readouterr().err
 
 
 def refuse_to_train(*args, **kwargs):
@@ -419,3 +426,20 @@ def test_paper_models_trained_here_that_changed_after_a_stage_are_refused_naming
         "file, or pass another --out to start a new run\n")
     assert (out / "stages.json").read_bytes() == recorded
     assert (out / "paper-models").exists() == (change == "replaced")  # not trained again
+
+
+def test_a_best_epoch_file_copied_in_is_refused_naming_it(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
+    """models/NAME-best.npz was saved and loaded with no record: a best epoch copied in from a run on other data
+    was reported as this run's fast adversarial model."""
+    out = tmp_path / "robustness"
+    argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
+    assert cli.main(argv) == 0
+    best = out / "models" / "fast_random_start_seed0-best.npz"
+    (out / "models" / "fast_random_start_seed0.npz").unlink()
+    results = (out / "results.json").read_bytes()
+    models.save(models.SmallConvNet((1, 28, 28), 10, init="pytorch", seed=99), best)  # another run's best epoch
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{best} holds other contents" in err and "nothing was changed" in err
+    assert (out / "results.json").read_bytes() == results

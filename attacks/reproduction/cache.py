@@ -178,6 +178,8 @@ class RunFolder:
         """
         path, recorded = os.path.join(self.out, key), self.model_digests.get(key)
         digest = file_sha256(path) if os.path.isfile(path) else None
+        if recorded == SAVING:  # this run was writing it when it stopped (see save_file)
+            recorded = None
         if recorded is None and digest is not None:
             self.model_digests[key] = digest
             self._write()
@@ -186,6 +188,17 @@ class RunFolder:
             raise ValueError(f"{path} {state}, but the stages in {self.stages_path} were computed from the file this "
                              "run recorded there; nothing was changed: restore the file, or pass another --out to "
                              "start a new run")
+
+    def save_file(self, key: str, write) -> None:
+        """``write(path)`` the file ``OUT/key`` that the run's stages use, and record its SHA-256
+        (for :meth:`check_used_file`); marked :data:`SAVING` in between, so a run stopped
+        while writing it takes the file it finds as its own."""
+        self.model_digests[key] = SAVING
+        self._write()
+        path = os.path.join(self.out, key)
+        write(path)
+        self.model_digests[key] = file_sha256(path)
+        self._write()
 
     def recorded_files(self) -> list:
         """The keys of the files recorded by :meth:`check_used_file`."""

@@ -109,7 +109,8 @@ def _tracked(r, name: str, *, seed: int, random_start: bool, step_size: float, k
     b, X_h, y_h = r.budget, *r.holdout
     n_train = len(r.train[0])
     track = _pgd(b.track_pgd_steps, 1, step_size=FAST_EPS / 4, seed=r.seed)
-    best_path = r.folder.model_path(f"{name}-best")
+    best_key = f"models/{name}-best.npz"
+    best_path = os.path.join(r.folder.out, best_key)
 
     def make():  # initialised as PyTorch does, as Wong et al.'s network was (He's scheme does not train robustly here)
         return models.SmallConvNet(r.image_shape(), n_classes=int(r.y.max()) + 1, init="pytorch", seed=seed)
@@ -136,13 +137,14 @@ def _tracked(r, name: str, *, seed: int, random_start: bool, step_size: float, k
                           "fgsm_pred": _accuracy(model, fgsm(model, X_h, None, FAST_EPS), y_h),
                           "pgd": _accuracy(model, track(model, X_h, y_h, FAST_EPS), y_h)}
                 if keep_best and result["pgd"] > max((e["pgd"] for e in records(epoch - 1)), default=-1.0):
-                    models.save(model, best_path)
+                    r.folder.save_file(best_key, lambda path: models.save(model, path))
                 return result
 
             r.folder.stage(f"{name} epoch {epoch}", measure)
         accuracy = [e["pgd"] for e in records(b.fast_epochs)]
         best_epoch = int(np.argmax(accuracy)) + 1
         if keep_best:
+            r.folder.check_used_file(best_key)  # saved by this run as its best epoch, not copied in
             model = models.load(best_path, expected=models.SmallConvNet)
         return model, {"epochs": b.fast_epochs, "best_epoch": best_epoch if keep_best else None, "seconds_per_epoch": None,
                        "seed": seed}
