@@ -136,10 +136,7 @@ class RunFolder:
                 self._refuse_retraining(name, path)
                 started = time.perf_counter()
                 model, result = train()
-                self.model_digests[name] = SAVING  # a stop before the digest below leaves this mark, not a stranger
-                self._write()
-                models.save(model, path)
-                self.model_digests[name] = file_sha256(path)
+                self._save_recorded(name, path, lambda path: models.save(model, path))
                 self.record(f"train {name}", result, time.perf_counter() - started)
                 self.models[name] = model
         return self.models[name]
@@ -174,7 +171,8 @@ class RunFolder:
         For the files a run writes into its folder by other means than :meth:`model`, whose
         stages are computed from them: robustness's paper models, trained into
         ``OUT/paper-models`` by a reproduction with its own record, which goes when that
-        folder goes. Recorded beside the models (``key`` has a ``/``; a model's name has none).
+        folder goes, and its best-epoch files (written by :meth:`save_file`). Recorded beside
+        the models (``key`` has a ``/``; a model's name has none).
         """
         path, recorded = os.path.join(self.out, key), self.model_digests.get(key)
         digest = file_sha256(path) if os.path.isfile(path) else None
@@ -191,11 +189,14 @@ class RunFolder:
 
     def save_file(self, key: str, write) -> None:
         """``write(path)`` the file ``OUT/key`` that the run's stages use, and record its SHA-256
-        (for :meth:`check_used_file`); marked :data:`SAVING` in between, so a run stopped
-        while writing it takes the file it finds as its own."""
+        (for :meth:`check_used_file`)."""
+        self._save_recorded(key, os.path.join(self.out, key), write)
+
+    def _save_recorded(self, key: str, path: str, write) -> None:
+        """``write(path)``, with the file's SHA-256 recorded under ``key``; marked :data:`SAVING` in between,
+        so a run stopped while writing it takes the file it finds as its own, never one of unknown origin."""
         self.model_digests[key] = SAVING
         self._write()
-        path = os.path.join(self.out, key)
         write(path)
         self.model_digests[key] = file_sha256(path)
         self._write()
