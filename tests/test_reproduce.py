@@ -513,3 +513,18 @@ def test_a_run_stopped_between_saving_a_model_and_recording_it_resumes(synthetic
     assert cli.main(argv) == 0, capsys.readouterr().err
     recorded = json.loads((out / "stages.json").read_text())["models"]
     assert recorded["softmax"] == cache.file_sha256(out / "models" / "softmax.npz")
+
+
+def test_a_folder_from_before_model_digests_stays_one_after_a_rerun_stops(tmp_path):
+    """The first write of an old folder added a 'models' entry, so after a stopped re-run the next one took the
+    folder for a new one and refused the model files it had not loaded yet as copied in."""
+    import attacks.reproduction.cache as cache
+
+    out = tmp_path / "results"
+    out.mkdir()
+    config = {"seed": 0}
+    (out / "stages.json").write_text(json.dumps({"config": config, "stages": {}}))  # written before model digests
+    folder = cache.RunFolder(out, config)
+    assert not folder.records_models
+    folder.record("toy", {"n": 1}, 0.1)  # a re-run records a stage, then stops
+    assert not cache.RunFolder(out, config).records_models

@@ -80,7 +80,7 @@ class RunFolder:
                 saved["config"].setdefault("inputs", {})
             if saved["config"] == config:
                 self.stages, self.model_digests = saved["stages"], saved.get("models", {})
-                self.records_models = "models" in saved
+                self.records_models = "models" in saved and not saved.get("adopts_models", False)
             elif self._computed(saved):
                 raise ValueError(other_run(self.out, saved["config"], config))
             else:  # a run that died before computing anything: re-run with a corrected flag, it is this run's
@@ -110,8 +110,10 @@ class RunFolder:
         self._write()
 
     def _write(self) -> None:
-        atomic_write_text(self.stages_path, json.dumps({"config": self.config, "stages": self.stages,
-                                                        "models": self.model_digests}, indent=1))
+        record = {"config": self.config, "stages": self.stages, "models": self.model_digests}
+        if not self.records_models:  # a folder from before: it keeps recording model files on first load
+            record["adopts_models"] = True
+        atomic_write_text(self.stages_path, json.dumps(record, indent=1))
 
     def model(self, name: str, cls, train, data):
         """The model ``name`` of class ``cls`` for ``data`` (rows X, labels y): loaded from its file, or

@@ -109,8 +109,8 @@ def _tracked(r, name: str, *, seed: int, random_start: bool, step_size: float, k
     b, X_h, y_h = r.budget, *r.holdout
     n_train = len(r.train[0])
     track = _pgd(b.track_pgd_steps, 1, step_size=FAST_EPS / 4, seed=r.seed)
-    best_key = f"models/{name}-best.npz"
-    best_path = os.path.join(r.folder.out, best_key)
+    best_path = r.folder.model_path(f"{name}-best")
+    best_key = os.path.relpath(best_path, r.folder.out)
 
     def make():  # initialised as PyTorch does, as Wong et al.'s network was (He's scheme does not train robustly here)
         return models.SmallConvNet(r.image_shape(), n_classes=int(r.y.max()) + 1, init="pytorch", seed=seed)

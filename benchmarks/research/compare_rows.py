@@ -44,7 +44,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from ..adapters.peer_libraries import ROOT
+from ..harness import ROOT
 
 WORK = ROOT / "benchmarks" / "results" / "rows"  # the extracted code and the runs, in an ignored folder
 
