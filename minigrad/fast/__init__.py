@@ -1,0 +1,14 @@
+"""Speed tricks, kept off the reading path.
+
+Each module here does one job of the textbook code faster, with the same results to
+float rounding, and its docstring says what it replaces:
+
+* :mod:`minigrad.fast.allocator`: glibc's malloc keeps freed memory mapped for reuse.
+* :mod:`minigrad.fast.numpy_blas`: NumPy's own BLAS (``scal``, ``axpy``) bound with ctypes.
+* :mod:`minigrad.fast.blas_momentum`: SGD's classical momentum step through that BLAS.
+* :mod:`minigrad.fast.chunked_im2col`: ``conv2d`` with im2col in chunks.
+
+Nothing here is used unless it is switched on: ``training.fast_paths.enable()`` is the
+one place that does it (``advex`` and the benchmarks call it). What each trick is
+worth is measured in ``docs/measurements.md``.
+"""
