@@ -17,7 +17,7 @@ extra ops, is the count per op; Python's start-up and the imports cancel out.
 Instructions are not time: a cache miss or a page fault costs many cycles and one
 instruction. The count compares two versions of the same code (the engine before and
 after a change, each run of this module on its own checkout); the seconds of
-``python -m benchmarks.engine --only overhead`` remain the measure the README reports.
+``python -m benchmarks.engine --only overhead`` remain the measure docs/performance.md reports.
 Valgrind is not a dependency: without it this says so and stops.
 """
 
