@@ -17,6 +17,8 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
   epoch cap of ours), our ``linear_classifier_recipe``, ``rbf_recipe``, ``mlp_recipe`` and
   ``conv_recipe``, and the maxout paper's CIFAR-10 ``conv_maxout_recipe``.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
+* :mod:`training.fast_paths`: ``enable()``, the one switch for the speed tricks of
+  :mod:`minigrad.fast` (importing ``training`` switches nothing on).
 """
 
 from . import data
@@ -34,6 +36,7 @@ from .data import (
 )
 from .loop import EarlyStopping, History, default_loss, error_rate, fit, train_step
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp, Optimizer, Schedule, StepDecay, Triangular
+from . import fast_paths  # attaches the old name Optimizer.backward_and_step; switches nothing on
 from .recipes import conv_maxout_recipe, conv_recipe, linear_classifier_recipe, maxout_paper_recipe, mlp_recipe, rbf_recipe
 
 __all__ = list(data.__all__) + ["load_cifar10", "read_cifar10", "read_md5sums"] + [

@@ -1,20 +1,17 @@
 """Optimizers: update parameters in place from their gradients, and schedules for their settings.
 
-Each optimizer keeps one buffer per parameter (velocity, or Adam's moments) and
-updates with in-place operations into those buffers (SGD's momentum step through
-NumPy's own BLAS where the arrays allow, :mod:`minigrad.blas`), so a step allocates no
-parameter-sized temporaries (except Adam with ``weight_decay``, see there). ``step()``
-reads ``.grad``; ``backward_and_step(loss)``, what ``train_step`` calls, is
-``loss.backward()`` and ``step()``, except that SGD's momentum step takes the
-gradients straight from the backward walk (see :meth:`SGD.backward_and_step`). ``state_dict()`` holds everything needed to resume
-exactly (buffers, step count and settings); checkpoints store it.
+An optimizer holds the parameters it updates and one buffer per parameter (SGD's
+velocity, Adam's moments). ``step()`` reads each parameter's ``.grad``, which
+``loss.backward()`` has filled, and moves ``.data``; ``zero_grad()`` clears the
+gradients before the next backward pass. ``state_dict()`` holds everything needed to
+resume exactly (buffers, step count and settings); checkpoints store it. A
+:class:`Schedule` sets one setting (``lr``, ``momentum``) before every update.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad import blas
 from minigrad.validation import integer_at_least
 
 
@@ -57,14 +54,6 @@ class Optimizer:
     def _new_buffers(self, *names: str) -> None:
         for name in names:
             self.buffers[name] = [np.zeros_like(p.data) for p in self.params]
-
-    def backward_and_step(self, loss) -> None:
-        """``loss.backward()``, then :meth:`step`: one update from the gradients of ``loss``.
-
-        What ``training.train_step`` calls; :class:`SGD` does the two at once where it can.
-        """
-        loss.backward()
-        self.step()
 
     def step(self) -> None:
         """One update from the current gradients (a parameter without ``.grad`` is left alone)."""
@@ -156,111 +145,14 @@ class SGD(Optimizer):
     def _lr(self, i: int) -> float:
         return self.lr if self.lr_scales is None else self.lr * self.lr_scales[i]
 
-    def backward_and_step(self, loss) -> None:
-        """``loss.backward()`` and :meth:`step` at once, each gradient folded into its velocity as it is computed.
-
-        With momentum (and neither Nesterov's variant nor weight decay), NumPy's own BLAS
-        found and no ``.grad`` left over from before, the parameters' gradients never
-        reach ``.grad``: the backward walk hands each one to the update as it is made. A
-        dense layer's weight gradient x^T G arrives as an unevaluated
-        :class:`minigrad.engine.Product`, and one gemm computes ``v <- m v - lr x^T G``
-        in place: the W-sized gradient is never written, and the update's passes over it
-        are saved. What is left of the step is ``w <- w + v``. The parameters' ``.grad``
-        stay None (call ``loss.backward()`` and :meth:`step` yourself to see them). In
-        every other case this is ``loss.backward(); self.step()``.
-        """
-        if not (self.momentum and self.lr and not (self.nesterov or self.weight_decay) and blas.available()
-                and all(p.grad is None for p in self.params)):
-            return super().backward_and_step(loss)
-        velocities = self.buffers["velocity"]
-        updates = [_VelocityUpdate(velocities[i], self.momentum, self._lr(i)) for i in range(len(self.params))]
-        loss.backward(consumers=dict(zip(self.params, updates)))
-        for p, update in zip(self.params, updates):  # only now, the walk done: an error in it changes nothing
-            update.apply(p.data)
-        self.steps += 1
-
     def _update(self, i, w, g):
-        v = self.buffers["velocity"][i]
-        lr = self._lr(i)
-        if self.momentum and lr and not (self.nesterov or self.weight_decay):  # lr 0 (set by hand) would divide by 0
-            update = _VelocityUpdate(v, self.momentum, lr)  # the step backward_and_step takes, from g whole
-            update.add(g)
-            update.apply(w)
-            return
-        if "scratch" not in self.buffers:  # a work area, made only when this path is taken
-            self._new_buffers("scratch")
-        step = self.buffers["scratch"][i]  # step = -lr * (g + weight_decay * w)
+        v, lr = self.buffers["velocity"][i], self._lr(i)
         if self.weight_decay:
-            np.multiply(w, self.weight_decay, out=step)
-            step += g
-            step *= -lr
-        else:
-            np.multiply(g, -lr, out=step)
+            g = g + self.weight_decay * w  # the gradient of the loss plus weight_decay / 2 * ||w||^2
         v *= self.momentum
-        v += step
+        v -= lr * g
         if self.nesterov:
-            w += step
-            step[...] = v
-            step *= self.momentum
-        else:
-            step = v
-        w += step
-
-
-class _VelocityUpdate:
-    """One parameter's momentum step, ``v <- m v - lr g; w <- w + v``, from the parts of g
-    the backward walk delivers (:func:`minigrad.engine.backprop`'s ``consumers``): its
-    matrix products, each folded into v by one gemm, and the sum of the rest.
-
-    The walk only hands the parts over; :meth:`apply` does the arithmetic once it has
-    finished, so a walk that fails half-way leaves v as it was.
-    """
-
-    __slots__ = ("v", "momentum", "lr", "products", "rest")
-
-    def __init__(self, v: np.ndarray, momentum: float, lr: float):
-        self.v, self.momentum, self.lr = v, momentum, lr
-        self.products, self.rest = [], None
-
-    def take_product(self, product) -> bool:
-        """Keep g's part ``left @ right`` for a gemm; False if BLAS cannot read it in place."""
-        if not blas.gemm_suited(product.left, product.right, self.v):
-            return False
-        self.products.append(product)
-        return True
-
-    def add(self, g: np.ndarray) -> None:
-        """g's other parts, summed."""
-        self.rest = g
-
-    def apply(self, w: np.ndarray) -> None:
-        """The step, if any part of g arrived (a parameter the loss does not reach is left
-        alone, as ``step()`` leaves one without ``.grad``).
-
-        Each product is one gemm, ``v <- beta v - lr left @ right``, with beta = m for the
-        first part and 1 after it. The rest takes NumPy's BLAS where it can (``scal`` for
-        m v, then ``axpy``), else ufuncs; the last pass is ``w <- w + v``.
-        """
-        v, lr, scaled = self.v, self.lr, False  # scaled: v already holds m v
-        for product in self.products:
-            blas.gemm(-lr, product.left, product.right, 1.0 if scaled else self.momentum, v)
-            scaled = True
-        g = self.rest
-        if g is not None:
-            if blas.suited(g, v):
-                if not scaled:
-                    blas.scal(self.momentum, v)
-                blas.axpy(-lr, g, v)
-            elif not scaled:  # m v - lr g == (v (-m / lr) + g) (-lr): four ufunc passes, no temporary
-                v *= -self.momentum / lr
-                v += g
-                v *= -lr
-            else:
-                v -= lr * g
-        elif not scaled:
-            return
-        if blas.suited(w, v):
-            blas.axpy(1.0, v, w)
+            w += self.momentum * v - lr * g
         else:
             w += v
 
