@@ -31,7 +31,6 @@ import time
 
 import numpy as np
 
-import minigrad as mg
 import models
 import training
 from models.io import atomic_write_text, refuse_foreign
@@ -371,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    mg.keep_freed_memory()  # a command owns its process: large temporaries reuse mapped pages
+    training.fast_paths.enable()  # a command owns its process: the speed tricks of minigrad.fast, for all it runs
     try:
         expand_paths(args)
         return args.run(args)

@@ -34,7 +34,9 @@ agrees with minigrad's.
 
 Hygiene: each (implementation, task, repeat) runs in a process of its own
 (:mod:`benchmarks.harness`; PyTorch's and OpenBLAS's thread pools slow each other down
-in one process), every process calls ``minigrad.keep_freed_memory()`` whatever it runs,
+in one process), every process calls ``training.fast_paths.enable()`` whatever it runs
+(the allocator setting for every implementation alike; the library runs the path
+``advex`` uses),
 the runs are interleaved (engine, numpy, peers, ..., engine, ...), and each process
 times its loop after one untimed warm-up batch (for JAX, mostly the compilation, which
 is reported apart). The table shows ratios of the minima and of the medians; the
@@ -60,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad
+from training import fast_paths
 
 from .handwritten_numpy import ConvNumpyNet, NumpyNet
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
@@ -518,7 +521,7 @@ def run(args, sizes) -> dict:
 
 def main(argv=None) -> int:
     args, sizes = parse_args(argv)
-    minigrad.keep_freed_memory()  # in every worker, whatever it runs: the same allocator for all
+    fast_paths.enable()  # in every worker, whatever it runs: the same allocator for all, and advex's path for the library
     if args.worker:
         impl, task = args.worker
         print(json.dumps(run_worker(impl, task, sizes["steps"], sizes["images"], sizes["chains"], sizes["sgemm_size"])))

@@ -23,8 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import minigrad
 from models.io import atomic_write_text
+from training import fast_paths
 
 from . import engine, scaling
 from .harness import ROOT, write_json
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for peers.json, peers.md and the figures")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)  # before minutes of timing, so a bad --out fails at once
-    minigrad.keep_freed_memory()
+    fast_paths.enable()
     passed = ["--quick"] * args.quick + ["--no-peers"] * args.no_peers + (["--only", args.only] if args.only else [])
     table_args, sizes = engine.parse_args(passed)
     result = engine.run(table_args, sizes)

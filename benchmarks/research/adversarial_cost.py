@@ -46,7 +46,6 @@ from pathlib import Path
 
 
 import attacks
-import minigrad as mg
 import models
 import training
 from attacks.reproduction import EPS, adversarial_error
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, help=f"interleaved repeats (default {FULL['repeats']})")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "adversarial_cost.json")
     args = parser.parse_args(argv)
-    mg.keep_freed_memory()
+    training.fast_paths.enable()
     sizes = dict(QUICK if args.quick else FULL)
     if args.repeats is not None:
         if args.repeats < 1:

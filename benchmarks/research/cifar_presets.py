@@ -28,7 +28,6 @@ from pathlib import Path
 
 
 import attacks
-import minigrad as mg
 import models
 import training
 from attacks.reproduction.claims import CIFAR_EPS, CIFAR_LECTURE_EPS
@@ -75,7 +74,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.fit_images < 2 or args.attack_images < 1:
         parser.error("--steps and --attack-images must be >= 1, --fit-images >= 2")
-    mg.keep_freed_memory()
+    training.fast_paths.enable()
     from attacks.reproduction import FULL, FULL_SIZE, QUICK
 
     epochs = {QUICK.cifar_preset: QUICK.cifar_epochs, FULL.cifar_preset: FULL.cifar_epochs,
