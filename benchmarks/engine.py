@@ -64,7 +64,7 @@ import numpy as np
 import minigrad
 from training import fast_paths
 
-from .handwritten_numpy import ConvNumpyNet, NumpyNet
+from .handwritten_numpy import ConvNumpyNet, NumpyNet, piece_major
 from .harness import ROOT, environment, environment_lines, in_own_process, write_json
 from .adapters.peer_libraries import PEERS, skip_lines
 from .workloads import (
@@ -116,6 +116,8 @@ def library_model(kind: str, params):
     else:
         hidden = tuple(W.shape[1] // PIECES for W in weights[:-1])
         model = models.MaxoutNetwork(weights[0].shape[0], hidden, PIECES, weights[-1].shape[1], dropout=None, max_norm=None)
+        # the shared weights group each unit's pieces together, models.Maxout lays its columns out piece-major
+        params = [(W[:, piece_major(W.shape[1])], b[piece_major(len(b))]) for W, b in params[:-1]] + params[-1:]
     names = list(model.state_dict())  # the parameters, in order, as files name them
     model.load_state_dict(dict(zip(names, [a for layer in params for a in layer], strict=True)))
     return model

@@ -3,8 +3,10 @@
 The file holds every weight and buffer under its dotted name, plus ``__model__``: a
 JSON string with the class name and constructor arguments (``model.config``), so
 :func:`load` can rebuild the model without the caller knowing its architecture, as
-long as the class is registered (``models.register``; its module must be imported).
-A file names a class, never code: loading runs nothing, and nothing is unpickled. A
+long as the class is registered (``models.register``; its module must be imported),
+and the number of the file's format (:data:`FORMAT`): a file of format 1, written before
+:class:`models.Maxout` laid its columns out piece-major, is upgraded as it loads
+(:mod:`models.old_files`), and left as it is on disk. A file names a class, never code: loading runs nothing, and nothing is unpickled. A
 hand-edited file is checked as it loads: the description's fields (a key given twice
 is refused, not read as its last value), the config by the constructor itself (which
 refuses a value of the wrong type, a bool for a number or a string for a flag, rather
@@ -33,8 +35,10 @@ import numpy as np
 from minigrad.validation import is_integer
 
 from .classifiers import CLASSIFIERS, Classifier, PreprocessedInputs
+from .old_files import UNIT_GROUPED_FORMAT, upgrade_unit_grouped_state
 
-FORMAT = 1
+#: The model file format :func:`save` writes; :func:`load` also reads format 1, upgrading it (:mod:`models.old_files`).
+FORMAT = 2
 _META = "__model__"
 _ZIP_MAGIC, _NPY_MAGIC = b"PK", b"\x93NUMPY"  # how an .npz (a zip archive) and an .npy file start
 #: NumPy's words for a shape too large to allocate, as a constructor meets them when a config asks for one.
@@ -276,8 +280,9 @@ def load(path, expected=None):
         raise ModelFileError(f"{path} holds arrays but no model description: was it written by models.save?")
     meta = _description(path, arrays.pop(_META))
     name, version = meta.get("class"), meta.get("format")
-    if not is_integer(version) or version != FORMAT:
-        raise ModelFileError(f"{path}: unknown model file format {version!r} (this version reads {FORMAT})")
+    if not is_integer(version) or version not in (UNIT_GROUPED_FORMAT, FORMAT):
+        raise ModelFileError(f"{path}: unknown model file format {version!r} (this version reads "
+                             f"{UNIT_GROUPED_FORMAT} and {FORMAT})")
     if not isinstance(name, str):
         raise ModelFileError(f"{path}: its model description's 'class' must be the name of a class, got {name!r}")
     if name not in CLASSIFIERS:
@@ -289,8 +294,9 @@ def load(path, expected=None):
     cls = CLASSIFIERS[name]
     if expected is not None and not issubclass(cls, expected):
         raise ModelFileError(f"{path} holds {_with_article(name)}, not {_with_article(expected.__name__)}")
+    upgrade = upgrade_unit_grouped_state if version == UNIT_GROUPED_FORMAT else None
     try:
-        return rebuild(cls, meta["config"], arrays)
+        return rebuild(cls, meta["config"], arrays, upgrade)
     except ValueError as error:
         raise ModelFileError(f"{path}: {error}") from None
 
@@ -318,8 +324,11 @@ def _description(path, text: np.ndarray) -> dict:
     return meta
 
 
-def rebuild(cls, config: dict, arrays: dict):
+def rebuild(cls, config: dict, arrays: dict, upgrade=None):
     """``cls(**config)`` holding the state ``arrays``: what :func:`load` returns and :func:`save` checks.
+
+    ``upgrade(model, arrays) -> arrays``, if given, turns a state of an older file format
+    into the layout of the model built (:mod:`models.old_files`) before it is loaded.
 
     A ValueError saying what is wrong: a config the class refuses, or asks for a model
     too large to build (the constructor's MemoryError, or NumPy's refusal of such a
@@ -335,7 +344,7 @@ def rebuild(cls, config: dict, arrays: dict):
     except ValueError as error:
         raise ValueError(_too_large(config) if any(words in str(error) for words in _TOO_LARGE) else str(error)) \
             from None
-    model.load_state_dict(arrays)
+    model.load_state_dict(arrays if upgrade is None else upgrade(model, arrays))
     for name, weight in model.named_weights():
         if not np.isfinite(weight.data).all():
             raise ValueError(f"the weights {name!r} hold NaN or inf (a diverged training run?)")

@@ -178,35 +178,28 @@ def straight_through(model):
 
 
 class Maxout(Module):
-    """Maxout units (Goodfellow et al. 2013): y_u = max_k (x @ W + b)[u * pieces + k].
+    """Maxout units (Goodfellow et al. 2013): y_u = max_k (x @ W + b)[k * units + u].
 
-    One affine map to ``units * pieces`` columns; each unit outputs the largest of its
+    One affine map to ``pieces * units`` columns; each unit outputs the largest of its
     ``pieces`` linear functions, so the layer is piecewise linear and learns its
-    activation. Files and ``state_dict`` hold the columns grouped by unit (column
-    ``u * pieces + k`` is piece k of unit u, as :func:`minigrad.maxout` and the maxout
-    paper's code lay them out). In memory the layer keeps them *piece by piece*
-    (column ``k * units + u``): the product then comes out as ``pieces`` contiguous
-    slabs of ``units`` columns, and the maximum runs over whole slabs instead of
-    strided views, 1.5-1.7x faster forward and backward (``docs/measurements.md``).
-    The order is :meth:`stored_orders`; ``state_dict``, ``load_state_dict`` and
-    checkpoints convert.
+    activation. The columns are laid out *piece-major*: column ``k * units + u`` is
+    piece k of unit u, so the first ``units`` columns are piece 0 of every unit, the
+    next ``units`` piece 1, and so on. The forward pass follows that layout: the affine
+    map gives z of shape (N, pieces * units), reshaped to (N, pieces, units), and the
+    maximum over axis 1 is the output (a tie goes to the lower piece). This is the
+    layout in memory, in ``state_dict`` and in model files (format 2); files of format
+    1, which grouped the columns by unit, are converted as they load
+    (:mod:`models.old_files`).
     """
 
     def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):
         self.units, self.pieces = positive_int(units, "Maxout: units"), positive_int(pieces, "Maxout: pieces")
-        self.linear = Linear(in_features, units * pieces, init=init, max_norm=max_norm, rng=rng)
-        # stored column k * units + u holds saved column u * pieces + k
-        self._order = np.arange(units * pieces).reshape(units, pieces).T.ravel()
-        for p in (self.linear.weight, self.linear.bias):  # drawn in the saved order: the same seed, the same layer
-            p.data[...] = p.data[..., self._order]
-
-    def stored_orders(self) -> dict:
-        return {"linear.weight": self._order, "linear.bias": self._order}
+        self.linear = Linear(in_features, pieces * units, init=init, max_norm=max_norm, rng=rng)
 
     def forward(self, x):
-        z = self.linear(x)  # (N, pieces * units), piece-major
-        slabs = mg.reshape(z, z.shape[0], self.pieces, self.units)  # slab k: piece k of every unit
-        return mg.reshape(mg.maxout(slabs, self.pieces, axis=1), z.shape[0], self.units)
+        z = self.linear(x)  # (N, pieces * units)
+        by_piece = mg.reshape(z, z.shape[0], self.pieces, self.units)  # [:, k, u]: piece k of unit u
+        return mg.reshape(mg.maxout(by_piece, self.pieces, axis=1), z.shape[0], self.units)
 
 
 class Dropout(Module):

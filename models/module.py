@@ -85,19 +85,6 @@ class Module:
         for name, child in self.children():
             yield from child.named_modules(prefix + name + ".")
 
-    def stored_orders(self) -> dict:
-        """Hook: ``{name: order}`` for the arrays of this layer (names relative to it) that it
-        keeps with their last axis in another order than files and ``state_dict`` give
-        it: stored ``[..., j]`` is saved ``[..., order[j]]``. None by default;
-        :class:`models.Maxout` keeps its columns piece by piece, for speed."""
-        return {}
-
-    def parameter_orders(self) -> dict:
-        """``{id(parameter): order}`` over the whole model, for whatever saves per-parameter
-        arrays (an optimizer's buffers in a checkpoint) in the layout files use."""
-        tensors = dict(self.named_parameters())
-        return {id(tensors[name]): order for name, order in self._stored_orders_by_name().items() if name in tensors}
-
     # --- mode -------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active) for this module and all below it."""
@@ -149,27 +136,20 @@ class Module:
 
     # --- state ------------------------------------------------------------------------
     def state_arrays(self) -> dict:
-        """{name: array} for every weight and buffer, in the layout files keep (what a file
-        write needs): the array itself, not a copy, except where a layer stores it in
-        another order (:meth:`stored_orders`), which it gives back reordered."""
-        arrays = self._stored_arrays()
-        for name, order in self._stored_orders_by_name().items():
-            arrays[name] = to_saved_order(arrays[name], order)
-        return arrays
+        """``{name: array}`` for every weight (frozen too) and buffer: the arrays themselves, not
+        copies (what a file write needs, which copies them into the file anyway)."""
+        return {**{name: w.data for name, w in self.named_weights()}, **dict(self.named_buffers())}
 
     def state_dict(self) -> dict:
         """``{name: copy of the array}`` for every weight (frozen too) and buffer: everything needed to restore the model."""
-        reordered = self._stored_orders_by_name()  # those are new arrays already
-        return {name: array if name in reordered else array.copy() for name, array in self.state_arrays().items()}
+        return {name: array.copy() for name, array in self.state_arrays().items()}
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the weights and buffers; names, shapes and dtypes must match exactly
         (:meth:`check_state_dict`). On a ValueError nothing is changed."""
         self.check_state_dict(state)
-        stored = self._stored_orders_by_name()
-        for name, array in self._stored_arrays().items():
-            value = np.asarray(state[name])
-            array[...] = value if name not in stored else value[..., stored[name]]
+        for name, array in self.state_arrays().items():
+            array[...] = np.asarray(state[name])
 
     def check_state_dict(self, state: dict) -> None:
         """The ValueError :meth:`load_state_dict` raises for ``state``, naming the array at fault; changes nothing.
@@ -178,7 +158,7 @@ class Module:
         nothing else. (``training.fit`` fills in the frozen weights that checkpoints of
         commit e4bdc86 left out before it loads one.)
         """
-        own = self._stored_arrays()
+        own = self.state_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(
@@ -191,19 +171,3 @@ class Module:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape {value.shape}, the model expects {array.shape}")
             if value.dtype != array.dtype:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has dtype {value.dtype}, the model expects {array.dtype}")
-
-    def _stored_arrays(self) -> dict:
-        """{name: the array itself} for every weight (frozen too) and buffer, in the order the layer stores it."""
-        return {**{name: w.data for name, w in self.named_weights()}, **dict(self.named_buffers())}
-
-    def _stored_orders_by_name(self) -> dict:
-        """{dotted name: order} of every array a layer stores in another order (:meth:`stored_orders`)."""
-        return {prefix + name: order for prefix, module in self.named_modules() for name, order in module.stored_orders().items()}
-
-
-def to_saved_order(array: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``array`` stored with its last axis in ``order`` (stored ``[..., j]`` is saved
-    ``[..., order[j]]``), as a new array in the saved order."""
-    saved = np.empty_like(array)
-    saved[..., order] = array
-    return saved

@@ -76,12 +76,13 @@ def test_library_and_hand_written_steps_give_the_same_weights(kind):
         library_loss = training.train_step(model, optimizer, training.loop.default_loss, xb, yb)
         np.testing.assert_allclose(hand.step(xb, yb), library_loss, rtol=1e-5)
         np.testing.assert_allclose(step(xb, yb), library_loss, rtol=1e-6)  # the benchmark's own step: the same
-        hand_weights = [a for layer in hand.weights() for a in layer]
-        for saved, a in zip(model.state_dict().values(), hand_weights, strict=True):  # both in the unit-grouped order
+        hand_weights = [a for layer in hand.params for a in layer]  # as it keeps them: maxout columns piece-major
+        for saved, a in zip(model.state_dict().values(), hand_weights, strict=True):  # as models.Maxout keeps them
             assert a.dtype == np.float32
             np.testing.assert_allclose(a, saved, rtol=1e-6, atol=1e-7)
     # The weights did move, so the comparison above is not vacuous.
-    assert not np.allclose(next(iter(model.state_dict().values())), params[0][0])
+    initial = bench.library_model(kind, params).state_dict()
+    assert not np.allclose(next(iter(model.state_dict().values())), next(iter(initial.values())))
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])

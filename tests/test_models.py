@@ -120,46 +120,53 @@ def test_train_and_eval_propagate_to_every_layer():
     np.testing.assert_array_equal(model(x).data, model(x).data)  # deterministic without dropout
 
 
-def unit_grouped_maxout(x, W, b, pieces):
-    """The maxout formula on unit-grouped columns, in float64: y_u = max_k (x W + b)[u * pieces + k]."""
+def piece_major_maxout(x, W, b, pieces):
+    """The maxout formula on piece-major columns, in float64: y_u = max_k (x W + b)[k * units + u]."""
     z = x.astype(np.float64) @ W + b
-    return z.reshape(len(x), -1, pieces).max(axis=2)
+    return z.reshape(len(x), pieces, -1).max(axis=1)
 
 
-def test_maxout_layer_computes_the_unit_grouped_formula_of_its_state_dict():
-    """Whatever order the layer keeps its columns in, its state_dict is unit-grouped and the layer computes that."""
+def test_maxout_layer_computes_the_piece_major_formula_of_its_state_dict():
     layer = models.Maxout(6, units=4, pieces=3, init=0.5, rng=0)
     state = layer.state_dict()
     x = rand(5, 6)
-    np.testing.assert_allclose(layer(x).data, unit_grouped_maxout(x, state["linear.weight"], state["linear.bias"], 3), rtol=1e-5)
-    # Load a unit-grouped state made by hand (as an older file holds it): the layer computes it, and gives it back.
+    np.testing.assert_allclose(layer(x).data, piece_major_maxout(x, state["linear.weight"], state["linear.bias"], 3), rtol=1e-5)
+    # A state made by hand: the layer computes its formula, holds it as it is, and gives it back.
     rng = np.random.default_rng(1)
-    saved = {"linear.weight": rng.standard_normal((6, 12)).astype(np.float32),
+    given = {"linear.weight": rng.standard_normal((6, 12)).astype(np.float32),
              "linear.bias": rng.standard_normal(12).astype(np.float32)}
-    layer.load_state_dict(saved)
-    np.testing.assert_allclose(layer(x).data, unit_grouped_maxout(x, saved["linear.weight"], saved["linear.bias"], 3), rtol=1e-5)
+    layer.load_state_dict(given)
+    np.testing.assert_allclose(layer(x).data, piece_major_maxout(x, given["linear.weight"], given["linear.bias"], 3), rtol=1e-5)
+    np.testing.assert_array_equal(layer.linear.weight.data, given["linear.weight"])  # no other order in memory
     for name, array in layer.state_dict().items():
-        np.testing.assert_array_equal(array, saved[name])
-    assert not np.array_equal(layer.linear.weight.data, saved["linear.weight"])  # it is stored in another order
-    # The same seed draws the same layer as before the layout changed: unit u's pieces are columns u * 3 ... u * 3 + 2.
+        np.testing.assert_array_equal(array, given[name])
+    # The layer's weight is drawn as a Linear's of the same shape and seed: no permutation at initialisation.
     drawn = models.Linear(6, 12, init=0.5, rng=0).weight.data
-    np.testing.assert_array_equal(models.Maxout(6, units=4, pieces=3, init=0.5, rng=0).state_dict()["linear.weight"], drawn)
+    np.testing.assert_array_equal(models.Maxout(6, units=4, pieces=3, init=0.5, rng=0).linear.weight.data, drawn)
 
 
-def test_checkpoints_keep_optimizer_buffers_in_the_saved_layout(tmp_path):
+def test_maxout_layer_sends_a_tie_to_the_first_piece():
+    layer = models.Maxout(2, units=2, pieces=3, init="zeros", rng=0)
+    layer.linear.bias.data[:] = [1.0, 0.0, 1.0, 5.0, 0.0, 5.0]  # unit 0: pieces 0 and 1 tie; unit 1: pieces 1 and 2
+    layer(np.zeros((1, 2), np.float32)).sum().backward()
+    assert layer.linear.bias.grad.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_checkpoints_hold_the_optimizer_buffers_as_the_optimizer_does_and_their_format(tmp_path):
     from training import SGD, fit
+    from training.checkpoints import FORMAT
     from training.loop import CHECKPOINT_NAME
 
     model = models.MaxoutNetwork(6, hidden=(4,), pieces=3, n_classes=3, dropout=None, seed=0)
     X, y = rand(40, 6), np.arange(40) % 3
     optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
     fit(model, X, y, epochs=1, batch_size=20, optimizer=optimizer, checkpoint_dir=tmp_path, progress=False)
-    saved = np.load(tmp_path / CHECKPOINT_NAME)
-    (weight_index,) = [i for i, p in enumerate(optimizer.params) if p is model.parameters()[0]]
-    velocity = optimizer.buffers["velocity"][weight_index]
-    order = model.parameter_orders()[id(optimizer.params[weight_index])]
-    np.testing.assert_array_equal(saved[f"optimizer/velocity/{weight_index}"], velocity[:, np.argsort(order)])
-    assert not np.array_equal(velocity, velocity[:, np.argsort(order)])  # the two layouts differ: the check above can fail
+    with np.load(tmp_path / CHECKPOINT_NAME) as saved:
+        for i, velocity in enumerate(optimizer.buffers["velocity"]):
+            np.testing.assert_array_equal(saved[f"optimizer/velocity/{i}"], velocity)
+        for name, array in model.state_dict().items():
+            np.testing.assert_array_equal(saved[f"model/{name}"], array)
+        assert FORMAT == 2 and json.loads(str(saved["__meta__"]))["format"] == FORMAT
 
 
 def test_a_frozen_weight_is_no_parameter_but_part_of_the_state():
@@ -168,10 +175,44 @@ def test_a_frozen_weight_is_no_parameter_but_part_of_the_state():
     frozen.requires_grad = False
     assert all(p is not frozen for p in model.parameters())  # no optimizer moves it
     state = model.state_dict()
-    np.testing.assert_array_equal(state["net.layers.0.linear.weight"], frozen.data[:, np.argsort(model.net.layers[0]._order)])
+    np.testing.assert_array_equal(state["net.layers.0.linear.weight"], frozen.data)
     other = models.MaxoutNetwork(6, hidden=(4,), pieces=3, n_classes=3, dropout=None, seed=1)
     other.load_state_dict(state)
     np.testing.assert_array_equal(other.net.layers[0].linear.weight.data, frozen.data)
+
+
+def unit_grouped(array, pieces):
+    """``array`` with its piece-major columns (``k * units + u``) grouped by unit (``u * pieces + k``), as format 1 kept them."""
+    return array.reshape(*array.shape[:-1], pieces, -1).swapaxes(-1, -2).reshape(array.shape)
+
+
+@pytest.mark.parametrize("cls", ["MaxoutNetwork", "ConvMaxoutNetwork"])
+def test_a_format_1_file_with_maxout_columns_grouped_by_unit_is_upgraded_as_it_loads(tmp_path, cls):
+    model = build(cls, init=0.5) if cls == "MaxoutNetwork" else build(cls)
+    model.eval()
+    x = rand(4, model.n_features)
+    models.save(model, tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz") as data:
+        arrays = dict(data)
+    maxouts = [(prefix, m.pieces) for prefix, m in model.named_modules() if isinstance(m, models.Maxout)]
+    assert maxouts, "no Maxout layer to upgrade: the test would be vacuous"
+    for prefix, pieces in maxouts:
+        for name in (prefix + "linear.weight", prefix + "linear.bias"):
+            arrays[name] = unit_grouped(arrays[name], pieces)
+    meta = json.loads(str(arrays["__model__"]))
+    assert meta["format"] == 2
+    arrays["__model__"] = np.array(json.dumps({**meta, "format": 1}))
+    np.savez(tmp_path / "old.npz", **arrays)
+    before = (tmp_path / "old.npz").read_bytes()
+    loaded = models.load(tmp_path / "old.npz").eval()
+    np.testing.assert_array_equal(loaded.logits(x).data, model.logits(x).data)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], array, err_msg=name)
+    assert (tmp_path / "old.npz").read_bytes() == before  # read, never rewritten: a recorded digest still holds
+    # Read as format 2, the same arrays are another network: the upgrade is what made them agree.
+    arrays["__model__"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "misread.npz", **arrays)
+    assert not np.allclose(models.load(tmp_path / "misread.npz").eval().logits(x).data, model.logits(x).data)
 
 
 @pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "trainable"])
@@ -513,6 +554,8 @@ def test_config_values_of_the_right_types_load_as_they_say(tmp_path):
     ({"class": None}, "its model description's 'class' must be the name of a class, got None"),
     ({"format": True}, "unknown model file format True"),
     ({"format": 1.0}, "unknown model file format 1.0"),
+    ({"format": 3}, r"unknown model file format 3 \(this version reads 1 and 2\)"),
+    ({"format": 0}, r"unknown model file format 0 \(this version reads 1 and 2\)"),
 ])
 def test_a_hand_edited_description_is_refused_naming_the_file_and_the_key(tmp_path, changes, message):
     models.save(build("SoftmaxRegression"), tmp_path / "m.npz")

@@ -1,7 +1,8 @@
 """Files written by an earlier commit still load, give the same outputs, and resume.
 
-``tests/fixtures/e4bdc86/`` holds model files and a training checkpoint written by the
-code of commit e4bdc86 (its ``make.py`` says how): what users of that commit hold.
+``tests/fixtures/e4bdc86/`` holds model files and training checkpoints written by the
+code of commit e4bdc86 (its ``make.py`` says how): what users of that commit hold. Both
+are of format 1, whose Maxout columns are grouped by unit (:mod:`models.old_files`).
 A change to a layer's parameters, the file format or the optimizer's state must keep
 reading them.
 """
@@ -36,7 +37,7 @@ def test_every_registered_class_has_an_old_file():
 
 @pytest.mark.parametrize("name", MODEL_FILES)
 def test_old_model_file_gives_the_same_logits(name):
-    model = models.load(os.path.join(FIXTURES, "models", f"{name}.npz"))
+    model = models.load(os.path.join(FIXTURES, "models", f"{name}.npz")).eval()  # the outputs are evaluation mode's
     with np.load(os.path.join(FIXTURES, "outputs.npz")) as outputs:
         x, expected = outputs[f"{name}_x"], outputs[name]
     logits = model.logits(x).data
@@ -47,9 +48,12 @@ def test_old_model_file_gives_the_same_logits(name):
 
 @pytest.mark.parametrize("folder, run, uninterrupted", [
     ("checkpoint", "checkpoint_run", lambda make: models.load(os.path.join(FIXTURES, "finished.npz"))),
+    # a run that keeps its last weights: its Maxout columns and momentum buffers, grouped by unit there, decide them
+    ("learning_checkpoint", "learning_checkpoint_run",
+     lambda make: models.load(os.path.join(FIXTURES, "learning_finished.npz"))),
     # e4bdc86 kept frozen weights out of checkpoints, the model's arrays and the best epoch's alike
     ("frozen_checkpoint", "frozen_checkpoint_run", lambda make: make.frozen_checkpoint_run(None, epochs=4)),
-], ids=["maxout", "with-a-frozen-weight"])
+], ids=["maxout", "maxout-learning", "with-a-frozen-weight"])
 def test_old_checkpoint_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, folder, run, uninterrupted):
     make = _make_module()
     shutil.copytree(os.path.join(FIXTURES, folder), tmp_path / "checkpoint")

@@ -409,19 +409,19 @@ def test_a_model_whose_training_never_finished_is_trained_when_its_file_is_missi
     resuming its checkpoint rather than starting over."""
     out = tmp_path / "results"
     argv = ["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "softmax", "--out", str(out)]
-    real_save, steps = training.loop._save, []
+    real_save, steps = training.checkpoints.save, []
 
     def saved_then_killed(*args, **kwargs):
         real_save(*args, **kwargs)
         raise Killed
 
-    monkeypatch.setattr(training.loop, "_save", saved_then_killed)  # only a model in training checkpoints
+    monkeypatch.setattr(training.checkpoints, "save", saved_then_killed)  # only a model in training checkpoints
     with pytest.raises(Killed):
         cli.main(argv)
     assert json.loads((out / "stages.json").read_text())["models"] == {}
     assert (out / "checkpoints" / "softmax").is_dir() and not (out / "models" / "softmax.npz").exists()
 
-    monkeypatch.setattr(training.loop, "_save", real_save)
+    monkeypatch.setattr(training.checkpoints, "save", real_save)
     real_step = training.loop.train_step
     monkeypatch.setattr(training.loop, "train_step", lambda *args: steps.append(1) or real_step(*args))
     assert cli.main(argv) == 0 and (out / "models" / "softmax.npz").exists()

@@ -294,7 +294,7 @@ def test_a_damaged_stages_json_of_the_paper_models_names_the_flag(synthetic_idx_
 def test_a_run_killed_while_the_paper_models_train_resumes(synthetic_idx_dir, tmp_path, monkeypatch, capsys):
     """It was refused: 'holds paper-models but no stages.json ... pass an empty or new --out'."""
     out = tmp_path / "out"
-    real_save, real_restore, saved, restored = training.loop._save, training.loop._restore, [], []
+    real_save, real_restore, saved, restored = training.checkpoints.save, training.checkpoints.restore, [], []
 
     def saved_then_killed(path, *args, **kwargs):  # its first checkpoint is written, then the run dies
         real_save(path, *args, **kwargs)
@@ -307,11 +307,11 @@ def test_a_run_killed_while_the_paper_models_train_resumes(synthetic_idx_dir, tm
         raise Killed
 
     argv = ["robustness", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--out", str(out)]
-    monkeypatch.setattr(training.loop, "_save", saved_then_killed)
+    monkeypatch.setattr(training.checkpoints, "save", saved_then_killed)
     with pytest.raises(Killed):
         cli.main(argv)
-    monkeypatch.setattr(training.loop, "_save", real_save)
-    monkeypatch.setattr(training.loop, "_restore", restored_then_killed)
+    monkeypatch.setattr(training.checkpoints, "save", real_save)
+    monkeypatch.setattr(training.checkpoints, "restore", restored_then_killed)
     with pytest.raises(Killed):  # the second run resumes the paper model from the checkpoint the first one wrote
         cli.main(argv)
     assert restored == saved and os.path.dirname(saved[0]).startswith(os.path.join(out, "paper-models", "checkpoints"))

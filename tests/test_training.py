@@ -1,6 +1,7 @@
 """The training loop, optimizers and schedules: learning, determinism, exact resume, errors."""
 
 import io
+import json
 import re
 
 import numpy as np
@@ -149,7 +150,7 @@ def test_resume_names_the_checkpoint_whose_optimizer_state_does_not_fit(tmp_path
 
 
 def test_resume_names_the_checkpoint_whose_optimizer_buffer_has_another_shape(tmp_path):
-    """A maxout network keeps its weights' columns in another order, which a buffer of another shape would break."""
+    """A hand-edited buffer is named before anything is loaded (or its columns reordered, in an older checkpoint)."""
     run(epochs=1, checkpoint_dir=tmp_path)
     path = tmp_path / "checkpoint.npz"
     with np.load(path) as saved:
@@ -174,6 +175,58 @@ def test_resume_refuses_optimizer_buffers_numbered_with_a_gap(tmp_path):
     with pytest.raises(ValueError, match=rf"the checkpoint {re.escape(str(path))} numbers its optimizer buffer "
                                          rf"'velocity' \[.*{last + 1}\], not 0 to {last}"):
         run(epochs=2, checkpoint_dir=tmp_path, resume=True)
+
+
+def checkpoint_arrays_and_meta(path):
+    with np.load(path) as saved:
+        arrays = dict(saved)
+    return arrays, json.loads(str(arrays.pop("__meta__")))
+
+
+def save_checkpoint(path, arrays, meta):
+    np.savez(path, **arrays, __meta__=np.array(json.dumps(meta)))
+
+
+@pytest.mark.parametrize("version", [3, 0, "2", True, None])
+def test_resume_refuses_a_checkpoint_of_an_unknown_format_naming_it(tmp_path, version):
+    run(epochs=1, checkpoint_dir=tmp_path)
+    path = tmp_path / "checkpoint.npz"
+    arrays, meta = checkpoint_arrays_and_meta(path)
+    assert meta["format"] == 2
+    save_checkpoint(path, arrays, {**meta, "format": version})
+    with pytest.raises(ValueError, match=rf"fit\(resume=True\): the checkpoint {re.escape(str(path))} has the unknown "
+                                         rf"format {re.escape(repr(version))} \(this version reads 1 and 2\)"):
+        run(epochs=2, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_checkpoint_without_a_format_number_has_its_maxout_columns_grouped_by_unit_and_resumes_exactly(tmp_path):
+    """Such a checkpoint (commit e4bdc86's; tests/test_old_files.py resumes real ones) holds the columns of
+    every Maxout array grouped by unit: the weights, the best epoch's and the momentum buffers."""
+    reference, _ = run(epochs=3)
+    run(epochs=2, checkpoint_dir=tmp_path)
+    path = tmp_path / "checkpoint.npz"
+    arrays, meta = checkpoint_arrays_and_meta(path)
+    model = small_maxout()
+    pieces = {name: m.pieces for prefix, m in model.named_modules() if isinstance(m, models.Maxout)
+              for name in (prefix + "linear.weight", prefix + "linear.bias")}
+    names = [name for name, _ in model.named_parameters()]  # the optimizer's buffers are numbered in this order
+    regrouped = 0
+    for key in list(arrays):
+        kind, *rest = key.split("/")
+        name = names[int(rest[1])] if kind == "optimizer" else rest[0]
+        if name in pieces:
+            a = arrays[key]
+            arrays[key] = a.reshape(*a.shape[:-1], pieces[name], -1).swapaxes(-1, -2).reshape(a.shape)
+            regrouped += 1
+    assert regrouped == 3 * 4  # model/, best/ and optimizer/velocity/ of two Maxout layers' weight and bias
+    del meta["format"]
+    save_checkpoint(path, arrays, meta)
+    resumed, _ = run(epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert all(np.array_equal(u, v) for u, v in zip(weights(resumed), weights(reference)))
+    # The same arrays read as this version's layout are another run: the upgrade is what made them agree.
+    save_checkpoint(path, arrays, {**meta, "format": 2})
+    misread, _ = run(epochs=3, checkpoint_dir=tmp_path, resume=True)
+    assert not all(np.array_equal(u, v) for u, v in zip(weights(misread), weights(reference)))
 
 
 def test_early_stopping_keeps_the_best_weights():

@@ -12,8 +12,6 @@ exactly the weights an uninterrupted run would have.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import time
 
@@ -22,12 +20,10 @@ import numpy as np
 import minigrad as mg
 from minigrad.ops.nn import check_labels
 from minigrad.validation import integer_at_least, is_integer
-from models.io import atomic_savez, json_default, read_npz
-from models.module import to_saved_order
 
+from . import checkpoints
+from .checkpoints import CHECKPOINT_NAME, run_key  # noqa: F401 (their old home: names users import from here)
 from .progress import progress_bar
-
-CHECKPOINT_NAME = "checkpoint.npz"
 
 
 def default_loss(model, x, y):
@@ -96,9 +92,7 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
 
 def train_step(model, optimizer, loss, x, y) -> float:
     """One update: ``loss(model, x, y)``, its gradient and the optimizer's step
-    (``optimizer.backward_and_step``: SGD's momentum step takes the weight gradients
-    straight from the backward walk, and then leaves ``.grad`` empty), then the model's
-    constraints (max-norm). Returns the loss, a float."""
+    (``optimizer.backward_and_step``), then the model's constraints (max-norm). Returns the loss, a float."""
     optimizer.zero_grad()
     value = loss(model, x, y)
     optimizer.backward_and_step(value)
@@ -106,27 +100,10 @@ def train_step(model, optimizer, loss, x, y) -> float:
     return float(value.data)
 
 
-def fit(
-    model,
-    X,
-    y,
-    *,
-    epochs: int,
-    batch_size: int,
-    optimizer,
-    loss=None,
-    val=None,
-    val_fraction: float | None = None,
-    early_stopping: EarlyStopping | None = None,
-    schedules=(),
-    seed: int = 0,
-    checkpoint_dir=None,
-    resume: bool = False,
-    progress: bool = True,
-    monitor_size: int = 10_000,
-    validate=None,
-    checkpoint_interval: float = 0.0,
-) -> History:
+def fit(model, X, y, *, epochs: int, batch_size: int, optimizer, loss=None, val=None,
+        val_fraction: float | None = None, early_stopping: EarlyStopping | None = None, schedules=(), seed: int = 0,
+        checkpoint_dir=None, resume: bool = False, progress: bool = True, monitor_size: int = 10_000, validate=None,
+        checkpoint_interval: float = 0.0) -> History:
     """Train ``model`` on (X, y) with minibatches; return the per-epoch :class:`History`.
 
     Each step: the ``schedules`` set the optimizer's settings for this step, then
@@ -141,54 +118,27 @@ def fit(
     ``checkpoint_dir``: after every epoch the whole state is written there atomically
     (or, with ``checkpoint_interval``, after an epoch once that many seconds have passed
     since the last write, and after the last epoch); ``resume=True`` continues from it
-    (and is a no-op start when there is none) with exactly the uninterrupted result.
+    (and is a no-op start when there is none) with exactly the uninterrupted result
+    (:mod:`training.checkpoints`).
     The model is left in evaluation mode (with the best weights, under early stopping).
     ``validate(model, X_val, y_val) -> error`` replaces :func:`error_rate` as the
     validation error that is recorded and early-stopped on (for example the error on
     adversarial examples, when training for robustness).
     """
-    X, y = _check_data(X, y)
-    if val is not None and val_fraction is not None:
-        raise ValueError("fit: pass either val=(X_val, y_val) or val_fraction, not both")
-    if val_fraction is not None:
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"fit: val_fraction must be in (0, 1), got {val_fraction}")
-        cut = len(X) - int(round(len(X) * val_fraction))
-        X, y, val = X[:cut], y[:cut], (X[cut:], y[cut:])
-    if not len(X):
-        raise ValueError("fit: no training examples (after holding out the validation fraction)")
-    if val is not None:
-        val = _check_data(*val, what="validation ")
-        if not len(val[0]):
-            raise ValueError("fit: the validation set is empty")
-    if early_stopping is not None and val is None:
-        raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
-    if not is_integer(epochs) or not is_integer(batch_size) or epochs < 0 or batch_size < 1:
-        raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
-    integer_at_least(monitor_size, 0, "fit: monitor_size")
-    integer_at_least(seed, 0, "fit: seed")
+    X, y, val = _training_and_validation_data(X, y, val, val_fraction)
+    _check_settings(epochs, batch_size, monitor_size, seed, early_stopping, val)
     _check_model(model, needs_loss=loss is None, needs_predict=(val is not None and validate is None) or monitor_size > 0)
     _check_optimizer(optimizer, model, schedules)
-    checkpoint = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_NAME)
+    checkpoint = checkpoints.checkpoint_path(checkpoint_dir)
     restoring = resume and checkpoint is not None and os.path.exists(checkpoint)
-    if early_stopping is not None and not restoring and (early_stopping.best_epoch is not None or early_stopping.waited):
-        raise ValueError("fit: this EarlyStopping has already watched a run (it holds that run's best weights): "
-                         "give each fit a new one")
+    _check_early_stopping_is_new(early_stopping, restoring)
     loss = default_loss if loss is None else loss
-
-    rng = np.random.default_rng(seed)
-    for module in model.modules():
-        module.set_rng(rng)
-    if callable(getattr(loss, "set_rng", None)):
-        loss.set_rng(rng)
-    history = History()
+    rng = _generator_of_the_run(seed, model, loss)
     run = None if checkpoint is None else run_key(model, optimizer, X, y, batch_size=batch_size, seed=seed,
                                                     scheduled={s.attr for s in schedules})
-    start_epoch, step = 0, 0
+    history, start_epoch, step = History(), 0, 0
     if restoring:
-        start_epoch, step = _restore(checkpoint, run, model, optimizer, rng, history, early_stopping)
-        if early_stopping is not None and early_stopping.waited >= early_stopping.patience:
-            start_epoch = epochs  # that run had already stopped early
+        start_epoch, step = _resume(checkpoint, run, model, optimizer, rng, history, early_stopping, epochs)
 
     n_batches = -(-len(X) // batch_size)
     last_checkpoint = time.perf_counter()
@@ -206,61 +156,99 @@ def fit(
             step += 1
             bar.update(len(batch))
         model.eval()
-        row = dict(
-            epoch=epoch + 1,
-            train_loss=total_loss / len(X),
-            train_error=error_rate(model, X[:monitor_size], y[:monitor_size]) if monitor_size else None,
-            val_error=(validate or error_rate)(model, *val) if val is not None else None,
-            lr=float(optimizer.lr),
-            seconds=time.perf_counter() - started,
-        )
+        row = _epoch_row(model, epoch, total_loss / len(X), X, y, val, validate, monitor_size, optimizer, started)
         history.append(**row)
         bar.set_postfix_str(_summary(row))
         bar.close()
         stop = early_stopping is not None and early_stopping.update(row["val_error"], epoch + 1, model)
         due = time.perf_counter() - last_checkpoint >= checkpoint_interval or stop or epoch + 1 == epochs
         if checkpoint is not None and due:
-            _save(checkpoint, run, epoch + 1, step, model, optimizer, rng, history, early_stopping)
+            checkpoints.save(checkpoint, run, epoch + 1, step, model, optimizer, rng, history, early_stopping)
             last_checkpoint = time.perf_counter()
         if stop:
             break
-    if early_stopping is not None and early_stopping.best_state is not None:
-        history.best_epoch = early_stopping.best_epoch
-        if early_stopping.restore_best:
-            model.load_state_dict(early_stopping.best_state)
+    _keep_the_best_epoch(model, history, early_stopping)
     model.eval()
     return history
 
 
-def run_key(model, optimizer, X, y, *, batch_size: int, seed, scheduled=()) -> dict:
-    """What a checkpoint must match to be resumed: the same model, optimizer, data and seed.
-
-    The model's class and ``config`` (a value JSON cannot hold, such as a Generator
-    seed, by its ``repr``), the optimizer's class and the settings no schedule sets (a
-    scheduled one has moved on by the time a run is retried; the checkpoint restores
-    it), the batch size and seed, and a fingerprint of the data: its shapes, and a hash of the
-    labels and of 1,000 to 2,000 evenly spaced rows (cheap, yet different data of the same size
-    is told apart). As JSON gives it back, so that it compares with a saved one.
-    """
-    rows = X[:: max(1, len(X) // 1000)]
-    digest = hashlib.blake2b(np.ascontiguousarray(rows).tobytes(), digest_size=16)
-    digest.update(np.ascontiguousarray(y).tobytes())
-    key = {
-        "model": type(model).__name__, "config": getattr(model, "config", None),
-        "optimizer": type(optimizer).__name__,
-        # a setting left at None (unused, as SGD's lr_scales mostly is) stays out: a new optional setting keeps the key
-        "settings": {name: getattr(optimizer, name) for name in optimizer.settings
-                     if name not in scheduled and getattr(optimizer, name) is not None},
-        "n_train": len(X), "data": f"{X.shape} {X.dtype} {digest.hexdigest()}", "batch_size": batch_size, "seed": seed,
-    }
-    return json.loads(json.dumps(key, default=_json_or_repr))
+def _generator_of_the_run(seed: int, model, loss) -> np.random.Generator:
+    """The run's one generator, seeded by ``seed``, handed through ``set_rng`` to every module of
+    ``model`` (dropout masks) and to ``loss`` if it takes one (PGD's random starts)."""
+    rng = np.random.default_rng(seed)
+    for module in model.modules():
+        module.set_rng(rng)
+    if callable(getattr(loss, "set_rng", None)):
+        loss.set_rng(rng)
+    return rng
 
 
-def _json_or_repr(value):
-    try:
-        return json_default(value)
-    except TypeError:
-        return repr(value)
+def _resume(checkpoint, run, model, optimizer, rng, history, early_stopping, epochs: int) -> tuple[int, int]:
+    """(the first epoch to run, the step count) after restoring the run saved in ``checkpoint``
+    (:func:`training.checkpoints.restore`); ``epochs`` if that run had already stopped early."""
+    epoch, step = checkpoints.restore(checkpoint, run, model, optimizer, rng, history, early_stopping)
+    if early_stopping is not None and early_stopping.waited >= early_stopping.patience:
+        epoch = epochs
+    return epoch, step
+
+
+def _epoch_row(model, epoch: int, train_loss: float, X, y, val, validate, monitor_size: int, optimizer,
+               started: float) -> dict:
+    """The history's row of ``epoch`` (counted from 0), measured on the model in evaluation mode: the
+    training error on the first ``monitor_size`` examples, the validation error (by ``validate``, or
+    :func:`error_rate`), the learning rate and the seconds since ``started``."""
+    return dict(
+        epoch=epoch + 1,
+        train_loss=train_loss,
+        train_error=error_rate(model, X[:monitor_size], y[:monitor_size]) if monitor_size else None,
+        val_error=(validate or error_rate)(model, *val) if val is not None else None,
+        lr=float(optimizer.lr),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _keep_the_best_epoch(model, history: History, early_stopping) -> None:
+    """Under early stopping, record the best epoch and (``restore_best``) give the model its weights back."""
+    if early_stopping is not None and early_stopping.best_state is not None:
+        history.best_epoch = early_stopping.best_epoch
+        if early_stopping.restore_best:
+            model.load_state_dict(early_stopping.best_state)
+
+
+def _training_and_validation_data(X, y, val, val_fraction):
+    """``(X, y, val)`` checked (:func:`_check_data`), with ``val`` the last ``val_fraction`` of (X, y) if that is given."""
+    X, y = _check_data(X, y)
+    if val is not None and val_fraction is not None:
+        raise ValueError("fit: pass either val=(X_val, y_val) or val_fraction, not both")
+    if val_fraction is not None:
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"fit: val_fraction must be in (0, 1), got {val_fraction}")
+        cut = len(X) - int(round(len(X) * val_fraction))
+        X, y, val = X[:cut], y[:cut], (X[cut:], y[cut:])
+    if not len(X):
+        raise ValueError("fit: no training examples (after holding out the validation fraction)")
+    if val is not None:
+        val = _check_data(*val, what="validation ")
+        if not len(val[0]):
+            raise ValueError("fit: the validation set is empty")
+    return X, y, val
+
+
+def _check_settings(epochs, batch_size, monitor_size, seed, early_stopping, val) -> None:
+    """fit's numbers must be integers in their ranges, and early stopping needs validation data."""
+    if early_stopping is not None and val is None:
+        raise ValueError("fit: early_stopping needs validation data (val= or val_fraction=)")
+    if not is_integer(epochs) or not is_integer(batch_size) or epochs < 0 or batch_size < 1:
+        raise ValueError(f"fit: need integers epochs >= 0 and batch_size >= 1, got {epochs!r} and {batch_size!r}")
+    integer_at_least(monitor_size, 0, "fit: monitor_size")
+    integer_at_least(seed, 0, "fit: seed")
+
+
+def _check_early_stopping_is_new(early_stopping, restoring: bool) -> None:
+    """An EarlyStopping watches one run: a used one is refused, unless the run it watched is being resumed."""
+    if early_stopping is not None and not restoring and (early_stopping.best_epoch is not None or early_stopping.waited):
+        raise ValueError("fit: this EarlyStopping has already watched a run (it holds that run's best weights): "
+                         "give each fit a new one")
 
 
 def _check_optimizer(optimizer, model, schedules) -> None:
@@ -311,130 +299,3 @@ def _summary(row: dict) -> str:
     if row["val_error"] is not None:
         parts.append(f"val err {100 * row['val_error']:.2f}%")
     return ", ".join(parts)
-
-
-def _save(path, run, epoch, step, model, optimizer, rng, history, early_stopping) -> None:
-    """Everything needed to continue the run, in one atomically written .npz."""
-    opt_state = optimizer.state_dict()
-    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
-    orders = _buffer_orders(model, optimizer)  # each buffer in its parameter's saved layout, as the model's arrays
-    for name, buffers in opt_state["buffers"].items():
-        arrays.update({f"optimizer/{name}/{i}": b if orders[i] is None else to_saved_order(b, orders[i])
-                       for i, b in enumerate(buffers)})
-    stopper = None
-    if early_stopping is not None:
-        stopper = {"best": early_stopping.best, "best_epoch": early_stopping.best_epoch, "waited": early_stopping.waited}
-        if early_stopping.best_state is not None:
-            arrays.update({f"best/{k}": v for k, v in early_stopping.best_state.items()})
-    meta = {
-        "run": run,
-        "epoch": epoch,
-        "step": step,
-        "optimizer": {"settings": opt_state["settings"], "steps": opt_state["steps"]},
-        "rng": rng.bit_generator.state,
-        "history": dataclasses.asdict(history),
-        "early_stopping": stopper,
-    }
-    arrays["__meta__"] = np.array(json.dumps(meta))
-    atomic_savez(path, arrays)
-
-
-def _buffer_orders(model, optimizer) -> list:
-    """For each of the optimizer's parameters, the order its layer stores it in
-    (:meth:`models.Module.stored_orders`), or None: checkpoints keep buffers as files keep
-    the parameters."""
-    orders = model.parameter_orders()
-    return [orders.get(id(p)) for p in optimizer.params]
-
-
-def _restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple[int, int]:
-    arrays = read_npz(path)
-    meta = json.loads(str(arrays.pop("__meta__")))
-    if meta["run"] != run:
-        differ = sorted(k for k in set(run) | set(meta["run"]) if run.get(k) != meta["run"].get(k))
-        raise ValueError(f"fit(resume=True): the checkpoint {path} is of another run: its {', '.join(differ)} "
-                         f"differ ({ {k: meta['run'].get(k) for k in differ} } there, { {k: run.get(k) for k in differ} } here); "
-                         "pass another checkpoint_dir, or resume=False to start over")
-    state = _with_frozen_weights(model, _arrays_under("model/", arrays))
-    best = _arrays_under("best/", arrays)  # none if the run had no best epoch yet
-    if best:
-        best = _with_frozen_weights(model, best)
-    _check_checkpoint_state(path, model, state, "weights")
-    if early_stopping is not None and best:
-        _check_checkpoint_state(path, model, best, "early-stopping best weights")
-    opt_state = {**meta["optimizer"], "buffers": _optimizer_buffers(path, arrays)}
-    _check_optimizer_state(path, optimizer, opt_state)
-    model.load_state_dict(state)
-    orders = _buffer_orders(model, optimizer)
-    opt_state["buffers"] = {name: [b if order is None else b[..., order] for b, order in zip(saved, orders)]
-                            for name, saved in opt_state["buffers"].items()}
-    optimizer.load_state_dict(opt_state)
-    rng.bit_generator.state = meta["rng"]
-    for name, value in meta["history"].items():
-        setattr(history, name, value)
-    if early_stopping is not None and meta["early_stopping"] is not None:
-        for name, value in meta["early_stopping"].items():
-            setattr(early_stopping, name, value)
-        early_stopping.best_state = best or None
-    return meta["epoch"], meta["step"]
-
-
-def _arrays_under(prefix: str, arrays: dict) -> dict:
-    """The checkpoint's arrays whose keys start with ``prefix``, by the rest of their key."""
-    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
-
-
-def _check_checkpoint_state(path, model, state: dict, what: str) -> None:
-    """A ValueError naming the checkpoint ``path`` unless ``model`` can load ``state`` (its ``what``)."""
-    try:
-        model.check_state_dict(state)
-    except ValueError as error:
-        absent = [name for name, _ in model.named_parameters() if name not in state]
-        hint = f" ({', '.join(absent)} frozen in the run that wrote it? freeze them here too)" if absent else ""
-        raise ValueError(f"fit(resume=True): the {what} of the checkpoint {path} do not fit the model{hint}: {error}; "
-                         "pass another checkpoint_dir, or resume=False to start over") from None
-
-
-def _with_frozen_weights(model, state: dict) -> dict:
-    """``state`` with each frozen weight of ``model`` it lacks taken from the model itself.
-
-    Checkpoints of commit e4bdc86 left frozen weights out, the model's arrays and early
-    stopping's best weights alike; a frozen weight is never trained, so the model's own
-    value is the one that run had. ``Module.load_state_dict`` itself needs every weight.
-    """
-    absent = [name for name, weight in model.named_weights() if not weight.requires_grad and name not in state]
-    if not absent:
-        return state
-    own = model.state_dict()
-    return {**state, **{name: own[name] for name in absent}}
-
-
-def _optimizer_buffers(path, arrays: dict) -> dict:
-    """The checkpoint's optimizer buffers, ``{name: [array per parameter]}``, in the layout files keep.
-
-    A buffer's arrays are numbered 0, 1, ... in the order of the optimizer's parameters;
-    numbers with a gap (a hand-edited file) would put arrays beside the wrong parameters.
-    """
-    numbered = {}
-    for key, value in arrays.items():
-        if key.startswith("optimizer/"):
-            _, name, index = key.split("/")
-            numbered.setdefault(name, {})[int(index)] = value
-    for name, saved in numbered.items():
-        if sorted(saved) != list(range(len(saved))):
-            raise ValueError(f"fit(resume=True): the checkpoint {path} numbers its optimizer buffer {name!r} "
-                             f"{sorted(saved)}, not 0 to {len(saved) - 1}: pass another checkpoint_dir, "
-                             "or resume=False to start over")
-    return {name: [saved[i] for i in range(len(saved))] for name, saved in numbered.items()}
-
-
-def _check_optimizer_state(path, optimizer, state: dict) -> None:
-    """A ValueError naming the checkpoint ``path`` unless ``optimizer`` can load ``state``: checked
-    before the buffers are put back in the order the layers store them, which needs one of each
-    parameter's shape."""
-    try:
-        optimizer.check_state_dict(state)
-    except ValueError as error:
-        raise ValueError(f"fit(resume=True): the optimizer state of the checkpoint {path} does not fit the optimizer "
-                         f"(a weight frozen or unfrozen since?): {error}; "
-                         "pass another checkpoint_dir, or resume=False to start over") from None
