@@ -254,6 +254,29 @@ def test_custom_loss_receives_float32_batches_and_int64_labels():
     assert seen == [(np.float32, (40, 20), np.int64), (np.float32, (40, 20), np.int64), (np.float32, (20, 20), np.int64)]
 
 
+@pytest.mark.parametrize("optimizer", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.01)],
+                         ids=["sgd-momentum", "adam"])
+@pytest.mark.parametrize("build", [lambda: models.MLP((20, 16, 4), seed=0),
+                                   lambda: models.MaxoutNetwork(20, hidden=(8,), pieces=3, n_classes=4, dropout=None, seed=0)],
+                         ids=["mlp", "maxout"])
+def test_after_train_step_every_parameter_holds_the_gradient_of_the_loss(build, optimizer):
+    """train_step is zero_grad, loss.backward(), step, constrain: the gradients stay in .grad (at e4bdc86
+    SGD's fused step took the weight gradients from the backward walk and left .grad empty)."""
+    from training.loop import default_loss, train_step
+
+    X, y = blobs(n=30)
+    model, twin = build(), build()  # the same seed: the same weights
+    expected = default_loss(twin, X, y)
+    expected.backward()  # a separate backward pass at the weights before the step
+    before = model.state_dict()
+    value = train_step(model, optimizer(model.parameters()), default_loss, X, y)
+    assert value == float(expected.data)
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
+        assert p.grad is not None, name
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+        assert not np.array_equal(p.data, before[name]), name  # and the step did move it
+
+
 def test_fit_rejects_bad_input():
     X, y = blobs(n=50)
     model = models.SoftmaxRegression(20, 4)

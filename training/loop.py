@@ -91,11 +91,13 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
 
 
 def train_step(model, optimizer, loss, x, y) -> float:
-    """One update: ``loss(model, x, y)``, its gradient and the optimizer's step
-    (``optimizer.backward_and_step``), then the model's constraints (max-norm). Returns the loss, a float."""
+    """One update: the loss ``loss(model, x, y)``, its gradient by backpropagation (after which
+    every parameter's ``.grad`` holds its gradient), the optimizer's step, then the model's
+    constraints (max-norm). Returns the loss, a float."""
     optimizer.zero_grad()
     value = loss(model, x, y)
-    optimizer.backward_and_step(value)
+    value.backward()
+    optimizer.step()
     model.constrain()
     return float(value.data)
 
