@@ -1,6 +1,6 @@
 """This engine beside PyTorch, JAX and HIPS autograd, against the machine's limit: ``python -m benchmarks.peers``.
 
-One command for the README's Performance section. It runs
+One command for docs/performance.md. It runs
 
 1. the side-by-side table of :mod:`benchmarks.engine` with every peer that is installed
    (``pip install -e ".[peers]"`` installs all three; a missing one is skipped with a
