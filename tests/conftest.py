@@ -22,6 +22,17 @@ settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.fixture(autouse=True)
+def textbook_paths_after_each_test():
+    """Every test starts on the textbook path: one that runs ``advex`` in-process (whose entry
+    calls ``training.fast_paths.enable()``) or enables the fast paths itself is switched back."""
+    yield
+    from training import fast_paths
+
+    if fast_paths.is_enabled():
+        fast_paths.disable()
+
+
 # ---------------------------------------------------------------------------- data sets
 
 
