@@ -7,17 +7,17 @@ of the final scalar with respect to the node, ``g = dL/dz``, to the contribution
 that node to one parent's gradient, ``dL/dx_i = g @ dz/dx_i``.
 
 Backpropagation (:func:`backprop`) visits nodes in *reverse topological order*, so a
-node's gradient is complete (all of its consumers have contributed) before it is
-passed on to its parents. The order is needed, not an optimisation: with reuse such as
-``b = a + a; c = b + b`` a naive depth-first walk would push ``b``'s gradient on
-before both contributions had arrived. Nodes are numbered as they are created, and
-a node's consumers are always created after it, so "largest number first" is such
-an order; the walk keeps the nodes waiting for it in a heap.
+node's gradient is complete (every op that used the node has contributed) before it
+is passed on to its parents. The order is needed, not an optimisation: with reuse
+such as ``b = a + a; c = b + b`` a naive depth-first walk would push ``b``'s gradient
+on before both contributions had arrived. Tensors are numbered as they are created,
+and the output of an op is always created after its inputs, so "largest number
+first" is such an order; the walk keeps the nodes waiting for it in a heap.
 
 The engine, not the ops, takes care of the bookkeeping every op would otherwise
 repeat: it skips parents that need no gradient, sums gradients back to a parent's
-shape after broadcasting, checks shapes and dtypes (one comparison each), and
-accumulates the contributions of a node that is used several times.
+shape after broadcasting, checks shapes and dtypes, and sums the contributions to a
+node that is used several times.
 """
 
 from __future__ import annotations
@@ -32,26 +32,30 @@ from .broadcast import unbroadcast
 from .validation import is_numeric
 
 
-class _GradMode:
+class _Modes:
     """Whether ops record the graph, and whether to hunt for NaN/inf. Read on every op."""
 
-    enabled = True
-    detect_anomaly = False
+    def __init__(self):
+        self.enabled = True
+        self.detect_anomaly = False
+
+
+_grad_mode = _Modes()  # the one instance: no_grad, enable_grad and detect_anomaly switch its fields
 
 
 def is_grad_enabled() -> bool:
     """True when ops record the graph (the default), False inside :func:`no_grad`."""
-    return _GradMode.enabled
+    return _grad_mode.enabled
 
 
 @contextlib.contextmanager
 def _set_grad_enabled(enabled: bool):
-    previous = _GradMode.enabled
-    _GradMode.enabled = enabled
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = enabled
     try:
         yield
     finally:
-        _GradMode.enabled = previous
+        _grad_mode.enabled = previous
 
 
 def no_grad():
@@ -87,13 +91,13 @@ def detect_anomaly():
     Traceback (most recent call last):
     FloatingPointError: the output of op 'sqrt' has NaN or inf (shape (2,))
     """
-    previous = _GradMode.detect_anomaly
-    _GradMode.detect_anomaly = True
+    previous = _grad_mode.detect_anomaly
+    _grad_mode.detect_anomaly = True
     try:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             yield
     finally:
-        _GradMode.detect_anomaly = previous
+        _grad_mode.detect_anomaly = previous
 
 
 def check_finite(array: np.ndarray, what: str) -> None:
@@ -109,10 +113,9 @@ class FreedGraphError(RuntimeError):
 def topological_order(root) -> list:
     """All nodes that require grad and lead to ``root``, every node after its parents.
 
-    An op's output is made after its inputs, so the order in which the nodes were
-    created is already topological: :meth:`Tensor.from_op` numbers each recorded node
-    (``_seq``; every leaf keeps -1, and a leaf has no parents to come after). The walk
-    only collects the nodes reachable from ``root`` (an explicit stack, so a chain of
+    An op's output is made after its inputs, so the order in which the tensors were
+    created is already topological: each tensor is numbered as it is made (``_seq``,
+    see :mod:`minigrad.tensor`'s ``_fill``). The walk only collects the nodes reachable from ``root`` (an explicit stack, so a chain of
     10,000 ops does not hit Python's recursion limit) and sorts them by that number.
     :func:`backprop` needs it only to prune a walk toward ``targets``.
     """
@@ -130,6 +133,12 @@ def topological_order(root) -> list:
 
 
 _CREATED = operator.attrgetter("_seq")
+
+
+def _check_not_freed(node) -> None:
+    """Refuse ``node`` if an earlier backward freed it: its parents are gone, so its gradient would stop there."""
+    if node._vjps is None:
+        raise _freed(node)
 
 
 def _freed(node) -> FreedGraphError:
@@ -155,7 +164,7 @@ def _nodes_leading_to(order, targets) -> set:
     return needed
 
 
-def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consumers=None) -> list:
+def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> list:
     """Propagate ``seed = dL/droot`` back through the graph below ``root``.
 
     Returns ``[(leaf, dL/dleaf), ...]`` for the leaves reached (nodes without parents
@@ -163,140 +172,81 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False, consum
     to those nodes are evaluated, so an input gradient does not pay for weight
     gradients, and ``(target, dL/dtarget)`` pairs are returned instead.
 
-    ``consumers`` maps ``id(leaf)`` to an object that takes that leaf's gradient
-    instead of the result list: each :class:`Product` contribution is offered to its
-    ``take_product(product)`` as it arrives (True: taken, for the consumer to fold
-    into its own buffer; False: computed here like any other), and the sum of the rest
-    goes to its ``add(array)`` once the walk has finished. Such a leaf is not in the
-    returned list. A consumer should not change anything before the walk is over: if
-    a VJP raises half-way, what it was handed is all it has seen.
+    The order: every op that used a node made its output after the node, so that
+    output has a larger creation number (``_seq``, see :func:`topological_order`). The
+    walk keeps a queue of the nodes that have received some gradient, largest number
+    first (a heap); the node it takes out has had every node that used it processed
+    already, so its gradient is complete. A node joins the queue when its first
+    contribution arrives, which is also how the walk finds the graph: no separate pass
+    sorts it beforehand. A leaf taken out holds its finished gradient.
 
-    The order: every consumer of a node was created after it, so it has a larger
-    creation number (``_seq``, see :func:`topological_order`). The walk keeps a queue
-    of the nodes that have received some gradient, largest number first (a heap); the
-    node it takes out has had every consumer processed already, so its gradient is
-    complete. A node joins the queue when its first contribution arrives, which is
-    also how the walk finds the graph: no separate pass sorts it beforehand.
-
-    While the walk runs, each node's ``_pending`` slot holds the sum of the gradient
-    contributions that have reached it so far. Unless ``retain_graph``, every node's
-    parents and VJPs (and with them the intermediate arrays the VJPs close over) are
-    released as soon as the node has been processed.
+    Each node's ``_pending`` slot holds the sum of the contributions that have reached
+    it so far: the first as the VJP returned it, each later one added into a new array
+    (:func:`add_arrays`), so no array a VJP handed out is ever written into. Unless
+    ``retain_graph``, every node's parents and VJPs (and with them the intermediate
+    arrays the VJPs close over) are released as soon as the node has been processed.
+    The checks live in helpers: :func:`_conform` (shape, dtype, NaN under
+    :func:`detect_anomaly`), :func:`_explain` (an error raised in a VJP) and
+    :func:`_check_not_freed`.
     """
-    if root._vjps is None:
-        raise _freed(root)
     needed = None if targets is None else _nodes_leading_to(topological_order(root), targets)
-    target_ids = None if targets is None else {id(t) for t in targets}
-    owned = set()  # ids of nodes whose _pending buffer the engine allocated: safe to add into
-    leaves = []  # the leaves reached, in the order their first contribution arrived
+    wanted = None if targets is None else {id(t) for t in targets}
     results = []
-    detect_anomaly = _GradMode.detect_anomaly
     root._pending = seed
-    queue = [(-root._seq, id(root), root)] if root._parents else []  # id: no tie ever compares two tensors
-    if not root._parents:
-        leaves.append(root)
+    queue = [(-root._seq, id(root), root)]  # the id breaks a tie (a copied tensor keeps its number)
     try:
         while queue:
             node = heappop(queue)[2]
-            g = node._pending
-            node._pending = None
-            if target_ids is not None and id(node) in target_ids:
+            g, node._pending = node._pending, None
+            if wanted is not None and id(node) in wanted:
                 results.append((node, g))
-            g.setflags(False)  # write=False, given by position (the keyword form costs more): add hands one g to both inputs
-            index = 0
-            for parent, vjp in zip(node._parents, node._vjps):
-                if parent.requires_grad and (needed is None or id(parent) in needed):
-                    try:
-                        g_parent = vjp(g)
-                    except (TypeError, ValueError) as error:
-                        _raise_if_contract_broken(error, vjp, node, index)
-                        raise
-                    data = parent.data
-                    # dtypes of built-in types are singletons: ``is`` is the cheap test.
-                    if (
-                        type(g_parent) is not np.ndarray
-                        or g_parent.shape != data.shape
-                        or g_parent.dtype is not data.dtype
-                    ):
-                        if (type(g_parent) is Product and consumers is not None and id(parent) in consumers
-                                and not detect_anomaly and consumers[id(parent)].take_product(g_parent)):
-                            index += 1
-                            continue
-                        g_parent = _conform(g_parent, parent, node, index)
-                    if detect_anomaly:
-                        check_finite(g_parent, f"the gradient op {node._op!r} passes to input {index}")
-                    previous = parent._pending
-                    if previous is None:
-                        if parent._parents:
-                            heappush(queue, (-parent._seq, id(parent), parent))
-                        elif parent._vjps is None:  # refused before it holds a gradient no cleanup would find
-                            raise _freed(parent)
-                        else:
-                            leaves.append(parent)
-                        parent._pending = g_parent
-                    elif id(parent) in owned:
-                        previous += g_parent  # an ndarray, even 0-d: this writes into the buffer
-                    else:
-                        parent._pending = add_arrays(previous, g_parent)
-                        owned.add(id(parent))
-                index += 1
+            if not node._parents:  # a leaf (leaves come out last), or a node an earlier walk freed
+                _check_not_freed(node)
+                if wanted is None:
+                    results.append((node, g))
+                continue
+            g.setflags(False)  # write=False: add hands one g to both inputs, and no VJP may write into it
+            for index, parent in enumerate(node._parents):
+                if not parent.requires_grad or (needed is not None and id(parent) not in needed):
+                    continue
+                vjp = node._vjps[index]
+                try:
+                    g_parent = vjp(g)
+                except Exception as error:
+                    _explain(error, vjp, node, index)
+                    raise
+                g_parent = _conform(g_parent, parent, node, index)
+                if parent._pending is None:  # its first contribution: the parent joins the queue
+                    parent._pending = g_parent
+                    heappush(queue, (-parent._seq, id(parent), parent))
+                else:
+                    parent._pending = add_arrays(parent._pending, g_parent)
             if not retain_graph:
-                node._parents = ()
-                node._vjps = None
-        for leaf in leaves:
-            if consumers is not None and id(leaf) in consumers:
-                consumers[id(leaf)].add(leaf._pending)
-            elif target_ids is None or id(leaf) in target_ids:
-                results.append((leaf, leaf._pending))
+                node._parents, node._vjps = (), None
     finally:  # after an error, leave no stale partial gradient behind
         for _, _, node in queue:
             node._pending = None
-        for leaf in leaves:
-            leaf._pending = None
     return results
 
 
-class Product:
-    """A VJP's result left as the matrix product ``left @ right``, not yet computed.
+def _explain(error: Exception, vjp, node, index: int) -> None:
+    """Name the op and the input in ``error``, raised by calling the VJP for input ``index`` of ``node``.
 
-    The gradient of a dense layer's weight W in ``x @ W`` is the product x^T G. Computed,
-    it is one BLAS call that writes a fresh W-sized array, which an optimizer then reads
-    back to update its own buffers. BLAS's gemm computes C <- alpha A B + beta C, so an
-    optimizer that updates ``v <- m v - lr g`` (SGD's momentum) can have the call write
-    ``m v - lr x^T G`` into v directly: the gradient array is never made, and two of the
-    update's passes over memory are saved. So the VJPs of ``matmul`` and ``linear``
-    return a Product for the weight; :func:`backprop` offers it to the leaf's consumer,
-    if it has one, and otherwise computes it (``evaluate``) like any other gradient.
-    """
-
-    __slots__ = ("left", "right")
-
-    def __init__(self, left: np.ndarray, right: np.ndarray):
-        self.left, self.right = left, right
-
-    def evaluate(self) -> np.ndarray:
-        return self.left @ self.right
-
-
-def _raise_if_contract_broken(error, vjp, node, index) -> None:
-    """Explain ``error``, raised by calling the VJP for input ``index`` of ``node``, when the op broke the contract.
-
-    Two breaches show up only as NumPy's or Python's words: a VJP that is no function
-    (``None`` given in ``vjps``: "'NoneType' object is not callable"), and one that
-    wrote into its read-only ``g``. Each becomes an error naming the op and the input;
-    any other error is the VJP's own and is left to propagate. Checked only after a
-    failure, so a working graph pays nothing for it.
+    A VJP that is no function (``None`` given in ``vjps``) is the op's mistake, which
+    Python words as "'NoneType' object is not callable": a TypeError saying so replaces
+    it. Any other error is the VJP's own and keeps its words; a note names the op and
+    the input. A ValueError's note also says that ``g`` is read-only, since writing into
+    it (``g *= 2``) is the usual way a VJP gets NumPy's ValueError.
     """
     if not callable(vjp):
         given = "None" if vjp is None else f"a {type(vjp).__name__}"
         raise TypeError(f"op {node._op!r}: the VJP for input {index} is {given}, not a function "
                         "g -> dL/dinput (from_op takes one function per parent)") from error
-    if isinstance(error, ValueError) and "read-only" in str(error):
-        raise ValueError(
-            f"op {node._op!r}: the VJP for input {index} wrote into a read-only array: its incoming "
-            "gradient g (read-only because other inputs and ops may share it) or an array it closed "
-            "over. Return a new array (g * 2, not g *= 2)"
-        ) from error
+    note = f"raised by the VJP of op {node._op!r} for input {index}"
+    if isinstance(error, ValueError):
+        note += ("; if it wrote into a read-only array: its incoming gradient g is read-only (other inputs "
+                 "and ops may share it), so return a new array (g * 2, not g *= 2)")
+    error.add_note(note)
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -329,31 +279,38 @@ def private_arrays(arrays):
         yield g
 
 
-def _conform(g, parent, node, index):
-    """Bring one VJP's result to an ndarray of the parent's shape and dtype, or say which op is wrong.
+def _conform(g, parent, node, index) -> np.ndarray:
+    """One VJP's result as an ndarray of the parent's shape and dtype, or an error saying which op is wrong.
 
     A VJP may return a NumPy scalar (``g * y`` on 0-d arrays gives one): it becomes a
     0-d array here, so no scalar enters the walk (a Python float becomes a float64 array,
-    which in a float32 graph is reported as a dtype leak). Broadcasting in the forward pass means the VJP may return the output's shape; it
-    is summed back to the parent's shape here, so no op has to. A dtype that differs
-    from the parent's is legitimate only when the op itself promoted (for example a
-    float32 and a float64 input); otherwise the VJP leaked a dtype, which is a bug.
+    which in a float32 graph is reported as a dtype leak). Broadcasting in the forward
+    pass means the VJP may return the output's shape; it is summed back to the parent's
+    shape here, so no op has to. A dtype that differs from the parent's is legitimate
+    only when the op itself promoted (for example a float32 and a float64 input);
+    otherwise the VJP leaked a dtype, which is a bug. Under :func:`detect_anomaly` a
+    gradient with NaN or inf is refused here, naming the op and the input.
     """
     data = parent.data
-    if type(g) is Product:
-        g = g.evaluate()
     if type(g) is not np.ndarray:
         g = _as_gradient_array(g, node, index)
     if g.shape != data.shape:
         g = _reduce_to_input_shape(g, data.shape, node, index)
     if g.dtype != data.dtype:
-        if node.data.dtype == data.dtype:
-            raise TypeError(
-                f"op {node._op!r}: the gradient for input {index} is {g.dtype} but the "
-                f"input and the output are {data.dtype}: a dtype leak in the op's VJP"
-            )
-        g = g.astype(data.dtype)
+        g = _to_input_dtype(g, data.dtype, node, index)
+    if _grad_mode.detect_anomaly:
+        check_finite(g, f"the gradient op {node._op!r} passes to input {index}")
     return g
+
+
+def _to_input_dtype(g: np.ndarray, dtype: np.dtype, node, index) -> np.ndarray:
+    """``g`` cast to its input's ``dtype`` when the op promoted; a dtype leak in the VJP otherwise."""
+    if node.data.dtype == dtype:
+        raise TypeError(
+            f"op {node._op!r}: the gradient for input {index} is {g.dtype} but the "
+            f"input and the output are {dtype}: a dtype leak in the op's VJP"
+        )
+    return g.astype(dtype)
 
 
 def _as_gradient_array(g, node, index) -> np.ndarray:
@@ -379,7 +336,7 @@ def _reduce_to_input_shape(g, shape, node, index) -> np.ndarray:
     for an op from (3,) to (3,) would be summed into twice the gradient.
     """
     output_shape = node.data.shape
-    if g.shape == output_shape or _within(g.shape, output_shape):  # the first test spares most calls into NumPy
+    if _within(g.shape, output_shape):
         try:
             return unbroadcast(g, shape)
         except ValueError:
@@ -394,7 +351,5 @@ def _reduce_to_input_shape(g, shape, node, index) -> np.ndarray:
 def _within(shape: tuple, output_shape: tuple) -> bool:
     """Whether ``shape`` broadcasts to ``output_shape`` without growing it: the output's shape
     with some axes of size 1 or leading axes left out, as a partly summed gradient has."""
-    try:
-        return np.broadcast_shapes(shape, output_shape) == output_shape
-    except ValueError:
-        return False
+    extra = len(output_shape) - len(shape)
+    return extra >= 0 and all(size in (1, out) for size, out in zip(shape, output_shape[extra:]))

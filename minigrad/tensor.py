@@ -28,11 +28,11 @@ import itertools
 import numpy as np
 
 from . import engine
-from .engine import _GradMode
+from .engine import _grad_mode
 from .validation import REAL_KINDS, is_numeric
 
 _new = object.__new__
-_CREATION = itertools.count()  # numbers the recorded nodes in the order they are made
+_CREATION = itertools.count()  # numbers the tensors in the order they are made
 
 
 class Tensor:
@@ -61,7 +61,7 @@ class Tensor:
     ``backward()``, which is safe; no check catches the other order.
     """
 
-    # _seq: the creation number of a recorded node (from_op), by which engine.backprop orders its walk; -1 for a leaf
+    # The fields, set in one place (_fill, below the class); _seq is the tensor's creation number
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "_pending", "_seq", "__weakref__")
     # Makes ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of NumPy broadcasting
     # over the tensor as if it were a Python object.
@@ -87,14 +87,7 @@ class Tensor:
                 f"only floating-point tensors can require gradients, got dtype {array.dtype} "
                 "(integer tensors hold labels or indices)"
             )
-        self.data = array
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self._parents = ()
-        self._vjps = ()
-        self._op = "leaf"
-        self._pending = None
-        self._seq = -1
+        _fill(self, array, bool(requires_grad), (), (), "leaf")
 
     @staticmethod
     def from_op(value, parents: tuple, vjps: tuple, name: str) -> "Tensor":
@@ -111,10 +104,8 @@ class Tensor:
         summed with ``keepdims=True`` (the engine sums the rest), in the parent's dtype,
         computed from ``g``: a new array or a view of ``g``, never an array kept
         elsewhere (the engine makes each ``g`` read-only while the VJPs run, so
-        ``g *= 2`` raises, naming the op). It must not write into the parents' data. A
-        gradient that is a matrix product may be returned unevaluated, as an
-        :class:`~minigrad.engine.Product` (``matmul`` does, for its second operand), so
-        that an optimizer can fold it into its update. The engine takes a result of the
+        ``g *= 2`` raises, with a note naming the op). It must not write into the
+        parents' data. The engine takes a result of the
         output's shape to mean "this parent was broadcast" and sums it back to the
         parent's shape, whenever the shapes allow: a VJP that returns an output-shaped
         array for a parent the op did not broadcast is a bug the engine cannot see.
@@ -138,28 +129,15 @@ class Tensor:
         """
         if type(value) is not np.ndarray or value.dtype.kind not in _VALUE_KINDS:
             value = _op_value(value, name)
-        if _GradMode.detect_anomaly:
+        if _grad_mode.detect_anomaly:
             engine.check_finite(value, f"the output of op {name!r}")
-        out = _new(Tensor)
-        out.data = value
-        out.grad = None
-        out._op = name
-        out._pending = None
-        if _GradMode.enabled:
+        if _grad_mode.enabled:
             parents = _recorded_parents(parents, vjps, name)
             if parents:
                 if value.dtype.kind != "f":  # the next op would take it as a constant: the gradient stops here
                     raise _not_differentiable(value, name)
-                out.requires_grad = True
-                out._parents = parents
-                out._vjps = vjps
-                out._seq = next(_CREATION)  # engine.backprop walks the graph by it
-                return out
-        out.requires_grad = False
-        out._parents = ()
-        out._vjps = ()
-        out._seq = -1
-        return out
+                return _fill(_new(Tensor), value, True, parents, vjps, name)
+        return _fill(_new(Tensor), value, False, (), (), name)
 
     # --- array-like attributes ---------------------------------------------------
     @property
@@ -204,15 +182,14 @@ class Tensor:
         return not self._parents and self._vjps is not None
 
     # --- autodiff ----------------------------------------------------------------
-    def backward(self, grad=None, retain_graph: bool = False, *, consumers=None) -> None:
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate ``d self / d leaf`` into the ``.grad`` of every leaf that requires grad.
 
         ``grad`` is the upstream gradient ``dL/dself`` and is required unless this
         tensor holds a single element (a loss). Gradients *add* into existing
         ``.grad`` arrays: call :meth:`zero_grad` (or an optimizer's) between steps.
-        Intermediate buffers are freed unless ``retain_graph=True``. ``consumers``
-        (``{leaf: consumer}``) hands those leaves' gradients to their consumers instead
-        of ``.grad`` (see :func:`minigrad.engine.backprop`; ``training.SGD`` uses it).
+        Intermediate buffers are freed unless ``retain_graph=True``. The walk itself is
+        :func:`minigrad.engine.backprop`.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -230,13 +207,7 @@ class Tensor:
             seed = np.array(_operand_array(values_of(grad), self.data.dtype, "backward(grad=...)"))
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
-        if consumers is not None:
-            for leaf in consumers:
-                if not (isinstance(leaf, Tensor) and leaf.is_leaf and leaf.requires_grad):
-                    raise ValueError("backward(consumers=...): every key must be a leaf tensor that requires grad "
-                                     f"(a parameter), got {leaf!r:.80}")
-            consumers = {id(leaf): consumer for leaf, consumer in consumers.items()}
-        pairs = engine.backprop(self, seed, retain_graph=retain_graph, consumers=consumers)
+        pairs = engine.backprop(self, seed, retain_graph=retain_graph)
         for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):
             leaf.grad = g if leaf.grad is None else engine.add_arrays(leaf.grad, g)
 
@@ -343,7 +314,28 @@ class Tensor:
         return _ops.log(self)
 
 
-_VALUE_KINDS = REAL_KINDS + "b"  # what is_numeric(value, bools=True) accepts, tested inline on from_op's fast path
+_VALUE_KINDS = REAL_KINDS + "b"  # what is_numeric(value, bools=True) accepts: the dtype kinds of an op's value
+
+
+def _fill(tensor: Tensor, data: np.ndarray, requires_grad: bool, parents: tuple, vjps: tuple, op: str) -> Tensor:
+    """Set every slot of a new ``tensor`` and return it: the one place a Tensor's fields are initialised.
+
+    ``Tensor(...)``, :meth:`Tensor.from_op` and :func:`constant` all come through here.
+    A leaf has no parents, no VJPs and the op name "leaf"; a recorded op's output has
+    its parents, one VJP per parent and the op's name. Every tensor is numbered as it
+    is made (``_seq``): an op's output always comes after its inputs, which is the order
+    :func:`~minigrad.engine.backprop` walks by. ``grad`` and ``_pending`` (the sum of
+    the gradients that reached the node during a backward walk) start empty.
+    """
+    tensor.data = data
+    tensor.grad = None
+    tensor.requires_grad = requires_grad
+    tensor._parents = parents
+    tensor._vjps = vjps
+    tensor._op = op
+    tensor._pending = None
+    tensor._seq = next(_CREATION)
+    return tensor
 
 
 def _op_value(value, name: str) -> np.ndarray:
@@ -453,16 +445,7 @@ def values_of(x):
 
 def constant(array: np.ndarray) -> Tensor:
     """A leaf that needs no gradient, wrapping ``array`` as it is (no dtype policy)."""
-    out = _new(Tensor)
-    out.data = array
-    out.grad = None
-    out.requires_grad = False
-    out._parents = ()
-    out._vjps = ()
-    out._op = "leaf"
-    out._seq = -1
-    out._pending = None
-    return out
+    return _fill(_new(Tensor), array, False, (), (), "leaf")
 
 
 def as_tensor(x, like: Tensor | None = None, op: str | None = None) -> Tensor:
@@ -480,7 +463,7 @@ def as_tensor(x, like: Tensor | None = None, op: str | None = None) -> Tensor:
     return Tensor(x)
 
 
-_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOAT32 = np.dtype(np.float32)
 
 # For each float dtype: up to which magnitude it holds every integer exactly (2^p for p significand bits), and
 # its largest finite value. Beyond 2^p it still holds some integers (the multiples of its spacing there).
@@ -536,12 +519,11 @@ def as_float_tensor(x) -> Tensor:
     around (127 + 1 = -128) or promote int64 to float64 behind the dtype policy's back.
     Such a tensor never requires grad, so the cast loses no gradient.
     """
-    if type(x) is not Tensor:
+    if not isinstance(x, Tensor):
         x = as_tensor(x)
-    dtype = x.data.dtype
-    if dtype is _FLOAT32 or dtype is _FLOAT64 or dtype.kind not in "biu":  # the identity tests are the fast path
+    if x.data.dtype.kind == "f":
         return x
-    return constant(_exact_float(x.data, np.float32, "an integer tensor"))
+    return constant(_exact_float(x.data, _FLOAT32, "an integer tensor"))
 
 
 def as_tensors(a, b, op: str | None = None) -> tuple[Tensor, Tensor]:
@@ -549,28 +531,24 @@ def as_tensors(a, b, op: str | None = None) -> tuple[Tensor, Tensor]:
 
     An integer or boolean operand becomes the other's float dtype (float32 when neither
     is floating), so integers never wrap around or drag a float32 graph into float64.
-    A value that dtype would change is an error naming ``op``.
+    Two float dtypes follow NumPy's promotion, as the module docstring says. A value
+    that dtype would change is an error naming ``op``.
     """
     if not isinstance(a, Tensor):
         a = as_tensor(a, b if isinstance(b, Tensor) else None, op)
     if not isinstance(b, Tensor):
         b = as_tensor(b, a, op)
-    dtype = a.data.dtype
-    if dtype is not b.data.dtype or (dtype is not _FLOAT32 and dtype is not _FLOAT64):  # rare: look closer
-        a, b = _floating_pair(a, b, op)
+    if a.data.dtype.kind != "f":
+        dtype = b.data.dtype if b.data.dtype.kind == "f" else _FLOAT32
+        a = constant(_exact_float(a.data, dtype, _integer_operand(op)))
+    if b.data.dtype.kind != "f":
+        b = constant(_exact_float(b.data, a.data.dtype, _integer_operand(op)))
     return a, b
 
 
-def _floating_pair(a: Tensor, b: Tensor, op: str | None) -> tuple[Tensor, Tensor]:
-    a_float, b_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
-    if a_float and b_float:  # two float dtypes: NumPy's promotion, as the module docstring says
-        return a, b
-    what = f"{op + ': ' if op else ''}an integer operand"
-    if not a_float:
-        a = constant(_exact_float(a.data, b.data.dtype if b_float else np.float32, what))
-    if not b_float:
-        b = constant(_exact_float(b.data, a.data.dtype, what))
-    return a, b
+def _integer_operand(op: str | None) -> str:
+    """How an error names an integer operand of the op ``op``."""
+    return f"{op + ': ' if op else ''}an integer operand"
 
 
 def _exact_float(integers: np.ndarray, dtype, what: str) -> np.ndarray:

@@ -5,9 +5,7 @@ For ``Z = A @ B`` with A of shape (n, k) and B of shape (k, m), the VJPs are
     dL/dA = G @ B^T      (n, m) @ (m, k) -> (n, k)
     dL/dB = A^T @ G      (k, n) @ (n, m) -> (k, m)
 
-``.T`` is a view, so both go straight to BLAS with a transpose flag and no copy. The
-weight's VJP returns dL/dB as a :class:`~minigrad.engine.Product`, computed only when
-it is needed as an array: an optimizer can fold it into its update instead.
+``.T`` is a view, so both go straight to BLAS with a transpose flag and no copy.
 Like ``np.matmul``, a 1-D operand is treated as a row (first) or column (second)
 vector and stacks of matrices broadcast over their leading axes; the VJPs sum
 a broadcast operand's gradient back over those axes.
@@ -18,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..broadcast import unbroadcast
-from ..engine import Product
 from ..tensor import Tensor, as_tensors
 
 
@@ -42,7 +39,7 @@ def matmul(a, b) -> Tensor:
     except ValueError:
         raise ValueError(f"matmul: the batch axes of shapes {x.shape} and {w.shape} do not broadcast") from None
     if x.ndim == 2 and w.ndim == 2:
-        vjps = (lambda g: g @ w.T, lambda g: Product(x.T, g))  # x^T G, computed by whoever takes it
+        vjps = (lambda g: g @ w.T, lambda g: x.T @ g)
     else:
         vjps = _batched_vjps(x, w)
     return Tensor.from_op(z, (a, b), vjps, "matmul")
@@ -61,7 +58,7 @@ def linear(x, weight, bias=None) -> Tensor:
         raise ValueError(f"linear: expected x of shape (N, {w.shape[0] if w.ndim == 2 else 'in'}) and a 2-D weight, got {a.shape} and {w.shape}")
     z = a @ w
     parents = (x, weight)
-    vjps = (lambda g: g @ w.T, lambda g: Product(a.T, g))  # x^T G, computed by whoever takes it
+    vjps = (lambda g: g @ w.T, lambda g: a.T @ g)
     if bias is not None:
         z, bias = add_bias(z, x, bias, "linear", "bias")
         parents += (bias,)
