@@ -105,10 +105,10 @@ class Tensor:
         computed from ``g``: a new array or a view of ``g``, never an array kept
         elsewhere (the engine makes each ``g`` read-only while the VJPs run, so
         ``g *= 2`` raises, with a note naming the op). It must not write into the
-        parents' data. The engine takes a result of the
-        output's shape to mean "this parent was broadcast" and sums it back to the
-        parent's shape, whenever the shapes allow: a VJP that returns an output-shaped
-        array for a parent the op did not broadcast is a bug the engine cannot see.
+        parents' data. The engine takes a result of the output's shape to mean "this
+        parent was broadcast" and sums it back to the parent's shape, whenever the
+        shapes allow: a VJP that returns an output-shaped array for a parent the op did
+        not broadcast is a bug the engine cannot see.
         Gradients are first order only: a VJP works on ndarrays, not Tensors, so
         nothing records it.
 
@@ -396,7 +396,7 @@ def _not_differentiable(value: np.ndarray, name: str) -> TypeError:
 
 
 def _misused(parents: tuple, vjps, name: str) -> Exception:
-    """The error for ``from_op`` arguments that failed on the fast path, naming the one that is wrong."""
+    """The error for ``from_op`` arguments that failed its checks, naming the one that is wrong."""
     for index, parent in enumerate(parents):
         if not isinstance(parent, Tensor):
             return TypeError(f"op {name!r}: parent {index} must be a Tensor, got {type(parent).__name__} "
@@ -477,8 +477,9 @@ def _operand_array(x, dtype: np.dtype, op: str | None = None) -> np.ndarray:
     Converted as ``Tensor(x)`` converts its data (:func:`_to_float`): a value the cast
     would change without a word is refused, not rounded (``x + np.array([2**25 + 1])``
     gave 2^25, ``x + 1e39`` inf, ``x + None`` NaN, a complex operand lost its imaginary
-    part); the error names ``op``. A Python number costs one comparison when ``dtype``
-    holds it (``x * 0.5``, ``x + 1``: most operands): an int up to 2^p, a float in range.
+    part); the error names ``op``. A Python number (``x * 0.5``, ``x + 1``) is checked
+    against ``dtype``'s limits directly: an int up to 2^p or a float within range is
+    converted as it is, and a larger int only if ``dtype`` holds it exactly.
     """
     holds = _HOLDS.get(dtype)
     if holds is not None:

@@ -48,9 +48,9 @@ def matmul(a, b) -> Tensor:
 def linear(x, weight, bias=None) -> Tensor:
     """Z = x @ W + b for a batch of row vectors: the affine map of a dense layer, fused.
 
-    The same as ``x @ weight + bias``, but the bias is added in place into the fresh
-    product, which saves allocating and writing a second (N, out) array. VJPs:
-    dL/dx = G @ W^T, dL/dW = x^T @ G, dL/db = sum of G over the batch.
+    The same as ``x @ weight + bias``, as one op: one node in the graph for a dense
+    layer's affine map. VJPs: dL/dx = G @ W^T, dL/dW = x^T @ G, dL/db = sum of G over
+    the batch.
     """
     x, weight = as_tensors(x, weight, "linear")
     a, w = x.data, weight.data

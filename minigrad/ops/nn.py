@@ -1,7 +1,7 @@
 """Neural-network ops: softmax, log-softmax, maxout, the fused, stable losses, and the attack losses.
 
 These could be composed from the elementwise ops, but each is written as one op
-because its fused VJP is both faster and numerically safer: softmax cross-entropy's
+because its fused VJP is both simpler and numerically safer: softmax cross-entropy's
 gradient is simply ``softmax(z) - onehot(y)``, which never divides by a probability
 that underflowed to zero.
 
@@ -95,18 +95,16 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
     the layout of the maxout paper's code. VJP: g[..., u] goes to the winning piece of
     unit u, the first one when pieces tie, and 0 to the others. On conv feature maps
     (N, C, H, W), ``axis=1`` takes the maximum over groups of ``pieces`` channels: the
-    conv maxout layer's channel maxout. On (N, pieces, units) with ``axis=1`` each piece
-    is one contiguous slab, the fast layout that :class:`models.Maxout` keeps.
+    conv maxout layer's channel maxout. On (N, pieces, units) with ``axis=1`` it is the
+    maximum over the pieces axis.
 
     Implementation: piece k of every unit is a strided view (``a[..., k::pieces]`` along
-    the last axis), so a
-    running ``np.maximum`` over the pieces computes z in a few vectorised passes (an
-    ``argmax`` over a last axis of length 5 is several times slower). ``wins[k]`` marks
-    where piece k beat every earlier piece (strictly, so a tie stays with the earlier
-    one); the overall winner is the *last* piece that won, so the VJP hands g out from
-    the last piece down, each taking what is left where it won. The masks are built
-    only when the graph is recorded: under ``no_grad`` (prediction, validation) they
-    would double the cost of the op for nothing.
+    the last axis), and a running ``np.maximum`` over the pieces computes z (see
+    :func:`first_maximum`). ``wins[k]`` marks where piece k beat every earlier piece
+    (strictly, so a tie stays with the earlier one); the overall winner is the *last*
+    piece that won, so the VJP hands g out from the last piece down, each taking what is
+    left where it won. The masks are built only when the graph is recorded: under
+    ``no_grad`` (prediction, validation) there is no VJP to use them.
     """
     a = as_tensor(a)
     x = a.data

@@ -16,11 +16,11 @@ def reshape(a, *shape) -> Tensor:
     """z = a viewed with a new shape (``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``).
 
     VJP: dL/da = g reshaped to a's shape, and laid out in memory as a is. That matters
-    when a is a transposed view, such as a conv layer's (N, C, H, W) maps that live in
-    NHWC memory (:mod:`minigrad.ops.conv`): the next VJPs multiply this gradient with
-    arrays of a's layout, and NumPy runs an elementwise op on two different layouts
-    about 15x slower than on one (measured: 594 against 37 us on 100 such 32x7x7 maps,
-    where the copy into a's layout costs 41 us).
+    when a is a transposed view, such as a conv layer's (N, C, H, W) maps that live
+    channels-last in memory (:mod:`minigrad.ops.conv`): the VJPs below this one multiply
+    the gradient with arrays of a's layout, and NumPy runs an elementwise loop over two
+    arrays of one layout as one contiguous stretch, but over two of different layouts
+    in short strided pieces (the numbers are in docs/measurements.md).
     """
     a = as_tensor(a)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
