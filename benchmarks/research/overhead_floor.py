@@ -26,8 +26,8 @@ What they leave out is everything else minigrad does on every op: the dtype poli
 back to its input's shape), operators that forward to the ops, the shape and dtype check
 of every VJP's result, read-only incoming gradients (a VJP that writes into ``g``
 raises instead of corrupting a sibling's gradient), ``no_grad`` and ``detect_anomaly``,
-freed-graph errors, targets (an input gradient that skips the weights' VJPs), consumers
-(the optimizer's folded update) and ``Tensor.backward``'s checks and ``.grad``. A floor
+freed-graph errors, targets (an input gradient that skips the weights' VJPs) and
+``Tensor.backward``'s checks and ``.grad``. A floor
 is a measuring instrument, not a design to copy: it has none of minigrad's guarantees,
 and it is the floor of *this* design (a node object per op, a heap-ordered walk); an
 engine of another design, a tape for instance, has a floor of its own.
