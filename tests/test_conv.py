@@ -4,6 +4,8 @@ The references here loop over output positions in Python, the slow and obvious w
 so that they share nothing with the ops' im2col and strided-slice implementations.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -61,27 +63,66 @@ def test_conv2d_matches_direct_loops_and_central_differences(problem):
     assert mg.gradcheck(conv, [x, w, b], atol=GRAD_ATOL, rtol=GRAD_RTOL)
 
 
+def conv_values_and_gradients(conv, x, w, b, stride, padding):
+    """conv's output and the gradients of sum(z * z) with respect to x, w and b, as arrays."""
+    x, w, b = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    z = conv(x, w, b, stride=stride, padding=padding)
+    (z * z).sum().backward()
+    return z.data, x.grad, w.grad, b.grad
+
+
+def assert_chunked_equals_textbook(x, w, b, stride, padding, chunk_images, monkeypatch):
+    """fast.chunked_im2col.conv2d, forced into chunks of ``chunk_images`` images, gives textbook conv2d's
+    values and gradients in float32, and really lowers the batch in that many chunks."""
+    from minigrad.fast import chunked_im2col
+
+    x, w, b = (np.asarray(a, np.float32) for a in (x, w, b))
+    out_hw = [(size + 2 * p - k) // s + 1 for size, p, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)]
+    monkeypatch.setattr(chunked_im2col, "CHUNK_BYTES", chunk_images * out_hw[0] * out_hw[1] * w[0].size * 4)
+    lowered = []
+    monkeypatch.setattr(chunked_im2col, "im2col", lambda images, *args: lowered.append(len(images)) or mg.ops.conv.im2col(images, *args))
+    chunked = conv_values_and_gradients(chunked_im2col.conv2d, x, w, b, stride, padding)
+    textbook = conv_values_and_gradients(mg.ops.conv.conv2d, x, w, b, stride, padding)
+    assert lowered == [min(chunk_images, len(x) - start) for start in range(0, len(x), chunk_images)]
+    for got, expected in zip(chunked, textbook, strict=True):
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
 @settings(max_examples=settings.default.max_examples, deadline=None)
 @given(conv_problems(), st.integers(1, 2))
-def test_conv2d_in_chunks_of_images_gives_the_same_values_and_gradients(problem, chunk_images):
-    """A large batch is lowered a few images at a time (CHUNK_BYTES): force chunks of 1 or 2 images."""
-    import minigrad.ops.conv as conv_module
-
+def test_chunked_im2col_gives_the_textbook_values_and_gradients(problem, chunk_images):
+    """The fast conv2d (minigrad.fast.chunked_im2col) on batches of 3 to 6 images, in chunks of 1 or 2."""
     x, w, b, stride, padding = problem
-    x = np.concatenate([x, x[::-1] * 0.5, x + 1.0])  # 3 to 6 images, so that there are several chunks
-    out_hw = [(size + 2 * p - k) // s + 1 for size, p, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)]
-    per_image = out_hw[0] * out_hw[1] * w.shape[1] * w.shape[2] * w.shape[3] * 8
-    conv = lambda x, w, b: mg.conv2d(x, w, b, stride=stride, padding=padding)  # noqa: E731
-    whole = conv(Tensor(x, dtype=np.float64), Tensor(w, dtype=np.float64), Tensor(b, dtype=np.float64)).data
-    original = conv_module.CHUNK_BYTES
-    conv_module.CHUNK_BYTES = chunk_images * per_image
-    try:
-        assert len(conv_module._chunks(len(x), per_image)) > 1
-        chunked = conv(Tensor(x, dtype=np.float64), Tensor(w, dtype=np.float64), Tensor(b, dtype=np.float64)).data
-        np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
-        assert mg.gradcheck(conv, [x, w, b], atol=GRAD_ATOL, rtol=GRAD_RTOL)
-    finally:
-        conv_module.CHUNK_BYTES = original
+    x = np.concatenate([x, x[::-1] * 0.5, x + 1.0])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_chunked_equals_textbook(x, w, b, stride, padding, chunk_images, monkeypatch)
+
+
+@pytest.mark.parametrize("shape, kernels, stride, padding, chunk_images", [
+    ((7, 3, 9, 8), (4, 3, 3, 3), (2, 1), (1, 2), 3),  # the last chunk shorter than the others
+    ((5, 16, 14, 14), (32, 16, 4, 4), 2, 1, 2),  # SmallConvNet's second layer
+    ((6, 1, 28, 28), (16, 1, 4, 4), 2, 1, 4),  # its first
+    ((4, 2, 5, 5), (3, 2, 5, 5), 1, 0, 1),  # one window per image
+    ((5, 2, 6, 6), (3, 2, 2, 2), 3, (0, 1), 2),  # strides longer than the kernel skip pixels
+])
+def test_chunked_im2col_on_batches_of_several_chunks(shape, kernels, stride, padding, chunk_images, monkeypatch):
+    rng = np.random.default_rng(0)
+    stride, padding = (stride,) * 2 if isinstance(stride, int) else stride, (padding,) * 2 if isinstance(padding, int) else padding
+    assert_chunked_equals_textbook(rng.normal(size=shape), rng.normal(size=kernels), rng.normal(size=kernels[0]),
+                                   stride, padding, chunk_images, monkeypatch)
+
+
+def test_chunked_im2col_takes_the_arguments_and_gives_the_results_of_the_textbook_op():
+    """Same signature and defaults, no bias, an empty batch, and the output in the same memory layout."""
+    from minigrad.fast.chunked_im2col import conv2d as chunked
+
+    rng = np.random.default_rng(1)
+    x, w = rng.normal(size=(3, 2, 6, 6)).astype(np.float32), rng.normal(size=(4, 2, 3, 3)).astype(np.float32)
+    for args in ((x, w), (x, w, None, 2), (x, w, None, 1, 1), (x[:0], w)):
+        got, expected = chunked(*args), mg.ops.conv.conv2d(*args)
+        np.testing.assert_allclose(got.data, expected.data, rtol=1e-5, atol=1e-5)
+        assert got.dtype == expected.dtype and got.data.strides == expected.data.strides
 
 
 @st.composite
@@ -136,12 +177,12 @@ def test_an_input_gradient_through_convolutions_skips_the_kernel_gradients():
     rng = np.random.default_rng(0)
     w1 = Tensor(rng.normal(size=(4, 1, 3, 3)), requires_grad=True)
     w2 = Tensor(rng.normal(size=(2, 4, 3, 3)), requires_grad=True)
-    calls = {"x": 0, "rows": 0}  # every kernel VJP and every input VJP reshapes g once with _rows
-    real_vjp_x, real_rows = mg.ops.conv._conv_vjp_x, mg.ops.conv._rows
+    calls = {"x": 0, "rows": 0}  # every kernel VJP and every input VJP reshapes g once with rows
+    real_col2im, real_rows = mg.ops.conv.col2im, mg.ops.conv.rows
 
-    def counting_vjp_x(*args):
+    def counting_col2im(*args):
         calls["x"] += 1
-        return real_vjp_x(*args)
+        return real_col2im(*args)
 
     def counting_rows(g):
         calls["rows"] += 1
@@ -152,14 +193,24 @@ def test_an_input_gradient_through_convolutions_skips_the_kernel_gradients():
         return mg.max_pool2d(mg.conv2d(h, w2), 2).sum()
 
     x = rng.normal(size=(2, 1, 6, 6)).astype(np.float32)
-    mg.ops.conv._conv_vjp_x, mg.ops.conv._rows = counting_vjp_x, counting_rows
+    mg.ops.conv.col2im, mg.ops.conv.rows = counting_col2im, counting_rows
     try:
         g = mg.grad(net)(x)
         assert g.shape == (2, 1, 6, 6) and calls == {"x": 2, "rows": 2}  # both input VJPs, no kernel VJP
         net(Tensor(x)).backward()
         assert calls == {"x": 3, "rows": 5}  # the weights' backward: two kernel VJPs and the one input VJP between
     finally:
-        mg.ops.conv._conv_vjp_x, mg.ops.conv._rows = real_vjp_x, real_rows
+        mg.ops.conv.col2im, mg.ops.conv.rows = real_col2im, real_rows
+
+
+@contextlib.contextmanager
+def chunked_im2col_as_conv2d():
+    """Inside, ``mg.conv2d`` is the fast op, as ``training.fast_paths.enable()`` sets it: the same errors."""
+    from minigrad.fast import chunked_im2col
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mg, "conv2d", chunked_im2col.conv2d)
+        yield
 
 
 @pytest.mark.parametrize("call, message", [
@@ -176,6 +227,8 @@ def test_an_input_gradient_through_convolutions_skips_the_kernel_gradients():
 ])
 def test_bad_shapes_and_settings_name_the_op(call, message):
     with pytest.raises(ValueError, match=message):
+        call()
+    with chunked_im2col_as_conv2d(), pytest.raises(ValueError, match=message):
         call()
 
 
@@ -273,6 +326,8 @@ X4, W2 = np.ones((1, 1, 4, 4), np.float32), np.ones((3, 1, 2, 2), np.float32)
 def test_sizes_that_are_no_positive_ints_are_named(call, message):
     """Bools and floats (even 1.0) are refused, as everywhere in the project; so are kernels of 0 pixels or channels."""
     with pytest.raises(ValueError, match=message):
+        call()
+    with chunked_im2col_as_conv2d(), pytest.raises(ValueError, match=message):
         call()
 
 
