@@ -246,7 +246,7 @@ def _explain(error: Exception, vjp, node, index: int) -> None:
     if isinstance(error, ValueError):
         note += ("; if it wrote into a read-only array: its incoming gradient g is read-only (other inputs "
                  "and ops may share it), so return a new array (g * 2, not g *= 2)")
-    error.add_note(note)
+    error.__notes__ = [*getattr(error, "__notes__", []), note]  # error.add_note(note), which Python 3.10 lacks
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
