@@ -113,10 +113,26 @@ def test_chunked_im2col_on_batches_of_several_chunks(shape, kernels, stride, pad
                                    stride, padding, chunk_images, monkeypatch)
 
 
-def test_chunked_im2col_takes_the_arguments_and_gives_the_results_of_the_textbook_op():
-    """Same signature and defaults, no bias, an empty batch, and the output in the same memory layout."""
-    from minigrad.fast.chunked_im2col import conv2d as chunked
+def test_chunked_im2col_leaves_a_batch_of_one_chunk_to_the_textbook_op():
+    """A training batch's rows fit in one chunk: the fast op is then the textbook one, to the bit."""
+    from minigrad.fast import chunked_im2col
 
+    rng = np.random.default_rng(2)
+    x, w, b = rng.normal(size=(5, 16, 14, 14)), rng.normal(size=(32, 16, 4, 4)), rng.normal(size=32)
+    assert len(chunked_im2col.image_chunks(len(x), 7 * 7 * w[0].size * 4)) == 1
+    chunked = conv_values_and_gradients(chunked_im2col.conv2d, x.astype(np.float32), w, b, (2, 2), (1, 1))
+    textbook = conv_values_and_gradients(mg.ops.conv.conv2d, x.astype(np.float32), w, b, (2, 2), (1, 1))
+    for got, expected in zip(chunked, textbook, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_chunked_im2col_takes_the_arguments_and_gives_the_results_of_the_textbook_op(monkeypatch):
+    """Same signature and defaults, no bias, an empty batch, and the output in the same memory layout,
+    in chunks of one image."""
+    from minigrad.fast import chunked_im2col
+
+    monkeypatch.setattr(chunked_im2col, "CHUNK_BYTES", 1)
+    chunked = chunked_im2col.conv2d
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=(3, 2, 6, 6)).astype(np.float32), rng.normal(size=(4, 2, 3, 3)).astype(np.float32)
     for args in ((x, w), (x, w, None, 2), (x, w, None, 1, 1), (x[:0], w)):

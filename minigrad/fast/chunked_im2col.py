@@ -25,6 +25,7 @@ import numpy as np
 
 from ..ops.conv import (add_windows, as_maps, conv_arguments, flatten_kernels, im2col, output_size, rows,
                         unflatten_kernels)
+from ..ops.conv import conv2d as textbook_conv2d
 from ..ops.linalg import add_bias
 from ..tensor import Tensor
 
@@ -34,12 +35,17 @@ CHUNK_BYTES = 16 * 2**20
 
 
 def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
-    """:func:`minigrad.ops.conv.conv2d`, lowered a chunk of images at a time (see the module docstring)."""
+    """:func:`minigrad.ops.conv.conv2d`, lowered a chunk of images at a time (see the module docstring).
+
+    A batch whose rows fit in one chunk goes to the textbook op itself.
+    """
     x, w, stride, padding = conv_arguments(x, w, stride, padding)
     images, kernels = x.data, w.data
     kernel, out_hw = kernels.shape[2:], output_size("conv2d", images.shape, kernels.shape[2:], stride, padding)
     pixels = out_hw[0] * out_hw[1]
     chunks = image_chunks(len(images), pixels * kernels[0].size * images.itemsize)
+    if len(chunks) == 1:
+        return textbook_conv2d(x, w, b, stride, padding)
     w_flat = flatten_kernels(kernels)
     z = np.empty((len(images) * pixels, len(kernels)), dtype=np.result_type(images, kernels))
     cols = []
