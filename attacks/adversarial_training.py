@@ -29,7 +29,7 @@ import numpy as np
 
 import minigrad as mg
 import training
-from minigrad.ops.nn import check_labels
+from minigrad.labels import check_labels
 from models import LogisticRegression
 
 from .checks import check_clip, real_number

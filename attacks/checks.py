@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from minigrad.ops.nn import check_labels
+from minigrad.labels import check_labels
 from minigrad.validation import is_numeric
 
 
@@ -151,7 +151,7 @@ def eps_list(eps, what: str) -> list:
 
 
 def labels_for(model, y, n: int, *, required: bool, what: str = "y"):
-    """``y`` checked as n class labels of the model (:func:`minigrad.ops.nn.check_labels`), or None when allowed.
+    """``y`` checked as n class labels of the model (:func:`minigrad.labels.check_labels`), or None when allowed.
 
     ``required``: the caller cannot do without labels; ``what`` names them in errors
     (the targets of a targeted attack, the true labels of an evaluation).

@@ -38,7 +38,8 @@ import numpy as np
 
 import minigrad as mg
 
-from minigrad.ops.nn import check_labels, check_reduction, reduce_losses
+from minigrad.labels import check_labels
+from minigrad.ops.nn import check_reduction, reduce_losses
 from minigrad.validation import integer_at_least
 
 from .conv import Conv2d, ConvMaxout, Flatten, output_size

@@ -61,7 +61,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.ops.nn import check_labels
+from minigrad.labels import check_labels
 from models.io import atomic_write
 
 from .data import DataError, DataNotFoundError, _network_error, cache_root
@@ -417,7 +417,7 @@ def _class_indices(raw, n: int, where) -> np.ndarray:
     Integers, or floats with whole values (converted). A fractional, NaN or
     out-of-range float is refused, never truncated; so are strings, None, bools, nested
     lists and integers beyond 0..9 (through the project's label check,
-    :func:`minigrad.ops.nn.check_labels`).
+    :func:`minigrad.labels.check_labels`).
     """
     try:
         labels = np.asarray(raw)

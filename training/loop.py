@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.ops.nn import check_labels
+from minigrad.labels import check_labels
 from minigrad.validation import integer_at_least, is_integer
 
 from . import checkpoints
