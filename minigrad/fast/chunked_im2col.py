@@ -11,7 +11,10 @@ to 32 MiB at most, and the textbook conv2d's ``cols`` and dL/dcols for a large b
 (SmallConvNet's second layer on an attack's batch of 1,000 images) are larger: fresh
 mappings, every batch. Here the batch is cut into chunks of images whose rows fit in
 :data:`CHUNK_BYTES`, under that threshold, so each chunk's rows reuse memory the
-allocator kept. The math is the textbook op's, chunk by chunk:
+allocator kept; and each chunk's rows are multiplied right after they are made (their
+gradient added back right after it is made), while they are still in the processor's
+cache, where the textbook op makes all rows before it reads the first. The math is the
+textbook op's, chunk by chunk:
 
     Z[chunk] = cols[chunk] @ w_flat^T,   dL/dw_flat = sum over chunks of G[chunk]^T @ cols[chunk],
     dL/dcols[chunk] = G[chunk] @ w_flat, added back onto the chunk's images (col2im).
@@ -29,9 +32,11 @@ from ..ops.conv import conv2d as textbook_conv2d
 from ..ops.linalg import add_bias
 from ..tensor import Tensor
 
-#: The largest im2col rows (and their gradient) made at once, in bytes: half of glibc's
-#: largest mmap threshold, so that one chunk never gets a fresh mapping.
-CHUNK_BYTES = 16 * 2**20
+#: The largest im2col rows (and their gradient) made at once, in bytes: well under glibc's
+#: largest mmap threshold, and a size at which the rows are still in cache when read
+#: (chosen by measurement, docs/measurements.md). SmallConvNet's training batches of 100
+#: fit in one chunk.
+CHUNK_BYTES = 8 * 2**20
 
 
 def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
