@@ -230,6 +230,17 @@ def test_binary_cross_entropy_refuses_targets_outside_0_1():
             mg.binary_cross_entropy_with_logits(Tensor([1.0]), np.array(targets))
 
 
+@pytest.mark.parametrize("low, high, problem", [
+    (np.array([0.0, 2.0, 0.0]), np.array([1.0, 1.0, 1.0]), r"clip: low is greater than high at some element"),
+    (np.zeros(4), None, r"clip: low of shape \(4,\) does not broadcast to the input's shape \(2, 3\)"),
+    (None, np.ones((3, 3)), r"clip: high of shape \(3, 3\) does not broadcast to the input's shape \(2, 3\)"),
+    ("a", None, r"clip: low: an operand beside a float32 tensor must be a real number"),
+])
+def test_clip_refuses_bad_array_bounds_naming_clip(low, high, problem):
+    with pytest.raises((ValueError, TypeError), match=problem):
+        mg.clip(Tensor(np.ones((2, 3))), low, high)
+
+
 @pytest.mark.parametrize("pieces", [-1, 0, 1.5, True])
 def test_maxout_refuses_a_bad_piece_count(pieces):
     with pytest.raises(ValueError, match="pieces must be an integer >= 1"):

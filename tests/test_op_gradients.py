@@ -80,6 +80,19 @@ def test_unary_ops_keep_the_input_dtype(name, data, dtype):
     assert value.dtype == dtype and g.dtype == dtype and g.shape == x.shape
 
 
+def test_clip_takes_bounds_per_element_and_per_row():
+    """clip's bounds may be arrays that broadcast to the input: each element is clipped to its own
+    bounds, and the gradient passes exactly where the input lies within them."""
+    x = np.linspace(-2.0, 2.0, 6).reshape(2, 3)
+    low, high = np.array([-1.0, 0.0, -3.0]), np.array([[1.0], [0.5]])
+    op = lambda t: mg.clip(t, low, high)  # noqa: E731
+    np.testing.assert_array_equal(forward(op, x), np.clip(x, low, high))
+    check(op, x)
+    value, g = mg.value_and_grad(lambda t: op(t).sum())(x.astype(np.float32))
+    assert value.dtype == np.float32  # a float64 bound does not promote a float32 input
+    np.testing.assert_array_equal(g, [[0, 0, 1], [1, 0, 0]])
+
+
 # --- binary elementwise, with broadcasting -------------------------------------------------
 BINARY = {
     "add": (lambda a, b: a + b, np.add, floats(-3, 3), floats(-3, 3)),

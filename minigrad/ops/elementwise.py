@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..tensor import Tensor, as_float_tensor, as_tensors, values_of
+from ..tensor import Tensor, _operand_array, as_float_tensor, as_tensors, values_of
 from ..validation import integer_at_least
 
 
@@ -122,30 +122,28 @@ def sqrt(a) -> Tensor:
     """z = sqrt(a). VJP: dL/da = g / (2 z)."""
     a = as_float_tensor(a)
     z = np.sqrt(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g / (z + z),), "sqrt")
+    return Tensor.from_op(z, (a,), (lambda g: g / (2 * z),), "sqrt")
 
 
 def tanh(a) -> Tensor:
     """z = tanh(a). VJP: dL/da = g * (1 - z^2)."""
     a = as_float_tensor(a)
     z = np.tanh(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g * (_ONE[z.dtype] - z * z),), "tanh")
+    return Tensor.from_op(z, (a,), (lambda g: g * (1 - z * z),), "tanh")
 
 
 def sigmoid(a) -> Tensor:
     """z = 1 / (1 + e^-a), computed without overflow. VJP: dL/da = g * z * (1 - z)."""
     a = as_float_tensor(a)
     z = special.expit(a.data)
-    return Tensor.from_op(z, (a,), (lambda g: g * (z - z * z),), "sigmoid")
+    return Tensor.from_op(z, (a,), (lambda g: g * z * (1 - z),), "sigmoid")
 
 
 def relu(a) -> Tensor:
     """z = max(a, 0). VJP: dL/da = g * [a > 0] (so relu'(0) = 0)."""
     a = as_float_tensor(a)
     x = a.data
-    # Against an array of zeros, not the scalar 0: NumPy's maximum runs its SIMD loop only
-    # when both operands are arrays (docs/measurements.md).
-    return Tensor.from_op(np.maximum(x, np.zeros_like(x)), (a,), (lambda g: g * (x > 0),), "relu")
+    return Tensor.from_op(np.maximum(x, 0), (a,), (lambda g: g * (x > 0),), "relu")
 
 
 def quantise(a, levels: int, *, straight_through: bool = False) -> Tensor:
@@ -212,12 +210,20 @@ def where(condition, a, b) -> Tensor:
 def clip(a, low=None, high=None) -> Tensor:
     """z = min(max(a, low), high); ``None`` leaves a side open.
 
+    A bound is a number or an array that broadcasts to a's shape (a bound per
+    element, per row, ...), converted to a's dtype as any operand is; a Tensor bound
+    counts as its values, and no gradient flows to it. ``low`` above ``high``
+    anywhere is a ValueError naming clip.
     VJP: dL/da = g where low <= a <= high, else 0 (the gradient passes at the bounds).
     """
     a = as_float_tensor(a)
     x = a.data
-    if low is not None and high is not None and low > high:
-        raise ValueError(f"clip: low ({low}) is greater than high ({high})")
+    low, high = _clip_bound(low, x, "low"), _clip_bound(high, x, "high")
+    if low is not None and high is not None and np.any(low > high):
+        if low.ndim == high.ndim == 0:
+            raise ValueError(f"clip: low ({low}) is greater than high ({high})")
+        raise ValueError(f"clip: low is greater than high at some element (low of shape {low.shape}, "
+                         f"high of shape {high.shape})")
     z = x.copy() if low is None and high is None else np.clip(x, low, high)
 
     def vjp(g):
@@ -231,10 +237,20 @@ def clip(a, low=None, high=None) -> Tensor:
     return Tensor.from_op(z, (a,), (vjp,), "clip")
 
 
+def _clip_bound(bound, x: np.ndarray, name: str):
+    """A bound of :func:`clip` as an array of ``x``'s dtype that broadcasts to ``x``'s shape, or None."""
+    if bound is None:
+        return None
+    bound = _operand_array(values_of(bound), x.dtype, f"clip: {name}")
+    try:
+        fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"clip: {name} of shape {bound.shape} does not broadcast to the input's shape {x.shape}")
+    return bound
+
+
 def _identity(g):
     return g
 
-
-# 1 as a 0-d array of each of NumPy's float dtypes: an array operand is used as it is,
-# where a Python 1 is converted to the other operand's dtype on every call.
-_ONE = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
