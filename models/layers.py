@@ -126,7 +126,7 @@ class Linear(Module):
 
 def clip_column_norms(w: np.ndarray, max_norm: float) -> None:
     """Rescale, in place, the columns of ``w`` whose L2 norm exceeds ``max_norm``."""
-    norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+    norms = np.sqrt((w * w).sum(axis=0))
     too_long = norms > max_norm
     if too_long.any():
         w[:, too_long] *= (max_norm / norms[too_long]).astype(w.dtype)
@@ -182,14 +182,14 @@ class Maxout(Module):
 
     One affine map to ``pieces * units`` columns; each unit outputs the largest of its
     ``pieces`` linear functions, so the layer is piecewise linear and learns its
-    activation. The columns are laid out *piece-major*: column ``k * units + u`` is
+    activation. The layer defines its columns *piece-major*: column ``k * units + u`` is
     piece k of unit u, so the first ``units`` columns are piece 0 of every unit, the
-    next ``units`` piece 1, and so on. The forward pass follows that layout: the affine
-    map gives z of shape (N, pieces * units), reshaped to (N, pieces, units), and the
-    maximum over axis 1 is the output (a tie goes to the lower piece). This is the
-    layout in memory, in ``state_dict`` and in model files (format 2); files of format
-    1, which grouped the columns by unit, are converted as they load
-    (:mod:`models.old_files`).
+    next ``units`` piece 1, and so on. Piece k of every unit is then one contiguous
+    block of columns, so the forward pass is a reshape and a maximum, with no gather:
+    the affine map gives z of shape (N, pieces * units), reshaped to (N, pieces, units),
+    and the maximum over axis 1 is the output (a tie goes to the lower piece). Model
+    files of older versions grouped the columns by unit; :mod:`models.old_files`
+    converts them as they load.
     """
 
     def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):
@@ -239,7 +239,7 @@ class RBF(Module):
 
     ``centers`` mu (units, in_features) and precisions beta = exp(log_beta) (the exp keeps
     them positive without a constraint). Expanding the square turns the layer into
-    three matrix products, so it runs in BLAS:
+    three matrix products, so no (N, units, in_features) array of differences is made:
 
         sum_i beta_ci (x_i - mu_ci)^2 = (x*x) @ beta_c - 2 x @ (beta_c * mu_c) + sum_i beta_ci mu_ci^2
 

@@ -115,6 +115,11 @@ class Module:
                 module.training = mode
 
     def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``), so that the next backward pass starts afresh.
+
+        The optimizer's ``zero_grad`` does the same for the parameters it updates;
+        :func:`training.train_step` calls that one.
+        """
         for p in self.parameters():
             p.grad = None
 
@@ -155,8 +160,8 @@ class Module:
         """The ValueError :meth:`load_state_dict` raises for ``state``, naming the array at fault; changes nothing.
 
         Every weight (frozen or not) and buffer must be there with its shape and dtype, and
-        nothing else. (``training.fit`` fills in the frozen weights that checkpoints of
-        commit e4bdc86 left out before it loads one.)
+        nothing else. (Older checkpoints hold no frozen weight, only the trained ones;
+        ``training.fit`` fills those in from the model before it loads one.)
         """
         own = self.state_arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))

@@ -282,6 +282,31 @@ def test_max_norm_constraint_rescales_only_long_columns():
     np.testing.assert_allclose(layer.weight.data[:, 0], [0.6, 0.8, 0.0], rtol=1e-6)
 
 
+def _clip_with_einsum_norms(w, max_norm):
+    """clip_column_norms as it was written up to issue 26 (column norms by einsum), to compare against."""
+    norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+    too_long = norms > max_norm
+    w[:, too_long] *= (max_norm / norms[too_long]).astype(w.dtype)
+
+
+def test_max_norm_clipping_stays_float32_and_gives_the_einsum_forms_results():
+    from models.layers import clip_column_norms
+
+    w = (np.random.default_rng(0).normal(size=(784, 240)) * 0.1).astype(np.float32)  # column norms about 2.8
+    plain, einsum = w.copy(), w.copy()
+    clip_column_norms(plain, 1.9365)
+    _clip_with_einsum_norms(einsum, 1.9365)
+    assert plain.dtype == np.float32
+    np.testing.assert_array_equal(plain, einsum)  # a dense layer's weights: the same sums, to the bit
+    kernels = w.T.copy()  # Conv2d's (F, C kh kw) kernels, clipped through their transposed view
+    plain, einsum = kernels.copy(), kernels.copy()
+    clip_column_norms(plain.T, 1.9365)
+    _clip_with_einsum_norms(einsum.T, 1.9365)
+    assert plain.dtype == np.float32
+    np.testing.assert_allclose(plain, einsum, rtol=1e-6, atol=0)  # summed in another order: float32 rounding
+    np.testing.assert_allclose(np.linalg.norm(plain, axis=1), 1.9365, rtol=1e-6)
+
+
 def test_maxout_network_defaults_follow_the_paper():
     model = models.MaxoutNetwork(seed=0)
     shapes = [p.shape for p in model.parameters()]
