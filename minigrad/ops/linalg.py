@@ -1,14 +1,13 @@
-"""Matrix multiplication, the op that dominates training time (it runs in BLAS).
+"""Matrix multiplication, and the affine map of a dense layer built on it.
 
 For ``Z = A @ B`` with A of shape (n, k) and B of shape (k, m), the VJPs are
 
     dL/dA = G @ B^T      (n, m) @ (m, k) -> (n, k)
     dL/dB = A^T @ G      (k, n) @ (n, m) -> (k, m)
 
-``.T`` is a view, so both go straight to BLAS with a transpose flag and no copy.
-Like ``np.matmul``, a 1-D operand is treated as a row (first) or column (second)
-vector and stacks of matrices broadcast over their leading axes; the VJPs sum
-a broadcast operand's gradient back over those axes.
+Like ``np.matmul``, a 1-D operand is treated as a row (first) or column (second) vector
+and stacks of matrices broadcast over their leading axes; the VJPs sum a broadcast
+operand's gradient back over those axes.
 """
 
 from __future__ import annotations
@@ -46,11 +45,11 @@ def matmul(a, b) -> Tensor:
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """Z = x @ W + b for a batch of row vectors: the affine map of a dense layer, fused.
+    """Z = x @ W + b for a batch of row vectors: the affine map of a dense layer.
 
-    The same as ``x @ weight + bias``, as one op: one node in the graph for a dense
-    layer's affine map. VJPs: dL/dx = G @ W^T, dL/dW = x^T @ G, dL/db = sum of G over
-    the batch.
+    The same values as ``x @ weight + bias``, written as one op (one node in the graph)
+    because a dense layer is read as one map. VJPs: dL/dx = G @ W^T, dL/dW = x^T @ G,
+    dL/db = sum of G over the batch.
     """
     x, weight = as_tensors(x, weight, "linear")
     a, w = x.data, weight.data
@@ -71,16 +70,16 @@ def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.nda
 
     ``linear`` and ``conv2d`` add their bias here. The bias follows the dtype policy of
     every binary op (:func:`~minigrad.tensor.as_tensors` beside the input ``x``): an array
-    or an integer Tensor takes ``x``'s float dtype, a float64 Tensor promotes the result.
-    The bias is added in place into ``z``, which the op owns, when their dtypes agree.
+    or an integer Tensor takes ``x``'s float dtype, a float64 Tensor promotes the result,
+    as NumPy's ``+`` does.
     A bias of another shape is a ValueError naming the op and ``name``.
     """
     _, bias = as_tensors(x, bias, op)
     if bias.shape != (z.shape[1],):
         raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
     if bias.dtype == z.dtype:
-        z += bias.data
-    else:  # mixed float dtypes: promote like NumPy instead of casting into z
+        z += bias.data  # z is the op's own new product, which nothing else holds yet: no copy is needed
+    else:  # mixed float dtypes: the sum takes NumPy's promoted dtype, which z cannot hold
         z = z + bias.data
     return z, bias
 
