@@ -61,7 +61,7 @@ def check_batch_size(batch_size, what: str) -> int:
 
 
 def nonfinite_rows(x: np.ndarray) -> str | None:
-    """The first rows of ``x`` that hold NaN or inf, as text ("[3, 7]"), or None (one ``isfinite`` pass)."""
+    """The first rows of ``x`` that hold NaN or inf, as text ("[3, 7]"), or None if every entry is finite."""
     if np.isfinite(x).all():
         return None
     rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
@@ -361,7 +361,6 @@ class RBFNetwork(Classifier):
         counts = np.bincount(y, minlength=n_classes)
         if (counts == 0).any():
             raise ValueError(f"RBFNetwork.from_data: classes {np.flatnonzero(counts == 0).tolist()} have no examples")
-        # One masked sum per class, not np.add.at over the examples, which is far slower (docs/measurements.md).
         means = np.stack([X[y == c].sum(axis=0, dtype=np.float64) for c in range(n_classes)]) / counts[:, None]
         return cls(X.shape[1], n_classes, beta=beta, max_beta=max_beta, centers=means, seed=seed)
 
@@ -505,8 +504,10 @@ class SmallConvNet(ImageClassifier):
         masking = [] if quantise is None else [Quantise(quantise, what="SmallConvNet: quantise")]
         rng = _generator(seed, "SmallConvNet: seed")
         self.config = dict(input_shape=list(input_shape), n_classes=n_classes, seed=seed)
+        # A setting at its default stays out of the config, so a model built as before the setting existed has
+        # the config of older files and checkpoints (a checkpoint resumes only into a model of its config).
         for key, value, default in (("quantise", quantise, None), ("init", init, "he")):
-            if value != default:  # the configs of earlier files, and their run keys, stay as they were
+            if value != default:
                 self.config[key] = value
         channels, height, width = input_shape
         for _ in range(2):
@@ -528,7 +529,7 @@ CONV_MAXOUT_PRESETS = {
     # The maxout paper's CIFAR-10 network (pylearn2 scripts/papers/maxout/cifar10.yaml).
     "paper": dict(conv=((96, 8, 4, 4, 2), (192, 8, 3, 4, 2), (192, 5, 3, 2, 2)), conv_pieces=2,
                   kernel_norms=(0.9, 1.9365, 1.9365), units=500, unit_pieces=5),
-    # The same shape of network with a third of the channels and 200 dense units, for 2 CPU cores.
+    # The same shape of network with a third of the channels and 200 dense units, to train on a CPU.
     "cpu": dict(conv=((32, 8, 4, 4, 2), (64, 8, 3, 4, 2), (64, 5, 3, 2, 2)), conv_pieces=2,
                 kernel_norms=(0.9, 1.9365, 1.9365), units=200, unit_pieces=5),
     # A tiny one for tests and --quick runs.
@@ -546,12 +547,11 @@ class ConvMaxoutNetwork(ImageClassifier):
     +-0.005, max-norm on every kernel and column (``kernel_norms`` for the conv layers,
     1.9365 for the dense ones), and with ``dropout`` the inputs kept with probability
     0.8 (unscaled, as pylearn2) and every hidden layer's inputs with 0.5 (scaled by 2).
-    ``"paper"`` is the CIFAR-10 network (about 1.3-1.5 GFLOP forward per image: days on
-    2 cores). One departure: pylearn2's cuda-convnet pooling rounds the number of
-    windows up (maps of 16, 7 and 5 pixels, 4,800 inputs to the dense layer), ours
-    rounds down as PyTorch does (15, 6 and 4 pixels, 3,072 inputs); ``"cpu"`` keeps its shape with a third of the channels and 200 dense units,
-    so that some 20 epochs fit in two hours (``docs/measurements.md`` has the timings);
-    ``"tiny"`` is for tests.
+    ``"paper"`` is the CIFAR-10 network. One departure: pylearn2's cuda-convnet pooling
+    rounds the number of windows up (maps of 16, 7 and 5 pixels, 4,800 inputs to the
+    dense layer), ours rounds down as PyTorch does (15, 6 and 4 pixels, 3,072 inputs).
+    ``"cpu"`` keeps its shape with a third of the channels and 200 dense units, to train
+    on a CPU (``docs/measurements.md`` has the costs of both); ``"tiny"`` is for tests.
     Like every classifier it takes rows ``(N, C * H * W)``; ``preprocessing="gcn_zca"``
     puts the paper's GCN and ZCA whitening in front (see :class:`ImageClassifier`).
     """
@@ -567,7 +567,7 @@ class ConvMaxoutNetwork(ImageClassifier):
         rng = _generator(seed, "ConvMaxoutNetwork: seed")
         self.config = dict(preset=preset, input_shape=list(input_shape), n_classes=n_classes, dropout=bool(dropout),
                            seed=seed)
-        if preprocessing is not None:  # the configs of earlier files, and their run keys, stay as they were
+        if preprocessing is not None:  # left out when absent, as SmallConvNet leaves out its defaults
             self.config["preprocessing"] = preprocessing
         settings = CONV_MAXOUT_PRESETS[preset]
         channels, height, width = input_shape
