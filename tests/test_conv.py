@@ -312,11 +312,13 @@ def test_conv_maxout_network_presets_train_save_load_and_keep_their_norms(tmp_pa
 
 
 def test_a_flattened_maps_gradient_comes_back_in_the_maps_memory_layout():
-    """reshape's VJP lays its gradient out as its input: conv maps are NCHW views of NHWC memory, and
-    an elementwise VJP on two layouts at once is many times slower than on one."""
+    """The fast path's reshape (minigrad.fast.layout_reshape) lays its gradient out as its input: conv maps
+    are NCHW views of NHWC memory (the textbook reshape's gradient is C-ordered; tests/test_fast_reshape.py)."""
+    from minigrad.fast.layout_reshape import reshape
+
     maps = np.arange(3 * 5 * 5 * 4, dtype=np.float32).reshape(3, 5, 5, 4).transpose(0, 3, 1, 2)  # as conv2d's
     weights = np.arange(100, dtype=np.float32)
-    gradient = mg.grad(lambda t: (t.reshape(3, -1) * weights).sum())(maps)
+    gradient = mg.grad(lambda t: (reshape(t, 3, -1) * weights).sum())(maps)
     assert not maps.flags.c_contiguous and gradient.strides == maps.strides
     np.testing.assert_array_equal(gradient, np.broadcast_to(weights, (3, 100)).reshape(maps.shape))
 

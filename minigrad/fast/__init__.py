@@ -7,6 +7,7 @@ float rounding, and its docstring says what it replaces:
 * :mod:`minigrad.fast.numpy_blas`: NumPy's own BLAS (``scal``, ``axpy``) bound with ctypes.
 * :mod:`minigrad.fast.blas_momentum`: SGD's classical momentum step through that BLAS.
 * :mod:`minigrad.fast.chunked_im2col`: ``conv2d`` with im2col in chunks.
+* :mod:`minigrad.fast.layout_reshape`: ``reshape`` whose gradient keeps its input's memory layout.
 
 Nothing here is used unless it is switched on: ``training.fast_paths.enable()`` is the
 one place that does it (``advex`` and the benchmarks call it). What each trick is

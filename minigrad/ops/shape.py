@@ -13,29 +13,21 @@ from ..validation import is_integer
 
 
 def reshape(a, *shape) -> Tensor:
-    """z = a viewed with a new shape (``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``).
+    """z = a with a new shape (``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``), the same elements in order.
 
-    VJP: dL/da = g reshaped to a's shape, and laid out in memory as a is. That matters
-    when a is a transposed view, such as a conv layer's (N, C, H, W) maps that live
-    channels-last in memory (:mod:`minigrad.ops.conv`): the VJPs below this one multiply
-    the gradient with arrays of a's layout, and NumPy runs an elementwise loop over two
-    arrays of one layout as one contiguous stretch, but over two of different layouts
-    in short strided pieces (the numbers are in docs/measurements.md).
+    VJP: dL/da = g reshaped to a's shape: reshaping moves no element, so the gradient
+    of each element moves back the same way.
     """
     a = as_tensor(a)
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
     x = a.data
+    return Tensor.from_op(x.reshape(new_shape(shape)), (a,), (lambda g: g.reshape(x.shape),), "reshape")
 
-    def vjp(g):
-        g = g.reshape(x.shape)
-        if x.flags.c_contiguous or g.ndim < 2:
-            return g
-        laid_out = np.empty_like(x, dtype=g.dtype)  # x's memory order (NumPy's order="K")
-        laid_out[...] = g
-        return laid_out
 
-    return Tensor.from_op(x.reshape(shape), (a,), (vjp,), "reshape")
+def new_shape(shape: tuple) -> tuple:
+    """``reshape``'s shape arguments, given one by one or as one tuple or list, as a tuple."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return shape
 
 
 def transpose(a, *axes) -> Tensor:
