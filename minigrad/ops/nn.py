@@ -76,11 +76,12 @@ def first_maximum(pieces: list, record: bool):
     Returns ``(z, wins)``: ``z`` a new array, and ``wins[k]`` (for k >= 1; ``wins[0]`` is
     None) the mask of where ``pieces[k]`` beat every earlier piece, strictly, so a tie
     stays with the earlier one. The overall winner of an element is the *last* piece
-    that won there, or piece 0. One ``np.maximum`` pass per piece (a loop over the few
-    pieces, never over elements); the masks only when ``record`` (a graph is recorded).
-    Shared by ``maxout`` and ``max_pool2d``, so both break ties the same way.
+    that won there, or piece 0. ``z`` starts as a copy of piece 0 and takes the maximum
+    with each later piece in turn (a loop over the few pieces, never over elements);
+    the masks are made only when ``record`` (a graph is recorded). Shared by ``maxout``
+    and ``max_pool2d``, so both break ties the same way.
     """
-    z = pieces[0].copy(order="K")  # keeps the layout: a conv's NHWC maps stay NHWC
+    z = np.copy(pieces[0])
     wins = [None]
     for candidate in pieces[1:]:
         if record:
@@ -90,22 +91,24 @@ def first_maximum(pieces: list, record: bool):
 
 
 def maxout(a, pieces: int, axis: int = -1) -> Tensor:
-    """Maxout units: ``axis`` (the last by default) holds ``units * pieces`` entries in contiguous groups.
+    """Maxout: the maximum over each group of ``pieces`` consecutive entries along ``axis`` (the last by default).
 
-    z[..., u] = max_k a[..., u * pieces + k], that is ``a.reshape(..., units, pieces).max(-1)``,
-    the layout of the maxout paper's code. VJP: g[..., u] goes to the winning piece of
-    unit u, the first one when pieces tie, and 0 to the others. On conv feature maps
-    (N, C, H, W), ``axis=1`` takes the maximum over groups of ``pieces`` channels: the
-    conv maxout layer's channel maxout. On (N, pieces, units) with ``axis=1`` it is the
-    maximum over the pieces axis.
+    z[..., u] = max_k a[..., u * pieces + k] along ``axis``, which is
+    ``a.reshape(..., units, pieces).max(-1)`` for the last axis: the grouping of the
+    maxout paper's code. On conv feature maps (N, C, H, W), ``axis=1`` takes the
+    maximum over groups of ``pieces`` channels (a conv maxout layer). On an array of
+    shape (N, pieces, units), ``axis=1`` is one group of ``pieces`` entries, and z of
+    shape (N, 1, units) is the maximum over the pieces (``models.Maxout`` shapes its
+    affine map's output so). VJP: g[..., u] goes to the winning piece of unit u, the
+    first one when pieces tie, and 0 to the others.
 
-    Implementation: piece k of every unit is a strided view (``a[..., k::pieces]`` along
-    the last axis), and a running ``np.maximum`` over the pieces computes z (see
-    :func:`first_maximum`). ``wins[k]`` marks where piece k beat every earlier piece
-    (strictly, so a tie stays with the earlier one); the overall winner is the *last*
-    piece that won, so the VJP hands g out from the last piece down, each taking what is
-    left where it won. The masks are built only when the graph is recorded: under
-    ``no_grad`` (prediction, validation) there is no VJP to use them.
+    The algorithm: piece k of every group is the strided view ``a[..., k::pieces]``
+    (along ``axis``), and a running maximum over the pieces gives z and, for each piece,
+    where it beat every earlier piece (:func:`first_maximum`). The winner is the *last*
+    piece that won, so the VJP hands g out from the last piece down: piece k takes what
+    is left of g where it won, and the rest goes on to the pieces below; piece 0 takes
+    what is left at the end. The masks are made only when the graph is recorded: under
+    ``no_grad`` (prediction, validation) no VJP will use them.
     """
     a = as_tensor(a)
     x = a.data
@@ -117,19 +120,19 @@ def maxout(a, pieces: int, axis: int = -1) -> Tensor:
         raise ValueError(f"maxout: axis {axis} (of length {x.shape[axis]}) must be a multiple of pieces={pieces}")
     before = (slice(None),) * axis
 
-    def piece(k):  # piece k of every unit along the axis: a strided view
+    def piece(k):  # piece k of every group along the axis: a strided view
         return before + (slice(k, None, pieces),)
 
     z, wins = first_maximum([x[piece(k)] for k in range(pieces)], record=a.requires_grad and is_grad_enabled())
 
     def vjp(g):
-        dx = np.empty_like(x, dtype=g.dtype)  # x's layout: NHWC maps keep their gradient NHWC for conv2d
-        left = g  # what the pieces below k have still to share; g itself is read-only
+        dx = np.empty_like(x, dtype=g.dtype)  # every piece of it is written below
+        left = g  # the part of g that no later piece has taken; g itself is read-only
         for k in range(pieces - 1, 0, -1):
             taken = dx[piece(k)]
-            np.multiply(left, wins[k], out=taken)
+            np.multiply(left, wins[k], out=taken)  # piece k takes what is left where it won
             if k == 1:
-                np.subtract(left, taken, out=dx[piece(0)])
+                np.subtract(left, taken, out=dx[piece(0)])  # piece 0 takes the rest
             elif left is g:
                 left = g - taken
             else:
