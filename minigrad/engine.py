@@ -23,7 +23,6 @@ node that is used several times.
 from __future__ import annotations
 
 import contextlib
-import operator
 from heapq import heappop, heappush
 
 import numpy as np
@@ -129,10 +128,7 @@ def topological_order(root) -> list:
             if parent.requires_grad and id(parent) not in found:
                 found[id(parent)] = parent
                 stack.append(parent)
-    return sorted(found.values(), key=_CREATED)
-
-
-_CREATED = operator.attrgetter("_seq")
+    return sorted(found.values(), key=lambda node: node._seq)
 
 
 def _check_not_freed(node) -> None:
@@ -193,14 +189,15 @@ def backprop(root, seed: np.ndarray, *, targets=None, retain_graph=False) -> lis
     wanted = None if targets is None else {id(t) for t in targets}
     results = []
     root._pending = seed
-    queue = [(-root._seq, id(root), root)]  # the id breaks a tie (a copied tensor keeps its number)
+    # The id breaks a tie between two tensors of one number: copy.copy(t) or copy.deepcopy(t) copies t's number too.
+    queue = [(-root._seq, id(root), root)]
     try:
         while queue:
             node = heappop(queue)[2]
             g, node._pending = node._pending, None
             if wanted is not None and id(node) in wanted:
                 results.append((node, g))
-            if not node._parents:  # a leaf (leaves come out last), or a node an earlier walk freed
+            if not node._parents:  # a leaf, or a node an earlier walk freed
                 _check_not_freed(node)
                 if wanted is None:
                     results.append((node, g))
@@ -263,13 +260,15 @@ def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def private_arrays(arrays):
-    """Each gradient array as one its receiver may keep and write into.
+    """Each gradient array as one its receiver may keep and write into: a guard against aliasing.
 
-    ``backprop`` hands out arrays as the VJPs made them: ``add``'s VJP gives one array
-    to both inputs, and a broadcast VJP may return a read-only view. Whatever stores
-    gradients for the user (``Tensor.backward``, :func:`minigrad.grad`) passes them
-    through here, which copies exactly those: an array already handed out, a view, or
-    a read-only array.
+    ``backprop`` hands out arrays as the VJPs made them, and some of those share memory
+    with another array: ``add``'s VJP gives one array to both inputs, a VJP may return a
+    view of ``g`` (``reshape``'s, ``transpose``'s), and a broadcast VJP returns a read-only view.
+    Whatever stores gradients for the user (``Tensor.backward``, :func:`minigrad.grad`)
+    passes them through here, so that no two ``.grad`` arrays share memory and none is
+    read-only: it copies exactly those arrays, one handed out already, a view (its
+    memory belongs to another array), or a read-only array, and keeps the rest as they are.
     """
     handed_out = set()
     for g in arrays:
