@@ -1,15 +1,14 @@
 """minigrad: a small reverse-mode automatic differentiation engine over NumPy arrays.
 
-Read it in this order: :mod:`minigrad.tensor` (what a node holds),
-:mod:`minigrad.engine` (how backward walks the graph), :mod:`minigrad.ops` (each op
-with its vector-Jacobian product), :mod:`minigrad.transforms` (``grad``), and
-:mod:`minigrad.gradcheck` (how we know the gradients are right);
-:mod:`minigrad.validation` holds the argument rules every package shares.
+Read it in the order of the README's reading path: :mod:`minigrad.tensor` (what a
+node holds), :mod:`minigrad.engine` (how backward walks the graph),
+:mod:`minigrad.broadcast` (how a gradient is summed back to its input's shape),
+:mod:`minigrad.ops` (each op with its vector-Jacobian product),
+:mod:`minigrad.transforms` (``grad``) and :mod:`minigrad.gradcheck` (how we know the
+gradients are right).
 
-Importing it changes nothing outside it: the speed tricks of :mod:`minigrad.fast`
-(:func:`keep_freed_memory`, which tunes glibc's malloc for the whole process, among
-them) are opt-in, switched on by ``training.fast_paths.enable()``, which the ``advex``
-command and the benchmarks call.
+That path is the textbook form; the speed tricks live off it in :mod:`minigrad.fast`,
+and importing minigrad switches none of them on: ``training.fast_paths.enable()`` does.
 """
 
 from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
