@@ -403,15 +403,85 @@ def test_an_optimizer_state_that_does_not_fit_is_refused_and_changes_nothing(edi
     assert all(np.array_equal(b, saved) for b, saved in zip(opt.buffers["velocity"], before["buffers"]["velocity"]))
 
 
-def test_optimizer_state_leaves_out_work_areas():
+def test_optimizer_state_holds_exactly_the_buffers_of_e4bdc86s_checkpoints():
     opt = SGD([mg.Tensor(np.zeros(3, np.float32), requires_grad=True)], lr=0.1, momentum=0.5, nesterov=True)
     opt.params[0].grad = np.ones(3, np.float32)
     opt.step()
-    assert set(opt.buffers) == set(opt.state_dict()["buffers"]) == {"velocity"}  # the textbook step needs no work area
+    assert set(opt.buffers) == set(opt.state_dict()["buffers"]) == {"velocity"}
     opt.load_state_dict(opt.state_dict())
     adam = Adam(opt.params)
-    assert "scratch" in adam.buffers and set(adam.state_dict()["buffers"]) == {"m", "s"}
+    adam.step()
+    assert set(adam.buffers) == set(adam.state_dict()["buffers"]) == {"m", "s"}  # no work area beside the moments
     adam.load_state_dict(adam.state_dict())
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: .*unexpected: \['scratch'\]"):
+        adam.load_state_dict({**adam.state_dict(), "buffers": {**adam.state_dict()["buffers"], "scratch": [np.zeros(3)]}})
+
+
+def _sgd_update_as_before_issue_26(opt, i, w, g):
+    """SGD's classical momentum update as written before issue 26 (in place: v *= m; v -= lr * g)."""
+    v = opt.buffers["velocity"][i]
+    v *= opt.momentum
+    v -= opt._lr(i) * g
+    w += v
+
+
+def _adam_update_as_before_issue_26(opt, i, w, g):
+    """Adam's update as written before issue 26, through one scratch array, in its order of operations."""
+    m, s = opt.buffers["m"][i], opt.buffers["s"][i]
+    work = np.empty_like(w)
+    m *= opt.beta1
+    np.multiply(g, 1 - opt.beta1, out=work)
+    m += work
+    s *= opt.beta2
+    np.multiply(g, g, out=work)
+    work *= 1 - opt.beta2
+    s += work
+    bias1, bias2 = 1 - opt.beta1**opt._t, 1 - opt.beta2**opt._t
+    np.sqrt(s, out=work)
+    work *= 1 / np.sqrt(bias2)
+    work += opt.eps
+    np.divide(m, work, out=work)
+    work *= -opt.lr / bias1
+    w += work
+
+
+def _run_both(make, before, steps=30):
+    """(textbook parameters, earlier form's parameters, the two optimizers) after ``steps`` updates by the same
+    gradients (drawn independently of the weights, so a difference cannot grow through them)."""
+    rng = np.random.default_rng(0)
+    shapes = [(50, 40), (40,)]
+    start = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    textbook = [mg.Tensor(w.copy(), requires_grad=True) for w in start]
+    earlier = [mg.Tensor(w.copy(), requires_grad=True) for w in start]
+    opt_textbook, opt_earlier = make(textbook), make(earlier)
+    for _ in range(steps):
+        grads = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+        for p, q, g in zip(textbook, earlier, grads):
+            p.grad, q.grad = g, g.copy()
+        opt_textbook.step()
+        opt_earlier._t = opt_earlier.steps + 1
+        for i, q in enumerate(earlier):
+            before(opt_earlier, i, q.data, q.grad)
+        opt_earlier.steps += 1
+    assert all(np.abs(p.data - w).max() > 0.05 for p, w in zip(textbook, start))  # the updates moved the weights
+    return textbook, earlier, opt_textbook, opt_earlier
+
+
+def test_sgds_textbook_update_gives_the_bits_of_the_in_place_one():
+    textbook, earlier, opt, old = _run_both(lambda ps: SGD(ps, lr=0.05, momentum=0.9), _sgd_update_as_before_issue_26)
+    for p, q, v, u in zip(textbook, earlier, opt.buffers["velocity"], old.buffers["velocity"]):
+        assert p.data.dtype == v.dtype == np.float32
+        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(v, u)
+
+
+def test_adams_textbook_update_agrees_with_the_scratch_buffer_one_to_float32_rounding():
+    textbook, earlier, opt, old = _run_both(lambda ps: Adam(ps, lr=0.01), _adam_update_as_before_issue_26)
+    for i, (p, q) in enumerate(zip(textbook, earlier)):
+        assert p.data.dtype == opt.buffers["m"][i].dtype == opt.buffers["s"][i].dtype == np.float32
+        np.testing.assert_array_equal(opt.buffers["m"][i], old.buffers["m"][i])  # the moments: the same bits
+        np.testing.assert_array_equal(opt.buffers["s"][i], old.buffers["s"][i])
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)  # the step: bias corrected in another order
 
 
 def test_schedules():

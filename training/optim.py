@@ -19,8 +19,6 @@ class Optimizer:
     """Base class: the parameter list, ``zero_grad()``, and state for checkpoints."""
 
     settings: tuple = ("lr",)
-    #: Buffers that are work areas, not state: ``state_dict`` leaves them out.
-    work_buffers: tuple = ("scratch",)
     #: The valid range of each numeric setting: (low, high, whether low itself is allowed);
     #: high is never allowed. Checked at construction and whenever a schedule sets one.
     ranges: dict = {"lr": (0.0, np.inf, False)}
@@ -48,6 +46,7 @@ class Optimizer:
         return float(value)
 
     def zero_grad(self) -> None:
+        """Forget the gradients of the parameters (``.grad = None``) before the next backward pass."""
         for p in self.params:
             p.grad = None
 
@@ -66,12 +65,11 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """``{"settings": {...}, "steps": n, "buffers": {name: [arrays]}}`` (arrays copied; no work areas)."""
+        """``{"settings": {...}, "steps": n, "buffers": {name: [arrays]}}`` (arrays copied)."""
         return {
             "settings": {name: getattr(self, name) for name in self.settings},
             "steps": self.steps,
-            "buffers": {name: [b.copy() for b in arrays] for name, arrays in self.buffers.items()
-                        if name not in self.work_buffers},
+            "buffers": {name: [b.copy() for b in arrays] for name, arrays in self.buffers.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -93,7 +91,7 @@ class Optimizer:
         weight frozen or unfrozen since the state was saved changes both).
         """
         name = f"{type(self).__name__}.load_state_dict"
-        own = {*self.settings, *(b for b in self.buffers if b not in self.work_buffers)}
+        own = {*self.settings, *self.buffers}
         given = {*state["settings"], *state["buffers"]}
         missing, unexpected = sorted(own - given), sorted(given - own)
         if missing or unexpected:
@@ -149,8 +147,7 @@ class SGD(Optimizer):
         v, lr = self.buffers["velocity"][i], self._lr(i)
         if self.weight_decay:
             g = g + self.weight_decay * w  # the gradient of the loss plus weight_decay / 2 * ||w||^2
-        v *= self.momentum
-        v -= lr * g
+        v[...] = self.momentum * v - lr * g
         if self.nesterov:
             w += self.momentum * v - lr * g
         else:
@@ -161,10 +158,11 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015): per-parameter step sizes from running moments of the gradient.
 
         m <- b1 m + (1 - b1) g,   s <- b2 s + (1 - b2) g^2
-        w <- w - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
+        w <- w - lr * m_hat / (sqrt(s_hat) + eps),   m_hat = m / (1 - b1^t),  s_hat = s / (1 - b2^t)
 
-    ``weight_decay`` adds weight_decay * w to g (L2 regularisation, not AdamW); that one
-    option allocates a temporary per step.
+    at step t = 1, 2, ... The moments start at 0, so early on they are biased toward 0;
+    dividing by 1 - b^t undoes that bias. ``weight_decay`` adds weight_decay * w to g
+    (L2 regularisation, not AdamW).
     """
 
     settings = ("lr", "beta1", "beta2", "eps", "weight_decay")
@@ -176,30 +174,21 @@ class Adam(Optimizer):
         beta1, beta2 = betas  # 1 would divide by 0 in the bias correction
         self.beta1, self.beta2 = self.check_setting("beta1", beta1), self.check_setting("beta2", beta2)
         self.eps, self.weight_decay = self.check_setting("eps", eps), self.check_setting("weight_decay", weight_decay)
-        self._new_buffers("m", "s", "scratch")
+        self._new_buffers("m", "s")
 
     def step(self) -> None:
         self._t = self.steps + 1  # bias corrections use the number of this step
         super().step()
 
     def _update(self, i, w, g):
-        m, s, work = self.buffers["m"][i], self.buffers["s"][i], self.buffers["scratch"][i]
+        m, s = self.buffers["m"][i], self.buffers["s"][i]
         if self.weight_decay:
             g = g + self.weight_decay * w
-        m *= self.beta1
-        np.multiply(g, 1 - self.beta1, out=work)
-        m += work
-        s *= self.beta2
-        np.multiply(g, g, out=work)
-        work *= 1 - self.beta2
-        s += work
-        bias1, bias2 = 1 - self.beta1**self._t, 1 - self.beta2**self._t
-        np.sqrt(s, out=work)
-        work *= 1 / np.sqrt(bias2)
-        work += self.eps
-        np.divide(m, work, out=work)
-        work *= -self.lr / bias1
-        w += work
+        m[...] = self.beta1 * m + (1 - self.beta1) * g
+        s[...] = self.beta2 * s + (1 - self.beta2) * (g * g)
+        m_hat = m / (1 - self.beta1**self._t)
+        s_hat = s / (1 - self.beta2**self._t)
+        w -= self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
 
 
 class Schedule:
