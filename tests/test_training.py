@@ -293,6 +293,24 @@ def test_fit_rejects_bad_input():
         fit(model, X, y, epochs=1, batch_size=10, optimizer=opt, val=(X, y), val_fraction=0.1, progress=False)
 
 
+def test_fit_refuses_one_nonfinite_entry_naming_the_array_and_takes_finite_data_whose_sum_overflows():
+    X, y = blobs(n=50)
+    model = models.SoftmaxRegression(20, 4)
+    opt = SGD(model.parameters(), lr=0.1)
+    bad = X.copy()
+    bad[31, 7] = -np.inf
+    with pytest.raises(ValueError, match=r"^fit: X contains NaN or inf$"):
+        fit(model, bad, y, epochs=1, batch_size=10, optimizer=opt, progress=False)
+    with pytest.raises(ValueError, match=r"^fit: validation X contains NaN or inf$"):
+        fit(model, X, y, epochs=1, batch_size=10, optimizer=opt, val=(bad, y), progress=False, monitor_size=0)
+    huge = np.full_like(X, np.finfo(np.float32).max)  # every entry finite, their float32 sum inf
+    history = fit(model, huge, y, epochs=0, batch_size=10, optimizer=opt, progress=False)
+    assert history.epoch == []
+    float64 = fit(model, X.astype(np.float64), y, epochs=1, batch_size=7, optimizer=opt, progress=False, monitor_size=0)
+    assert float64.epoch == [1]  # converted to float32 once; 50 rows in batches of 7 (ceil: 8 steps)
+    assert opt.steps == 8
+
+
 def test_progress_lines_when_enabled_and_silence_when_not(capsys):
     X, y = blobs(n=100)
     model = models.SoftmaxRegression(20, 4)

@@ -18,7 +18,9 @@ training is a loss that :func:`fit` takes like any other; it lives with the atta
   ``conv_recipe``, and the maxout paper's CIFAR-10 ``conv_maxout_recipe``.
 * :mod:`training.synthetic`: a small synthetic data set with strong and faint features.
 * :mod:`training.fast_paths`: ``enable()``, the one switch for the speed tricks of
-  :mod:`minigrad.fast` (importing ``training`` switches nothing on).
+  :mod:`minigrad.fast`. Importing ``training`` switches nothing on; it imports that
+  module only for an old name it keeps: ``Optimizer.backward_and_step(loss)``, which is
+  ``loss.backward()`` then ``step()``, attached to :class:`Optimizer` there.
 """
 
 from . import data

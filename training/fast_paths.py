@@ -31,7 +31,8 @@ gemm during the backward walk (it made the engine know the optimizer).
 command that measured it.
 
 Old names: ``Optimizer.backward_and_step(loss)`` stays, defined here as
-``loss.backward(); self.step()``.
+``loss.backward(); self.step()`` and attached to ``training.optim.Optimizer`` when
+``training`` is imported, whether or not the fast paths are on.
 """
 
 from __future__ import annotations

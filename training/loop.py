@@ -12,6 +12,7 @@ exactly the weights an uninterrupted run would have.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 
@@ -136,13 +137,14 @@ def fit(model, X, y, *, epochs: int, batch_size: int, optimizer, loss=None, val=
     _check_early_stopping_is_new(early_stopping, restoring)
     loss = default_loss if loss is None else loss
     rng = _generator_of_the_run(seed, model, loss)
+    # What a checkpoint must match to be resumed (model, optimizer, data, seed): saved with it, compared on resume.
     run = None if checkpoint is None else run_key(model, optimizer, X, y, batch_size=batch_size, seed=seed,
                                                     scheduled={s.attr for s in schedules})
     history, start_epoch, step = History(), 0, 0
     if restoring:
         start_epoch, step = _resume(checkpoint, run, model, optimizer, rng, history, early_stopping, epochs)
 
-    n_batches = -(-len(X) // batch_size)
+    n_batches = math.ceil(len(X) / batch_size)
     last_checkpoint = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
@@ -280,6 +282,7 @@ def _check_model(model, *, needs_loss: bool, needs_predict: bool) -> None:
 
 
 def _check_data(X, y, what: str = ""):
+    """``(X as float32, y as integer labels)``, or the error naming what is wrong (``what``: "validation " or "")."""
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"fit: {what}X must have shape (N, features), got {X.shape}")
@@ -287,11 +290,9 @@ def _check_data(X, y, what: str = ""):
         hint = " (raw pixels? divide by 255)" if X.dtype == np.uint8 else ""
         raise TypeError(f"fit: {what}X must be floating point, got {X.dtype}{hint}")
     y = check_labels(y, len(X), None, what=f"fit: {what}y")
-    # One sum is NaN or inf if any entry is (and, unlike np.isfinite(X), writes no array
-    # as large as X); an overflowing sum only sends us to the exact check.
-    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+    if not np.isfinite(X).all():
         raise ValueError(f"fit: {what}X contains NaN or inf")
-    return np.ascontiguousarray(X, dtype=np.float32), y
+    return X.astype(np.float32, copy=False), y
 
 
 def _summary(row: dict) -> str:
