@@ -25,6 +25,8 @@ tests check it against ``AdversarialObjective``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import minigrad as mg
@@ -56,9 +58,11 @@ class AdversarialObjective:
     face; ``True`` crafts against a random dropout sub-network, as a single Theano
     graph of the dropout cost would.
 
-    The clean and the adversarial halves are stacked into one batch of 2N examples,
-    so the training pass runs each matrix product once on twice the rows, and the
-    weights ``alpha / N`` and ``(1 - alpha) / N`` make the sum the objective above.
+    The clean and the adversarial halves go through the model as one batch of 2N
+    examples, weighted ``alpha / N`` and ``(1 - alpha) / N`` so that the sum is the
+    objective above. One batch, not two passes: each dropout layer then draws the masks
+    of both halves at once, the order of draws that runs and checkpoints of earlier
+    versions were made with (two passes would give each example other masks).
     """
 
     def __init__(self, eps: float = 0.25, alpha: float = 0.5, *, attack: str = "fgsm", attack_kwargs=None,
@@ -120,7 +124,7 @@ def fast_adversarial_recipe(model, n_train: int, *, epochs: int = FAST_EPOCHS, e
     ``random_start=False`` is plain FGSM training with that step: the setting in which
     Wong et al. saw "catastrophic overfitting".
     """
-    steps = epochs * -(-n_train // batch_size)
+    steps = epochs * math.ceil(n_train / batch_size)
     optimizer = training.Adam(model.parameters(), lr=lr)
     return dict(optimizer=optimizer, schedules=[training.Triangular("lr", lr, steps)], batch_size=batch_size,
                 epochs=epochs, loss=AdversarialObjective(eps, alpha=0.0, attack="fgsm_rs", clip=(0.0, 1.0), attack_kwargs=dict(

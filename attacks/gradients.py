@@ -41,5 +41,5 @@ def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: 
     if loss is None:
         loss = model.direction_loss if exact else model.loss
     x = array_of(x)
-    with model.evaluating(not train_mode):  # float32 whatever x is: a float64 graph costs twice as much
+    with model.evaluating(not train_mode):  # the model computes in float32: x goes in as float32, whatever its dtype
         return input_gradient(model, x.astype(np.float32, copy=False), y, loss=loss).astype(x.dtype, copy=False)

@@ -73,7 +73,7 @@ def fgm(model, x, y=None, eps=1.0, *, targeted=False, clip=(0.0, 1.0), loss=None
     """
     x, y, eps = _prepare(model, x, y, eps, clip, targeted, "fgm")
     g = attack_direction(model, x, y, loss=loss, train_mode=train_mode)
-    norms = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]
+    norms = np.linalg.norm(g, axis=1, keepdims=True)
     unit = np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
     return _clip(x + (-eps if targeted else eps) * unit, clip)
 
@@ -106,23 +106,20 @@ def pgd(model, x, y=None, eps=0.25, step_size=0.01, steps=40, *, random_start=Tr
     if restarts > 1 and not random_start:
         raise ValueError("pgd: restarts without a random start would repeat the same attack: pass random_start=True")
     rng = np.random.default_rng(seed)
-    best = best_margin = None
-    for _ in range(restarts):
-        if best is None:  # the first start: every example (no gathering copy)
-            x_adv = _pgd_run(model, x, y, eps, step_size, steps, rng, random_start=random_start, targeted=targeted,
-                             clip=clip, loss=loss, train_mode=train_mode)
-            if restarts == 1:
-                return x_adv
-            best, best_margin = x_adv, margin(model, x_adv, y, targeted=targeted)
-        else:
-            todo = np.flatnonzero(best_margin <= 0)  # the examples no start has broken yet
-            x_adv = _pgd_run(model, x[todo], y[todo], eps[todo] if eps.ndim else eps, step_size, steps, rng,
-                             random_start=random_start, targeted=targeted, clip=clip, loss=loss, train_mode=train_mode)
-            found = margin(model, x_adv, y[todo], targeted=targeted)
-            better = found > best_margin[todo]
-            best[todo[better]], best_margin[todo[better]] = x_adv[better], found[better]
-        if (best_margin > 0).all():
+    best = _pgd_run(model, x, y, eps, step_size, steps, rng, random_start=random_start, targeted=targeted, clip=clip,
+                    loss=loss, train_mode=train_mode)  # the first start attacks every example
+    if restarts == 1:
+        return best
+    best_margin = margin(model, best, y, targeted=targeted)
+    for _ in range(restarts - 1):
+        todo = np.flatnonzero(best_margin <= 0)  # the examples no start has broken yet
+        if not len(todo):
             break
+        x_adv = _pgd_run(model, x[todo], y[todo], eps[todo] if eps.ndim else eps, step_size, steps, rng,
+                         random_start=random_start, targeted=targeted, clip=clip, loss=loss, train_mode=train_mode)
+        found = margin(model, x_adv, y[todo], targeted=targeted)
+        better = found > best_margin[todo]
+        best[todo[better]], best_margin[todo[better]] = x_adv[better], found[better]
     return best
 
 

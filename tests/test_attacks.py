@@ -93,6 +93,21 @@ def test_fgm_takes_an_l2_step_of_size_eps(n, eps):
     np.testing.assert_allclose(np.linalg.norm(x_adv - x, axis=1), eps, rtol=1e-5)
 
 
+def test_fgm_gives_the_einsum_norms_results_to_float32_rounding_and_leaves_a_zero_gradient_row(monkeypatch):
+    model = models.MLP((784, 64, 10), seed=0)
+    x = np.random.default_rng(1).uniform(0, 1, size=(20, 784)).astype(np.float32)
+    y = np.arange(20) % 10
+    g = attacks.attack_direction(model, x, y)
+    g[3] = 0.0  # a row whose direction is exactly 0
+    norms = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]  # the norms as fgm computed them before issue 26
+    before = x + 0.5 * np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
+    monkeypatch.setattr(attacks.methods, "attack_direction", lambda *args, **kwargs: g)
+    x_adv = attacks.fgm(model, x, y, eps=0.5, clip=None)
+    assert x_adv.dtype == np.float32
+    np.testing.assert_array_equal(x_adv[3], x[3])
+    np.testing.assert_allclose(x_adv, before, rtol=1e-6, atol=1e-7)
+
+
 def test_eps_zero_returns_a_copy_and_per_example_eps():
     model = small_softmax()
     x = np.random.default_rng(0).uniform(0, 1, size=(4, 6)).astype(np.float32)
