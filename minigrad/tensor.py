@@ -31,6 +31,8 @@ from . import engine
 from .engine import _grad_mode
 from .validation import REAL_KINDS, is_numeric
 
+# A tensor made by an op or by constant() skips __init__ (its dtype policy is for user data): every op makes
+# one, so the allocation is a module-level name rather than an attribute looked up on each call.
 _new = object.__new__
 _CREATION = itertools.count()  # numbers the tensors in the order they are made
 
@@ -127,6 +129,7 @@ class Tensor:
         >>> mg.grad(lambda t: cube(t).sum())(np.array([1.0, 2.0], dtype=np.float32))
         array([ 3., 12.], dtype=float32)
         """
+        # Every op passes here: the usual value, a numeric ndarray, is recognised without a call.
         if type(value) is not np.ndarray or value.dtype.kind not in _VALUE_KINDS:
             value = _op_value(value, name)
         if _grad_mode.detect_anomaly:
@@ -342,8 +345,7 @@ def _op_value(value, name: str) -> np.ndarray:
     """An op's result given as something other than a numeric ndarray (a NumPy scalar, a number), as an array.
 
     A string, None, a Tensor or an array of strings, objects or complex numbers (whose
-    imaginary part the next op would drop) is refused here, off the path of the ops,
-    which return numeric ndarrays.
+    imaginary part the next op would drop) is refused, naming the op.
     """
     if isinstance(value, Tensor):
         raise TypeError(f"op {name!r}: the value must be an ndarray computed from the parents' .data, got a Tensor")
@@ -479,7 +481,10 @@ def _operand_array(x, dtype: np.dtype, op: str | None = None) -> np.ndarray:
     gave 2^25, ``x + 1e39`` inf, ``x + None`` NaN, a complex operand lost its imaginary
     part); the error names ``op``. A Python number (``x * 0.5``, ``x + 1``) is checked
     against ``dtype``'s limits directly: an int up to 2^p or a float within range is
-    converted as it is, and a larger int only if ``dtype`` holds it exactly.
+    converted as it is, and a larger int only if ``dtype`` holds it exactly. Every op
+    with a number operand comes through here, so the number skips the general array
+    conversion below, whose overflow check (a floating-point trap) costs far more than
+    the comparison with the limits.
     """
     holds = _HOLDS.get(dtype)
     if holds is not None:
