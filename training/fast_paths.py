@@ -21,7 +21,14 @@ The tricks, what each replaces, and where it lives:
   those keep the textbook update) by ``scal`` and ``axpy``, in place and threaded.
 * **Chunked im2col** (:mod:`minigrad.fast.chunked_im2col`, where it is present):
   replaces ``minigrad.conv2d``, the name ``models.Conv2d`` calls, by a ``conv2d`` with
-  the same signature and results that builds im2col's patch matrix in chunks.
+  the same signature and results that builds im2col's patch matrix in chunks when a
+  batch's patch matrix is large (an attack's batch of 1,000 images; a training batch
+  is one chunk and takes the textbook op).
+* **A reshape whose gradient keeps its input's memory layout**
+  (:mod:`minigrad.fast.layout_reshape`): replaces ``minigrad.reshape`` and
+  ``minigrad.ops.reshape`` (which ``Tensor.reshape`` calls), so the gradient of a conv
+  layer's flattened maps comes back laid out as the maps are, and the VJPs below it
+  run over one layout.
 
 Why off the reading path: each trick trades lines about the idea for lines about
 memory or about a shared library, and a student learning backprop should meet the
@@ -61,6 +68,9 @@ def _sgd_update_through_blas(self, i, w, g):
 def _replacements() -> list:
     """``(owner, name, fast object)`` for each name :func:`enable` rebinds."""
     found = [(SGD, "_update", _sgd_update_through_blas)]
+    from minigrad.fast import layout_reshape
+
+    found += [(minigrad, "reshape", layout_reshape.reshape), (minigrad.ops, "reshape", layout_reshape.reshape)]
     if importlib.util.find_spec("minigrad.fast.chunked_im2col") is not None:
         from minigrad.fast import chunked_im2col
 

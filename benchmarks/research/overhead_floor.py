@@ -54,7 +54,6 @@ from ..engine import CHAIN, chain_inputs, interleaved_us_per_op, overhead_chain
 from ..harness import ROOT, environment, environment_lines, write_json
 
 _CREATED = itertools.count()
-_ONE = np.ones((), np.float32)  # 1 as a 0-d array, as minigrad's tanh VJP uses (a Python 1 costs a conversion per call)
 
 
 # --- the arithmetic alone ------------------------------------------------------------------
@@ -75,7 +74,7 @@ def arithmetic_chain():
         np.asarray(y.sum())  # the loss: computed, as every engine does, and not needed below
         g = np.broadcast_to(np.ones((), np.float32), x.shape)
         for z in reversed(outputs):
-            g = g * (_ONE - z * z)
+            g = g * (1 - z * z)
             g = g * c
         return g
 
@@ -105,7 +104,7 @@ def tanh(a: FloorNode) -> FloorNode:
     """z = tanh(a); VJP g * (1 - z^2)."""
     z = np.tanh(a.data)
     if a.requires_grad:
-        return FloorNode(z, (a,), (lambda g: g * (_ONE - z * z),), True)
+        return FloorNode(z, (a,), (lambda g: g * (1 - z * z),), True)
     return FloorNode(z)
 
 
@@ -169,7 +168,7 @@ def _mul_backward(g, saved, parents):
 
 
 def _tanh_backward(g, z, parents):
-    return (g * (_ONE - z * z),)
+    return (g * (1 - z * z),)
 
 
 def _total_backward(g, shape, parents):
