@@ -21,6 +21,7 @@ from training import fast_paths
 from training.optim import SGD, Optimizer
 
 TEXTBOOK_CONV2D = mg.ops.conv2d  # the op itself, which enable() never replaces
+TEXTBOOK_RESHAPE = mg.ops.shape.reshape
 
 
 def textbook_sgd_update():
@@ -128,11 +129,13 @@ def test_disable_puts_the_textbook_functions_back_and_the_textbook_results_with_
     assert fast_paths.is_enabled()
     assert SGD._update is not textbook_update
     assert mg.conv2d is not TEXTBOOK_CONV2D
+    assert mg.reshape is mg.ops.reshape is not TEXTBOOK_RESHAPE
     fast_paths.enable()  # a second call changes nothing: disable still finds the textbook functions
     fast_paths.disable()
     assert not fast_paths.is_enabled()
     assert SGD._update is textbook_update
     assert mg.conv2d is TEXTBOOK_CONV2D is mg.ops.conv2d
+    assert mg.reshape is TEXTBOOK_RESHAPE is mg.ops.reshape
     calls_before = len(blas_calls)
     again = sgd_run((200, 100, 3), **settings)
     assert len(blas_calls) == calls_before  # no BLAS call after disable
