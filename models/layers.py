@@ -195,6 +195,9 @@ class Maxout(Module):
     def __init__(self, in_features: int, units: int, pieces: int, *, init="glorot", max_norm=None, rng=None):
         self.units, self.pieces = positive_int(units, "Maxout: units"), positive_int(pieces, "Maxout: pieces")
         self.linear = Linear(in_features, pieces * units, init=init, max_norm=max_norm, rng=rng)
+        for p in (self.linear.weight, self.linear.bias):  # drawn unit by unit, as earlier versions drew them,
+            by_unit = p.data.reshape(*p.data.shape[:-1], units, pieces)  # so that a seed builds the same network
+            p.data[...] = np.swapaxes(by_unit, -1, -2).reshape(p.data.shape)
 
     def forward(self, x):
         z = self.linear(x)  # (N, pieces * units)

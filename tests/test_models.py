@@ -10,6 +10,7 @@ import pytest
 
 import minigrad as mg
 import models
+from models.old_files import piece_major_from_unit_grouped
 from strategies import GRAD_ATOL, GRAD_RTOL
 
 
@@ -140,9 +141,10 @@ def test_maxout_layer_computes_the_piece_major_formula_of_its_state_dict():
     np.testing.assert_array_equal(layer.linear.weight.data, given["linear.weight"])  # no other order in memory
     for name, array in layer.state_dict().items():
         np.testing.assert_array_equal(array, given[name])
-    # The layer's weight is drawn as a Linear's of the same shape and seed: no permutation at initialisation.
+    # The same seed draws the same layer as earlier versions did: their unit u's pieces were columns u * 3 ... u * 3 + 2.
     drawn = models.Linear(6, 12, init=0.5, rng=0).weight.data
-    np.testing.assert_array_equal(models.Maxout(6, units=4, pieces=3, init=0.5, rng=0).linear.weight.data, drawn)
+    held = models.Maxout(6, units=4, pieces=3, init=0.5, rng=0).linear.weight.data
+    np.testing.assert_array_equal(held, piece_major_from_unit_grouped(drawn, pieces=3))
 
 
 def test_maxout_layer_sends_a_tie_to_the_first_piece():
