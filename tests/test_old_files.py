@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import models
+from models import old_files
 import training.loop
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "e4bdc86")
@@ -46,6 +47,17 @@ def test_old_model_file_gives_the_same_logits(name):
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=2e-5)
 
 
+def _frozen_maxout_finished(make):
+    """e4bdc86's uninterrupted frozen-Maxout run, as a model: that commit's file left the frozen weight
+    out (``models.load`` refuses it), so its arrays are read, regrouped piece-major, and the frozen weight
+    taken from a fresh model of the run, which e4bdc86 drew the same."""
+    model = models.MaxoutNetwork(make.N_FEATURES, hidden=(12, 8), pieces=3, dropout=None, seed=12)
+    with np.load(os.path.join(FIXTURES, "frozen_maxout_finished.npz")) as saved:
+        arrays = {key: saved[key] for key in saved.files if key != "__model__"}
+    model.load_state_dict({**model.state_dict(), **old_files.upgrade_unit_grouped_state(model, arrays)})
+    return model
+
+
 @pytest.mark.parametrize("folder, run, uninterrupted", [
     ("checkpoint", "checkpoint_run", lambda make: models.load(os.path.join(FIXTURES, "finished.npz"))),
     # a run that keeps its last weights: its Maxout columns and momentum buffers, grouped by unit there, decide them
@@ -53,7 +65,9 @@ def test_old_model_file_gives_the_same_logits(name):
      lambda make: models.load(os.path.join(FIXTURES, "learning_finished.npz"))),
     # e4bdc86 kept frozen weights out of checkpoints, the model's arrays and the best epoch's alike
     ("frozen_checkpoint", "frozen_checkpoint_run", lambda make: make.frozen_checkpoint_run(None, epochs=4)),
-], ids=["maxout", "maxout-learning", "with-a-frozen-weight"])
+    # the frozen weight left out is a Maxout layer's: the model's own value must be the one that run had
+    ("frozen_maxout_checkpoint", "frozen_maxout_checkpoint_run", lambda make: _frozen_maxout_finished(make)),
+], ids=["maxout", "maxout-learning", "with-a-frozen-weight", "with-a-frozen-maxout-weight"])
 def test_old_checkpoint_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, folder, run, uninterrupted):
     make = _make_module()
     shutil.copytree(os.path.join(FIXTURES, folder), tmp_path / "checkpoint")
