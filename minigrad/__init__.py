@@ -13,6 +13,7 @@ and importing minigrad switches none of them on: ``training.fast_paths.enable()`
 
 from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck, numerical_gradient
+from . import blas, memory  # noqa: F401  (old homes of the fast paths, kept as aliases)
 from .fast.allocator import keep_freed_memory
 from .ops import *  # noqa: F401,F403  (every op, as a function of Tensors)
 from .tensor import Tensor, as_tensor, values_of

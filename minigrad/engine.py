@@ -243,7 +243,7 @@ def _explain(error: Exception, vjp, node, index: int) -> None:
     if isinstance(error, ValueError):
         note += ("; if it wrote into a read-only array: its incoming gradient g is read-only (other inputs "
                  "and ops may share it), so return a new array (g * 2, not g *= 2)")
-    error.__notes__ = [*getattr(error, "__notes__", []), note]  # error.add_note(note), which Python 3.10 lacks
+    error.add_note(note)
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -352,3 +352,11 @@ def _within(shape: tuple, output_shape: tuple) -> bool:
     with some axes of size 1 or leading axes left out, as a partly summed gradient has."""
     extra = len(output_shape) - len(shape)
     return extra >= 0 and all(size in (1, out) for size, out in zip(shape, output_shape[extra:]))
+
+
+def __getattr__(name: str):
+    """Names of earlier versions that are gone, each with what replaced it."""
+    if name == "Product":
+        raise AttributeError("minigrad.engine.Product was removed (issue 26): a VJP returns its gradient as an "
+                             "array, a weight's as x.T @ g; the engine knows no optimizer")
+    raise AttributeError(f"module 'minigrad.engine' has no attribute {name!r}")

@@ -672,3 +672,26 @@ def test_values_of_is_the_one_way_from_a_tensor_to_its_values():
     plain = [3, 4]
     assert mg.values_of(plain) is plain and mg.values_of(None) is None
     np.testing.assert_array_equal(t == Tensor([1.0, 0.0]), [True, False])  # a comparison reads it too
+
+
+def test_the_removed_product_names_what_replaced_it_and_the_old_modules_stay_attributes():
+    import minigrad
+
+    with pytest.raises(AttributeError, match=r"Product was removed .* x\.T @ g"):
+        minigrad.engine.Product
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        minigrad.engine.nothing
+    assert minigrad.blas.axpy is minigrad.fast.numpy_blas.axpy
+    assert minigrad.memory.keep_freed_memory is minigrad.keep_freed_memory
+
+
+def test_an_error_raised_in_a_vjp_carries_a_note_naming_the_op_and_the_input():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+
+    def wrong(g):
+        raise ZeroDivisionError("the VJP's own words")
+
+    y = Tensor.from_op(x.data * 2, (x,), (wrong,), "doubling")
+    with pytest.raises(ZeroDivisionError, match="the VJP's own words") as caught:
+        y.sum().backward()
+    assert any("op 'doubling'" in note and "input 0" in note for note in caught.value.__notes__)
