@@ -298,3 +298,13 @@ def test_quantise_straight_through_passes_the_gradient_unchanged():
     assert not mg.grad(lambda t: mg.quantise(t, 3).sum())(x).any()
     with pytest.raises(ValueError, match="levels must be an integer >= 2"):
         mg.quantise(x, 1)
+
+
+def test_clip_takes_a_bound_beyond_the_inputs_dtype_as_no_bound_on_that_side():
+    x = mg.Tensor(np.array([1.0, -5.0, 3e38], np.float32), requires_grad=True)
+    z = mg.clip(x, low=-1e39, high=1e39)  # beyond float32's range: e4bdc86 took them, as inf
+    np.testing.assert_array_equal(z.data, x.data)
+    assert z.dtype == np.float32
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones(3, np.float32))
+    np.testing.assert_array_equal(mg.clip(x, low=np.float64(-1e300), high=2.0).data, [1.0, -5.0, 2.0])

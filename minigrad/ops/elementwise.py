@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from ..tensor import Tensor, _operand_array, as_float_tensor, as_tensors, values_of
-from ..validation import integer_at_least
+from ..validation import integer_at_least, is_numeric
 
 
 def add(a, b) -> Tensor:
@@ -241,7 +241,10 @@ def _clip_bound(bound, x: np.ndarray, name: str):
     """A bound of :func:`clip` as an array of ``x``'s dtype that broadcasts to ``x``'s shape, or None."""
     if bound is None:
         return None
-    bound = _operand_array(values_of(bound), x.dtype, f"clip: {name}")
+    values = values_of(bound)
+    if np.ndim(values) == 0 and is_numeric(values) and np.abs(float(values)) > np.finfo(x.dtype).max:  # beyond the dtype's range: that side is open
+        values = np.copysign(np.inf, float(values))
+    bound = _operand_array(values, x.dtype, f"clip: {name}")
     try:
         fits = np.broadcast_shapes(bound.shape, x.shape) == x.shape
     except ValueError:
