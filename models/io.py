@@ -4,8 +4,8 @@ The file holds every weight and buffer under its dotted name, plus ``__model__``
 JSON string with the class name and constructor arguments (``model.config``), so
 :func:`load` can rebuild the model without the caller knowing its architecture, as
 long as the class is registered (``models.register``; its module must be imported),
-and the number of the file's format (:data:`FORMAT`): a file of format 1, written before
-:class:`models.Maxout` laid its columns out piece-major, is upgraded as it loads
+and the number of the file's format (:data:`FORMAT`): a file of format 1, whose
+:class:`models.Maxout` columns are grouped by unit (files written before issue 26), is upgraded as it loads
 (:mod:`models.old_files`), and left as it is on disk. A file names a class, never code: loading runs nothing, and nothing is unpickled. A
 hand-edited file is checked as it loads: the description's fields (a key given twice
 is refused, not read as its last value), the config by the constructor itself (which
