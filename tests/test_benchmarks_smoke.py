@@ -59,7 +59,9 @@ def test_quick_run_writes_every_section(tmp_path, capsys):
     overhead = result["results"]["overhead"]["in_process"]  # the engine's chain and the bare ufuncs, one process
     assert overhead["runs"][0] > 1 and overhead["min"] == overhead["runs"][0]
     assert [(t["task"], t["against"]) for t in result["targets"]] == [(task, against) for task, _, against, _ in bench.TARGETS]
-    assert "The engine's performance targets" in printed and "a bare NumPy ufunc call, in the same process" in printed
+    floor = result["results"]["overhead"]["floor"]  # the engine's chain and the floor engine's, one process
+    assert floor["runs"][0] > 1 and floor["min"] == floor["runs"][0]
+    assert "The engine's performance targets" in printed and "the floor engine (benchmarks.research.overhead_floor)" in printed
 
 
 @pytest.mark.parametrize("kind", ["mlp", "maxout"])
@@ -262,18 +264,20 @@ def test_targets_are_judged_by_minimum_and_median_together():
     maxout = bench.summarize("maxout", {"engine": [timing(0.9), timing(1.2)], "numpy": [timing(1.0), timing(1.0)],
                                         "matmul": [timing(0.7), timing(0.7)]}, sizes)
     input_grad = bench.summarize("input_grad", {"engine": [timing(1.1), timing(1.1)], "numpy": [timing(1.0)]}, sizes)
-    overhead = bench.summarize("overhead", {"engine": [{"value": 3.0, "numpy_in_process": 0.5},
-                                                       {"value": 3.3, "numpy_in_process": 0.3}],
+    overhead = bench.summarize("overhead", {"engine": [{"value": 3.0, "numpy_in_process": 0.5, "floor_in_process": 2.5},
+                                                       {"value": 3.3, "numpy_in_process": 0.3, "floor_in_process": 2.0}],
                                             "numpy": [{"value": 0.3}]}, sizes)
     assert overhead["in_process"]["runs"] == pytest.approx([6.0, 11.0]) and overhead["in_process"]["median"] == 8.5
+    assert overhead["floor"]["runs"] == pytest.approx([1.2, 1.65]) and overhead["floor"]["median"] == pytest.approx(1.425)
+    conv = bench.summarize("conv", {"engine": [timing(1.1), timing(1.3)], "numpy": [timing(1.0), timing(1.0)]}, sizes)
     rows = {(row["task"], row["against"]): row for row in bench.target_rows(
-        {"maxout": maxout, "input_grad": input_grad, "overhead": overhead})}
-    assert set(rows) == {("maxout", "numpy"), ("maxout", "matmul"), ("input_grad", "numpy"), ("overhead", "in_process")}
+        {"maxout": maxout, "input_grad": input_grad, "overhead": overhead, "conv": conv})}
+    assert set(rows) == {("maxout", "numpy"), ("input_grad", "numpy"), ("overhead", "floor"), ("conv", "numpy")}
     assert rows["maxout", "numpy"]["min"] == pytest.approx(0.9) and rows["maxout", "numpy"]["median"] == pytest.approx(1.05)
     assert rows["maxout", "numpy"]["met"] == "by the minimum"
-    assert rows["maxout", "matmul"]["min"] == pytest.approx(0.9 / 0.7) and rows["maxout", "matmul"]["met"] == "by the minimum"
-    assert rows["input_grad", "numpy"]["met"] == "no"
-    assert rows["overhead", "in_process"]["min"] == pytest.approx(6.0) and rows["overhead", "in_process"]["met"] == "by the minimum"
+    assert rows["input_grad", "numpy"]["met"] == "no" and rows["input_grad", "numpy"]["limit"] == 1.05
+    assert rows["conv", "numpy"]["met"] == "by the minimum" and rows["conv", "numpy"]["limit"] == 1.15
+    assert rows["overhead", "floor"]["min"] == pytest.approx(1.2) and rows["overhead", "floor"]["met"] == "by the minimum"
     fast = bench.summarize("mlp", {"engine": [timing(0.8)], "numpy": [timing(1.0)]}, sizes)
     assert [row["met"] for row in bench.target_rows({"mlp": fast})] == ["yes"]
     lines = bench.targets_report(bench.target_rows({"mlp": fast}))
