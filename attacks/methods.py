@@ -24,7 +24,7 @@ from .gradients import attack_direction
 
 
 #: The short PGD that adversarial training and ``advex attack`` use by default: 10 steps
-#: of eps / 4 (enough to cross the eps-ball twice and a half; ``pgd``'s own defaults,
+#: of eps / 4 (2.5 eps of travel, more than the ball's diameter of 2 eps; ``pgd``'s own defaults,
 #: 40 steps of 0.01, are the stronger evaluation of Madry et al. on MNIST).
 SHORT_PGD_STEPS = 10
 SHORT_PGD_STEP_FRACTION = 0.25

@@ -75,7 +75,7 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
     ``|analytic - numeric| <= atol + rtol * |numeric|``; a NaN or inf anywhere (the
     value, the gradient, a difference) fails. Returns True, or raises
     ``AssertionError`` naming the input index, the failing element with the largest
-    error, both values there and that error.
+    error, both values there, that element's error and its allowance.
 
     A non-scalar output ``z`` is checked through ``sum(w * z)``, with fixed
     pseudo-random weights ``w`` in [-1, 1]: every entry of the Jacobian then matters,
@@ -117,8 +117,8 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
             element = np.unravel_index(np.argmax(np.where(bad, error, -1.0)), error.shape)
             raise AssertionError(
                 f"gradcheck failed for input {i} at element {tuple(map(int, element))}: analytic "
-                f"{a_grad[element]:.8g}, numeric {numeric[element]:.8g}; max abs error "
-                f"{error.max():.3g} (atol={atol}, rtol={rtol})"
+                f"{a_grad[element]:.8g}, numeric {numeric[element]:.8g}; abs error {error[element]:.3g}, "
+                f"allowed {atol + rtol * abs(numeric[element]):.3g} (atol={atol}, rtol={rtol})"
             )
     return True
 

@@ -695,3 +695,14 @@ def test_an_error_raised_in_a_vjp_carries_a_note_naming_the_op_and_the_input():
     with pytest.raises(ZeroDivisionError, match="the VJP's own words") as caught:
         y.sum().backward()
     assert any("op 'doubling'" in note and "input 0" in note for note in caught.value.__notes__)
+
+
+def test_gradcheck_reports_the_error_of_the_element_it_names():
+    scale = np.array([1000.0, 1.0])
+    claimed = np.array([1000.5, 1.01])  # element 0 is within its rtol; element 1 is not
+
+    def f(x):
+        return Tensor.from_op(x.data * scale, (x,), (lambda g: g * claimed,), "scaled").sum()
+
+    with pytest.raises(AssertionError, match=r"element \(1,\): analytic 1\.01, numeric 1; abs error 0\.01, allowed 0\.00101"):
+        mg.gradcheck(f, [np.array([0.3, 0.7])])

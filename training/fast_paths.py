@@ -19,7 +19,7 @@ The tricks, what each replaces, and where it lives:
   on the binding :mod:`minigrad.fast.numpy_blas`): replaces the ufuncs of
   ``training.optim.SGD._update`` for classical momentum (no Nesterov, no weight decay;
   those keep the textbook update) by ``scal`` and ``axpy``, in place and threaded.
-* **Chunked im2col** (:mod:`minigrad.fast.chunked_im2col`, where it is present):
+* **Chunked im2col** (:mod:`minigrad.fast.chunked_im2col`):
   replaces ``minigrad.conv2d``, the name ``models.Conv2d`` calls, by a ``conv2d`` with
   the same signature and results that builds im2col's patch matrix in chunks when a
   batch's patch matrix is large (an attack's batch of 1,000 images; a training batch
@@ -29,6 +29,12 @@ The tricks, what each replaces, and where it lives:
   ``minigrad.ops.reshape`` (which ``Tensor.reshape`` calls), so the gradient of a conv
   layer's flattened maps comes back laid out as the maps are, and the VJPs below it
   run over one layout.
+
+One trick became a definition instead: :class:`models.Maxout` lays its columns out
+piece by piece (piece k of every unit in one block), in memory and in files alike, so
+that its forward pass is a reshape and a maximum over the pieces axis; there is no
+other layout to switch to (files of earlier versions, grouped by unit, are converted as
+they load, :mod:`models.old_files`).
 
 Why off the reading path: each trick trades lines about the idea for lines about
 memory or about a shared library, and a student learning backprop should meet the
@@ -45,9 +51,9 @@ Old names: ``Optimizer.backward_and_step(loss)`` stays, defined here as
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 
 import minigrad
+from minigrad.fast import chunked_im2col, layout_reshape
 from minigrad.fast.allocator import keep_freed_memory
 from minigrad.fast.blas_momentum import momentum_step
 
@@ -67,15 +73,9 @@ def _sgd_update_through_blas(self, i, w, g):
 
 def _replacements() -> list:
     """``(owner, name, fast object)`` for each name :func:`enable` rebinds."""
-    found = [(SGD, "_update", _sgd_update_through_blas)]
-    from minigrad.fast import layout_reshape
-
-    found += [(minigrad, "reshape", layout_reshape.reshape), (minigrad.ops, "reshape", layout_reshape.reshape)]
-    if importlib.util.find_spec("minigrad.fast.chunked_im2col") is not None:
-        from minigrad.fast import chunked_im2col
-
-        found.append((minigrad, "conv2d", chunked_im2col.conv2d))
-    return found
+    return [(SGD, "_update", _sgd_update_through_blas),
+            (minigrad, "conv2d", chunked_im2col.conv2d),
+            (minigrad, "reshape", layout_reshape.reshape), (minigrad.ops, "reshape", layout_reshape.reshape)]
 
 
 def is_enabled() -> bool:

@@ -1,12 +1,12 @@
 """SGD's classical momentum step through NumPy's own BLAS.
 
-What it replaces: the ufunc form of ``training.optim.SGD._update`` for classical
-momentum (no Nesterov, no weight decay),
+What it replaces: the textbook ``training.optim.SGD._update`` for classical momentum
+(no Nesterov, no weight decay),
 
-    v *= momentum;  v -= lr * g;  w += v
+    v[...] = momentum * v - lr * g;  w += v
 
-which makes four passes over parameter-sized arrays and a temporary (``lr * g``),
-each pass on one core. :func:`momentum_step` does the same arithmetic as three
+whose ufuncs make several passes over parameter-sized arrays and temporaries
+(``momentum * v``, ``lr * g``), each pass on one core. :func:`momentum_step` does the same arithmetic as three
 in-place, threaded BLAS level-1 calls (:mod:`minigrad.fast.numpy_blas`):
 ``scal(momentum, v); axpy(-lr, g, v); axpy(1, v, w)``. The results agree with the
 ufunc form to float rounding.

@@ -77,11 +77,7 @@ def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.nda
     _, bias = as_tensors(x, bias, op)
     if bias.shape != (z.shape[1],):
         raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
-    if bias.dtype == z.dtype:
-        z += bias.data  # z is the op's own new product, which nothing else holds yet: no copy is needed
-    else:  # mixed float dtypes: the sum takes NumPy's promoted dtype, which z cannot hold
-        z = z + bias.data
-    return z, bias
+    return z + bias.data, bias
 
 
 def _batched_vjps(x: np.ndarray, w: np.ndarray):
