@@ -182,7 +182,9 @@ def test_importing_the_project_switches_no_fast_path_on():
 @pytest.mark.parametrize("fast", [False, True], ids=["textbook", "fast"])
 def test_backward_and_step_is_backward_then_step(settings, fast):
     """The old name ``Optimizer.backward_and_step`` is ``loss.backward(); step()``: the same weights,
-    and ``.grad`` holds the gradient afterwards (the gemm-folded update left it None)."""
+    and ``.grad`` holds the gradient afterwards, with the fast paths on or off. (With them on,
+    ``SGD`` has a ``backward_and_step`` of its own, which folds the update into the walk and
+    leaves ``.grad`` None: ``tests/test_folded_momentum.py``.)"""
     assert Optimizer.backward_and_step is fast_paths.backward_and_step
     rng = np.random.default_rng(3)
     x, start = rng.standard_normal((8, 200)).astype(np.float32), rng.standard_normal((200, 100)).astype(np.float32)
@@ -195,7 +197,7 @@ def test_backward_and_step_is_backward_then_step(settings, fast):
                 opt.zero_grad()
                 loss = (mg.tanh(mg.Tensor(x) @ W) ** 2).sum()
                 if old_name:
-                    opt.backward_and_step(loss)
+                    Optimizer.backward_and_step(opt, loss)
                 else:
                     loss.backward()
                     opt.step()

@@ -19,6 +19,13 @@ The tricks, what each replaces, and where it lives:
   on the binding :mod:`minigrad.fast.numpy_blas`): replaces the ufuncs of
   ``training.optim.SGD._update`` for classical momentum (no Nesterov, no weight decay;
   those keep the textbook update) by ``scal`` and ``axpy``, in place and threaded.
+* **SGD's momentum folded into the backward walk**
+  (:mod:`minigrad.fast.folded_momentum`): replaces ``training.train_step``'s
+  ``loss.backward(); optimizer.step()`` by ``optimizer.backward_and_step(loss)``, which
+  for SGD with classical momentum computes each dense layer's ``v <- m v - lr x^T G``
+  as one gemm during the walk, never writing the weight gradient out (the parameters'
+  ``.grad`` then stay None); ``minigrad.linear`` is replaced by the same op with a
+  weight VJP the fold recognises.
 * **Chunked im2col** (:mod:`minigrad.fast.chunked_im2col`):
   replaces ``minigrad.conv2d``, the name ``models.Conv2d`` calls, by a ``conv2d`` with
   the same signature and results that builds im2col's patch matrix in chunks when a
@@ -38,14 +45,14 @@ they load, :mod:`models.old_files`).
 
 Why off the reading path: each trick trades lines about the idea for lines about
 memory or about a shared library, and a student learning backprop should meet the
-idea. Dropped: folding a dense layer's weight gradient into SGD's velocity with one
-gemm during the backward walk (it made the engine know the optimizer).
-``docs/measurements.md`` says what each kept or dropped trick is worth, with the
+idea. (The fold used to live in the engine itself, which then knew the optimizer; it
+now leaves the engine's walk as it is.) ``docs/measurements.md`` says what each kept or dropped trick is worth, with the
 command that measured it.
 
 Old names: ``Optimizer.backward_and_step(loss)`` stays, defined here as
 ``loss.backward(); self.step()`` and attached to ``training.optim.Optimizer`` when
-``training`` is imported, whether or not the fast paths are on.
+``training`` is imported, whether or not the fast paths are on; :func:`enable` gives
+``SGD`` the folded one.
 """
 
 from __future__ import annotations
@@ -53,14 +60,18 @@ from __future__ import annotations
 import contextlib
 
 import minigrad
-from minigrad.fast import chunked_im2col, layout_reshape
+from minigrad.engine import add_arrays, private_arrays
+from minigrad.fast import chunked_im2col, folded_momentum, layout_reshape, numpy_blas
 from minigrad.fast.allocator import keep_freed_memory
 from minigrad.fast.blas_momentum import momentum_step
 
+from . import loop
 from .optim import SGD, Optimizer
 
-#: (owner, name) -> the textbook object :func:`enable` replaced there; empty while switched off.
+#: (owner, name) -> the textbook object :func:`enable` replaced there (``_INHERITED``: the
+#: owner had none of its own, a class inheriting it); empty while switched off.
 _replaced: dict = {}
+_INHERITED = object()
 
 
 def _sgd_update_through_blas(self, i, w, g):
@@ -71,9 +82,44 @@ def _sgd_update_through_blas(self, i, w, g):
     momentum_step(self.buffers["velocity"][i], w, g, self.momentum, self._lr(i))
 
 
+def _sgd_backward_and_step_folded(self, loss) -> None:
+    """``loss.backward(); self.step()`` with each gradient folded into its velocity during the walk
+    (:mod:`minigrad.fast.folded_momentum`), for classical momentum with no ``.grad`` left
+    over; otherwise the textbook pair. The parameters' ``.grad`` stay None; another leaf
+    that requires grad (an input) gets its ``.grad`` as ``backward()`` gives it."""
+    if not (self.momentum and not (self.nesterov or self.weight_decay) and numpy_blas.available()
+            and loss.requires_grad and loss.data.size == 1 and all(p.grad is None for p in self.params)):
+        return backward_and_step(self, loss)
+    velocities = self.buffers["velocity"]
+    folds = {id(p): folded_momentum.Fold(velocities[i], self.momentum, self._lr(i)) for i, p in enumerate(self.params)}
+    reached = folded_momentum.backward(loss, folds)
+    others = [(leaf, g) for leaf, g in reached if id(leaf) not in folds]
+    for (leaf, _), g in zip(others, private_arrays(g for _, g in others)):
+        leaf.grad = g if leaf.grad is None else add_arrays(leaf.grad, g)
+    gradients = {id(leaf): g for leaf, g in reached}
+    for p in self.params:  # only now, the walk done: an error in it changes nothing
+        folds[id(p)].apply(p.data, gradients.get(id(p)))
+    self.steps += 1
+
+
+def train_step(model, optimizer, loss, x, y) -> float:
+    """``training.train_step`` with ``loss.backward()`` and ``optimizer.step()`` taken as one
+    ``optimizer.backward_and_step(loss)``, so that SGD can fold its update into the walk."""
+    optimizer.zero_grad()
+    value = loss(model, x, y)
+    optimizer.backward_and_step(value)
+    model.constrain()
+    return float(value.data)
+
+
 def _replacements() -> list:
     """``(owner, name, fast object)`` for each name :func:`enable` rebinds."""
+    import training
+
     return [(SGD, "_update", _sgd_update_through_blas),
+            (SGD, "backward_and_step", _sgd_backward_and_step_folded),
+            (loop, "train_step", train_step), (training, "train_step", train_step),
+            (minigrad, "linear", folded_momentum.linear), (minigrad.ops, "linear", folded_momentum.linear),
             (minigrad, "conv2d", chunked_im2col.conv2d),
             (minigrad, "reshape", layout_reshape.reshape), (minigrad.ops, "reshape", layout_reshape.reshape)]
 
@@ -89,7 +135,7 @@ def enable() -> None:
     if is_enabled():
         return
     for owner, name, fast in _replacements():
-        _replaced[(owner, name)] = getattr(owner, name)
+        _replaced[(owner, name)] = vars(owner).get(name, _INHERITED)
         setattr(owner, name, fast)
 
 
@@ -97,7 +143,10 @@ def disable() -> None:
     """Put back every textbook function :func:`enable` replaced (the allocator setting stays)."""
     while _replaced:
         (owner, name), textbook = _replaced.popitem()
-        setattr(owner, name, textbook)
+        if textbook is _INHERITED:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, textbook)
 
 
 @contextlib.contextmanager
@@ -115,9 +164,9 @@ def enabled():
 def backward_and_step(self, loss) -> None:
     """``loss.backward()``, then ``self.step()``: one update from the gradients of ``loss``.
 
-    An old name, kept for code that calls it: ``training.train_step`` now spells the
-    two calls out. (It used to fold a dense layer's weight gradient into SGD's velocity
-    during the backward walk; that trick is dropped, see ``docs/measurements.md``.)
+    An old name, kept for code that calls it: ``training.train_step`` spells the two
+    calls out. With the fast paths on, ``SGD``'s own folds its update into the walk
+    (:func:`_sgd_backward_and_step_folded`).
     """
     loss.backward()
     self.step()

@@ -4,8 +4,9 @@ Each module here does one job of the textbook code faster, with the same results
 float rounding, and its docstring says what it replaces:
 
 * :mod:`minigrad.fast.allocator`: glibc's malloc keeps freed memory mapped for reuse.
-* :mod:`minigrad.fast.numpy_blas`: NumPy's own BLAS (``scal``, ``axpy``) bound with ctypes.
+* :mod:`minigrad.fast.numpy_blas`: NumPy's own BLAS (``scal``, ``axpy``, ``gemm``) bound with ctypes.
 * :mod:`minigrad.fast.blas_momentum`: SGD's classical momentum step through that BLAS.
+* :mod:`minigrad.fast.folded_momentum`: that step folded into the backward walk, one gemm per dense layer.
 * :mod:`minigrad.fast.chunked_im2col`: ``conv2d`` with im2col in chunks.
 * :mod:`minigrad.fast.layout_reshape`: ``reshape`` whose gradient keeps its input's memory layout.
 

@@ -77,7 +77,10 @@ def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.nda
     _, bias = as_tensors(x, bias, op)
     if bias.shape != (z.shape[1],):
         raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
-    return z + bias.data, bias
+    if bias.dtype != z.dtype:  # mixed float dtypes: the sum takes NumPy's promoted dtype, which z cannot hold
+        return z + bias.data, bias
+    z += bias.data  # z is the op's own new product, which nothing else holds yet
+    return z, bias
 
 
 def _batched_vjps(x: np.ndarray, w: np.ndarray):

@@ -1,0 +1,114 @@
+"""SGD's momentum step folded into the backward walk: a dense layer's weight gradient goes straight into the velocity.
+
+What it replaces: for SGD with classical momentum, the pair ``loss.backward();
+optimizer.step()`` of ``training.train_step``, as far as it concerns the weights of
+dense layers (:func:`minigrad.linear`). The textbook pair has the weight's VJP write its
+gradient ``G_W = x^T G`` into a new array the size of W, keeps it in ``.grad``, and
+the step then reads it again:
+
+    v <- m v - lr G_W;   w <- w + v
+
+Here one BLAS call, gemm, computes the first line as ``v <- (-lr) x^T G + m v``,
+reading v as it writes it: ``G_W`` is never written to memory, and the step's passes
+over it are saved. What is left is ``w <- w + v``.
+
+How, with the engine's walk unchanged: :func:`linear` is :func:`minigrad.linear` whose
+weight VJP is a :class:`WeightGradient`, which, called, returns ``x.T @ g`` as the
+textbook VJP does. While :func:`backward` runs the engine's ``backprop``, a weight that
+has a :class:`Fold` hands the pair (x, g) to it instead, and its VJP returns a zero of
+the weight's shape that takes no memory (a broadcast 0, which the walk accepts like any
+gradient). After the walk each Fold does its gemm: a walk that fails half-way leaves
+every velocity as it was. A gradient that reaches a weight by other ops too (a tied
+weight) arrives summed as usual, and its Fold adds it after the gemm.
+
+The weights' ``.grad`` stay None: a folded gradient exists only inside v.
+``training.fast_paths.enable()`` switches this on for ``training.SGD``; what it is
+worth is in ``docs/measurements.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import backprop
+from ..ops.linalg import linear as textbook_linear
+from . import numpy_blas
+from .blas_momentum import momentum_step
+
+_folds: dict = {}  # id(weight) -> its Fold, only while backward() walks
+
+
+class WeightGradient:
+    """The VJP of ``linear``'s weight, ``dL/dW = x^T G``, which a :class:`Fold` may take unevaluated."""
+
+    __slots__ = ("x", "weight")
+
+    def __init__(self, x: np.ndarray, weight):
+        self.x, self.weight = x, weight
+
+    def __call__(self, g: np.ndarray) -> np.ndarray:
+        fold = _folds.get(id(self.weight))
+        if fold is not None and fold.take(self.x, g):
+            return fold.placeholder
+        return self.x.T @ g
+
+
+def linear(x, weight, bias=None):
+    """:func:`minigrad.linear`, the same values and gradients, with its weight VJP a :class:`WeightGradient`."""
+    out = textbook_linear(x, weight, bias)
+    if out._vjps:  # recorded: (x's VJP, the weight's, the bias's)
+        x, weight = out._parents[:2]
+        out._vjps = (out._vjps[0], WeightGradient(x.data, weight), *out._vjps[2:])
+    return out
+
+
+class Fold:
+    """One parameter's classical momentum step, ``v <- m v - lr g; w <- w + v``, with g
+    delivered in parts: products ``x^T G`` for a gemm each, and the rest, summed."""
+
+    __slots__ = ("v", "momentum", "lr", "products", "placeholder")
+
+    def __init__(self, v: np.ndarray, momentum: float, lr: float):
+        self.v, self.momentum, self.lr = v, momentum, lr
+        self.products = []
+        self.placeholder = np.broadcast_to(np.zeros((), v.dtype), v.shape)
+
+    def take(self, x: np.ndarray, g: np.ndarray) -> bool:
+        """Keep ``x^T g`` for a gemm into v; False if BLAS cannot read the three in place."""
+        if not numpy_blas.gemm_suited(x.T, g, self.v):
+            return False
+        self.products.append((x, g))
+        return True
+
+    def apply(self, w: np.ndarray, rest) -> None:
+        """The step from the products taken and ``rest`` (what the walk delivered besides:
+        None if nothing, the placeholder if only products). A parameter the walk did not
+        reach is left alone, as ``step()`` leaves one without ``.grad``."""
+        if rest is self.placeholder:
+            rest = None
+        if not self.products:
+            if rest is not None:
+                momentum_step(self.v, w, rest, self.momentum, self.lr)
+            return
+        beta = self.momentum
+        for x, g in self.products:  # v <- beta v - lr x^T g: beta = m for the first, then 1
+            numpy_blas.gemm(-self.lr, x.T, g, beta, self.v)
+            beta = 1.0
+        if rest is not None:
+            self.v -= self.lr * rest
+        if numpy_blas.suited(self.v, w):
+            numpy_blas.axpy(1.0, self.v, w)
+        else:
+            w += self.v
+
+
+def backward(loss, folds: dict) -> list:
+    """The engine's ``backprop`` from the scalar ``loss``, each weight with a Fold in
+    ``folds`` (``id(weight) -> Fold``) handing its products to it; returns backprop's
+    ``[(leaf, gradient), ...]``."""
+    global _folds
+    _folds = folds
+    try:
+        return backprop(loss, np.ones_like(loss.data))
+    finally:
+        _folds = {}
