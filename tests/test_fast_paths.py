@@ -16,7 +16,7 @@ import pytest
 
 import minigrad as mg
 import models
-from minigrad.fast import numpy_blas
+from minigrad.fast import conv_bias_gemv, numpy_blas
 from training import fast_paths
 from training.optim import SGD, Optimizer
 
@@ -263,6 +263,33 @@ def test_momentum_step_keeps_a_nan_in_the_velocity_with_momentum_zero():
     np.testing.assert_array_equal(np.delete(w, 3), np.float32(1) - np.float32(0.1))
 
 
+@pytest.mark.parametrize("layout", ["channels-last", "NCHW"])
+def test_conv_bias_gradient_by_gemv_is_the_sum_over_images_and_positions(layout):
+    """``bias_gradient`` sums g over (0, 2, 3) as ``ones @ rows`` (channels-last g) or as the sum itself."""
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal((6, 5, 4, 3)).astype(np.float32)
+    if layout == "channels-last":
+        g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    got = conv_bias_gemv.bias_gradient(g)
+    assert got.dtype == np.float32 and got.shape == (5,)
+    np.testing.assert_allclose(got, g.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+def test_the_fast_conv2d_gives_the_textbook_bias_gradient_and_leaves_a_conv_without_bias_alone():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 2, 6, 6)).astype(np.float32)
+    w, b = rng.standard_normal((4, 2, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    gradients = []
+    for conv in (TEXTBOOK_CONV2D, conv_bias_gemv.conv2d):
+        params = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+        (conv(*params, stride=1, padding=1) ** 2).sum().backward()
+        gradients.append([p.grad for p in params])
+    for fast, textbook in zip(*gradients):
+        np.testing.assert_allclose(fast, textbook, rtol=1e-5, atol=1e-5)
+    no_bias = conv_bias_gemv.conv2d(mg.Tensor(x, requires_grad=True), w)
+    assert len(no_bias._vjps) == 2
+
+
 def test_the_old_module_names_are_aliases_of_the_new_ones():
     import minigrad.blas
     import minigrad.memory
@@ -291,7 +318,7 @@ def test_with_the_fast_paths_conv2d_gives_the_textbook_outputs_and_gradients(mon
 
     textbook = outputs_and_gradients()
     with fast_paths.enabled():
-        assert mg.conv2d is chunked_im2col.conv2d
+        assert mg.conv2d is conv_bias_gemv.conv2d
         assert len(chunked_im2col.image_chunks(10, 14 * 14 * 16 * 4)) > 1
         fast = outputs_and_gradients()
     for a, b in zip(fast, textbook):

@@ -31,6 +31,9 @@ The tricks, what each replaces, and where it lives:
   the same signature and results that builds im2col's patch matrix in chunks when a
   batch's patch matrix is large (an attack's batch of 1,000 images; a training batch
   is one chunk and takes the textbook op).
+* **conv2d's bias gradient as one matrix-vector product** (:mod:`minigrad.fast.conv_bias_gemv`):
+  replaces the bias VJP ``g.sum(axis=(0, 2, 3))`` of that ``conv2d`` by ``ones @ rows(g)``,
+  one BLAS pass over the channels-last gradient instead of NumPy's row-by-row sum.
 * **A reshape whose gradient keeps its input's memory layout**
   (:mod:`minigrad.fast.layout_reshape`): replaces ``minigrad.reshape`` and
   ``minigrad.ops.reshape`` (which ``Tensor.reshape`` calls), so the gradient of a conv
@@ -61,7 +64,7 @@ import contextlib
 
 import minigrad
 from minigrad.engine import add_arrays, private_arrays
-from minigrad.fast import chunked_im2col, folded_momentum, layout_reshape, numpy_blas
+from minigrad.fast import conv_bias_gemv, folded_momentum, layout_reshape, numpy_blas
 from minigrad.fast.allocator import keep_freed_memory
 from minigrad.fast.blas_momentum import momentum_step
 
@@ -120,7 +123,7 @@ def _replacements() -> list:
             (SGD, "backward_and_step", _sgd_backward_and_step_folded),
             (loop, "train_step", train_step), (training, "train_step", train_step),
             (minigrad, "linear", folded_momentum.linear), (minigrad.ops, "linear", folded_momentum.linear),
-            (minigrad, "conv2d", chunked_im2col.conv2d),
+            (minigrad, "conv2d", conv_bias_gemv.conv2d),
             (minigrad, "reshape", layout_reshape.reshape), (minigrad.ops, "reshape", layout_reshape.reshape)]
 
 

@@ -170,10 +170,13 @@ def _pair(value, name: str, op: str, low: int) -> tuple[int, int]:
 
 
 def _pad(x: np.ndarray, widths, value=0.0) -> np.ndarray:
-    """``x`` with ``widths[axis]`` entries of ``value`` added before and after along each axis."""
+    """``x`` with ``widths[axis]`` entries of ``value`` added before and after along each axis:
+    a larger array filled with ``value``, and ``x`` copied into its middle."""
     if not any(widths):
         return x
-    return np.pad(x, [(p, p) for p in widths], constant_values=value)
+    padded = np.full([n + 2 * p for n, p in zip(x.shape, widths)], value, dtype=x.dtype)
+    padded[tuple(slice(p, p + n) for n, p in zip(x.shape, widths))] = x
+    return padded
 
 
 def _unpad(dx_pad: np.ndarray, padding) -> np.ndarray:
