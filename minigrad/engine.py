@@ -47,6 +47,11 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
+def is_anomaly_detection_enabled() -> bool:
+    """Whether :func:`detect_anomaly` is on (every gradient checked for NaN and inf)."""
+    return _grad_mode.detect_anomaly
+
+
 @contextlib.contextmanager
 def _set_grad_enabled(enabled: bool):
     previous = _grad_mode.enabled

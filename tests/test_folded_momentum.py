@@ -1,8 +1,8 @@
-"""SGD's momentum folded into the backward walk (``minigrad.fast.folded_momentum``) against the textbook pair.
+"""SGD's momentum folded into the backward pass (``minigrad.fast.folded_momentum``) against the textbook pair.
 
 With ``training.fast_paths.enable()``, ``training.train_step`` runs
 ``optimizer.backward_and_step(loss)``, and SGD with classical momentum computes each
-dense layer's ``v <- m v - lr x^T G`` as one gemm during the walk. These tests check
+dense layer's ``v <- m v - lr x^T G`` as one gemm from the x and G the walk handed over. These tests check
 that it gives the textbook ``loss.backward(); optimizer.step()`` results to float32
 rounding, in the cases where a weight's gradient arrives in several parts, and that a
 walk that fails changes nothing.
@@ -82,115 +82,196 @@ def test_folded_steps_give_the_textbook_weights_and_velocities(kind, gemm_calls)
     assert not np.allclose(fast_params[0], MODELS[kind]().parameters()[0].data)  # the weights did move
 
 
-def step_both_ways(loss_of, params_start, fast: bool, x_requires_grad=False, **settings):
-    """One SGD step on ``loss_of(params, x)``: textbook (backward, step) or ``backward_and_step`` with the fold on."""
-    params = [mg.Tensor(p.copy(), requires_grad=True) for p in params_start]
-    x = mg.Tensor(np.random.default_rng(1).random((6, params_start[0].shape[0]), dtype=np.float32),
+def step_both_ways(loss_of, params_start, fast: bool, x_requires_grad=False, optimizer_class=SGD, **settings):
+    """One SGD step on ``loss_of(params, x)``: textbook (backward, step), or ``backward_and_step``
+    with the fast paths on (the loss built under them too, so that ``mg.linear`` is the fold's)."""
+    params = [mg.Tensor(p.copy(), requires_grad=True, dtype=p.dtype) for p in params_start]
+    x = mg.Tensor(np.random.default_rng(1).random((6, params_start[0].shape[0]), dtype=params_start[0].dtype),
+                  dtype=params_start[0].dtype,
                   requires_grad=x_requires_grad)
-    optimizer = SGD(params, **{"lr": 0.1, "momentum": 0.5, **settings})
+    optimizer = optimizer_class(params, **{"lr": 0.1, "momentum": 0.5, **settings})
     for v in optimizer.buffers["velocity"]:
         v[...] = 0.25  # a velocity from earlier steps, so that m v counts
-    loss = loss_of(params, x)
-    if fast:
-        with fast_paths.enabled():
+    with fast_paths.enabled() if fast else contextlib.nullcontext():
+        loss = loss_of(params, x)
+        if fast:
             optimizer.backward_and_step(loss)
-    else:
-        loss.backward()
-        optimizer.step()
+        else:
+            loss.backward()
+            optimizer.step()
     return params, optimizer, x
+
+
+def assert_same_step(loss_of, start, **kwargs):
+    """The folded and the textbook step agree to float rounding; returns the fast parameters."""
+    textbook, _, x_textbook = step_both_ways(loss_of, start, fast=False, **kwargs)
+    fast, optimizer, x_fast = step_both_ways(loss_of, start, fast=True, **kwargs)
+    rtol = 1e-5 if start[0].dtype == np.float32 else 1e-12
+    for a, b in zip(fast, textbook, strict=True):
+        assert a.dtype == b.dtype == start[0].dtype
+        np.testing.assert_allclose(a.data, b.data, rtol=rtol, atol=rtol)
+    if x_textbook.requires_grad:
+        np.testing.assert_allclose(x_fast.grad, x_textbook.grad, rtol=rtol)
+    return fast, optimizer
+
+
+def small_layer(seed, n_in=8, n_out=8, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal((n_in, n_out)) * 0.3).astype(dtype), rng.standard_normal(n_out).astype(dtype)]
 
 
 @needs_blas
 def test_a_weight_reached_by_two_products_and_another_op_sums_all_three(gemm_calls):
     """W in two dense layers (a tied weight) and in a penalty: two gemms (beta m, then 1) and the penalty's
     gradient added after them."""
-    rng = np.random.default_rng(2)
-    start = [rng.standard_normal((8, 8)).astype(np.float32) * 0.3, rng.standard_normal(8).astype(np.float32)]
 
     def loss_of(params, x):
         W, b = params
-        h = mg.tanh(folded_momentum.linear(x, W, b))
-        return ((folded_momentum.linear(h, W) ** 2).sum() + (W * W).sum()) * 0.5
+        h = mg.tanh(mg.linear(x, W, b))
+        return ((mg.linear(h, W) ** 2).sum() + (W * W).sum()) * 0.5
 
-    textbook, _, _ = step_both_ways(loss_of, start, fast=False)
-    fast, optimizer, _ = step_both_ways(loss_of, start, fast=True)
-    assert_close([p.data for p in fast], [p.data for p in textbook])
+    _, optimizer = assert_same_step(loss_of, small_layer(2))
     assert gemm_calls == [(8, 8), (8, 8)]
     assert optimizer.steps == 1
 
 
 @needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_parameter_learning_rates_and_float64_fold_as_they_step(dtype, gemm_calls):
+    def loss_of(params, x):
+        return (mg.tanh(mg.linear(x, *params)) ** 2).sum()
+
+    assert_same_step(loss_of, small_layer(3, dtype=dtype), lr_scales=[0.5, 2.0])
+    assert gemm_calls == [(8, 8)]
+
+
+@needs_blas
 def test_a_gradient_gemm_cannot_read_in_place_takes_the_textbook_product(gemm_calls):
     """``linear(x, W).sum()`` hands the layer a broadcast (strided) G: no gemm, the same step."""
-    rng = np.random.default_rng(2)
-    start = [rng.standard_normal((8, 8)).astype(np.float32), rng.standard_normal(8).astype(np.float32)]
 
     def loss_of(params, x):
         return mg.linear(x, *params).sum()
 
-    textbook, _, _ = step_both_ways(loss_of, start, fast=False)
-    fast, _, _ = step_both_ways(loss_of, start, fast=True)
-    assert_close([p.data for p in fast], [p.data for p in textbook])
+    assert_same_step(loss_of, small_layer(4))
     assert gemm_calls == []
 
 
 @needs_blas
-def test_an_input_that_requires_grad_still_gets_its_gradient():
-    rng = np.random.default_rng(3)
-    start = [rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal(7).astype(np.float32)]
+def test_a_layer_whose_input_is_another_parameter_reads_it_from_before_the_step(gemm_calls):
+    """P feeds W's layer and is listed first: every velocity is computed before any weight moves, so W's
+    gemm reads P as the walk saw it (a low-rank factorisation P W)."""
+    rng = np.random.default_rng(5)
+    start = [rng.standard_normal((6, 8)).astype(np.float32), rng.standard_normal((8, 4)).astype(np.float32)]
 
+    def loss_of(params, x):
+        P, W = params
+        return (mg.linear(P, W) ** 2).sum() + (mg.linear(P[1:5], W) ** 2).sum()
+
+    assert_same_step(loss_of, start)
+    assert gemm_calls == [(8, 4), (8, 4)]
+
+
+@needs_blas
+def test_an_input_that_requires_grad_still_gets_its_gradient(gemm_calls):
     def loss_of(params, x):
         return (mg.linear(x, *params) ** 2).sum()
 
-    textbook, _, x_textbook = step_both_ways(loss_of, start, fast=False, x_requires_grad=True)
-    fast, _, x_fast = step_both_ways(loss_of, start, fast=True, x_requires_grad=True)
-    assert_close([p.data for p in fast], [p.data for p in textbook])
-    np.testing.assert_allclose(x_fast.grad, x_textbook.grad, rtol=1e-5)
+    fast, _ = assert_same_step(loss_of, small_layer(6, n_in=5, n_out=7), x_requires_grad=True)
+    assert gemm_calls == [(5, 7)]
     assert all(p.grad is None for p in fast)
 
 
 @needs_blas
-def test_a_walk_that_fails_changes_no_weight_and_no_velocity():
-    """An error in a VJP below the dense layer: it reaches the caller, every weight and velocity is as
-    before, and no fold is left armed for a later walk."""
-    rng = np.random.default_rng(4)
-    start = [rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal(7).astype(np.float32)]
+def test_a_walk_that_fails_changes_no_weight_and_no_velocity(gemm_calls):
+    """An error in a VJP below the dense layer, after the layer's product was taken: it reaches the
+    caller, every weight and velocity is as before, and no fold is left armed for a later walk."""
+    start = small_layer(7, n_in=5, n_out=7)
 
     def failing(t):
         def vjp(g):
             raise ArithmeticError("planted")
         return mg.Tensor.from_op(t.data.copy(), (t,), (vjp,), "failing")
 
-    def loss_of(params, x):
-        return mg.linear(failing(x), *params).sum()
-
-    with pytest.raises(ArithmeticError, match="planted"):
-        step_both_ways(loss_of, start, fast=True, x_requires_grad=True)
     params = [mg.Tensor(p.copy(), requires_grad=True) for p in start]
-    x = mg.Tensor(rng.random((6, 5), dtype=np.float32), requires_grad=True)
+    x = mg.Tensor(np.random.default_rng(7).random((6, 5), dtype=np.float32), requires_grad=True)
     optimizer = SGD(params, lr=0.1, momentum=0.5)
-    with fast_paths.enabled(), pytest.raises(ArithmeticError):
-        optimizer.backward_and_step(loss_of(params, x))
+    taken = []
+    with fast_paths.enabled(), pytest.raises(ArithmeticError, match="planted"):
+        loss = (mg.linear(failing(x), *params) ** 2).sum()
+        original_take = folded_momentum.Fold.take
+        folded_momentum.Fold.take = lambda fold, a, g: taken.append(1) or original_take(fold, a, g)
+        try:
+            optimizer.backward_and_step(loss)
+        finally:
+            folded_momentum.Fold.take = original_take
+    assert taken == [1]  # the product was handed over before the error
     for p, s in zip(params, start):
         np.testing.assert_array_equal(p.data, s)
     assert all(not v.any() for v in optimizer.buffers["velocity"]) and optimizer.steps == 0
-    assert folded_momentum._folds == {}
+    assert folded_momentum._folds == {} and gemm_calls == []
 
 
 @pytest.mark.parametrize("settings", [dict(nesterov=True), dict(weight_decay=0.01), dict(momentum=0.0)],
                          ids=["nesterov", "weight-decay", "no-momentum"])
 def test_outside_classical_momentum_backward_and_step_is_the_textbook_pair(settings, gemm_calls):
-    rng = np.random.default_rng(5)
-    start = [rng.standard_normal((200, 100)).astype(np.float32), rng.standard_normal(100).astype(np.float32)]
-
     def loss_of(params, x):
         return (mg.linear(x, *params) ** 2).sum()
 
+    start = small_layer(8, n_in=200, n_out=100)
     textbook, _, _ = step_both_ways(loss_of, start, fast=False, **settings)
     fast, _, _ = step_both_ways(loss_of, start, fast=True, **settings)
     for a, b in zip(fast, textbook):
         np.testing.assert_array_equal(a.data, b.data)
         np.testing.assert_array_equal(a.grad, b.grad)
+    assert gemm_calls == []
+
+
+class ClippedSGD(SGD):
+    """A user's SGD that clips each gradient in its update: the fold would skip the clipping."""
+
+    def _update(self, i, w, g):
+        super()._update(i, w, np.clip(g, -0.01, 0.01))
+
+
+def test_an_sgd_subclass_with_its_own_update_is_not_folded(gemm_calls):
+    def loss_of(params, x):
+        return (mg.linear(x, *params) ** 2).sum()
+
+    fast, _ = assert_same_step(loss_of, small_layer(9), optimizer_class=ClippedSGD)
+    assert gemm_calls == [] and all(p.grad is not None for p in fast)
+
+
+def test_under_detect_anomaly_every_gradient_is_made_and_checked(gemm_calls):
+    """A folded gradient is never made, so detect_anomaly could not check it: the pair is taken, and
+    an overflowing weight gradient is refused as without the fast paths."""
+    W = mg.Tensor(np.full((4, 3), 1e-20, np.float32), requires_grad=True)
+    x = mg.Tensor(np.full((2, 4), 1e20, np.float32))  # x W is finite, its weight gradient x^T G is not
+    optimizer = SGD([W], lr=0.1, momentum=0.5)
+    with fast_paths.enabled(), mg.detect_anomaly(), pytest.raises(FloatingPointError, match="op 'linear' passes"):
+        optimizer.backward_and_step((mg.linear(x, W) * 1e20).sum())
+    assert gemm_calls == [] and not optimizer.buffers["velocity"][0].any()
+
+
+def test_a_parameter_computed_from_another_passes_its_gradient_on(gemm_calls):
+    """W = 2 W0, both given to the optimizer: W0's gradient flows through W, so nothing is folded."""
+    rng = np.random.default_rng(10)
+    W0 = mg.Tensor(rng.standard_normal((5, 3)).astype(np.float32), requires_grad=True)
+    x = mg.Tensor(rng.random((4, 5), dtype=np.float32))
+    results = []
+    for fast in (False, True):
+        base = mg.Tensor(W0.data.copy(), requires_grad=True)
+        with fast_paths.enabled() if fast else contextlib.nullcontext():
+            W = base * 2
+            optimizer = SGD([base, W], lr=0.1, momentum=0.5)
+            loss = (mg.linear(x, W) ** 2).sum()
+            if fast:
+                optimizer.backward_and_step(loss)
+            else:
+                loss.backward()
+                optimizer.step()
+        results.append((base.data.copy(), W.data.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
     assert gemm_calls == []
 
 
@@ -205,6 +286,30 @@ def test_a_gradient_left_over_from_an_earlier_backward_is_not_lost(gemm_calls):
     np.testing.assert_allclose(W.grad, 8.0)
     np.testing.assert_allclose(W.data, 1 - 0.1 * 8.0)
     assert gemm_calls == []
+
+
+class StepOnly:
+    """An optimizer with only ``zero_grad`` and ``step``, as ``training.train_step`` accepts one."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for p in self.params:
+            p.data -= 0.1 * p.grad
+
+
+def test_the_fast_train_step_takes_an_optimizer_without_backward_and_step():
+    model = MODELS["mlp"]()
+    x, y = np.random.default_rng(11).random((8, 30), dtype=np.float32), np.arange(8)
+    before = [p.data.copy() for p in model.parameters()]
+    with fast_paths.enabled():
+        training.train_step(model, StepOnly(model.parameters()), training.loop.default_loss, x, y)
+    assert all(not np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
 
 
 @needs_blas
@@ -230,7 +335,7 @@ def test_disable_puts_the_textbook_step_linear_and_train_step_back():
     textbook = (training.train_step, training.loop.train_step, mg.linear, mg.ops.linear)
     assert "backward_and_step" not in vars(SGD)
     fast_paths.enable()
-    assert SGD.backward_and_step is not fast_paths.backward_and_step
+    assert SGD.backward_and_step is fast_paths._sgd_backward_and_step_folded
     assert training.train_step is training.loop.train_step is fast_paths.train_step
     assert mg.linear is mg.ops.linear is folded_momentum.linear
     fast_paths.disable()

@@ -94,3 +94,18 @@ def test_old_checkpoint_without_a_weight_that_is_now_trainable_is_refused_naming
                                          r"them here too\): MLP.load_state_dict: .*missing: \['net.layers.0.weight'\]"):
         make.frozen_checkpoint_run(tmp_path / "checkpoint", epochs=4, resume=True, frozen=False)  # the run froze it
     assert (tmp_path / "checkpoint" / "checkpoint.npz").read_bytes() == before
+
+
+def test_with_the_fast_paths_an_old_checkpoint_resumes_to_the_uninterrupted_result_bit_for_bit(tmp_path):
+    """``advex`` runs with the fast paths on, and they compute SGD's momentum step as e4bdc86 did (the
+    small arrays' ufunc form included): its run is repeated exactly, not only to float32 rounding."""
+    from training import fast_paths
+
+    make = _make_module()
+    shutil.copytree(os.path.join(FIXTURES, "learning_checkpoint"), tmp_path / "checkpoint")
+    with fast_paths.enabled():
+        resumed = make.learning_checkpoint_run(tmp_path / "checkpoint", epochs=4, resume=True)
+    expected = models.load(os.path.join(FIXTURES, "learning_finished.npz")).state_dict()
+    assert sorted(resumed.state_dict()) == sorted(expected)
+    for key, value in resumed.state_dict().items():
+        np.testing.assert_array_equal(value, expected[key], err_msg=key)

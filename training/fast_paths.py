@@ -6,7 +6,10 @@ and importing the project leaves it so. The tricks that make the same
 computation faster live in :mod:`minigrad.fast`, one module each, and :func:`enable`
 is the one place that switches them on. ``advex`` and the benchmarks call it at their
 entry; a script or a notebook can call it too, or run a block under ``with enabled():``.
-Results agree with the textbook path to float rounding (``tests/test_fast_paths.py``).
+Weights, velocities and input gradients agree with the textbook path to float rounding
+(``tests/test_fast_paths.py``, ``tests/test_folded_momentum.py``); one thing differs
+that a user can see: after a step of SGD with classical momentum, the parameters'
+``.grad`` are None (their gradients went straight into the velocities).
 
 The tricks, what each replaces, and where it lives:
 
@@ -19,13 +22,14 @@ The tricks, what each replaces, and where it lives:
   on the binding :mod:`minigrad.fast.numpy_blas`): replaces the ufuncs of
   ``training.optim.SGD._update`` for classical momentum (no Nesterov, no weight decay;
   those keep the textbook update) by ``scal`` and ``axpy``, in place and threaded.
-* **SGD's momentum folded into the backward walk**
+* **SGD's momentum folded into the backward pass**
   (:mod:`minigrad.fast.folded_momentum`): replaces ``training.train_step``'s
-  ``loss.backward(); optimizer.step()`` by ``optimizer.backward_and_step(loss)``, which
-  for SGD with classical momentum computes each dense layer's ``v <- m v - lr x^T G``
-  as one gemm during the walk, never writing the weight gradient out (the parameters'
-  ``.grad`` then stay None); ``minigrad.linear`` is replaced by the same op with a
-  weight VJP the fold recognises.
+  ``loss.backward(); optimizer.step()`` by ``optimizer.backward_and_step(loss)``. For
+  SGD with classical momentum, the walk hands each dense layer's input x and output
+  gradient G to the update, and after the walk one gemm computes
+  ``v <- m v - lr x^T G``: the weight gradient is never written out, and the
+  parameters' ``.grad`` stay None. ``minigrad.linear`` is replaced by the same op with
+  a weight VJP the fold recognises.
 * **Chunked im2col** (:mod:`minigrad.fast.chunked_im2col`):
   replaces ``minigrad.conv2d``, the name ``models.Conv2d`` calls, by a ``conv2d`` with
   the same signature and results that builds im2col's patch matrix in chunks when a
@@ -63,10 +67,10 @@ from __future__ import annotations
 import contextlib
 
 import minigrad
-from minigrad.engine import add_arrays, private_arrays
+from minigrad.engine import add_arrays, is_anomaly_detection_enabled, private_arrays
 from minigrad.fast import conv_bias_gemv, folded_momentum, layout_reshape, numpy_blas
 from minigrad.fast.allocator import keep_freed_memory
-from minigrad.fast.blas_momentum import momentum_step
+from minigrad.fast.blas_momentum import add_velocity, momentum_step
 
 from . import loop
 from .optim import SGD, Optimizer
@@ -80,18 +84,20 @@ _INHERITED = object()
 def _sgd_update_through_blas(self, i, w, g):
     """``SGD._update`` with classical momentum through :func:`minigrad.fast.blas_momentum.momentum_step`;
     Nesterov's variant and weight decay take the textbook update."""
-    if self.nesterov or self.weight_decay:
+    if self.nesterov or self.weight_decay or not self.momentum:
         return _replaced[(SGD, "_update")](self, i, w, g)
     momentum_step(self.buffers["velocity"][i], w, g, self.momentum, self._lr(i))
 
 
 def _sgd_backward_and_step_folded(self, loss) -> None:
-    """``loss.backward(); self.step()`` with each gradient folded into its velocity during the walk
-    (:mod:`minigrad.fast.folded_momentum`), for classical momentum with no ``.grad`` left
-    over; otherwise the textbook pair. The parameters' ``.grad`` stay None; another leaf
-    that requires grad (an input) gets its ``.grad`` as ``backward()`` gives it."""
-    if not (self.momentum and not (self.nesterov or self.weight_decay) and numpy_blas.available()
-            and loss.requires_grad and loss.data.size == 1 and all(p.grad is None for p in self.params)):
+    """``loss.backward(); self.step()``, with the step folded into the backward pass
+    (:mod:`minigrad.fast.folded_momentum`) when :func:`_can_fold`; otherwise the pair itself.
+
+    Every parameter keeps ``.grad`` None; another leaf that requires grad (an input)
+    gets its ``.grad`` as ``backward()`` gives it. All velocities are computed before
+    any weight moves, as ``step()`` computes every gradient before it.
+    """
+    if not _can_fold(self, loss):
         return backward_and_step(self, loss)
     velocities = self.buffers["velocity"]
     folds = {id(p): folded_momentum.Fold(velocities[i], self.momentum, self._lr(i)) for i, p in enumerate(self.params)}
@@ -100,17 +106,40 @@ def _sgd_backward_and_step_folded(self, loss) -> None:
     for (leaf, _), g in zip(others, private_arrays(g for _, g in others)):
         leaf.grad = g if leaf.grad is None else add_arrays(leaf.grad, g)
     gradients = {id(leaf): g for leaf, g in reached}
-    for p in self.params:  # only now, the walk done: an error in it changes nothing
-        folds[id(p)].apply(p.data, gradients.get(id(p)))
+    moved = [p for p in self.params if folds[id(p)].update_velocity(gradients.get(id(p)))]
+    for p in moved:
+        add_velocity(p.data, folds[id(p)].v)
     self.steps += 1
+
+
+def _can_fold(optimizer, loss) -> bool:
+    """Whether the folded step gives what ``loss.backward(); optimizer.step()`` would.
+
+    It needs classical momentum (no Nesterov, no weight decay), SGD's own step and update
+    (a subclass that overrides them does something else), NumPy's BLAS, a
+    single-element loss to differentiate, no ``.grad`` left over to add to, parameters
+    that are leaves (a parameter computed from another passes its gradient on), and
+    :func:`minigrad.detect_anomaly` off (it checks each gradient as the walk makes it,
+    and a folded one is never made).
+    """
+    cls = type(optimizer)
+    return bool(optimizer.momentum and not (optimizer.nesterov or optimizer.weight_decay)
+                and cls._update is SGD._update and cls.step is Optimizer.step and numpy_blas.available()
+                and loss.requires_grad and loss.data.size == 1 and not is_anomaly_detection_enabled()
+                and all(p.is_leaf and p.grad is None for p in optimizer.params))
 
 
 def train_step(model, optimizer, loss, x, y) -> float:
     """``training.train_step`` with ``loss.backward()`` and ``optimizer.step()`` taken as one
-    ``optimizer.backward_and_step(loss)``, so that SGD can fold its update into the walk."""
+    ``optimizer.backward_and_step(loss)`` where the optimizer has it, so that SGD can fold
+    its update into the backward pass."""
     optimizer.zero_grad()
     value = loss(model, x, y)
-    optimizer.backward_and_step(value)
+    if hasattr(optimizer, "backward_and_step"):
+        optimizer.backward_and_step(value)
+    else:
+        value.backward()
+        optimizer.step()
     model.constrain()
     return float(value.data)
 
@@ -168,8 +197,8 @@ def backward_and_step(self, loss) -> None:
     """``loss.backward()``, then ``self.step()``: one update from the gradients of ``loss``.
 
     An old name, kept for code that calls it: ``training.train_step`` spells the two
-    calls out. With the fast paths on, ``SGD``'s own folds its update into the walk
-    (:func:`_sgd_backward_and_step_folded`).
+    calls out. With the fast paths on, ``SGD`` has a ``backward_and_step`` of its own,
+    which folds the update into the backward pass (:func:`_sgd_backward_and_step_folded`).
     """
     loss.backward()
     self.step()

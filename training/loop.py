@@ -94,7 +94,8 @@ def error_rate(model, X, y, batch_size: int = 1000) -> float:
 def train_step(model, optimizer, loss, x, y) -> float:
     """One update: the loss ``loss(model, x, y)``, its gradient by backpropagation (after which
     every parameter's ``.grad`` holds its gradient), the optimizer's step, then the model's
-    constraints (max-norm). Returns the loss, a float."""
+    constraints (max-norm). Returns the loss, a float. (``training.fast_paths.enable()``
+    replaces it by a version that lets SGD fold its step into the backward pass.)"""
     optimizer.zero_grad()
     value = loss(model, x, y)
     value.backward()

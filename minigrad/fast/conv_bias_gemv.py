@@ -34,9 +34,16 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> Tensor:
 
 def bias_gradient(g: np.ndarray) -> np.ndarray:
     """``g.sum(axis=(0, 2, 3))`` for ``g`` of shape (N, F, H, W): ``ones @ rows`` when ``g`` lies
-    channels-last in memory (its rows are then a view), else the sum itself."""
+    channels-last in memory, else the sum itself."""
+    g_rows = rows_in_place(g)
+    if g_rows is None:
+        return g.sum(axis=(0, 2, 3))
+    return np.ones(len(g_rows), dtype=g.dtype) @ g_rows
+
+
+def rows_in_place(g: np.ndarray):
+    """``g`` (N, F, H, W) as rows (N * H * W, F) without a copy, or None if its memory is not channels-last."""
     channels_last = g.transpose(0, 2, 3, 1)
     if not channels_last.flags.c_contiguous:
-        return g.sum(axis=(0, 2, 3))
-    g_rows = channels_last.reshape(-1, g.shape[1])
-    return np.ones(len(g_rows), dtype=g.dtype) @ g_rows
+        return None
+    return channels_last.reshape(-1, g.shape[1])

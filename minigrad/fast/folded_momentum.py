@@ -1,4 +1,4 @@
-"""SGD's momentum step folded into the backward walk: a dense layer's weight gradient goes straight into the velocity.
+"""SGD's momentum step folded into the backward pass: a dense layer's weight gradient goes straight into the velocity.
 
 What it replaces: for SGD with classical momentum, the pair ``loss.backward();
 optimizer.step()`` of ``training.train_step``, as far as it concerns the weights of
@@ -10,20 +10,22 @@ the step then reads it again:
 
 Here one BLAS call, gemm, computes the first line as ``v <- (-lr) x^T G + m v``,
 reading v as it writes it: ``G_W`` is never written to memory, and the step's passes
-over it are saved. What is left is ``w <- w + v``.
+over it are saved. What is left is ``w <- w + v``. The price: each dense layer's
+input x and output gradient G are kept until the walk has finished, where the
+textbook walk frees them as it goes (and keeps W-sized gradients instead).
 
 How, with the engine's walk unchanged: :func:`linear` is :func:`minigrad.linear` whose
 weight VJP is a :class:`WeightGradient`, which, called, returns ``x.T @ g`` as the
 textbook VJP does. While :func:`backward` runs the engine's ``backprop``, a weight that
-has a :class:`Fold` hands the pair (x, g) to it instead, and its VJP returns a zero of
+has a :class:`Fold` hands the pair (x, G) to it instead, and its VJP returns a zero of
 the weight's shape that takes no memory (a broadcast 0, which the walk accepts like any
-gradient). After the walk each Fold does its gemm: a walk that fails half-way leaves
+gradient). Only after the walk does any Fold compute: a walk that fails half-way leaves
 every velocity as it was. A gradient that reaches a weight by other ops too (a tied
 weight) arrives summed as usual, and its Fold adds it after the gemm.
 
-The weights' ``.grad`` stay None: a folded gradient exists only inside v.
-``training.fast_paths.enable()`` switches this on for ``training.SGD``; what it is
-worth is in ``docs/measurements.md``.
+Every parameter the optimizer folds keeps ``.grad`` None: its gradient exists only
+inside v. ``training.fast_paths.enable()`` switches this on for ``training.SGD``; what
+it is worth is in ``docs/measurements.md``.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ import numpy as np
 from ..engine import backprop
 from ..ops.linalg import linear as textbook_linear
 from . import numpy_blas
-from .blas_momentum import momentum_step
+from .blas_momentum import velocity_step
 
-_folds: dict = {}  # id(weight) -> its Fold, only while backward() walks
+_folds: dict = {}  # id(weight) -> its Fold, only while backward() walks (one walk at a time, as grad modes are)
 
 
 class WeightGradient:
@@ -64,7 +66,12 @@ def linear(x, weight, bias=None):
 
 class Fold:
     """One parameter's classical momentum step, ``v <- m v - lr g; w <- w + v``, with g
-    delivered in parts: products ``x^T G`` for a gemm each, and the rest, summed."""
+    delivered in parts: products ``x^T G`` for a gemm each, and the rest, summed.
+
+    The step comes in two halves, so that every velocity is computed before any weight
+    moves: a product's ``x`` may be (a view of) another parameter, which must still
+    hold its value from before the step.
+    """
 
     __slots__ = ("v", "momentum", "lr", "products", "placeholder")
 
@@ -80,26 +87,23 @@ class Fold:
         self.products.append((x, g))
         return True
 
-    def apply(self, w: np.ndarray, rest) -> None:
-        """The step from the products taken and ``rest`` (what the walk delivered besides:
-        None if nothing, the placeholder if only products). A parameter the walk did not
-        reach is left alone, as ``step()`` leaves one without ``.grad``."""
+    def update_velocity(self, rest) -> bool:
+        """v <- m v - lr g, g being the products taken plus ``rest`` (what the walk delivered
+        to the parameter: None if nothing reached it, the placeholder if only products
+        did, else the sum of the other parts). Returns whether anything reached it: a
+        parameter the walk did not reach is left alone, as ``step()`` leaves one without
+        ``.grad``."""
         if rest is self.placeholder:
             rest = None
-        if not self.products:
-            if rest is not None:
-                momentum_step(self.v, w, rest, self.momentum, self.lr)
-            return
+        if rest is None and not self.products:
+            return False
         beta = self.momentum
         for x, g in self.products:  # v <- beta v - lr x^T g: beta = m for the first, then 1
             numpy_blas.gemm(-self.lr, x.T, g, beta, self.v)
             beta = 1.0
         if rest is not None:
-            self.v -= self.lr * rest
-        if numpy_blas.suited(self.v, w):
-            numpy_blas.axpy(1.0, self.v, w)
-        else:
-            w += self.v
+            velocity_step(self.v, rest, self.momentum, self.lr, scaled=bool(self.products))
+        return True
 
 
 def backward(loss, folds: dict) -> list:

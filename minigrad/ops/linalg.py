@@ -68,6 +68,10 @@ def linear(x, weight, bias=None) -> Tensor:
 def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.ndarray, Tensor]:
     """``(z + bias, bias as a Tensor)`` for an op's fresh product ``z`` (rows, F) and a ``bias`` of shape (F,).
 
+    The sum is written into ``z`` itself, which the op has just made and nothing else
+    holds, unless the bias's dtype differs (then the sum is a new array, in NumPy's
+    promoted dtype).
+
     ``linear`` and ``conv2d`` add their bias here. The bias follows the dtype policy of
     every binary op (:func:`~minigrad.tensor.as_tensors` beside the input ``x``): an array
     or an integer Tensor takes ``x``'s float dtype, a float64 Tensor promotes the result,
@@ -77,9 +81,9 @@ def add_bias(z: np.ndarray, x: Tensor, bias, op: str, name: str) -> tuple[np.nda
     _, bias = as_tensors(x, bias, op)
     if bias.shape != (z.shape[1],):
         raise ValueError(f"{op}: {name} must have shape ({z.shape[1]},), got {bias.shape}")
-    if bias.dtype != z.dtype:  # mixed float dtypes: the sum takes NumPy's promoted dtype, which z cannot hold
+    if bias.dtype != z.dtype:
         return z + bias.data, bias
-    z += bias.data  # z is the op's own new product, which nothing else holds yet
+    z += bias.data
     return z, bias
 
 
