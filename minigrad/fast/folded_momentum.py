@@ -30,6 +30,8 @@ it is worth is in ``docs/measurements.md``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..engine import backprop
@@ -78,7 +80,7 @@ class Fold:
     def __init__(self, v: np.ndarray, momentum: float, lr: float):
         self.v, self.momentum, self.lr = v, momentum, lr
         self.products = []
-        self.placeholder = np.broadcast_to(np.zeros((), v.dtype), v.shape)
+        self.placeholder = zeros_taking_no_memory(v.shape, v.dtype)
 
     def take(self, x: np.ndarray, g: np.ndarray) -> bool:
         """Keep ``x^T g`` for a gemm into v; False if BLAS cannot read the three in place."""
@@ -104,6 +106,13 @@ class Fold:
         if rest is not None:
             velocity_step(self.v, rest, self.momentum, self.lr, scaled=bool(self.products))
         return True
+
+
+@functools.lru_cache(maxsize=64)
+def zeros_taking_no_memory(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A read-only zero array of ``shape``: one 0 broadcast (every stride 0). Made once per
+    shape and dtype; nothing writes into it (the walk adds gradients into new arrays)."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
 
 
 def backward(loss, folds: dict) -> list:
