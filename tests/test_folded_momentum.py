@@ -23,16 +23,6 @@ from training.optim import SGD
 needs_blas = pytest.mark.skipif(not numpy_blas.available(), reason="NumPy's own OpenBLAS was not found")
 
 
-@pytest.fixture(autouse=True)
-def textbook_around_each_test():
-    was_on = fast_paths.is_enabled()
-    fast_paths.disable()
-    yield
-    fast_paths.disable()
-    if was_on:
-        fast_paths.enable()
-
-
 @pytest.fixture
 def gemm_calls(monkeypatch):
     """The shapes of the C matrix of every gemm made through minigrad.fast.numpy_blas."""
