@@ -53,8 +53,8 @@ they load, :mod:`models.old_files`).
 Why off the reading path: each trick trades lines about the idea for lines about
 memory or about a shared library, and a student learning backprop should meet the
 idea. (The fold used to live in the engine itself, which then knew the optimizer; it
-now leaves the engine's walk as it is.) ``docs/measurements.md`` says what each kept or dropped trick is worth, with the
-command that measured it.
+now leaves the engine's walk as it is.) ``docs/measurements.md`` says what each kept
+or dropped trick is worth, with the command that measured it.
 
 Old names: ``Optimizer.backward_and_step(loss)`` stays, defined here as
 ``loss.backward(); self.step()`` and attached to ``training.optim.Optimizer`` when

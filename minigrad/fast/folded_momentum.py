@@ -70,9 +70,10 @@ class Fold:
     """One parameter's classical momentum step, ``v <- m v - lr g; w <- w + v``, with g
     delivered in parts: products ``x^T G`` for a gemm each, and the rest, summed.
 
-    The step comes in two halves, so that every velocity is computed before any weight
-    moves: a product's ``x`` may be (a view of) another parameter, which must still
-    hold its value from before the step.
+    A Fold does the first half, :meth:`update_velocity`; the caller adds v to w
+    (``blas_momentum.add_velocity``) once every parameter's velocity is computed, since
+    a product's ``x`` may be (a view of) another parameter, which must still hold its
+    value from before the step.
     """
 
     __slots__ = ("v", "momentum", "lr", "products", "placeholder")
