@@ -26,8 +26,19 @@ def input_gradient(model, x, y, loss=None) -> np.ndarray:
     called with ``reduction="sum"``. The model runs in its current mode; its parameters
     receive no gradient. ``x`` may be a Tensor: the gradient is at its values.
     """
+    check_differentiable(model)
     loss = model.loss if loss is None else loss
     return mg.grad(lambda t: loss(model(t), y, reduction="sum"))(array_of(x))
+
+
+def check_differentiable(model) -> None:
+    """A TypeError for a model without a gradient (``differentiable = False``, such as
+    ``models.KNearestNeighbors``), saying how such a model is attacked instead."""
+    if not getattr(model, "differentiable", True):
+        raise TypeError(
+            f"{type(model).__name__} is not differentiable (its output is a step function of the input), "
+            "so a gradient attack cannot run on it; attack it by transfer: craft the examples on a "
+            "differentiable model and give them to this one (attacks.transfer_matrix)")
 
 
 def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: bool = False) -> np.ndarray:

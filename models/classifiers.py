@@ -98,6 +98,9 @@ class Classifier(Module):
     input_units: str = "pixels"
     #: What ``logits`` returns, for axis labels: a softmax's logits; the RBF's log p_c.
     output_name: str = "logit"
+    #: Whether the outputs have a gradient with respect to the inputs. Gradient attacks
+    #: refuse a model without one (k-nearest neighbours), which is attacked by transfer.
+    differentiable: bool = True
 
     def forward(self, x):
         x = x if isinstance(x, mg.Tensor) else mg.Tensor(x)
