@@ -5,8 +5,8 @@ Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF
 ``MaxPool2d``, ``Flatten``, ``ConvMaxout``; the CIFAR-10 preprocessing
 (:mod:`models.preprocessing`): ``ContrastWhitening``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
-``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``; a model that is not a network
-(:mod:`models.neighbors`): ``KNearestNeighbors``. ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
+``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``; models that are not networks:
+``LinearSVM`` (:mod:`models.linear_svm`) and ``KNearestNeighbors`` (:mod:`models.neighbors`). ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
 
 >>> import numpy as np, models
@@ -33,6 +33,7 @@ from .classifiers import (
 from .conv import Conv2d, ConvMaxout, Flatten, MaxPool2d
 from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, straight_through
+from .linear_svm import LinearSVM
 from .module import Module
 from .neighbors import KNearestNeighbors
 from .preprocessing import ContrastWhitening

@@ -217,8 +217,9 @@ class SoftmaxRegression(Classifier):
     """Shallow softmax classifier: p(y | x) = softmax(x W + b)."""
 
     def __init__(self, n_features: int = 784, n_classes: int = 10, *, init="zeros", seed=None):
-        n_features, n_classes = positive_int(n_features, "SoftmaxRegression: n_features"), n_classes_of(n_classes, "SoftmaxRegression")
-        rng = _generator(seed, "SoftmaxRegression: seed")
+        name = type(self).__name__  # a subclass (models.LinearSVM) names itself in errors
+        n_features, n_classes = positive_int(n_features, f"{name}: n_features"), n_classes_of(n_classes, name)
+        rng = _generator(seed, f"{name}: seed")
         self.config = dict(n_features=n_features, n_classes=n_classes, init=init, seed=seed)
         self.n_features, self.n_classes = n_features, n_classes
         self.linear = Linear(n_features, n_classes, init=init, rng=rng)
