@@ -20,7 +20,7 @@ import models
 from minigrad.validation import is_integer
 
 from .checks import check_eps, check_inputs, labels_for, real_number
-from .gradients import attack_direction
+from .gradients import attack_direction, check_differentiable
 
 
 #: The short PGD that adversarial training and ``advex attack`` use by default: 10 steps
@@ -32,7 +32,8 @@ SHORT_PGD_STEP_FRACTION = 0.25
 
 def _prepare(model, x, y, eps, clip, targeted, function):
     """The checked x, labels (the predictions when y is None and the attack is untargeted) and eps of
-    the attack named ``function``."""
+    the attack named ``function``; a model without a gradient is refused first."""
+    check_differentiable(model)
     x = check_inputs(model, x, clip, function)
     eps = check_eps(eps, len(x), x.dtype, function)
     y = labels_for(model, y, len(x), required=targeted, what="y (the target class of each example)" if targeted else "y")

@@ -264,6 +264,13 @@ def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total if type(total) is np.ndarray else np.asarray(total)
 
 
+def accumulate_grads(pairs: list) -> None:
+    """Add each ``(leaf, gradient)`` pair of :func:`backprop` into ``leaf.grad``, as :meth:`Tensor.backward` does:
+    a leaf without ``.grad`` gets the gradient itself (made private by :func:`private_arrays`)."""
+    for (leaf, _), g in zip(pairs, private_arrays(g for _, g in pairs)):
+        leaf.grad = g if leaf.grad is None else add_arrays(leaf.grad, g)
+
+
 def private_arrays(arrays):
     """Each gradient array as one its receiver may keep and write into: a guard against aliasing.
 

@@ -210,9 +210,7 @@ class Tensor:
             seed = np.array(_operand_array(values_of(grad), self.data.dtype, "backward(grad=...)"))
             if seed.shape != self.shape:
                 raise ValueError(f"backward(grad=...): grad has shape {seed.shape}, the tensor has {self.shape}")
-        pairs = engine.backprop(self, seed, retain_graph=retain_graph)
-        for (leaf, _), g in zip(pairs, engine.private_arrays(g for _, g in pairs)):
-            leaf.grad = g if leaf.grad is None else engine.add_arrays(leaf.grad, g)
+        engine.accumulate_grads(engine.backprop(self, seed, retain_graph=retain_graph))
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""

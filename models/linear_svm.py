@@ -40,6 +40,6 @@ class LinearSVM(SoftmaxRegression):
         check_reduction(reduction)
         scores = mg.as_tensor(logits)
         y = check_labels(y, scores.shape[0], self.n_classes)
-        targets = np.where(np.arange(self.n_classes) == y[:, None], 1.0, -1.0).astype(scores.dtype)
+        targets = np.where(np.arange(self.n_classes) == y[:, None], *np.array([1, -1], scores.dtype))
         hinge = mg.relu(1.0 - scores * targets)
         return reduce_losses(hinge.sum(axis=1), reduction, "LinearSVM.loss")

@@ -72,8 +72,8 @@ class KNearestNeighbors(Classifier):
             raise ValueError(f"KNearestNeighbors.fit: X must have shape (N, {self.n_features}), got {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("KNearestNeighbors.fit: X holds NaN or inf")
-        self.stored_y = check_labels(y, len(X), self.n_classes).astype(np.int64)
-        self.stored_x = np.ascontiguousarray(X, dtype=np.float32)
+        self.stored_y = check_labels(y, len(X), self.n_classes).copy()  # copies: the caller's arrays may change later
+        self.stored_x = np.array(X, dtype=np.float32, order="C")
         self.config["n_stored"] = len(X)
         return self
 
@@ -116,7 +116,7 @@ class KNearestNeighbors(Classifier):
         np.add.at(scores, (rows, labels), 1.0)
         first_rank = np.full((len(labels), self.n_classes), k, np.int64)
         np.minimum.at(first_rank, (rows, labels), np.arange(k))
-        return scores + (k - first_rank) / np.float32(k + 1)
+        return scores + (k - first_rank).astype(np.float32) / np.float32(k + 1)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """The fraction of the k votes each class received."""

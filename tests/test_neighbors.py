@@ -103,3 +103,23 @@ def test_bad_settings_and_data_are_refused_naming_the_problem():
     model.fit(np.zeros((2, 3), np.float32), [0, 1])
     with pytest.raises(ValueError, match="k=3 needs at least 3"):
         model.predict(np.zeros((1, 3), np.float32))
+
+
+def test_apgd_refuses_it_too_and_fit_keeps_its_own_copy_of_the_data():
+    rng = np.random.default_rng(3)
+    X, y = rng.random((20, 4), dtype=np.float32), rng.integers(0, 2, 20)
+    model = models.KNearestNeighbors(k=1, n_features=4, n_classes=2).fit(X, y)
+    with pytest.raises(TypeError, match="not differentiable"):
+        attacks.apgd_ce(model, X, y, 0.1, iterations=2)
+    before = model.predict(X)
+    X[:] = 0.0
+    y[:] = 1
+    assert not np.shares_memory(model.stored_x, X) and not np.shares_memory(model.stored_y, y)
+    np.testing.assert_array_equal(model.predict(model.stored_x), before)  # the stored set is as it was given
+
+
+def test_its_scores_are_float32_without_a_float64_step():
+    model = models.KNearestNeighbors(k=3, n_features=2, n_classes=3)
+    scores = model.votes(np.array([[2, 0, 2], [1, 1, 1]]))
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, [[1 + 2 / 4, 0, 2 + 3 / 4], [0, 3 + 3 / 4, 0]], rtol=1e-6)

@@ -67,7 +67,7 @@ from __future__ import annotations
 import contextlib
 
 import minigrad
-from minigrad.engine import add_arrays, is_anomaly_detection_enabled, private_arrays
+from minigrad.engine import accumulate_grads, is_anomaly_detection_enabled
 from minigrad.fast import conv_bias_gemv, folded_momentum, layout_reshape, numpy_blas
 from minigrad.fast.allocator import keep_freed_memory
 from minigrad.fast.blas_momentum import add_velocity, momentum_step
@@ -102,9 +102,7 @@ def _sgd_backward_and_step_folded(self, loss) -> None:
     velocities = self.buffers["velocity"]
     folds = {id(p): folded_momentum.Fold(velocities[i], self.momentum, self._lr(i)) for i, p in enumerate(self.params)}
     reached = folded_momentum.backward(loss, folds)
-    others = [(leaf, g) for leaf, g in reached if id(leaf) not in folds]
-    for (leaf, _), g in zip(others, private_arrays(g for _, g in others)):
-        leaf.grad = g if leaf.grad is None else add_arrays(leaf.grad, g)
+    accumulate_grads([(leaf, g) for leaf, g in reached if id(leaf) not in folds])
     gradients = {id(leaf): g for leaf, g in reached}
     moved = [p for p in self.params if folds[id(p)].update_velocity(gradients.get(id(p)))]
     for p in moved:
