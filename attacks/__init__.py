@@ -8,6 +8,8 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
   attack-callable form).
 * :mod:`attacks.apgd`: ``apgd_ce``, PGD that sets its own step size (AutoAttack's first attack).
 * :mod:`attacks.square`: ``square_attack``, a gradient-free attack (random search).
+* :mod:`attacks.decision_tree`: ``decision_tree_attack``, Papernot et al.'s Algorithm 2 for a
+  decision tree, which has no gradient.
 * :mod:`attacks.worst_case`: ``worst_case``, the per-example worst case over an attack
   suite, with the flags of an unreliable evaluation (zero gradients, gradient masking).
 * :mod:`attacks.metrics`: ``evaluate`` (error and confidence versus eps),
@@ -28,6 +30,7 @@ from .gradients import attack_direction, input_gradient
 from .apgd import apgd_ce
 from .methods import bim, bpda, fgm, fgsm, fgsm_random_start, least_likely_class, margin, noise_attack, pgd, random_sign_noise
 from .square import square_attack
+from .decision_tree import decision_tree_attack
 from .worst_case import worst_case
 from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model

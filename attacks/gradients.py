@@ -35,10 +35,12 @@ def check_differentiable(model) -> None:
     """A TypeError for a model without a gradient (``differentiable = False``, such as
     ``models.KNearestNeighbors``), saying how such a model is attacked instead."""
     if not getattr(model, "differentiable", True):
+        own = getattr(model, "own_attack", None)
         raise TypeError(
             f"{type(model).__name__} is not differentiable (its output is a step function of the input), "
             "so a gradient attack cannot run on it; attack it by transfer: craft the examples on a "
-            "differentiable model and give them to this one (attacks.transfer_matrix)")
+            "differentiable model and give them to this one (attacks.transfer_matrix)"
+            + (f", or with its own attack, {own}" if own else ""))
 
 
 def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: bool = False) -> np.ndarray:

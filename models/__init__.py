@@ -6,7 +6,8 @@ Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF
 (:mod:`models.preprocessing`): ``ContrastWhitening``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
 ``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``; models that are not networks:
-``LinearSVM`` (:mod:`models.linear_svm`) and ``KNearestNeighbors`` (:mod:`models.neighbors`). ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
+``LinearSVM`` (:mod:`models.linear_svm`), ``KNearestNeighbors`` (:mod:`models.neighbors`) and
+``DecisionTree`` (:mod:`models.decision_tree`). ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
 
 >>> import numpy as np, models
@@ -30,6 +31,7 @@ from .classifiers import (
     SoftmaxRegression,
     register,
 )
+from .decision_tree import DecisionTree
 from .conv import Conv2d, ConvMaxout, Flatten, MaxPool2d
 from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, straight_through

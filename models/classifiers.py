@@ -101,6 +101,8 @@ class Classifier(Module):
     #: Whether the outputs have a gradient with respect to the inputs. Gradient attacks
     #: refuse a model without one (k-nearest neighbours), which is attacked by transfer.
     differentiable: bool = True
+    #: For a model without a gradient that has an attack of its own, the attack's name (for error messages).
+    own_attack: str | None = None
 
     def forward(self, x):
         x = x if isinstance(x, mg.Tensor) else mg.Tensor(x)
