@@ -9,6 +9,8 @@
                     [--cifar DIR]                (and the CIFAR-10 result, from a folder you supply)
     advex robustness [--quick] [--out DIR]       after the paper: PGD, APGD, worst case, label leaking, fast
                      [--paper-models DIR]        adversarial training, catastrophic overfitting, gradient masking
+    advex transfer [--quick] [--out DIR]         transfer between algorithms (DNN, LR, SVM, tree, kNN) and the
+                                                 black-box attack from labels alone
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -41,6 +43,7 @@ from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attac
 from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
 from .robustness import Robustness
+from .transferability import Transferability
 from .toy import describe, toy_example
 
 
@@ -290,6 +293,21 @@ def run_robustness(args) -> int:
     return 0
 
 
+def run_transfer(args) -> int:
+    if args.seed < 0:
+        raise CommandError(f"--seed must be >= 0, got {args.seed}")
+    writable_folder(args.out)
+    started = time.perf_counter()
+    run = Transferability(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet)
+    try:
+        run.run()
+    except models.ModelFileError as error:
+        raise CommandError(f"{error}; remove it, or pass another --out") from None
+    print(open(os.path.join(args.out, "results.md")).read())
+    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
+    return 0
+
+
 def run_demo(args) -> int:
     check_finite("--eps", args.eps)
     largest = float(np.finfo(np.float32).max) / (2 * float(np.abs(toy.W).sum()))  # w.x moves by eps * ||w||_1
@@ -365,6 +383,14 @@ def parser() -> argparse.ArgumentParser:
                             "it did: run advex reproduce --out DIR again first) (default: train them at its settings)")
     robustness.add_argument("--quiet", action="store_true", help="no progress bars")
     robustness.set_defaults(run=run_robustness)
+    transfer = commands.add_parser("transfer", help="transfer between algorithms (DNN, LR, SVM, decision tree, kNN) and "
+                                   "the black-box attack from labels alone (Papernot et al. 2016, 2017)")
+    transfer.add_argument("--quick", action="store_true", help="small budgets (minutes)")
+    transfer.add_argument("--data", help="an IDX data set folder (default: MNIST); published numbers show only for MNIST")
+    transfer.add_argument("--out", default="advex-transfer", help="output folder; re-running reuses finished stages")
+    transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument("--quiet", action="store_true", help="no progress bars")
+    transfer.set_defaults(run=run_transfer)
     return top
 
 

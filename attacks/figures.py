@@ -246,3 +246,41 @@ def plot_attack_strength(errors: dict, path, *, title: str = "") -> str:
     ax.set_title(title or "error under each attack (worst case: any attack succeeds)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_transfer_matrix(matrix: dict, sources, targets, path, *, title: str = "", published=None) -> str:
+    """A heatmap of ``matrix[source][target]`` (fractions, shown as %): rows the sources, columns the targets.
+
+    ``published`` (the same shape, fewer targets allowed) adds a second panel with those numbers."""
+    plt = _pyplot()
+    panels = [("ours", matrix)] + ([("published (approximate)", published)] if published else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 1.0 * len(targets) * len(panels), 1.4 + 0.55 * len(sources)),
+                             dpi=100, squeeze=False)
+    for ax, (name, values) in zip(axes[0], panels):
+        grid = np.array([[100 * values[s].get(t, np.nan) for t in targets] for s in sources])
+        ax.imshow(grid, vmin=0, vmax=100, cmap="viridis")
+        for (i, j), v in np.ndenumerate(grid):
+            if v == v:
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8, color="white" if v < 60 else "black")
+        ax.set_xticks(range(len(targets)), targets)
+        ax.set_yticks(range(len(sources)), sources)
+        ax.set(xlabel="target", ylabel="source")
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(title or "% of the source's adversarial examples the target misclassifies", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_substitute_rounds(by_round: dict, set_sizes, path, *, title: str = "") -> str:
+    """The black-box substitute after each round: one line per series of ``by_round`` (fractions, shown as %)
+    against the size of its training set."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.6), dpi=100)
+    for i, (label, values) in enumerate(by_round.items()):
+        ax.plot(set_sizes[: len(values)], [100 * v for v in values], marker="o", color=f"C{i}", label=label.replace("_", " "))
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="points in the substitute's set (oracle queries so far)", ylabel="%", ylim=(0, 101))
+    ax.legend(fontsize=8)
+    ax.set_title(title or "the substitute as its set grows", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

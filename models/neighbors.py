@@ -121,3 +121,60 @@ class KNearestNeighbors(Classifier):
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """The fraction of the k votes each class received."""
         return (np.floor(logits) / self.k).astype(np.float32)
+
+
+class SoftNearestNeighbors(Classifier):
+    """A differentiable stand-in for a fitted :class:`KNearestNeighbors`, for crafting examples on it.
+
+    kNN's votes are a step function of the input: no gradient says which way to move.
+    Its stand-in keeps what the votes depend on, the distances to the stored examples,
+    and smooths the vote. The logit of class c is minus the mean squared distance from x
+    to the k stored examples of class c nearest to it, over a temperature T:
+
+        logit_c(x) = -(1 / (k T)) sum over those s of ||x - s||^2,
+
+    so the softmax favours the class whose k nearest members are nearest, as the votes
+    mostly do. Its gradient, (2 / (k T)) sum (s - x), points from x to those members:
+    FGSM on the softmax cross-entropy moves x towards the nearest other class and away
+    from its own. The members are chosen anew at each call (without a gradient; the
+    choice is piecewise constant). T scales distances in squared pixels; the attacks'
+    never-vanishing direction (``direction_loss``) keeps a direction however sharp the
+    softmax is.
+    """
+
+    def __init__(self, knn: KNearestNeighbors, temperature: float = 1.0):
+        super().__init__()
+        if not isinstance(knn, KNearestNeighbors):
+            raise TypeError(f"SoftNearestNeighbors: needs a fitted KNearestNeighbors, got {type(knn).__name__}")
+        missing = [c for c in range(knn.n_classes) if np.count_nonzero(knn.stored_y == c) < knn.k]
+        if missing:
+            raise ValueError(f"SoftNearestNeighbors: classes {missing} have fewer than k={knn.k} stored examples")
+        self.knn, self.temperature = knn, float(temperature)
+        self.n_features, self.n_classes = knn.n_features, knn.n_classes
+
+    def logits(self, x: mg.Tensor) -> mg.Tensor:
+        means, mean_squares = self.members(x.data)
+        x_squared = (x * x).sum(axis=1, keepdims=True)
+        cross = (x.reshape((len(x.data), 1, self.n_features)) * mg.Tensor(means)).sum(axis=2)
+        distances = x_squared - 2.0 * cross + mg.Tensor(mean_squares)
+        return distances * np.float32(-1.0 / self.temperature)
+
+    def members(self, queries: np.ndarray):
+        """(B, C, D) the mean of the k nearest stored examples of each class, and (B, C) the mean of their squared
+        norms: what ||x - s||^2 = ||x||^2 - 2 x.s + ||s||^2, averaged over them, needs."""
+        knn, k = self.knn, self.knn.k
+        stored_sq = np.einsum("ij,ij->i", knn.stored_x, knn.stored_x)
+        means = np.empty((len(queries), self.n_classes, self.n_features), np.float32)
+        mean_squares = np.empty((len(queries), self.n_classes), np.float32)
+        rows = max(1, WORKING_BYTES // (8 * max(len(knn.stored_x), 1)))
+        for start in range(0, len(queries), rows):
+            block = queries[start : start + rows]
+            distances = block @ knn.stored_x.T
+            distances *= -2
+            distances += stored_sq
+            for c in range(self.n_classes):
+                members = np.flatnonzero(knn.stored_y == c)
+                nearest = members[np.argpartition(distances[:, members], k - 1, axis=1)[:, :k]]
+                means[start : start + rows, c] = knn.stored_x[nearest].mean(axis=1)
+                mean_squares[start : start + rows, c] = stored_sq[nearest].mean(axis=1)
+        return means, mean_squares

@@ -30,7 +30,7 @@ CIFAR_EPS = 0.1  # the paper's FGSM step on CIFAR-10, in preprocessed units
 CIFAR_LECTURE_EPS = 0.15  # the lecture's, for the same numbers
 CLIPPED = (0.0, 1.0)
 #: Metrics that are numbers, not rates (the report prints them as they are).
-VALUES = ("mean_linf_pixels",)
+VALUES = ("mean_linf_pixels", "features_changed", "linf", "queries")
 #: Every model the reproduction can train, in the order it trains them (``mlp`` only on request).
 ALL_MODELS = ("softmax", "softmax_converged", "maxout", "mlp", "conv", "rbf", "maxout_adversarial")
 

@@ -93,7 +93,7 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
         if isinstance(v, float) and v != v:  # NaN: a confidence on mistakes when there were none
             return "none"
         if kind == "value":
-            return f"{v:.4f}"
+            return str(v) if isinstance(v, int) else f"{v:.4f}"
         return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
 
     lines = [f"# {title}", "",
