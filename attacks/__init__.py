@@ -10,6 +10,10 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 * :mod:`attacks.square`: ``square_attack``, a gradient-free attack (random search).
 * :mod:`attacks.decision_tree`: ``decision_tree_attack``, Papernot et al.'s Algorithm 2 for a
   decision tree, which has no gradient.
+* :mod:`attacks.blackbox`: the black-box attack from labels alone (``LabelOracle``,
+  ``jacobian_augmentation``, ``train_substitute``).
+* :mod:`attacks.transferability`: ``advex transfer``, transfer between algorithms and the
+  black-box attack on MNIST.
 * :mod:`attacks.worst_case`: ``worst_case``, the per-example worst case over an attack
   suite, with the flags of an unreliable evaluation (zero gradients, gradient masking).
 * :mod:`attacks.metrics`: ``evaluate`` (error and confidence versus eps),
@@ -31,6 +35,7 @@ from .apgd import apgd_ce
 from .methods import bim, bpda, fgm, fgsm, fgsm_random_start, least_likely_class, margin, noise_attack, pgd, random_sign_noise
 from .square import square_attack
 from .decision_tree import decision_tree_attack
+from . import blackbox
 from .worst_case import worst_case
 from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model

@@ -7,18 +7,20 @@ data. It can only ask for the label the victim gives an input: the victim is an
 1. **A substitute.** The attacker trains a model of its own (any differentiable one)
    on a few inputs it holds, labelled by the oracle.
 2. **Jacobian-based augmentation.** The substitute only needs to be right where the
-   oracle's decision boundaries are, so the attacker asks about points that move
-   across them. For each point x of the set S it adds
+   oracle's decision boundaries are, so the attacker asks about points near them. For
+   each point x of the set S it adds
 
        x + lambda * sign(d F_c(x) / dx),   c = the oracle's label of x,
 
-   where F_c is the substitute's output (logit) for class c: a step along the
-   direction in which the substitute's belief in the oracle's label changes fastest.
-   The oracle labels the new points, the substitute trains again, and S doubles each
-   round. The step's sign flips every few rounds (lambda_rho = lambda (-1)^floor(rho/tau),
-   the paper's periodic step size), so the new points do not all drift one way; the
-   new points are not clipped to the pixel range (as in CleverHans' tutorial).
-3. **Transfer.** FGSM on the substitute; the examples are given to the oracle.
+   where F_c is the substitute's probability of class c (its softmax output, as in
+   CleverHans' tutorial). With lambda < 0 the step lowers the substitute's belief in
+   the oracle's label: it heads for the boundary. The oracle labels the new points, the
+   substitute trains again, and S doubles each round. The step's sign flips every few
+   rounds (the paper's periodic step size, lambda_rho = lambda (-1)^floor(rho / tau)),
+   so the set does not drift one way; as in CleverHans' tutorial the first rounds step
+   towards the boundary (lambda_0 = -0.1), and the new points are not clipped.
+3. **Transfer.** FGSM on the substitute (from its own predictions); the examples are
+   given to the oracle.
 
 :class:`LabelOracle` is the victim as the attacker sees it, counting the queries.
 """
@@ -27,11 +29,12 @@ from __future__ import annotations
 
 import numpy as np
 
-import minigrad as mg
 import training
+from minigrad.labels import check_labels
+from minigrad.validation import integer_at_least
 
 from .checks import array_of, check_inputs, real_number
-from minigrad.validation import integer_at_least
+from .gradients import attack_direction
 
 
 class LabelOracle:
@@ -40,8 +43,11 @@ class LabelOracle:
     It is no :class:`models.Classifier`: it has no logits, probabilities, parameters or
     gradient, so an attack that reaches for them fails (a gradient attack raises a
     TypeError). It knows the shape of its inputs and its number of classes, which an
-    attacker of a deployed model knows too.
+    attacker of a deployed model knows too. The wall is a convention, as Python's
+    privacy is: the model is reachable through private attributes, which no attack here uses.
     """
+
+    differentiable = False  # what a gradient attack checks first: its error then says how to attack an oracle
 
     def __init__(self, model):
         if not hasattr(model, "predict"):
@@ -64,23 +70,23 @@ class LabelOracle:
 
 
 def jacobian_augmentation(substitute, x, labels, step: float) -> np.ndarray:
-    """x + step * sign(d F_c(x) / dx) for each row, c its label: the points added to the set (not clipped).
+    """x + step * sign(d F_c(x) / dx) for each row, c its label, F_c the substitute's probability of class c
+    (the points added to the set; not clipped).
 
-    ``F_c`` is the substitute's logit for class c; one backward pass of sum_i F_{c_i}(x_i)
-    gives every row's derivative, since row i's logit depends on row i alone.
+    The sign of d p_c / dx = p_c d log p_c / dx is that of d log p_c / dx, minus the gradient of
+    the softmax cross-entropy at label c: so it is computed as minus the sign of
+    :func:`attacks.attack_direction`, which does not vanish where a float32 softmax saturates
+    (p_c rounds to 1 and its plain gradient to 0). Row i's derivative depends on row i alone.
     """
     x = check_inputs(substitute, x, None, "jacobian_augmentation")
     step = real_number(step, "jacobian_augmentation: step")
-    labels = np.asarray(labels)
-    chosen = np.zeros((len(x), substitute.n_classes), x.dtype)
-    chosen[np.arange(len(x)), labels] = 1
-    with substitute.evaluating():
-        gradient = mg.grad(lambda t: (substitute(t) * chosen).sum())(x)
-    return (x + np.float32(step) * np.sign(gradient)).astype(x.dtype)
+    labels = check_labels(labels, len(x), substitute.n_classes, what="jacobian_augmentation: labels")
+    direction = attack_direction(substitute, x, labels)  # a positive multiple of d(-log p_c)/dx per row
+    return (x - np.float32(step) * np.sign(direction)).astype(x.dtype)
 
 
 def train_substitute(oracle: LabelOracle, x_initial, substitute, *, rounds: int = 6, epochs: int = 10,
-                     step: float = 0.1, flip_every: int = 3, lr: float = 0.001, batch_size: int = 128, seed: int = 0,
+                     step: float = -0.1, flip_every: int = 3, lr: float = 0.001, batch_size: int = 128, seed: int = 0,
                      after_round=None):
     """Train ``substitute`` from the oracle's labels by Jacobian-based augmentation; returns the final set (x, labels).
 
@@ -90,7 +96,8 @@ def train_substitute(oracle: LabelOracle, x_initial, substitute, *, rounds: int 
     adds x + lambda_rho sign(dF/dx) with lambda_rho = step * (-1)^floor(rho / flip_every).
     Only new points are asked, so the oracle answers len(x_initial) * 2^(rounds - 1)
     queries in all. ``after_round(rho, substitute, set_size)`` is called after each
-    round's training (to measure the substitute as it grows).
+    round's training (to measure the substitute as it grows). The default step, -0.1, is
+    CleverHans' tutorial's: its first rounds step against the oracle's label.
     """
     if not isinstance(oracle, LabelOracle):
         raise TypeError(f"train_substitute: the oracle must be a LabelOracle (labels only), got {type(oracle).__name__}")

@@ -15,9 +15,10 @@ the lowest-numbered: a documented choice where the paper takes the first found.
 *Just past the threshold*: a feature that must satisfy x_f <= t is set to t - offset; one
 that must satisfy x_f > t is set to t + offset; a feature tested more than once along
 the path must lie in the interval (lo, hi] that all its tests allow, and moves to its
-nearer end (by ``offset``, or to the interval's middle if it is narrower than that).
-Every test on the chosen leaf's path is checked, from the root, so the input lands in
-that leaf. The offset is 0.001, as in IBM ART's ``DecisionTreeAttack``: a tree grown on
+nearer end (by ``offset``, or to the interval's middle if it is narrower than twice
+that). Every test on the chosen leaf's path is checked, from the root, so the input
+lands in that leaf, unless clipping to the valid range moves a feature back across a
+threshold (the success rate shows it). The offset is 0.001, as in IBM ART's ``DecisionTreeAttack``: a tree grown on
 MNIST puts its thresholds halfway between pixel values 1/255 apart, so 0.001 is past the
 threshold and short of the next value.
 """
@@ -118,5 +119,7 @@ class LeafPaths:
             middle = (lo + hi) / 2
         raised = np.minimum(lo + offset, middle)  # just above lo, within the interval
         lowered = np.maximum(hi - offset, middle)  # just below (or at) hi
-        moved = np.where(values <= lo, raised, np.where(values > hi, lowered, values))
-        return moved.astype(row.dtype)
+        moved = np.where(values <= lo, raised, np.where(values > hi, lowered, values)).astype(row.dtype)
+        # Rounding to x's dtype may land a large value back on its bound: one step of that dtype's grid past it.
+        moved = np.where(moved <= lo, np.nextafter(moved, np.inf, dtype=row.dtype), moved)
+        return np.where(moved > hi, np.nextafter(moved, -np.inf, dtype=row.dtype), moved)

@@ -38,9 +38,9 @@ def check_differentiable(model) -> None:
         own = getattr(model, "own_attack", None)
         raise TypeError(
             f"{type(model).__name__} is not differentiable (its output is a step function of the input), "
-            "so a gradient attack cannot run on it; attack it by transfer: craft the examples on a "
-            "differentiable model and give them to this one (attacks.transfer_matrix)"
-            + (f", or with its own attack, {own}" if own else ""))
+            "so a gradient attack cannot run on it; attack it by transfer (craft the examples on a differentiable "
+            "model and give them to this one: attacks.transfer_matrix), by the black-box attack (a substitute "
+            "trained on its labels: attacks.blackbox.train_substitute)" + (f", or with its own attack, {own}" if own else ""))
 
 
 def attack_direction(model, x, y, *, exact: bool = True, loss=None, train_mode: bool = False) -> np.ndarray:

@@ -6,7 +6,8 @@ Layers (:mod:`models.layers`): ``Linear``, ``ReLU``, ``Tanh``, ``Maxout``, ``RBF
 (:mod:`models.preprocessing`): ``ContrastWhitening``. Classifiers (:mod:`models.classifiers`):
 ``LogisticRegression``, ``SoftmaxRegression``, ``MLP``, ``MaxoutNetwork``,
 ``RBFNetwork``, ``SmallConvNet``, ``ConvMaxoutNetwork``; models that are not networks:
-``LinearSVM`` (:mod:`models.linear_svm`), ``KNearestNeighbors`` (:mod:`models.neighbors`) and
+``LinearSVM`` (:mod:`models.linear_svm`), ``KNearestNeighbors`` (:mod:`models.neighbors`, with
+``SoftNearestNeighbors``, its differentiable stand-in) and
 ``DecisionTree`` (:mod:`models.decision_tree`). ``save(model, path)`` / ``load(path)`` store a model in one ``.npz``;
 ``register`` makes a classifier of your own loadable.
 
@@ -37,5 +38,5 @@ from .io import ModelFileError, load, save
 from .layers import RBF, Dropout, Linear, Maxout, Quantise, ReLU, Sequential, Tanh, straight_through
 from .linear_svm import LinearSVM
 from .module import Module
-from .neighbors import KNearestNeighbors
+from .neighbors import KNearestNeighbors, SoftNearestNeighbors
 from .preprocessing import ContrastWhitening

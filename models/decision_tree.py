@@ -45,7 +45,7 @@ from minigrad.validation import integer_at_least
 from .classifiers import Classifier, n_classes_of, register
 from .layers import positive_int
 
-#: About the most array elements a split search holds at once (its temporaries are int64 or float64).
+#: The number of elements of a split search's largest temporaries (int64 or float64; a few are alive at once).
 WORKING_ELEMENTS = 2**23
 
 
@@ -92,12 +92,20 @@ class DecisionTree(Classifier):
 
     # --- growing --------------------------------------------------------------------------
     def fit(self, X, y) -> "DecisionTree":
-        """Grow the tree on X, of shape (N, n_features), and integer labels y in 0..n_classes-1; returns the model."""
+        """Grow the tree on X, of shape (N, n_features), and integer labels y in 0..n_classes-1; returns the model.
+
+        X is taken as float32, the dtype every classifier's inputs are predicted in, so that a
+        training point falls on the side of a threshold it was split to. A threshold is the
+        float64 midpoint of two float32 values, which lies strictly between them.
+        """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features or len(X) == 0:
             raise ValueError(f"DecisionTree.fit: X must have shape (N, {self.n_features}) with N >= 1, got {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("DecisionTree.fit: X holds NaN or inf")
+        X = X.astype(np.float32)
+        if not np.isfinite(X).all():
+            raise ValueError("DecisionTree.fit: X holds values beyond float32's range")
         y = check_labels(y, len(X), self.n_classes)
         codes, values = feature_codes(X)
         nodes = []  # per node: [feature, threshold, left, right, class counts]
@@ -131,6 +139,7 @@ class DecisionTree(Classifier):
     def leaves(self, x: np.ndarray) -> np.ndarray:
         """(N,) the number of the leaf each row of x reaches: every row descends one level per step."""
         self.check_structure()
+        x = np.asarray(x, dtype=np.float32)  # as fit saw the training points
         node = np.zeros(len(x), np.int64)
         rows = np.arange(len(x))
         while True:

@@ -149,6 +149,8 @@ class SoftNearestNeighbors(Classifier):
         missing = [c for c in range(knn.n_classes) if np.count_nonzero(knn.stored_y == c) < knn.k]
         if missing:
             raise ValueError(f"SoftNearestNeighbors: classes {missing} have fewer than k={knn.k} stored examples")
+        if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"SoftNearestNeighbors: temperature must be a positive number, got {temperature!r}")
         self.knn, self.temperature = knn, float(temperature)
         self.n_features, self.n_classes = knn.n_features, knn.n_classes
 

@@ -209,6 +209,41 @@ def test_algorithm_2_climbs_when_the_sibling_subtree_has_only_the_same_class():
     assert tree.predict(x_adv).tolist() == [2]
 
 
+def test_a_feature_tested_twice_on_the_path_moves_into_the_interval_both_tests_allow():
+    """x0 <= 0.6 ? (x0 <= 0.2 ? class 0 : class 1) : class 2.  From x0 = 0.9 (class 2), the nearest other leaves are
+    across the root: leaf 4 (class 1) needs 0.2 < x0 <= 0.6, so x0 moves to 0.6 - offset; and with an interval
+    narrower than twice the offset, the feature goes to its middle."""
+    tree = models.DecisionTree(n_features=2, n_classes=3, n_nodes=5)
+    tree.feature[:] = [0, 0, -1, -1, -1]
+    tree.threshold[:] = [0.6, 0.2, 0, 0, 0]
+    tree.left[:] = [1, 3, -1, -1, -1]
+    tree.right[:] = [2, 4, -1, -1, -1]
+    tree.class_counts[:] = [[1, 1, 1], [1, 1, 0], [0, 0, 5], [5, 0, 0], [0, 5, 0]]
+    x = np.array([[0.9, 0.5]], np.float32)
+    # Leaf 3 (class 0) would need x0 <= 0.2 (a change of 0.701), leaf 4 only x0 <= 0.6 (0.301): leaf 4 wins.
+    np.testing.assert_allclose(attacks.decision_tree_attack(tree, x), [[0.6 - 0.001, 0.5]], atol=1e-7)
+    tree.threshold[1] = 0.5995  # leaf 4's interval is now (0.5995, 0.6], narrower than twice the offset
+    x_adv = attacks.decision_tree_attack(tree, x)
+    np.testing.assert_allclose(x_adv, [[0.59975, 0.5]], atol=1e-7)
+    assert tree.predict(x_adv).tolist() == [1]
+
+
+def test_a_move_that_rounds_back_onto_its_threshold_is_stepped_past_it():
+    """Near 40,000 float32's grid is 1/256 apart: threshold + 0.001 rounds back to the threshold itself."""
+    X = np.array([[40000.0], [40000.0078125]], np.float32)
+    tree = models.DecisionTree(n_features=1, n_classes=2).fit(X, [0, 1])
+    x_adv = attacks.decision_tree_attack(tree, X, clip=None)
+    assert tree.predict(x_adv).tolist() == [1, 0]
+
+
+def test_float64_training_data_are_split_as_they_are_predicted():
+    """Predictions see float32 inputs, as every classifier's: the tree is grown on the same values."""
+    X = np.array([[0.1], [0.1 + 1e-10], [0.7], [0.7 + 1e-3]])
+    tree = models.DecisionTree(n_features=1, n_classes=2).fit(X, [0, 0, 1, 1])
+    assert tree.predict(X).tolist() == [0, 0, 1, 1]
+    np.testing.assert_array_equal(tree.leaves(X), tree.leaves(X.astype(np.float32)))
+
+
 def test_a_misclassified_row_is_left_alone_and_the_change_stays_in_range():
     tree = hand_built_tree()
     x = np.array([[0.2, 0.1, 0.9], [0.2, 0.1, 0.9]], np.float32)

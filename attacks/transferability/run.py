@@ -38,6 +38,8 @@ class Budget:
     rounds: int = 6
     substitute_epochs: int = 10
     n_blackbox_eval: int = 9_850  # the rest of the test set
+    weak_oracle_images: int = 5_000  # the briefly trained conv oracle of CleverHans' test of its tutorial:
+    weak_oracle_epochs: int = 2  # Adam, learning rate 0.001, batch 128, this many epochs on this many images
 
 
 FULL = Budget()
@@ -116,7 +118,7 @@ class Transferability:
 
     # --- the models ---------------------------------------------------------------------
     def model(self, technique: str, half: str):
-        """The model of ``technique`` (a key of :data:`TECHNIQUES`, or ``conv``) trained on ``half``
+        """The model of ``technique`` (a key of :data:`TECHNIQUES`, ``conv`` or ``conv_weak``) trained on ``half``
         ("victim" or "source"): from the folder, or trained now."""
         cls, train = self._recipes(half)[technique]
         return self.folder.model(f"{technique}_{half}", cls, train, (self.halves[half][0], self.labels))
@@ -161,5 +163,13 @@ class Transferability:
             model = models.SmallConvNet((1, side, side), n_classes=k, seed=self.seed)
             return fitted("conv", model, training.conv_recipe(model, epochs=b.conv_epochs), train, val=val)
 
+        def conv_weak():
+            model = models.SmallConvNet((1, math.isqrt(d), math.isqrt(d)), n_classes=k, seed=self.seed)
+            few = (X[: b.weak_oracle_images], y[: b.weak_oracle_images])
+            recipe = dict(optimizer=training.Adam(model.parameters(), lr=0.001), batch_size=128,
+                          epochs=b.weak_oracle_epochs)
+            return fitted("conv_weak", model, recipe, few)
+
         return {"dnn": (models.MaxoutNetwork, dnn), "lr": (models.SoftmaxRegression, lr), "svm": (models.LinearSVM, svm),
-                "dt": (models.DecisionTree, dt), "knn": (models.KNearestNeighbors, knn), "conv": (models.SmallConvNet, conv)}
+                "dt": (models.DecisionTree, dt), "knn": (models.KNearestNeighbors, knn), "conv": (models.SmallConvNet, conv),
+                "conv_weak": (models.SmallConvNet, conv_weak)}
