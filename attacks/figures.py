@@ -257,12 +257,13 @@ def plot_transfer_matrix(matrix: dict, sources, targets, path, *, title: str = "
     fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 1.0 * len(targets) * len(panels), 1.4 + 0.55 * len(sources)),
                              dpi=100, squeeze=False)
     for ax, (name, values) in zip(axes[0], panels):
-        grid = np.array([[100 * values[s].get(t, np.nan) for t in targets] for s in sources])
+        columns = [t for t in targets if any(t in values[s] for s in sources)]  # the published matrix has no ensemble
+        grid = np.array([[100 * values[s].get(t, np.nan) for t in columns] for s in sources])
         ax.imshow(grid, vmin=0, vmax=100, cmap="viridis")
         for (i, j), v in np.ndenumerate(grid):
             if v == v:
                 ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8, color="white" if v < 60 else "black")
-        ax.set_xticks(range(len(targets)), targets)
+        ax.set_xticks(range(len(columns)), columns)
         ax.set_yticks(range(len(sources)), sources)
         ax.set(xlabel="target", ylabel="source")
         ax.set_title(name, fontsize=9)
@@ -279,6 +280,8 @@ def plot_substitute_rounds(by_round: dict, set_sizes, path, *, title: str = "") 
     for i, (label, values) in enumerate(by_round.items()):
         ax.plot(set_sizes[: len(values)], [100 * v for v in values], marker="o", color=f"C{i}", label=label.replace("_", " "))
     ax.set_xscale("log", base=2)
+    ax.set_xticks(list(set_sizes), [f"{n:,}" for n in set_sizes])
+    ax.minorticks_off()
     ax.set(xlabel="points in the substitute's set (oracle queries so far)", ylabel="%", ylim=(0, 101))
     ax.legend(fontsize=8)
     ax.set_title(title or "the substitute as its set grows", fontsize=9)

@@ -24,7 +24,9 @@ Two ways give those sums, and the tree takes the cheaper for each node:
 
 Both see a feature through its *codes*: the rank of each value among the feature's
 distinct training values (MNIST's pixels have at most 256), computed once. A split
-falls between two values that the node holds, and its threshold is their midpoint.
+falls between two values that the node holds, and its threshold is their midpoint; a
+feature the node holds one value of is left out of its search (deep in an MNIST tree,
+most pixels are blank in every example a node holds).
 
 The fitted tree is five arrays, which the model file keeps: each node's ``feature``
 (-1 at a leaf), ``threshold``, ``left`` and ``right`` children (-1 at a leaf), and its
@@ -208,6 +210,10 @@ def best_split(codes: np.ndarray, y: np.ndarray, counts: np.ndarray, min_samples
     there are codes, from a sort otherwise (``by_histogram`` forces one way; both give the same split).
     Features are searched in chunks that keep the temporaries within :data:`WORKING_ELEMENTS`.
     """
+    varying = np.flatnonzero(codes.min(axis=0) != codes.max(axis=0))  # a feature the node holds one value of cannot split it
+    if varying.size == 0:
+        return None
+    codes = codes[:, varying]
     n, n_features = codes.shape
     width = int(codes.max()) + 1
     by_histogram = n >= width if by_histogram is None else by_histogram
@@ -225,7 +231,7 @@ def best_split(codes: np.ndarray, y: np.ndarray, counts: np.ndarray, min_samples
         first = np.argmax(scores >= top - 1e-12 * abs(top))  # the first of equal scores: lowest feature, then code
         f, k = np.unravel_index(first, scores.shape)
         if top > -np.inf and (best is None or top > best_score * (1 + 1e-12)):  # better than earlier chunks' best
-            best, best_score = (start + int(f), int(left_codes[f, k]), int(right_codes[f, k])), scores[f, k]
+            best, best_score = (int(varying[start + f]), int(left_codes[f, k]), int(right_codes[f, k])), top
     return best
 
 

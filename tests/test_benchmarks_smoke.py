@@ -120,6 +120,19 @@ def test_adversarial_cost_quick_run_reports_every_ratio(tmp_path, capsys):
         adversarial_cost.main(["--quick", "--repeats", "0", "--out", str(out)])
 
 
+def test_other_models_quick_run_reports_the_tree_against_maxout_and_knns_peak(tmp_path, capsys):
+    from benchmarks.research import other_models
+
+    out = tmp_path / "other.json"
+    assert other_models.main(["--quick", "--out", str(out)]) == 0
+    assert "tree / 1 maxout epochs" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    turn = result["turns"][0]
+    assert turn["tree"] > 0 and turn["maxout"] > 0 and turn["nodes"] > 1
+    assert result["tree_over_maxout"]["min"] == pytest.approx(turn["tree"] / turn["maxout"])
+    assert 0 < result["knn"]["peak_mb"] < 64  # 200 queries against 600 stored: far below the budget
+
+
 def test_taking_turns_gives_every_function_every_batch_in_order():
     from benchmarks.research.adversarial_cost import taking_turns
 
