@@ -12,6 +12,10 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
   decision tree, which has no gradient.
 * :mod:`attacks.blackbox`: the black-box attack from labels alone (``LabelOracle``,
   ``jacobian_augmentation``, ``train_substitute``).
+* :mod:`attacks.camera`: what a camera does to an image (brightness, contrast, blur, noise,
+  JPEG, rotation, translation, and the ``Photo`` chain), and ``destruction_rate``.
+* :mod:`attacks.eot`: ``eot_pgd``, PGD on the expectation over transformation, and
+  ``adversariality`` (Athalye et al. 2018).
 * :mod:`attacks.transferability`: ``advex transfer``, transfer between algorithms and the
   black-box attack on MNIST.
 * :mod:`attacks.worst_case`: ``worst_case``, the per-example worst case over an attack
@@ -36,6 +40,9 @@ from .methods import bim, bpda, fgm, fgsm, fgsm_random_start, least_likely_class
 from .square import square_attack
 from .decision_tree import decision_tree_attack
 from . import blackbox
+from . import camera
+from .camera import destruction_rate
+from .eot import adversariality, eot_pgd
 from .worst_case import worst_case
 from .metrics import DEFAULT_EPS, evaluate, fgsm_preprocessed, linearity, transfer_matrix
 from .toy import describe, toy_example, toy_model
