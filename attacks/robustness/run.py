@@ -11,9 +11,9 @@ import models
 import training
 
 from .. import figures
-from ..checks import check_model_fits
-from ..reproduction import FULL, QUICK, Reproduction, report
-from ..reproduction.cache import RunFolder, check_out_folder, idx_files, input_digests, read_stages
+from ..reproduction import FULL, QUICK, report
+from ..reproduction.cache import RunFolder, check_out_folder, idx_files, input_digests
+from ..reproduction.paper_models import PaperModels
 from ..reproduction.run import load_data, run_stages, training_record
 from . import stages
 from .claims import CLAIMS
@@ -56,10 +56,6 @@ INTRO = ("Error rates as fractions of the n test images each setup names: eps 0.
 WRITTEN = ("stages.json", "results.json", "results.md", "models", "checkpoints", "figures", "paper-models")
 #: The reproduction's models the lab attacks, read from ``--paper-models DIR/models/NAME.npz``.
 PAPER_MODELS = ("maxout", "maxout_adversarial")
-#: Where a run without --paper-models trains each of them, in its folder.
-OWN_PAPER_MODELS = {name: f"paper-models/models/{name}.npz" for name in PAPER_MODELS}
-#: What to do when --paper-models cannot be used.
-PAPER_ADVICE = "pass the --out of an advex reproduce run on the same data, or leave out --paper-models to train them here"
 
 
 class Robustness:
@@ -84,35 +80,24 @@ class Robustness:
         self.budget = QUICK_BUDGET if quick else FULL_BUDGET
         self.data = data
         check_out_folder(self.out, "advex robustness", WRITTEN)  # before any data is loaded (or downloaded)
-        self.paper_models = None if paper_models is None else os.path.abspath(paper_models)
-        model_files = [] if paper_models is None else [os.path.join(self.paper_models, "models", f"{name}.npz")
-                                                        for name in PAPER_MODELS]
-        for path in model_files:
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"--paper-models {paper_models}: no {path} (an advex reproduce output folder "
-                                        "holds models/maxout.npz and models/maxout_adversarial.npz)")
+        self.paper = PaperModels(paper_models, dict.fromkeys(PAPER_MODELS, models.MaxoutNetwork))  # before the data
+        self.paper_models = self.paper.paper_models
         self.is_mnist, (self.X, self.y), (X_test, y_test) = load_data(data)
         self.image_shape()  # the conv nets need square images: refused before any work
         data_files = input_digests(idx_files(data))
-        recorded = {} if paper_models is None else self._paper_record(paper_models, data_files)
         n_holdout = min(self.budget.n_holdout, max(1, len(self.X) // 6))  # MNIST: train on 59,000, hold out 1,000 (--quick: 200)
         self.train = (self.X[:-n_holdout], self.y[:-n_holdout])
         self.holdout = (self.X[-n_holdout:], self.y[-n_holdout:])
         self.test = (X_test[: self.budget.n_eval], y_test[: self.budget.n_eval])
-        self.labels = labels = np.concatenate([self.y, y_test])  # every label a model of the run must have a class for
-        self._given = {name: self._read_paper_model(path, paper_models, labels)
-                       for name, path in zip(PAPER_MODELS, model_files)}
-        model_digests = input_digests(model_files)  # once read (cache.py says why)
-        if paper_models is not None:
-            self._check_paper_digests(paper_models, recorded, model_files, model_digests)
+        self.labels = np.concatenate([self.y, y_test])  # every label a model of the run must have a class for
+        self.paper.read(data=data, is_mnist=self.is_mnist, data_files=data_files, X=self.X, labels=self.labels)
         config = {"budget": dataclasses.asdict(self.budget), "quick": quick, "seed": seed, "mnist": self.is_mnist,
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
-                  "inputs": {**data_files, **model_digests}}
+                  "inputs": {**data_files, **self.paper.digests}}
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
         for key in self.folder.recorded_files():  # before any stage: cached ones were computed from these files
             self.folder.check_used_file(key)
-        self._paper = None
-        given = self._given.get("maxout")
+        given = self.paper.given.get("maxout")
         self.maxout_hidden = tuple(given.config["hidden"]) if given is not None else (QUICK if quick else FULL).maxout_hidden
 
     def run(self) -> list:
@@ -134,89 +119,8 @@ class Robustness:
     # --- the models ---------------------------------------------------------------------
     def paper_model(self, name: str):
         """The reproduction's ``maxout`` or ``maxout_adversarial``: from --paper-models, or trained here."""
-        if self.paper_models is not None:
-            return self._given[name]
-        if self._paper is None:
-            self._paper = Reproduction(os.path.join(self.out, "paper-models"), budget=QUICK if self.quick else FULL,
-                                       data=self.data, seed=self.seed, progress=self.progress,
-                                       models=("maxout", "maxout_adversarial"))
-        model = self._paper.model(name)
-        self.folder.check_used_file(OWN_PAPER_MODELS[name])
-        return model
-
-    def _paper_record(self, flag: str, data_files: dict):
-        """The model digests the stages.json of ``--paper-models flag`` records (None: a folder from before
-        they were recorded), or a ValueError naming the flag unless it records this run's data
-        (:meth:`_check_paper_data`)."""
-        path = os.path.join(self.paper_models, "stages.json")
-        if not os.path.exists(path):
-            raise ValueError(f"--paper-models {flag}: no {path}, the record of the data its models were trained on; "
-                             f"{PAPER_ADVICE}")
-        saved = read_stages(path, "advex reproduce", advice=f"it is the record of --paper-models {flag}: {PAPER_ADVICE}")
-        self._check_paper_data(flag, data_files, saved["config"])
-        return saved.get("models")
-
-    def _check_paper_digests(self, flag: str, recorded, model_files: list, digests: dict) -> None:
-        """A ValueError naming ``--paper-models flag`` unless ``recorded``, the model digests of its
-        stages.json, holds ``digests[file]`` (the SHA-256 of each file as read) for each model.
-
-        A model file the reproduction did not save (copied in from another run, or
-        replaced since) was never trained on the data its record names. A folder written
-        before digests were recorded (``recorded`` None) cannot be checked, but a re-run of
-        its reproduction records them: its stages load their models first.
-        """
-        if recorded is None:
-            raise ValueError(f"--paper-models {flag}: its stages.json records no SHA-256 of its model files (written "
-                             "before advex reproduce recorded them), so they cannot be checked: run advex reproduce "
-                             f"--out {flag} again with that run's settings (it records them as its stages load the "
-                             "models), or leave out --paper-models to train them here")
-        for name, file in zip(PAPER_MODELS, model_files):
-            if recorded.get(name) is None:
-                problem = f"its stages.json records no {name} model, so {file} is none that advex reproduce saved there"
-            elif recorded[name] != digests[file]:
-                problem = (f"{file} is not the {name} model advex reproduce saved there (its SHA-256 is not the one "
-                           "its stages.json records)")
-            else:
-                continue
-            raise ValueError(f"--paper-models {flag}: {problem}; {PAPER_ADVICE}")
-
-    def _check_paper_data(self, flag: str, data_files: dict, config: dict) -> None:
-        """A ValueError naming ``--paper-models flag`` unless ``config``, its stages.json's settings, records
-        this run's data: MNIST for MNIST, else IDX files of the same contents (``data_files``, by file name).
-
-        Models trained on other data would be attacked on data they never saw, their
-        numbers printed beside the paper's.
-        """
-        ours = "MNIST" if self.is_mnist else _by_name(data_files)
-        theirs = "MNIST" if config.get("mnist") is True else _by_name(config.get("inputs"))
-        if ours == theirs:
-            return
-        if "MNIST" in (ours, theirs):
-            trained, here = (_data_name(config.get("data"), theirs), _data_name(self.data, ours))
-            problem = f"its models were trained on {trained}, this run's data are {here}"
-        elif theirs is None:
-            problem = "its stages.json does not record the contents of the files its models were trained on"
-        else:
-            changed = sorted(name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name))
-            problem = (f"its models were trained on other contents of {', '.join(changed)} (from {config.get('data')}) "
-                       f"than this run's --data {self.data}")
-        raise ValueError(f"--paper-models {flag}: {problem}; {PAPER_ADVICE}")
-
-    def _read_paper_model(self, path: str, flag: str, labels):
-        """The MaxoutNetwork at ``path`` (given as ``--paper-models flag``), fit for the data (``self.X``,
-        ``labels``), or an error naming both.
-
-        The folder is the user's reproduction: the advice is another --paper-models, or none.
-        """
-        try:
-            model = models.load(path, expected=models.MaxoutNetwork)
-        except models.ModelFileError as error:
-            raise models.ModelFileError(f"--paper-models {flag}: {error}; {PAPER_ADVICE}") from None
-        try:
-            check_model_fits(model, self.X, labels, f"--paper-models {flag}: {path}")
-        except ValueError as error:
-            raise ValueError(f"{error}: {PAPER_ADVICE}") from None
-        return model
+        return self.paper.model(name, out=self.out, budget=QUICK if self.quick else FULL, seed=self.seed,
+                                progress=self.progress, folder=self.folder)
 
     def model(self, name: str, make, fit_kwargs):
         """The model ``name`` trained on the training split by ``fit_kwargs``: from the folder, or trained now."""
@@ -234,16 +138,3 @@ class Robustness:
         if side * side != self.X.shape[1]:
             raise ValueError(f"advex robustness needs square grey images; the data have {self.X.shape[1]} features")
         return (1, side, side)
-
-
-def _by_name(inputs):
-    """``{file name: SHA-256}`` of the IDX files among a run's ``inputs`` (None when they were not recorded)."""
-    if not isinstance(inputs, dict):
-        return None
-    names = {name for split in training.data.SPLIT_FILES.values() for name in split}
-    return {os.path.basename(path): digest for path, digest in inputs.items()
-            if os.path.basename(path).removesuffix(".gz") in names}
-
-
-def _data_name(folder, data) -> str:
-    return "MNIST" if data == "MNIST" else f"the IDX data set in {folder} (not MNIST)"
