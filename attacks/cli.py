@@ -11,6 +11,8 @@
                      [--paper-models DIR]        adversarial training, catastrophic overfitting, gradient masking
     advex transfer [--quick] [--out DIR]         transfer between algorithms (DNN, LR, SVM, tree, kNN) and the
                                                  black-box attack from labels alone
+    advex physical [--quick] [--out DIR]         adversarial examples through a simulated camera: destruction
+                   [--paper-models DIR]          rates, and expectation over transformation
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -43,6 +45,7 @@ from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attac
 from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
 from .robustness import Robustness
+from .physical import Physical
 from .transferability import Transferability
 from .toy import describe, toy_example
 
@@ -308,6 +311,25 @@ def run_transfer(args) -> int:
     return 0
 
 
+def run_physical(args) -> int:
+    if args.seed < 0:
+        raise CommandError(f"--seed must be >= 0, got {args.seed}")
+    if args.paper_models is not None and not os.path.isdir(args.paper_models):
+        what = "a file, not a folder" if os.path.exists(args.paper_models) else "no such folder"
+        raise CommandError(f"--paper-models {args.paper_models}: {what} (pass the --out of an advex reproduce run)")
+    writable_folder(args.out)
+    started = time.perf_counter()
+    run = Physical(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet,
+                   paper_models=args.paper_models)
+    try:
+        run.run()
+    except models.ModelFileError as error:
+        raise CommandError(f"{error}; remove it, or pass another --out") from None
+    print(open(os.path.join(args.out, "results.md")).read())
+    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
+    return 0
+
+
 def run_demo(args) -> int:
     check_finite("--eps", args.eps)
     largest = float(np.finfo(np.float32).max) / (2 * float(np.abs(toy.W).sum()))  # w.x moves by eps * ||w||_1
@@ -391,6 +413,16 @@ def parser() -> argparse.ArgumentParser:
     transfer.add_argument("--seed", type=int, default=0)
     transfer.add_argument("--quiet", action="store_true", help="no progress bars")
     transfer.set_defaults(run=run_transfer)
+    physical = commands.add_parser("physical", help="adversarial examples through a simulated camera: destruction "
+                                   "rates (Kurakin et al. 2016) and expectation over transformation (Athalye et al. 2018)")
+    physical.add_argument("--quick", action="store_true", help="small budgets (minutes)")
+    physical.add_argument("--data", help="an IDX data set folder (default: MNIST)")
+    physical.add_argument("--out", default="advex-physical", help="output folder; re-running reuses finished stages")
+    physical.add_argument("--seed", type=int, default=0)
+    physical.add_argument("--paper-models", metavar="DIR", help="reuse the maxout network and SmallConvNet of an advex "
+                          "reproduce output folder on the same data (default: train them at its settings)")
+    physical.add_argument("--quiet", action="store_true", help="no progress bars")
+    physical.set_defaults(run=run_physical)
     return top
 
 

@@ -287,3 +287,52 @@ def plot_substitute_rounds(by_round: dict, set_sizes, path, *, title: str = "") 
     ax.set_title(title or "the substitute as its set grows", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_rows(model, rows: dict, y, path, *, image_shape=None, title: str = "") -> str:
+    """Rows of images, one per entry of ``rows`` (name -> (n, features) images in [0, 1]), each image with the
+    model's prediction below it (red: wrong); the columns are the same examples, headed by their true labels."""
+    plt = _pyplot()
+    names = list(rows)
+    n = len(y)
+    first = np.asarray(rows[names[0]])
+    image_shape = image_shape or image_shape_of(model, first.shape[1])
+    fig, axes = plt.subplots(len(names), n, figsize=(1.2 * n + 1.2, 1.35 * len(names) + 0.5), squeeze=False, dpi=100)
+    for row, name in enumerate(names):
+        images = np.asarray(rows[name], dtype=np.float32)
+        guesses = model.predict(images)
+        for i in range(n):
+            ax = axes[row, i]
+            ax.imshow(_as_picture(images[i], image_shape, (0.0, 1.0)), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_xlabel(str(int(guesses[i])), color="black" if guesses[i] == y[i] else "red", fontsize=8)
+            if row == 0:
+                ax.set_title(f"true {int(y[i])}", fontsize=8)
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    fig.suptitle(title or "each image's prediction (red: wrong)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_destruction(sweep: dict, path, *, title: str = "") -> str:
+    """Kurakin et al.'s Figure 6: for each transformation, the destruction rate against its parameter, one line per
+    method. ``sweep[method][transformation][parameter] = rate`` (parameters as strings of numbers, rates fractions)."""
+    plt = _pyplot()
+    methods = list(sweep)
+    transformations = list(sweep[methods[0]])
+    columns = min(4, len(transformations))
+    grid_rows = -(-len(transformations) // columns)
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(3.2 * columns, 2.6 * grid_rows), squeeze=False, dpi=100)
+    for k, key in enumerate(transformations):
+        ax = axes[k // columns, k % columns]
+        for j, method in enumerate(methods):
+            points = sorted((float(p), 100 * v) for p, v in sweep[method][key].items())
+            ax.plot([p for p, _ in points], [v for _, v in points], marker="o", ms=3, color=f"C{j}", label=method)
+        ax.set(title=key, ylim=(-3, 103), ylabel="destroyed (%)" if k % columns == 0 else None)
+        ax.title.set_fontsize(9)
+    for k in range(len(transformations), grid_rows * columns):
+        axes[k // columns, k % columns].axis("off")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title or "destruction rate against each transformation's parameter", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
