@@ -104,7 +104,7 @@ def expectation_over_transformation(r) -> list:
         rows = {"clean": x[:8], "PGD": x_pgd, "PGD, photographed": shot(x_pgd), "EOT-PGD": x_eot,
                 "EOT-PGD, photographed": shot(x_eot)}
         return figures.plot_rows(model, rows, y[:8], path, image_shape=r.image_shape[1:],
-                                 title=f"maxout network, eps {ROW_EPS}: the prediction above each digit (red: wrong)")
+                                 title=f"maxout network, eps {ROW_EPS}: the prediction below each digit (red: wrong)")
 
     r.figure("eot_examples.png", pictures)
     n = len(y)
