@@ -260,17 +260,32 @@ def run_attack(args) -> int:
 def run_reproduce(args) -> int:
     if args.quick and args.full_size:
         raise CommandError("--quick and --full-size contradict each other: choose one")
+    budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
+
+    def make():
+        with naming_checksum_file(args):
+            return Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
+                                models=args.models, mlp=args.mlp, cifar=args.cifar,
+                                cifar_checksums=cifar_checksums(args))
+
+    return run_experiment(args, make)
+
+
+def run_experiment(args, make) -> int:
+    """What the experiment commands share: check ``--seed`` (and ``--paper-models``, for a command that has it)
+    and ``--out`` before any work, build the run with ``make()``, run it, and print its results.md."""
     if args.seed < 0:
         raise CommandError(f"--seed must be >= 0, got {args.seed}")
+    paper_models = getattr(args, "paper_models", None)
+    if paper_models is not None and not os.path.isdir(paper_models):
+        what = "a file, not a folder" if os.path.exists(paper_models) else "no such folder"
+        raise CommandError(f"--paper-models {paper_models}: {what} (pass the --out of an advex reproduce run)")
     writable_folder(args.out)
-    budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
     started = time.perf_counter()
-    with naming_checksum_file(args):
-        run = Reproduction(args.out, budget=budget, data=args.data, seed=args.seed, progress=not args.quiet,
-                           models=args.models, mlp=args.mlp, cifar=args.cifar, cifar_checksums=cifar_checksums(args))
+    run = make()
     try:
         run.run()
-    except models.ModelFileError as error:  # a file in OUT/models that is not the model its stage expects
+    except models.ModelFileError as error:  # a file in OUT that is not the model its stage expects
         raise CommandError(f"{error}; remove it, or pass another --out") from None
     print(open(os.path.join(args.out, "results.md")).read())
     print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
@@ -278,56 +293,18 @@ def run_reproduce(args) -> int:
 
 
 def run_robustness(args) -> int:
-    if args.seed < 0:
-        raise CommandError(f"--seed must be >= 0, got {args.seed}")
-    if args.paper_models is not None and not os.path.isdir(args.paper_models):
-        what = "a file, not a folder" if os.path.exists(args.paper_models) else "no such folder"
-        raise CommandError(f"--paper-models {args.paper_models}: {what} (pass the --out of an advex reproduce run)")
-    writable_folder(args.out)
-    started = time.perf_counter()
-    run = Robustness(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet,
-                     paper_models=args.paper_models)
-    try:
-        run.run()
-    except models.ModelFileError as error:
-        raise CommandError(f"{error}; remove it, or pass another --out") from None
-    print(open(os.path.join(args.out, "results.md")).read())
-    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
-    return 0
+    return run_experiment(args, lambda: Robustness(args.out, quick=args.quick, data=args.data, seed=args.seed,
+                                                   progress=not args.quiet, paper_models=args.paper_models))
 
 
 def run_transfer(args) -> int:
-    if args.seed < 0:
-        raise CommandError(f"--seed must be >= 0, got {args.seed}")
-    writable_folder(args.out)
-    started = time.perf_counter()
-    run = Transferability(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet)
-    try:
-        run.run()
-    except models.ModelFileError as error:
-        raise CommandError(f"{error}; remove it, or pass another --out") from None
-    print(open(os.path.join(args.out, "results.md")).read())
-    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
-    return 0
+    return run_experiment(args, lambda: Transferability(args.out, quick=args.quick, data=args.data, seed=args.seed,
+                                                        progress=not args.quiet))
 
 
 def run_physical(args) -> int:
-    if args.seed < 0:
-        raise CommandError(f"--seed must be >= 0, got {args.seed}")
-    if args.paper_models is not None and not os.path.isdir(args.paper_models):
-        what = "a file, not a folder" if os.path.exists(args.paper_models) else "no such folder"
-        raise CommandError(f"--paper-models {args.paper_models}: {what} (pass the --out of an advex reproduce run)")
-    writable_folder(args.out)
-    started = time.perf_counter()
-    run = Physical(args.out, quick=args.quick, data=args.data, seed=args.seed, progress=not args.quiet,
-                   paper_models=args.paper_models)
-    try:
-        run.run()
-    except models.ModelFileError as error:
-        raise CommandError(f"{error}; remove it, or pass another --out") from None
-    print(open(os.path.join(args.out, "results.md")).read())
-    print(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
-    return 0
+    return run_experiment(args, lambda: Physical(args.out, quick=args.quick, data=args.data, seed=args.seed,
+                                                 progress=not args.quiet, paper_models=args.paper_models))
 
 
 def run_demo(args) -> int:
