@@ -323,6 +323,20 @@ CIFAR_CHECKSUMS_HELP = ("MD5s of a CIFAR-format set that is not the official one
                         "(an extracted binary folder's are read unchecked without it)")
 
 
+def experiment(commands, name: str, run, help: str, *, paper_models: str | None = None) -> None:
+    """The subcommand ``advex NAME`` of an experiment with a resumable run folder: --quick, --data, --out, --seed,
+    --paper-models (with its help, where the experiment attacks the reproduction's models) and --quiet."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("--quick", action="store_true", help="small budgets (minutes)")
+    command.add_argument("--data", help="an IDX data set folder (default: MNIST); published numbers show only for MNIST")
+    command.add_argument("--out", default=f"advex-{name}", help="output folder; re-running reuses finished stages")
+    command.add_argument("--seed", type=int, default=0)
+    if paper_models is not None:
+        command.add_argument("--paper-models", metavar="DIR", help=paper_models)
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.set_defaults(run=run)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="advex", description="Adversarial examples, reproduced from first principles.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -371,35 +385,17 @@ def parser() -> argparse.ArgumentParser:
                            help=CIFAR_CHECKSUMS_HELP + "; its rows are reported without the paper's numbers")
     reproduce.add_argument("--quiet", action="store_true", help="no progress bars")
     reproduce.set_defaults(run=run_reproduce)
-    robustness = commands.add_parser("robustness", help="after the paper: stronger attacks, label leaking, fast "
-                                     "adversarial training, catastrophic overfitting, gradient masking")
-    robustness.add_argument("--quick", action="store_true", help="small budgets (minutes)")
-    robustness.add_argument("--data", help="an IDX data set folder (default: MNIST); published numbers show only for MNIST")
-    robustness.add_argument("--out", default="advex-robustness", help="output folder; re-running reuses finished stages")
-    robustness.add_argument("--seed", type=int, default=0)
-    robustness.add_argument("--paper-models", metavar="DIR", help="reuse the maxout networks of an advex reproduce "
-                            "output folder on the same data, whose stages.json records its models (a folder from before "
-                            "it did: run advex reproduce --out DIR again first) (default: train them at its settings)")
-    robustness.add_argument("--quiet", action="store_true", help="no progress bars")
-    robustness.set_defaults(run=run_robustness)
-    transfer = commands.add_parser("transfer", help="transfer between algorithms (DNN, LR, SVM, decision tree, kNN) and "
-                                   "the black-box attack from labels alone (Papernot et al. 2016, 2017)")
-    transfer.add_argument("--quick", action="store_true", help="small budgets (minutes)")
-    transfer.add_argument("--data", help="an IDX data set folder (default: MNIST); published numbers show only for MNIST")
-    transfer.add_argument("--out", default="advex-transfer", help="output folder; re-running reuses finished stages")
-    transfer.add_argument("--seed", type=int, default=0)
-    transfer.add_argument("--quiet", action="store_true", help="no progress bars")
-    transfer.set_defaults(run=run_transfer)
-    physical = commands.add_parser("physical", help="adversarial examples through a simulated camera: destruction "
-                                   "rates (Kurakin et al. 2016) and expectation over transformation (Athalye et al. 2018)")
-    physical.add_argument("--quick", action="store_true", help="small budgets (minutes)")
-    physical.add_argument("--data", help="an IDX data set folder (default: MNIST)")
-    physical.add_argument("--out", default="advex-physical", help="output folder; re-running reuses finished stages")
-    physical.add_argument("--seed", type=int, default=0)
-    physical.add_argument("--paper-models", metavar="DIR", help="reuse the maxout network and SmallConvNet of an advex "
-                          "reproduce output folder on the same data (default: train them at its settings)")
-    physical.add_argument("--quiet", action="store_true", help="no progress bars")
-    physical.set_defaults(run=run_physical)
+    experiment(commands, "robustness", run_robustness, "after the paper: stronger attacks, label leaking, fast "
+               "adversarial training, catastrophic overfitting, gradient masking",
+               paper_models="reuse the maxout networks of an advex reproduce output folder on the same data, whose "
+               "stages.json records its models (a folder from before it did: run advex reproduce --out DIR again first) "
+               "(default: train them at its settings)")
+    experiment(commands, "transfer", run_transfer, "transfer between algorithms (DNN, LR, SVM, decision tree, kNN) "
+               "and the black-box attack from labels alone (Papernot et al. 2016, 2017)")
+    experiment(commands, "physical", run_physical, "adversarial examples through a simulated camera: destruction rates "
+               "(Kurakin et al. 2016) and expectation over transformation (Athalye et al. 2018)",
+               paper_models="reuse the maxout network and SmallConvNet of an advex reproduce output folder on the same "
+               "data (default: train them at its settings)")
     return top
 
 
