@@ -86,3 +86,24 @@ def test_the_three_methods_stay_within_eps_and_the_least_likely_one_heads_for_it
     rows = np.arange(len(x))
     towards = {m: np.log(model.predict_proba(z)[rows, least]).mean() for m, z in (*examples.items(), ("clean", x))}
     assert towards["ll"] > max(towards["iter"], towards["fast"], towards["clean"])  # the least-likely class gains most
+
+
+def test_a_run_stopped_midway_resumes_without_computing_its_stages_again(synthetic_idx_dir, tmp_path, monkeypatch):
+    from attacks.physical import Physical
+
+    out = tmp_path / "stopped"
+
+    def killed(r):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "expectation_over_transformation", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Physical(out, quick=True, data=synthetic_idx_dir, budget=TINY, progress=False).run()
+    monkeypatch.undo()
+    first = json.loads((out / "stages.json").read_text())["stages"]
+    assert "destruction maxout eps 0.1" in first and "expectation over transformation" not in first
+    monkeypatch.setattr(stages, "adversarial_examples", refuse)  # the destruction stages are read back
+    rows = Physical(out, quick=True, data=synthetic_idx_dir, budget=TINY, progress=False).run()
+    assert IDS <= {r["id"] for r in rows}
+    after = json.loads((out / "stages.json").read_text())["stages"]
+    assert all(after[name] == stage for name, stage in first.items())
