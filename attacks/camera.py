@@ -158,10 +158,16 @@ class GaussianBlur(Transformation):
     def check_range(self, low, high):
         if low < SIGMA_STEP:
             raise ValueError(f"GaussianBlur: sigma must be at least {SIGMA_STEP}, got low={low}")
+        if not len(self.grid(low, high)):
+            raise ValueError(f"GaussianBlur: no sigma on the {SIGMA_STEP}-pixel grid lies in [{low}, {high}]")
+
+    @staticmethod
+    def grid(low: float, high: float) -> np.ndarray:
+        """The sigmas on the grid within [low, high] (a hair of tolerance for decimal fractions)."""
+        return np.arange(np.ceil(low / SIGMA_STEP - 1e-9), np.floor(high / SIGMA_STEP + 1e-9) + 1) * SIGMA_STEP
 
     def draw(self, n):
-        steps = np.arange(round(self.low / SIGMA_STEP), round(self.high / SIGMA_STEP) + 1)
-        return self.rng.choice(steps, n) * SIGMA_STEP
+        return self.rng.choice(self.grid(self.low, self.high), n)
 
     def apply(self, images, sigmas):
         channels = self.image_shape[0]
@@ -298,6 +304,7 @@ class Photo(Transformation):
     random parameter per image drawn from its default range."""
 
     key, default_range = "photo", (0.0, 0.0)
+    differentiable = False  # its JPEG passes the gradient straight through
 
     def __init__(self, *, image_shape=(1, 28, 28), seed: int = 0):
         super().__init__(image_shape=image_shape, seed=seed)

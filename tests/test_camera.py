@@ -137,6 +137,7 @@ def test_the_photo_chain_changes_every_image_and_carries_a_gradient():
     (lambda: camera.Brightness(high=0.1), "without low"),
     (lambda: camera.JPEG(0, 50), "within 1..100"),
     (lambda: camera.GaussianBlur(0.0), "at least 0.1"),
+    (lambda: camera.GaussianBlur(0.25), "no sigma on the 0.1-pixel grid"),
     (lambda: camera.Contrast(-1.0), "at least 0"),
     (lambda: camera.Translation(0.2, 0.8), "no whole number"),
     (lambda: camera.Rotation(image_shape=(28, 28)), "image_shape"),

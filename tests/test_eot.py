@@ -78,3 +78,32 @@ def test_eot_pgd_refuses_bad_settings(trained):
         eot.eot_pgd(model, x[:2], y[:2], 0.1, lambda t: t, steps=1, step_size=-1.0)
     with pytest.raises(TypeError, match="not differentiable"):
         eot.eot_pgd(models.KNearestNeighbors(k=1).fit(x, y), x[:2], y[:2], 0.1, lambda t: t)
+
+
+def test_with_no_camera_and_one_draw_eot_pgd_is_pgd_even_where_the_softmax_saturates(trained):
+    """A model made very sure of itself (its last layer times 30): the float32 cross-entropy's gradient is exactly 0
+    on most rows, and EOT-PGD must still move them as PGD (whose direction never vanishes) does."""
+    model, x, y = trained
+    sure = models.MLP((784, 64, 10), seed=0)
+    for (_, mine), (_, theirs) in zip(sure.named_weights(), model.named_weights()):
+        mine.data[...] = theirs.data
+    last = list(sure.named_weights())[-2][1]  # the last layer's weight
+    last.data *= 30
+    identity = lambda t: t  # noqa: E731
+    plain = attacks.pgd(sure, x, y, 0.1, step_size=0.02, steps=5, random_start=False)
+    expected = eot.eot_pgd(sure, x, y, 0.1, identity, samples=1, steps=5, step_size=0.02)
+    saturated = ~eot.eot_gradient(sure, x, y, identity, 1).any(axis=1)
+    assert saturated.mean() > 0.5  # the case this test is about
+    np.testing.assert_array_equal(expected, plain)
+
+
+def test_the_exact_direction_is_a_positive_multiple_of_the_expected_gradient_for_each_example(trained):
+    model, x, y = trained
+    x, y = x[:20], y[:20]
+    draws = FixedBrightness([-0.1, 0.0, 0.05, 0.2])
+    mean = eot.eot_gradient(model, x, y, draws, samples=4).astype(np.float64)
+    exact = eot.eot_gradient(model, x, y, draws, samples=4, exact=True).astype(np.float64)
+    for m, e in zip(mean, exact):
+        scale = (m @ e) / (m @ m)
+        assert scale > 0
+        np.testing.assert_allclose(e, scale * m, rtol=1e-3, atol=1e-4 * np.abs(e).max())

@@ -76,6 +76,8 @@ class Physical:
             raise ValueError(f"advex physical needs square grey images; the data have {X.shape[1]} features")
         self.image_shape = (1, side, side)
         b = self.budget
+        if stages.ROW_EPS not in b.eps:
+            raise ValueError(f"advex physical: the budget's eps {b.eps} must include {stages.ROW_EPS}, the eps of its rows")
         if len(X_test) < max(b.n_eval, b.n_eot):
             raise ValueError(f"advex physical: needs {max(b.n_eval, b.n_eot)} test images, the data have {len(X_test)}")
         data_files = input_digests(idx_files(data))
