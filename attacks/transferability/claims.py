@@ -48,7 +48,8 @@ _MATRIX = ("misclassification rate of each target (victim half) on {n_craft} tes
 _TREE = "Algorithm 2 (offset 0.001) on the attacker's tree, {n_craft} test images"
 _BLACKBOX = ("oracle: SmallConvNet on the victim half (the reproduction's conv recipe, {conv_epochs} epochs); "
              "substitute: MLP 784-200-200-10 ReLU from {n_attacker} held-out test images, {rounds} rounds of "
-             "{substitute_epochs} epochs, lambda 0.1 flipped every 3 rounds; FGSM eps 0.3 clipped on the substitute; "
+             "{substitute_epochs} epochs, lambda -0.1 then +0.1 after 3 rounds; FGSM eps 0.3 clipped on the substitute, "
+             "from its predictions; "
              "evaluated on {n_blackbox_eval} other test images")
 
 _BY_ORACLE = ("each victim as the oracle, the same attack from the same images (conv: the SmallConvNet above; conv_weak: "
