@@ -182,9 +182,11 @@ class GaussianBlur(Transformation):
         return mg.concatenate(parts)[np.argsort(np.concatenate(order))]
 
 
-def jpeg_table(quality: float) -> np.ndarray:
-    """The luminance table scaled to ``quality`` (1-100) by the Independent JPEG Group's rule, entries in 1..255."""
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+def jpeg_table(quality) -> np.ndarray:
+    """The luminance table scaled to ``quality`` (1-100) by the Independent JPEG Group's rule, entries in 1..255:
+    (8, 8) for one quality, (..., 8, 8) for an array of them."""
+    quality = np.asarray(quality, dtype=np.float64)[..., None, None]
+    scale = np.where(quality < 50, 5000 / quality, 200 - 2 * quality)
     return np.clip(np.floor((LUMINANCE * scale + 50) / 100), 1, 255)
 
 
@@ -214,7 +216,7 @@ def jpeg(images: np.ndarray, qualities: np.ndarray) -> np.ndarray:
     """
     n, c, h, w = images.shape
     pixels = np.pad(images.astype(np.float64) * 255 - 128, ((0, 0), (0, 0), (0, -h % 8), (0, -w % 8)), mode="edge")
-    tables = np.stack([jpeg_table(q) for q in qualities]).reshape(n, 1, 1, 1, 8, 8)
+    tables = jpeg_table(qualities).reshape(n, 1, 1, 1, 8, 8)
     coefficients = np.round(block_dct(pixels) / tables) * tables
     decoded = np.clip(np.round(block_idct(coefficients) + 128), 0, 255)[:, :, :h, :w]
     return (decoded / 255).astype(images.dtype)

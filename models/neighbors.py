@@ -96,9 +96,7 @@ class KNearestNeighbors(Classifier):
         row where another example is as near as the k-th (a tie at the boundary, which
         ``argpartition`` would settle arbitrarily) is sorted whole instead.
         """
-        distances = queries @ self.stored_x.T  # then ||b||^2 - 2 a.b: ||a - b||^2 - ||a||^2, which ranks alike
-        distances *= -2
-        distances += stored_sq
+        distances = self.ranking_distances(queries, stored_sq)
         k = self.k
         candidates = np.argpartition(distances, k - 1, axis=1)[:, :k]
         kth = np.take_along_axis(distances, candidates, axis=1).max(axis=1)
@@ -108,6 +106,14 @@ class KNearestNeighbors(Classifier):
         candidates = np.sort(candidates, axis=1)  # by index, so that a stable sort by distance puts lower indices first
         order = np.argsort(np.take_along_axis(distances, candidates, axis=1), axis=1, kind="stable")
         return np.take_along_axis(candidates, order, axis=1)
+
+    def ranking_distances(self, queries: np.ndarray, stored_sq: np.ndarray) -> np.ndarray:
+        """(B, N) ||b||^2 - 2 a.b for each query a and stored example b (``stored_sq`` their ||b||^2): the squared
+        distance ||a - b||^2 less ||a||^2, which ranks a row's stored examples alike, by one BLAS product."""
+        distances = queries @ self.stored_x.T
+        distances *= -2
+        distances += stored_sq
+        return distances
 
     def votes(self, labels: np.ndarray) -> np.ndarray:
         """(B, n_classes) scores from the (B, k) labels of the nearest examples, nearest first (see the class docstring)."""
@@ -170,10 +176,7 @@ class SoftNearestNeighbors(Classifier):
         mean_squares = np.empty((len(queries), self.n_classes), np.float32)
         rows = max(1, WORKING_BYTES // (8 * max(len(knn.stored_x), 1)))
         for start in range(0, len(queries), rows):
-            block = queries[start : start + rows]
-            distances = block @ knn.stored_x.T
-            distances *= -2
-            distances += stored_sq
+            distances = knn.ranking_distances(queries[start : start + rows], stored_sq)
             for c in range(self.n_classes):
                 members = np.flatnonzero(knn.stored_y == c)
                 nearest = members[np.argpartition(distances[:, members], k - 1, axis=1)[:, :k]]

@@ -89,10 +89,8 @@ class Physical:
                   "mnist": self.is_mnist, "data": None if data is None else os.path.abspath(data),
                   "paper_models": self.paper.paper_models, "inputs": {**data_files, **self.paper.digests}}
         self.folder = RunFolder(self.out, config, command="advex physical", written=WRITTEN)
-        for key in self.folder.recorded_files():  # before any stage: cached ones were computed from these files
-            self.folder.check_used_file(key)
-        given = self.paper.given.get("maxout")
-        self.maxout_hidden = tuple(given.config["hidden"]) if given is not None else (QUICK if quick else FULL).maxout_hidden
+        self.folder.check_recorded_files()
+        self.maxout_hidden = self.paper.maxout_hidden(QUICK if quick else FULL)
 
     def run(self) -> list:
         measurements = run_stages(self, [stages.destruction, stages.expectation_over_transformation], "advex physical")

@@ -207,6 +207,12 @@ class RunFolder:
         """The keys of the files recorded by :meth:`check_used_file`."""
         return [key for key in self.model_digests if "/" in key]
 
+    def check_recorded_files(self) -> None:
+        """:meth:`check_used_file` for every file recorded so far: run before any stage, whose cached results
+        were computed from those files."""
+        for key in self.recorded_files():
+            self.check_used_file(key)
+
     def _refuse_retraining(self, name: str, path: str) -> None:
         """A ValueError naming ``path`` when the model ``name`` is missing but this run saved it (its digest is
         recorded): its stages were computed from that file, and a model trained again is another file (training

@@ -61,6 +61,11 @@ class PaperModels:
         self.digests = input_digests(self.files)  # once read (cache.py says why)
         self._check_paper_digests(self.flag, recorded, self.files, self.digests)
 
+    def maxout_hidden(self, budget) -> tuple:
+        """The hidden layers of the maxout network the run attacks: the flag's, or ``budget``'s (for one trained here)."""
+        given = self.given.get("maxout")
+        return tuple(given.config["hidden"]) if given is not None else tuple(budget.maxout_hidden)
+
     def model(self, name: str, *, out: str, budget, seed: int, progress: bool, folder):
         """The model ``name``: the flag's, or trained (at ``budget``) into ``OUT/paper-models`` and recorded in the
         run's ``folder`` as its stages first use it."""

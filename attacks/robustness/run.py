@@ -95,10 +95,8 @@ class Robustness:
                   "data": None if data is None else os.path.abspath(data), "paper_models": self.paper_models,
                   "inputs": {**data_files, **self.paper.digests}}
         self.folder = RunFolder(self.out, config, command="advex robustness", written=WRITTEN)
-        for key in self.folder.recorded_files():  # before any stage: cached ones were computed from these files
-            self.folder.check_used_file(key)
-        given = self.paper.given.get("maxout")
-        self.maxout_hidden = tuple(given.config["hidden"]) if given is not None else (QUICK if quick else FULL).maxout_hidden
+        self.folder.check_recorded_files()
+        self.maxout_hidden = self.paper.maxout_hidden(QUICK if quick else FULL)
 
     def run(self) -> list:
         plan = [stages.strong_attacks, stages.label_leaking, stages.fast_adversarial, stages.catastrophic_overfitting,

@@ -128,11 +128,10 @@ class Transferability:
         b, d, k = self.budget, self.n_features, self.n_classes
         X, y = self.halves[half]
         train, val = (X[: -b.n_val], y[: -b.n_val]), (X[-b.n_val :], y[-b.n_val :])
-        name = lambda technique: f"{technique}_{half}"  # noqa: E731
 
         def fitted(technique, model, recipe, data=(X, y), **extra):
             history = training.fit(model, *data, seed=self.seed, progress=self.progress, monitor_size=0,
-                                   checkpoint_dir=self.folder.checkpoint_dir(name(technique)), resume=True,
+                                   checkpoint_dir=self.folder.checkpoint_dir(f"{technique}_{half}"), resume=True,
                                    **recipe, **extra)
             return model, training_record(history)
 
