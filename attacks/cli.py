@@ -13,6 +13,8 @@
                                                  black-box attack from labels alone
     advex physical [--quick] [--out DIR]         adversarial examples through a simulated camera: destruction
                    [--paper-models DIR]          rates, and expectation over transformation
+    advex exercises [start DIR | check [N ...]]  the lecture as graded homework: list the exercises, write their
+                                                 stubs into DIR, grade a student's files (or --solutions)
 
 ``advex attack`` writes ``attack.md`` (a table), ``attack.json`` and, if matplotlib is
 installed, figures (clean vs adversarial digits, error and confidence versus eps, the
@@ -39,7 +41,7 @@ import models
 import training
 from models.io import atomic_write_text, refuse_foreign
 
-from . import figures, toy
+from . import exercises, figures, toy
 from .checks import check_model_fits
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, fgsm_preprocessed, linearity
@@ -147,7 +149,7 @@ def check_finite(name: str, value) -> None:
 
 #: The flags that name a file or folder, by their attribute in the parsed arguments.
 PATH_FLAGS = {"model": "--model", "data": "--data", "cifar": "--cifar", "cifar_checksums": "--cifar-checksums",
-              "paper_models": "--paper-models", "out": "--out"}
+              "paper_models": "--paper-models", "out": "--out", "dir": "--dir", "folder": "DIR"}
 
 
 def expand_paths(args) -> None:
@@ -307,6 +309,35 @@ def run_physical(args) -> int:
                                                  progress=not args.quiet, paper_models=args.paper_models))
 
 
+def run_exercises(args) -> int:
+    """``advex exercises``: list them; ``start DIR``: write the stubs; ``check``: grade (exit 1 when one fails)."""
+    if args.action is None:
+        print(exercises.listing())
+        return 0
+    if args.action == "start":
+        for name, what in exercises.start(args.folder):
+            print(f"{name}: {what}")
+        print(f"next: complete a function in {args.folder}, then: advex exercises check N --dir {args.folder}")
+        return 0
+    numbers = sorted(set(args.numbers)) or None
+    for n in numbers or ():
+        exercises.exercise(n)  # an unknown number is a ValueError, reported in one line
+    if args.solutions and args.dir is not None:
+        raise CommandError("--solutions grades the library's own code: it reads no --dir")
+    folder = "." if args.dir is None else args.dir
+    if not args.solutions and not os.path.isdir(folder):
+        raise CommandError(f"--dir {folder}: no such folder (advex exercises start {folder} writes the stubs there)")
+    from .exercises import grader  # needs hypothesis, which only checking does
+
+    if folder not in sys.path:
+        sys.path.insert(0, os.path.abspath(folder))  # a student's file may import another of theirs
+    try:
+        passed = grader.check(numbers, folder, solutions=args.solutions)
+    except grader.LoadError as error:
+        raise CommandError(str(error)) from None
+    return 0 if passed else 1
+
+
 def run_demo(args) -> int:
     check_finite("--eps", args.eps)
     largest = float(np.finfo(np.float32).max) / (2 * float(np.abs(toy.W).sum()))  # w.x moves by eps * ||w||_1
@@ -396,6 +427,18 @@ def parser() -> argparse.ArgumentParser:
                "(Kurakin et al. 2016) and expectation over transformation (Athalye et al. 2018)",
                paper_models="reuse the maxout network and SmallConvNet of an advex reproduce output folder on the same "
                "data (default: train them at its settings)")
+    homework = commands.add_parser("exercises", help="the lecture as exercises: list them, start them in a folder, "
+                                   "check a student's work")
+    homework.set_defaults(run=run_exercises, action=None)
+    actions = homework.add_subparsers(dest="action")
+    start = actions.add_parser("start", help="write the exercises' stubs into DIR (created if needed; a file you "
+                               "changed is never overwritten)")
+    start.add_argument("folder", metavar="DIR")
+    check = actions.add_parser("check", help="grade the exercises in --dir (default: all of them; exit 0 only when "
+                               "every one graded passes)")
+    check.add_argument("numbers", nargs="*", type=int, metavar="N", help="the exercises to grade (default: all)")
+    check.add_argument("--dir", help="the folder holding the student's files (default: the current folder)")
+    check.add_argument("--solutions", action="store_true", help="grade the library's own implementations instead")
     return top
 
 
