@@ -332,7 +332,7 @@ def run_exercises(args) -> int:
     if folder not in sys.path:
         sys.path.insert(0, os.path.abspath(folder))  # a student's file may import another of theirs
     try:
-        passed = grader.check(numbers, folder, solutions=args.solutions)
+        passed = grader.check(numbers, folder, solutions=args.solutions, verbose=args.verbose)
     except grader.LoadError as error:
         raise CommandError(str(error)) from None
     return 0 if passed else 1
@@ -439,6 +439,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("numbers", nargs="*", type=int, metavar="N", help="the exercises to grade (default: all)")
     check.add_argument("--dir", help="the folder holding the student's files (default: the current folder)")
     check.add_argument("--solutions", action="store_true", help="grade the library's own implementations instead")
+    check.add_argument("-v", "--verbose", action="store_true", help="under each pass, list the checks it passed")
     return top
 
 

@@ -37,7 +37,7 @@ def test_every_stub_fails_as_not_written_yet(tmp_path, capsys):
     out = capsys.readouterr().out
     for e in EXERCISES:
         block = out.split(f"{e.number:2d} fail  {e.title}")[1]
-        assert "not written yet" in block.split("\n")[1], block
+        assert "not written yet" in block.split("\n")[2], block
     assert "Traceback" not in out
 
 
@@ -93,6 +93,12 @@ def test_without_hypothesis_one_line_says_how_to_install_it(monkeypatch, capsys)
     assert cli.main(["exercises", "check", "--solutions"]) == 2
     err = capsys.readouterr().err
     assert "pip install" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verbose_lists_the_checks_a_pass_passed(capsys):
+    assert cli.main(["exercises", "check", "2", "--solutions", "-v"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(" 2 pass") and lines[1].strip().startswith("ok  unbroadcast against finite differences")
 
 
 def test_listing_starts_each_line_with_its_number(capsys):
@@ -298,6 +304,8 @@ PLANTED = {
     "log_softmax_vjp without the row sum": (4, dict(log_softmax_vjp=lambda g, z, out: g - np.exp(out))),
     "cross_entropy summed instead of averaged": (4, dict(cross_entropy=lambda z, labels: -solutions.log_softmax(z)[np.arange(len(z)), labels].sum())),
     "cross_entropy_vjp without 1/N": (4, dict(cross_entropy_vjp=lambda g, z, labels: g * (softmax(z) - onehot(labels, z.shape[1])))),
+    "log_softmax_vjp in float64 for float32 logits": (4, dict(log_softmax_vjp=lambda g, z, out: (g - np.exp(out) * g.sum(
+        axis=1, keepdims=True)).astype(np.float64))),
     "cross_entropy_vjp a sign slip": (4, dict(cross_entropy_vjp=lambda g, z, labels: g * (onehot(labels, z.shape[1]) - softmax(z)) / len(z))),
     "topological order with parents after their node": (5, dict(topological_order=order_parents_last)),
     "topological order listing a reused node twice": (5, dict(topological_order=order_with_repeats)),
@@ -309,6 +317,8 @@ PLANTED = {
     "im2col in (u, v, c) order": (7, dict(im2col=im2col_channels_last)),
     "conv2d flips the kernel": (7, dict(conv2d=conv2d_flipped)),
     "col2im that assigns instead of adding": (7, dict(conv2d_vjp_x=conv2d_vjp_assigning)),
+    "conv2d_vjp_x in float64 for float32 images": (7, dict(conv2d_vjp_x=lambda g, x, w, stride=1, padding=0: solutions.conv2d_vjp_x(
+        g, x, w, stride, padding).astype(np.float64))),
     "the perturbation is eps * w, not eps * sign(w)": (8, dict(best_perturbation=lambda w, eps: eps * w)),
     "the new probability with ||w||_2": (8, dict(new_probability=new_probability_l2)),
     "FGSM without the sign": (9, dict(fgsm=fgsm_without_sign)),

@@ -57,7 +57,7 @@ def linear_examples(draw):
 def check_best_perturbation(student, ex):
     w, eps = ex["w"], ex["eps"]
     shown = {"w": w, "eps": eps}
-    eta = expect_array("best_perturbation(w, eps): its shape and dtype", shown, eps * np.sign(w),
+    eta = expect_array("best_perturbation(w, eps)", shown, eps * np.sign(w),
                        student.best_perturbation(read_only(w), eps), atol=np.inf, rtol=0)
     if np.abs(eta).max() > eps * (1 + ROUNDING):
         raise Mismatch("best_perturbation(w, eps) leaves the L-infinity ball", shown, eps * np.sign(w), eta,
@@ -116,7 +116,7 @@ class ModelSpec(tuple):
 
 def expect_attack(what: str, shown: dict, x: np.ndarray, eps: float, x_adv, clip=(0.0, 1.0)) -> np.ndarray:
     """``x_adv`` as an answer to the attack: x's shape and dtype, within eps of x (to float32 rounding), inside ``clip``."""
-    x_adv = expect_array(f"{what}: its shape and dtype", shown, x, x_adv, atol=np.inf, rtol=0)
+    x_adv = expect_array(f"what {what} returned", shown, x, x_adv, atol=np.inf, rtol=0)
     if not np.isfinite(x_adv).all():
         raise Mismatch(f"{what} holds NaN or inf", shown, None, x_adv)
     moved = np.abs(x_adv.astype(np.float64) - x)
@@ -152,9 +152,9 @@ def effect(what: str, attack, reference) -> str:
                           attack(model, read_only(x), y, eps))
     clean, came, expected = error(model, x, y), error(model, x_adv, y), error(model, reference(model, x, y, eps), y)
     if came < expected - 0.03:
-        raise Mismatch(f"{what} on a softmax regression trained on {source}: test error at eps {eps}",
-                       {"images": len(x)}, np.asarray(expected), np.asarray(came),
-                       note=f"its clean error is {100 * clean:.1f}%; your attack raises it far less than the library's")
+        raise Mismatch(f"{what} raises the test error of a softmax regression trained on {source} far less than the "
+                       f"library's attack does, at eps {eps}", {"images": len(x)}, np.asarray(expected), np.asarray(came),
+                       note=f"its clean error is {100 * clean:.1f}%")
     return (f"{what} at eps {eps} on a softmax regression trained on {source}: test error {100 * clean:.1f}% -> "
             f"{100 * came:.1f}% (the library's: {100 * expected:.1f}%)")
 
@@ -164,7 +164,7 @@ def check_fgsm(student, ex):
     model, x, y, eps = ex["model"].build(), ex["x"], ex["y"], ex["eps"]
     x_adv = expect_attack("fgsm(model, x, y, eps)", ex, x, eps, student.fgsm(model, read_only(x), y, eps))
     expected = library_fgsm(model, x, y, eps, exact=False)
-    expect_array("fgsm(model, x, y, eps) against the library's", ex, expected, x_adv, atol=1e-6, rtol=0)
+    expect_array("fgsm(model, x, y, eps)", ex, expected, x_adv, atol=1e-6, rtol=0)
 
 
 def report_9(student) -> str:
@@ -217,10 +217,10 @@ def check_logistic_loss(student, ex):
         came, came_grads = value_and_parameter_grads(student.adversarial_logistic_loss(model, read_only(x), read_only(y), eps), model)
     except Mismatch as failure:
         raise Mismatch(f"adversarial_logistic_loss(model, x, y, eps): {failure.what}", shown) from None
-    expect_array("adversarial_logistic_loss(model, x, y, eps) against the loss at FGSM's example", shown, expected, came,
+    expect_array("adversarial_logistic_loss(model, x, y, eps)", shown, expected, came,
                  atol=1e-5, rtol=1e-4)
     for name, e, c in zip(("dL/dw", "dL/db"), expected_grads, came_grads):
-        expect_array(f"adversarial_logistic_loss: {name} through the engine", shown, e, c, atol=1e-5, rtol=1e-3)
+        expect_array(f"{name} of your loss, through the engine,", shown, e, c, atol=1e-5, rtol=1e-3)
 
 
 def exercise_10():
@@ -244,10 +244,10 @@ def check_objective(student, ex):
         came, came_grads = value_and_parameter_grads(student.adversarial_objective(model, read_only(x), y, eps, alpha), model)
     except Mismatch as failure:
         raise Mismatch(f"adversarial_objective(model, x, y, eps, alpha): {failure.what}", ex) from None
-    expect_array("adversarial_objective(model, x, y, eps, alpha): its value", ex, expected, came, atol=1e-5, rtol=1e-4)
+    expect_array("adversarial_objective(model, x, y, eps, alpha)", ex, expected, came, atol=1e-5, rtol=1e-4)
     names = [name for name, _ in model.named_parameters()]
     for name, e, c in zip(names, expected_grads, came_grads):
-        expect_array(f"adversarial_objective: the gradient of {name}", ex, e, c, atol=1e-5, rtol=1e-3)
+        expect_array(f"the gradient of {name} from your objective", ex, e, c, atol=1e-5, rtol=1e-3)
 
 
 def exercise_11():
@@ -284,8 +284,8 @@ def check_random_start(student, ex):
                           student.pgd(model, read_only(x), y, eps, 0.025, 0, np.random.default_rng(0)))
     spread = float(np.abs(start - x).mean() / eps)
     if not 0.4 <= spread <= 0.6:
-        raise Mismatch("pgd's random start: mean |x_0 - x| / eps", shown, np.asarray(0.5), np.asarray(spread),
-                       note="a start drawn uniformly from [-eps, eps] moves a pixel by eps / 2 on average")
+        raise Mismatch("pgd's random start is not uniform in [-eps, eps]: its mean |x_0 - x| / eps", shown, np.asarray(0.5),
+                       np.asarray(spread), note="a start drawn uniformly from [-eps, eps] moves a pixel by eps / 2 on average")
 
 
 def report_12(student) -> str:

@@ -113,7 +113,7 @@ def check_unbroadcast(student, ex):
 def check_unbroadcast_float32(student, ex):
     shape, g = ex["shape"], ex["g"].astype(np.float32)
     expected = library.unbroadcast(g, shape)
-    expect_array("unbroadcast(g, shape) of a float32 g", ex, expected, student.unbroadcast(read_only(g), shape),
+    expect_array("unbroadcast(g, shape) for a float32 g", ex, expected, student.unbroadcast(read_only(g), shape),
                  atol=1e-6, rtol=1e-5)
 
 
@@ -186,7 +186,7 @@ def check_log_softmax_values(student, ex):
 
 def check_log_softmax_float32(student, ex):
     z = ex["z"].astype(np.float32)
-    expect_array("log_softmax(z) of a float32 z", {"z": z}, library.log_softmax(z), student.log_softmax(read_only(z)),
+    expect_array("log_softmax(z) for a float32 z", {"z": z}, library.log_softmax(z), student.log_softmax(read_only(z)),
                  atol=1e-3, rtol=1e-5)
 
 
@@ -212,6 +212,16 @@ def check_cross_entropy_vjp(student, ex):
                  student.cross_entropy_vjp(*read_only(g, z, labels)))
 
 
+def check_softmax_float32(student, ex):
+    (z, g), labels = in_float32(ex["z"], ex["g"]), ex["labels"]
+    g0 = g.reshape(-1)[:1].reshape(())
+    shown = {"z": z, "labels": labels, "g": g}
+    expect_array("log_softmax_vjp(g, z, out) for float32 arrays", shown, library.log_softmax_vjp(g, z, library.log_softmax(z)),
+                 student.log_softmax_vjp(*read_only(g, z, library.log_softmax(z))), atol=1e-5, rtol=1e-4)
+    expect_array("cross_entropy_vjp(g, logits, labels) for float32 arrays", shown, library.cross_entropy_vjp(g0, z, labels),
+                 student.cross_entropy_vjp(*read_only(g0, z, labels)), atol=1e-5, rtol=1e-4)
+
+
 def cross_entropy_op(student):
     """The student's cross-entropy as an engine op ``(logits Tensor, labels) -> 0-d Tensor``."""
     def op(logits, labels):
@@ -228,7 +238,9 @@ def exercise_4():
             Check("log_softmax_vjp against finite differences", check_log_softmax_vjp, logit_examples()),
             Check("cross_entropy against the library, logits up to +-1000", check_cross_entropy_value,
                   logit_examples(-1000.0, 1000.0)),
-            Check("cross_entropy_vjp against finite differences", check_cross_entropy_vjp, logit_examples())]
+            Check("cross_entropy_vjp against finite differences", check_cross_entropy_vjp, logit_examples()),
+            Check("log_softmax_vjp and cross_entropy_vjp keep float32", check_softmax_float32, logit_examples(),
+                  max_examples=10)]
 
 
 def report_4(student) -> str:
@@ -241,8 +253,8 @@ def report_4(student) -> str:
                      loss=lambda m, xb, yb: loss(m(xb), yb), progress=False, monitor_size=0)
         errors.append(float((model.predict(X_test) != y_test).mean()))
     if not errors[0] <= errors[1] + 0.05:
-        raise Mismatch("a softmax regression trained with your cross-entropy", {"data": source}, np.asarray(errors[1]),
-                       np.asarray(errors[0]), note="its test error is far above the library loss's")
+        raise Mismatch("a softmax regression trained with your cross-entropy has a test error far above the library "
+                       "loss's", {"data": source}, np.asarray(errors[1]), np.asarray(errors[0]))
     return (f"a softmax regression trained with your cross-entropy on {len(X):,} {source} images: test error "
             f"{100 * errors[0]:.1f}% (with the library's: {100 * errors[1]:.1f}%)")
 
@@ -368,7 +380,7 @@ def check_reuse(student, ex):
     views = {}
     top = Node(root, views, {})
     came = student.backward(top, read_only(np.array(1.0)))
-    expect_array("d/da sum((a + a) * (a + a)) = 8a", {"a": a.data}, 8 * a.data,
+    expect_array("dL/da for L = sum((a + a) * (a + a)), which is 8a,", {"a": a.data}, 8 * a.data,
                  came.get(views[id(a)]) if isinstance(came, dict) else came, atol=1e-12, rtol=1e-12)
 
 
@@ -401,14 +413,25 @@ def check_maxout_vjp(student, ex):
 
 def check_maxout_ties(student, ex):
     x, pieces, g = ex["x"], ex["pieces"], ex["g"]
-    expect_array("maxout_vjp(g, x, pieces) where pieces tie (the first maximum takes g)", ex,
+    expect_array("maxout_vjp(g, x, pieces) where pieces tie (the first maximum takes g),", ex,
                  library.maxout_vjp(g, x, pieces), student.maxout_vjp(*read_only(g, x), pieces), atol=0, rtol=0)
+
+
+def check_maxout_float32(student, ex):
+    (x, g), pieces = in_float32(ex["x"], ex["g"]), ex["pieces"]
+    ex = {"x": x, "pieces": pieces, "g": g}
+    expect_array("maxout(x, pieces) for a float32 x", ex, library.maxout(x, pieces), student.maxout(read_only(x), pieces),
+                 atol=0, rtol=0)
+    expect_array("maxout_vjp(g, x, pieces) for float32 arrays", ex, library.maxout_vjp(g, x, pieces),
+                 student.maxout_vjp(*read_only(g, x), pieces), atol=0, rtol=0)
 
 
 def exercise_6():
     return [Check("maxout against the library", check_maxout_values, maxout_examples(unique=True)),
             Check("maxout_vjp against finite differences", check_maxout_vjp, maxout_examples(unique=True)),
-            Check("maxout_vjp against the library, with ties", check_maxout_ties, maxout_examples(unique=False))]
+            Check("maxout_vjp against the library, with ties", check_maxout_ties, maxout_examples(unique=False)),
+            Check("maxout and maxout_vjp keep float32", check_maxout_float32, maxout_examples(unique=False),
+                  max_examples=10)]
 
 
 # --- 7. conv2d ------------------------------------------------------------------------------------------------------
@@ -442,6 +465,18 @@ def check_conv2d_vjp(student, ex):
     expect_array("conv2d_vjp_x(g, x, w, stride, padding)", ex, expected, student.conv2d_vjp_x(*read_only(g, x, w), s, p))
 
 
+def check_conv_float32(student, ex):
+    x, w, g = in_float32(ex["x"], ex["w"], ex["g"])
+    s, p, (kh, kw) = ex["stride"], ex["padding"], w.shape[2:]
+    ex = {"x": x, "w": w, "stride": s, "padding": p, "g": g}
+    expect_array("im2col(x, kh, kw, stride, padding) for a float32 x", ex, library.im2col(x, kh, kw, s, p),
+                 student.im2col(read_only(x), kh, kw, s, p), atol=0, rtol=0)
+    expect_array("conv2d(x, w, stride, padding) for float32 arrays", ex, library.conv2d(x, w, s, p),
+                 student.conv2d(*read_only(x, w), s, p), atol=1e-5, rtol=1e-4)
+    expect_array("conv2d_vjp_x(g, x, w, stride, padding) for float32 arrays", ex, library.conv2d_vjp_x(g, x, w, s, p),
+                 student.conv2d_vjp_x(*read_only(g, x, w), s, p), atol=1e-5, rtol=1e-4)
+
+
 def conv_op(student, stride, padding):
     """A conv layer as an engine op: forward by the student's conv2d, input VJP by theirs, kernel VJP by the library's."""
     def op(x, w):
@@ -465,6 +500,7 @@ def exercise_7():
     return [Check("im2col against the library", check_im2col, conv_examples()),
             Check("conv2d against the library", check_conv2d, conv_examples()),
             Check("conv2d_vjp_x against finite differences", check_conv2d_vjp, conv_examples()),
+            Check("im2col, conv2d and conv2d_vjp_x keep float32", check_conv_float32, conv_examples(), max_examples=10),
             Check("a conv layer inside the engine (Tensor.from_op, float32), against mg.conv2d", check_conv_in_engine,
                   conv_examples(), max_examples=10)]
 

@@ -30,23 +30,23 @@ def expect_array(what: str, inputs: dict, expected: np.ndarray, came, *, atol=AT
     """``came`` as an array of ``expected``'s shape (and dtype, unless ``dtype=False``) and values, within
     ``atol + rtol * |expected|``; else a Mismatch saying which of the three differs."""
     if isinstance(came, mg.Tensor):
-        raise Mismatch(f"{what}: came a Tensor, not a NumPy array (return .data, or compute on arrays)", inputs)
+        raise Mismatch(f"{what} is a Tensor, not a NumPy array (return .data, or compute on arrays)", inputs)
     if came is None:
-        raise Mismatch(f"{what}: came None (a function that forgot to return?)", inputs, expected, None)
+        raise Mismatch(f"{what} is None (a function that forgot to return?)", inputs, expected, None)
     array = np.asarray(came)
     if array.dtype.kind not in "fiu":
-        raise Mismatch(f"{what}: came an array of {array.dtype}, not of numbers", inputs, expected, came)
+        raise Mismatch(f"{what} is an array of {array.dtype}, not of numbers", inputs, expected, came)
     if array.shape != expected.shape:
-        raise Mismatch(f"{what}: wrong shape", inputs, expected, array,
-                       note=f"expected shape {expected.shape}, came {array.shape}")
+        raise Mismatch(f"{what} has the wrong shape: expected {expected.shape}, came {array.shape}", inputs,
+                       expected, array)
     if dtype and array.dtype != expected.dtype:
-        raise Mismatch(f"{what}: wrong dtype", inputs, expected, array,
-                       note=f"expected {expected.dtype}, came {array.dtype} (keep the inputs' dtype: no float64 in a "
-                            "float32 model, and no float32 in the float64 check)")
+        raise Mismatch(f"{what} has the wrong dtype: expected {expected.dtype}, came {array.dtype}", inputs, expected,
+                       array, note="keep the inputs' dtype: no float64 in a float32 model, no float32 in the float64 "
+                                   "check (np.zeros(shape, dtype=x.dtype), not np.zeros(shape))")
     close = np.abs(array.astype(np.float64) - expected) <= atol + rtol * np.abs(expected)
     if not close.all():  # NaN compares False: it fails too
         worst = np.unravel_index(np.argmin(close), close.shape) if close.ndim else ()
-        raise Mismatch(what, inputs, expected, array,
+        raise Mismatch(f"{what} is wrong", inputs, expected, array,
                        note=f"first wrong entry {tuple(map(int, worst))}: expected {float(expected[worst]):.9g}, "
                             f"came {float(array[worst]):.9g} (tolerance {atol:g} + {rtol:g} * |expected|)")
     return array

@@ -121,23 +121,27 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def grade(exercise: Exercise, student, student_file: str) -> Grade:
-    """Run ``exercise``'s checks against ``student`` (a module, or any object with its functions)."""
+def grade(exercise: Exercise, student, student_file: str, *, verbose: bool = False) -> Grade:
+    """Run ``exercise``'s checks against ``student`` (a module, or any object with its functions);
+    ``verbose`` lists, under a pass, every check it passed."""
     from . import attack_checks, engine_checks
 
     source = engine_checks if exercise.number in engine_checks.CHECKS else attack_checks
     missing = [name for name in exercise.functions if not callable(getattr(student, name, None))]
     if missing:
         return Grade(exercise, False, [f"{os.path.basename(student_file)} defines no function {', '.join(missing)}"])
+    passed = []
     for check in source.CHECKS[exercise.number]():
         failure = run_check(check, student)
         if failure is not None:
             return Grade(exercise, False, explain(check, failure, student_file))
+        passed.append(f"ok  {check.name}")
+    passed = passed if verbose else []
     report = source.REPORTS.get(exercise.number)
     if report is None:
-        return Grade(exercise, True)
+        return Grade(exercise, True, passed)
     try:
-        return Grade(exercise, True, [report(student)])
+        return Grade(exercise, True, passed + [report(student)])
     except Mismatch as failure:
         return Grade(exercise, False, explain(Check(failure.what, None), failure, student_file))
     except Exception as error:  # the student's code failed inside the real engine
@@ -187,14 +191,16 @@ def _property(check: Check, once, *, shrink: bool):
 
 
 def explain(check: Check, failure, student_file: str) -> list:
-    """The lines under a failed exercise: the check, the input, what was expected and what came (or the error)."""
+    """The lines under a failed exercise: the check, what failed, the input, what was expected and what came
+    (or the student's error, in one line)."""
     at = "at the smallest input found:" if check.examples is not None else "at:"
+    lines = [f"{check.name}:"]
     if isinstance(failure, StudentError):
-        lines = [f"{check.name}: {describe_error(failure.error, student_file)}"]
+        lines.append(describe_error(failure.error, student_file))
         if not isinstance(failure.error, NotImplementedError) and failure.inputs:
             lines += [at] + _shown(failure.inputs)
         return lines
-    lines = [f"{check.name}: {failure.what}" if failure.what != check.name else check.name]
+    lines.append(failure.what)
     if failure.inputs:
         lines += [at] + _shown(failure.inputs)
     if failure.expected is not None or failure.came is not None:
@@ -227,11 +233,12 @@ def show(value) -> str:
     return repr(value)
 
 
-def check(numbers=None, folder: str = ".", *, solutions: bool = False, out=print) -> bool:
+def check(numbers=None, folder: str = ".", *, solutions: bool = False, verbose: bool = False, out=print) -> bool:
     """Grade the exercises numbered ``numbers`` (default: all) in ``folder``, printing a block per exercise.
 
     ``solutions=True`` grades the library's own implementations instead
-    (:mod:`attacks.exercises.solutions`). Returns True when every exercise graded passed.
+    (:mod:`attacks.exercises.solutions`); ``verbose`` lists the checks each pass passed.
+    Returns True when every exercise graded passed.
     """
     try:
         import hypothesis  # noqa: F401  (the property tests need it)
@@ -242,11 +249,11 @@ def check(numbers=None, folder: str = ".", *, solutions: bool = False, out=print
     for e in chosen:
         if solutions:
             from . import solutions as library
-            result = grade(e, library, library.__file__)
+            result = grade(e, library, library.__file__, verbose=verbose)
         else:
             path = os.path.join(folder, e.filename)
             try:
-                result = grade(e, load_student(path), path)
+                result = grade(e, load_student(path), path, verbose=verbose)
             except LoadError as error:
                 result = Grade(e, False, [str(error)])
             finally:

@@ -28,7 +28,9 @@ def topological_order(root):
 
     Each node appears once, however many paths lead to it.
     Hint: a depth-first search that appends a node after visiting all its parents
-    (post-order), with a set of visited nodes.
+    (post-order), with a set of visited nodes. A recursive one is fine for the grader's
+    small graphs; a chain of 10,000 ops would exceed Python's recursion limit, which is
+    why the library's engine keeps an explicit stack.
     """
     raise NotImplementedError
 
@@ -38,7 +40,8 @@ def backward(root, seed):
 
     Hint: walk ``reversed(topological_order(root))``; keep a dict of the gradients that
     have reached each node so far; for each node call ``node.vjps[i](grad)`` for each
-    parent i and *add* the result into that parent's entry. Make a new array when you
-    add (``total + g``, not ``total += g``): the arrays the VJPs return may be shared.
+    parent i and *add* the result into that parent's entry. Keeping a VJP's result as
+    it is, is fine; but make a new array when you add (``total + g``, not ``total += g``):
+    the arrays the VJPs return may be shared with other nodes.
     """
     raise NotImplementedError

@@ -29,7 +29,8 @@ def im2col(x, kh, kw, stride=1, padding=0):
     """Every kh x kw window of the zero-padded ``x`` (N, C, H, W) as one row: (N * H_out * W_out, C * kh * kw).
 
     Rows in (n, i, j) order (image, then output row, then output column); each row lists
-    its window as ``window.reshape(-1)`` for a window of shape (C, kh, kw).
+    its window as ``window.reshape(-1)`` for a window of shape (C, kh, kw). In x's dtype:
+    float32 in, float32 out (``np.zeros(shape)`` alone would make float64).
     Hint: ``np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))``, then loops over n, i, j are
     fine here (the library's own im2col has none; see minigrad/ops/conv.py).
     """
@@ -50,6 +51,6 @@ def conv2d_vjp_x(g, x, w, stride=1, padding=0):
 
     Hint: lay g out as the product was, (N * H_out * W_out, F); multiply by w_flat to
     get dL/dcols; add each row, reshaped to (C, kh, kw), onto its window of a zero
-    array of the *padded* shape; finally cut the padding off.
+    array of the *padded* shape (in x's dtype); finally cut the padding off.
     """
     raise NotImplementedError
