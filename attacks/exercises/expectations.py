@@ -40,15 +40,16 @@ def expect_array(what: str, inputs: dict, expected: np.ndarray, came, *, atol=AT
         raise Mismatch(f"{what} has the wrong shape: expected {expected.shape}, came {array.shape}", inputs,
                        expected, array)
     if dtype and array.dtype != expected.dtype:
-        raise Mismatch(f"{what} has the wrong dtype: expected {expected.dtype}, came {array.dtype}", inputs, expected,
-                       array, note="keep the inputs' dtype: no float64 in a float32 model, no float32 in the float64 "
-                                   "check (np.zeros(shape, dtype=x.dtype), not np.zeros(shape))")
+        raise Mismatch(f"{what} has the wrong dtype: expected {expected.dtype}, came {array.dtype}", inputs,
+                       note="keep the inputs' dtype: np.zeros(shape), rng.uniform(...) and np.float64 numbers make "
+                                   "float64 arrays; pass dtype=x.dtype, or cast with .astype(x.dtype)")
     close = np.abs(array.astype(np.float64) - expected) <= atol + rtol * np.abs(expected)
     if not close.all():  # NaN compares False: it fails too
         worst = np.unravel_index(np.argmin(close), close.shape) if close.ndim else ()
         raise Mismatch(f"{what} is wrong", inputs, expected, array,
                        note=f"first wrong entry {tuple(map(int, worst))}: expected {float(expected[worst]):.9g}, "
-                            f"came {float(array[worst]):.9g} (tolerance {atol:g} + {rtol:g} * |expected|)")
+                            f"came {float(array[worst]):.9g} " + ("(an exact match is required)" if atol == rtol == 0
+                                                                  else f"(tolerance {atol:g} + {rtol:g} * |expected|)"))
     return array
 
 

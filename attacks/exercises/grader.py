@@ -225,7 +225,9 @@ def _shown(values: dict) -> list:
 
 
 def show(value) -> str:
-    """A value as the report prints it: an array with its shape and dtype, anything else by repr."""
+    """A value as the report prints it: an array with its shape and dtype, a string as it is, anything else by repr."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, np.ndarray):
         body = np.array2string(value, precision=5, separator=", ", threshold=40, edgeitems=3, max_line_width=90,
                                suppress_small=False)

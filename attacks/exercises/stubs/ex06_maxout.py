@@ -20,7 +20,8 @@ import numpy as np
 def maxout(x, pieces):
     """z of shape (N, U) for ``x`` of shape (N, U * pieces): the maximum of each group of ``pieces``.
 
-    Hint: ``x.reshape(N, U, pieces)`` puts each group in its own row of the last axis.
+    Hint: with U = x.shape[1] // pieces, ``x.reshape(N, U, pieces)`` puts each group in
+    its own row of the last axis.
     """
     raise NotImplementedError
 
@@ -29,6 +30,6 @@ def maxout_vjp(g, x, pieces):
     """dL/dx (x's shape and dtype) for z = maxout(x, pieces), given g = dL/dz of shape (N, U).
 
     Hint: ``argmax`` returns the first maximum; ``np.put_along_axis`` writes values at
-    the positions it gives.
+    the positions it gives, into ``np.zeros(..., dtype=x.dtype)`` (float32 stays float32).
     """
     raise NotImplementedError

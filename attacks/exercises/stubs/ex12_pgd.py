@@ -31,10 +31,12 @@ def project_linf(x_adv, x, eps):
 
 
 def pgd(model, x, y, eps, step_size, steps, rng, clip=(0.0, 1.0)):
-    """PGD from a random start: x_adv of x's shape and dtype, within eps of x and inside ``clip``.
+    """PGD from a random start: x_adv of x's shape and dtype, within eps of x and inside ``clip`` = (low, high).
 
-    ``rng``: a ``np.random.Generator``, for the random start (``rng.uniform(-eps, eps, size=x.shape)``,
-    cast to x's dtype). The gradient, as in exercise 9:
+    ``rng``: a ``np.random.Generator``, for the random start: ``rng.uniform(-eps, eps, size=x.shape)``.
+    It returns float64: cast it with ``.astype(x.dtype)``, or x_adv becomes float64 too.
+    The gradient, as in exercise 9, is an array of x_adv's shape and dtype:
     ``mg.grad(lambda t: model.loss(model(t), y, reduction="sum"))(x_adv)``.
+    Project, then clip: the result is then both within eps of x and a valid image.
     """
     raise NotImplementedError
