@@ -352,3 +352,107 @@ def test_every_exercise_has_a_planted_mistake():
 def test_the_planted_mistakes_leave_the_rest_of_the_solutions_passing():
     """The harness itself: the solutions, passed through it unchanged, pass."""
     assert graded(5).passed and graded(10).passed
+
+
+# --- what a review found: the exit status, endless loops, files, and answers right or wrong that the checks
+# --- once misjudged
+
+def write(folder, name, source):
+    (folder / name).write_text(source)
+
+
+def test_a_student_exit_fails_the_exercise_and_grading_goes_on(tmp_path, capsys):
+    write(tmp_path, "ex01_elementwise_vjps.py", "def exp_vjp(g, x, z):\n    exit()\n\n\ndef tanh_vjp(g, x, z):\n"
+          "    return g\n\n\ndef sigmoid_vjp(g, x, z):\n    return g\n")
+    write(tmp_path, "ex02_unbroadcast.py", "import sys\nsys.exit(0)\n")
+    assert cli.main(["exercises", "check", "1", "2", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert " 1 fail" in out and "SystemExit" in out and " 2 fail" in out
+
+
+def test_an_endless_loop_is_stopped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(grader, "TIME_LIMIT", 1)
+    write(tmp_path, "ex02_unbroadcast.py", "def unbroadcast(g, shape):\n    while True:\n        pass\n")
+    assert cli.main(["exercises", "check", "2", "--dir", str(tmp_path)]) == 1
+    assert "stopped after 1 s" in capsys.readouterr().out
+
+
+def test_grading_writes_nothing_into_the_folder_and_hides_prints(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "ex02_unbroadcast.py", "from helper import total\n\n\ndef unbroadcast(g, shape):\n"
+          "    print('debugging', g.shape)\n    return total(g, shape)\n")
+    write(tmp_path, "helper.py", "def total(g, shape):\n    g = g.sum(axis=tuple(range(g.ndim - len(shape))))\n"
+          "    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)\n")
+    assert grader.check([2], str(tmp_path))  # the Python API: the folder is importable while it is graded
+    assert "debugging" not in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ["ex02_unbroadcast.py", "helper.py"]  # no .hypothesis, no __pycache__
+
+
+def unbroadcast_offset_forgotten(g, shape):
+    for i, n in enumerate(shape):
+        if n == 1:
+            g = g.sum(axis=i, keepdims=True)  # should be axis lead + i
+    return g.sum(axis=tuple(range(g.ndim - len(shape))))
+
+
+def order_reversed_preorder(root):
+    order, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(node.parents)
+    return order[::-1]
+
+
+def objective_leaving_gradients(model, x, y, eps, alpha):
+    t = mg.Tensor(x, requires_grad=True)
+    model.loss(model(t), y).backward()  # leaves gradients on the weights too
+    x_adv = x + eps * np.sign(t.grad)
+    return alpha * model.loss(model(x), y) + (1 - alpha) * model.loss(model(x_adv), y)
+
+
+def pgd_ignoring_step_size(model, x, y, eps, step_size, steps, rng, clip=(0.0, 1.0)):
+    return pgd_with(solutions.project_linf)(model, x, y, eps, eps, steps, rng, clip)
+
+
+@pytest.mark.parametrize("number, mistakes", [
+    (2, dict(unbroadcast=unbroadcast_offset_forgotten)),
+    (5, dict(topological_order=order_reversed_preorder)),
+    (11, dict(adversarial_objective=objective_leaving_gradients)),
+    (12, dict(pgd=pgd_ignoring_step_size)),
+], ids=["unbroadcast-offset", "reversed-preorder", "gradients-left", "step-size-ignored"])
+def test_the_mistakes_a_review_found_are_caught(number, mistakes):
+    assert not graded(number, **mistakes).passed
+
+
+def fgsm_with_mean(model, x, y, eps, clip=(0.0, 1.0)):
+    g = mg.grad(lambda t: model.loss(model(t), y))(x)
+    x_adv = x + eps * np.sign(g)
+    return x_adv if clip is None else np.clip(x_adv, *clip)
+
+
+def stable_softplus_loss(model, x, y, eps):
+    w = model.linear.weight
+    t = -(model(x) * y) + eps * mg.abs(w).sum()
+    return (mg.maximum(t, 0.0) + mg.log(1 + mg.exp(-mg.abs(t)))).mean()
+
+
+def pgd_float32_draw(model, x, y, eps, step_size, steps, rng, clip=(0.0, 1.0)):
+    x_adv = np.clip(x + eps * (2 * rng.random(x.shape, dtype=np.float32) - 1), *clip)
+    for _ in range(steps):
+        g = mg.grad(lambda t: model.loss(model(t), y, reduction="sum"))(x_adv)
+        x_adv = np.clip(x + np.clip(x_adv + step_size * np.sign(g) - x, -eps, eps), *clip)
+    return x_adv
+
+
+@pytest.mark.parametrize("number, answers", [
+    (9, dict(fgsm=fgsm_with_mean)),
+    (10, dict(adversarial_logistic_loss=stable_softplus_loss)),
+    (12, dict(pgd=pgd_float32_draw, project_linf=lambda x_adv, x, eps: x + np.clip(x_adv - x, -eps, eps))),
+], ids=["fgsm-mean-loss", "textbook-softplus", "pgd-other-draw-and-projection"])
+def test_right_answers_written_otherwise_pass(number, answers):
+    result = graded(number, **answers)
+    assert result.passed, result.text()

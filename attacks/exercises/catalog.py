@@ -96,7 +96,8 @@ def start(folder) -> list[tuple[str, str]]:
         if os.path.exists(path):
             with open(path, encoding="utf-8", errors="replace") as f:
                 same = f.read() == text
-            done.append((e.filename, "unchanged stub" if same else "kept (your work: not overwritten)"))
+            done.append((e.filename, "unchanged stub" if same else
+                         "kept (it differs from this version's stub: your work, or an older stub; not overwritten)"))
             continue
         atomic_write_text(path, text)
         done.append((e.filename, "written"))

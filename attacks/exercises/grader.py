@@ -16,9 +16,14 @@ inside the real engine, such as the error of a model trained with the student's 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
+import signal
 import sys
+import tempfile
+import threading
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -31,6 +36,12 @@ from .catalog import EXERCISES, Exercise
 #: Printed when hypothesis is missing: the grader's property tests need it.
 NEEDS_HYPOTHESIS = ("advex exercises check needs hypothesis, which the test extra installs: "
                     "pip install -e \".[test]\" in a clone (or pip install hypothesis)")
+#: Seconds an exercise may take before the grader stops it (a student's endless loop).
+TIME_LIMIT = 120
+
+
+class NeedsHypothesis(Exception):
+    """Grading was asked for without hypothesis installed; the message says how to install it."""
 
 
 class Mismatch(Exception):
@@ -57,12 +68,15 @@ class Check:
     ``run(student, example)`` raises :class:`Mismatch` when the property fails. ``examples``
     is a hypothesis strategy drawing ``example`` dicts (name -> value, shown on a failure),
     or None for a check with one fixed case (a closed form), run once with ``{}``.
+    ``cases``: examples always tried as well, the ones a random draw might miss (after the draws, whose
+    failures hypothesis shrinks to the smallest input).
     """
 
     name: str
     run: Callable
     examples: object = None
     max_examples: int = 40
+    cases: tuple = ()
 
 
 @dataclass
@@ -90,12 +104,47 @@ def load_student(path) -> object:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with quiet():
+            spec.loader.exec_module(module)
     except SyntaxError as error:
         raise LoadError(f"{os.path.basename(path)}, line {error.lineno}: SyntaxError: {error.msg}") from None
-    except Exception as error:  # an import error, a NameError at the top level: the student's, in one line
+    except (Exception, SystemExit) as error:  # an import error, a NameError at the top level: the student's, in one line
         raise LoadError(f"importing it raised {describe_error(error, path)}") from None
     return module
+
+
+@contextlib.contextmanager
+def quiet():
+    """The student's code run without its prints (a check calls it on many inputs) and without NumPy's
+    warnings (a NaN or inf shows in the report instead)."""
+    with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+class TimeLimit(BaseException):
+    """An exercise ran longer than :data:`TIME_LIMIT`. A BaseException, like KeyboardInterrupt, so that
+    hypothesis stops at once instead of taking it for a failure to shrink (calling the endless loop again)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise :class:`TimeLimit` in the code inside after ``seconds`` (where the platform has SIGALRM and this is
+    the main thread; elsewhere there is no limit)."""
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeLimit(f"stopped after {seconds} s (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def describe_error(error: BaseException, student_file: str) -> str:
@@ -131,33 +180,38 @@ def grade(exercise: Exercise, student, student_file: str, *, verbose: bool = Fal
     if missing:
         return Grade(exercise, False, [f"{os.path.basename(student_file)} defines no function {', '.join(missing)}"])
     passed = []
-    for check in source.CHECKS[exercise.number]():
-        failure = run_check(check, student)
-        if failure is not None:
-            return Grade(exercise, False, explain(check, failure, student_file))
-        passed.append(f"ok  {check.name}")
-    passed = passed if verbose else []
-    report = source.REPORTS.get(exercise.number)
-    if report is None:
-        return Grade(exercise, True, passed)
     try:
-        return Grade(exercise, True, passed + [report(student)])
+        with time_limit(TIME_LIMIT):
+            for check in source.CHECKS[exercise.number]():
+                failure = run_check(check, student)
+                if failure is not None:
+                    return Grade(exercise, False, explain(check, failure, student_file))
+                passed.append(f"ok  {check.name}")
+            passed = passed if verbose else []
+            report = source.REPORTS.get(exercise.number)
+            if report is None:
+                return Grade(exercise, True, passed)
+            with quiet():
+                return Grade(exercise, True, passed + [report(student)])
+    except TimeLimit as error:
+        return Grade(exercise, False, [str(error)])
     except Mismatch as failure:
-        return Grade(exercise, False, explain(Check(failure.what, None), failure, student_file))
-    except Exception as error:  # the student's code failed inside the real engine
-        return Grade(exercise, False, [describe_error(error, student_file)])
+        return Grade(exercise, False, explain(Check("inside the real engine", None), failure, student_file))
+    except (Exception, SystemExit) as error:  # the student's code failed inside the real engine
+        return Grade(exercise, False, ["inside the real engine:", describe_error(error, student_file)])
 
 
 def run_check(check: Check, student):
     """None if ``check`` holds for ``student``; else the :class:`Mismatch` or :class:`StudentError` of the smallest failing example."""
+    from hypothesis.errors import Flaky
+
     def once(example):
         try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():  # a NaN or inf shows in the report instead
-                warnings.simplefilter("ignore")
+            with quiet():
                 check.run(student, example)
         except Mismatch:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # SystemExit too: a student's exit() must not end the grading
             raise StudentError(error, example) from error
 
     try:
@@ -173,9 +227,18 @@ def run_check(check: Check, student):
             except Mismatch:
                 _property(check, once, shrink=True)()
     except (Mismatch, StudentError) as failure:
+        failure.smallest = check.examples is not None
         return failure
-    except Exception as error:  # hypothesis itself: a flaky student function, an unsatisfiable draw
-        return StudentError(error, {})
+    except Flaky:
+        return StudentError(RuntimeError("your function gave different answers for the same input: does it keep "
+                                         "state between calls, or draw random numbers other than from the rng it is "
+                                         "given?"), {})
+    for case in check.cases:
+        try:
+            once(case)
+        except (Mismatch, StudentError) as failure:
+            failure.smallest = False
+            return failure
     return None
 
 
@@ -185,15 +248,16 @@ def _property(check: Check, once, *, shrink: bool):
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    test = given(check.examples)(once)
     return settings(max_examples=check.max_examples, derandomize=True, database=None, deadline=None, phases=phases,
                     verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False,
-                    suppress_health_check=list(HealthCheck))(given(check.examples)(once))
+                    suppress_health_check=list(HealthCheck))(test)
 
 
 def explain(check: Check, failure, student_file: str) -> list:
     """The lines under a failed exercise: the check, what failed, the input, what was expected and what came
     (or the student's error, in one line)."""
-    at = "at the smallest input found:" if check.examples is not None else "at:"
+    at = "at the smallest input found:" if getattr(failure, "smallest", False) else "at:"
     lines = [f"{check.name}:"]
     if isinstance(failure, StudentError):
         lines.append(describe_error(failure.error, student_file))
@@ -203,8 +267,8 @@ def explain(check: Check, failure, student_file: str) -> list:
     lines.append(failure.what)
     if failure.inputs:
         lines += [at] + _shown(failure.inputs)
-    if failure.expected is not None or failure.came is not None:
-        lines += _shown({"expected": failure.expected, "came": failure.came})
+    lines += _shown({name: value for name, value in (("expected", failure.expected), ("came", failure.came))
+                     if value is not None})
     if failure.note:
         lines.append(failure.note)
     return lines
@@ -240,26 +304,45 @@ def check(numbers=None, folder: str = ".", *, solutions: bool = False, verbose: 
 
     ``solutions=True`` grades the library's own implementations instead
     (:mod:`attacks.exercises.solutions`); ``verbose`` lists the checks each pass passed.
-    Returns True when every exercise graded passed.
+    Returns True when every exercise graded passed. The folder is on ``sys.path`` while it
+    is graded (a student's file may import another of theirs); no ``__pycache__`` is
+    written into it, and hypothesis keeps its files in a temporary folder, not the current one.
     """
     try:
-        import hypothesis  # noqa: F401  (the property tests need it)
+        from hypothesis import configuration
     except ImportError:
-        raise LoadError(NEEDS_HYPOTHESIS) from None
+        raise NeedsHypothesis(NEEDS_HYPOTHESIS) from None
     chosen = [e for e in EXERCISES if numbers is None or e.number in numbers]
+    folder = os.path.abspath(folder)
+    home, writes_bytecode = configuration.storage_directory(), sys.dont_write_bytecode
+    home = getattr(home, "path", home)  # a StorageDirectory in recent versions, a Path in older ones
+    sys.path.insert(0, folder)
+    sys.dont_write_bytecode = True
     all_passed = True
-    for e in chosen:
-        if solutions:
-            from . import solutions as library
-            result = grade(e, library, library.__file__, verbose=verbose)
-        else:
-            path = os.path.join(folder, e.filename)
-            try:
-                result = grade(e, load_student(path), path, verbose=verbose)
-            except LoadError as error:
-                result = Grade(e, False, [str(error)])
-            finally:
-                sys.modules.pop("advex_student_" + e.module, None)
-        out(result.text())
-        all_passed &= result.passed
+    try:
+        with tempfile.TemporaryDirectory(prefix="advex-exercises-") as scratch:
+            configuration.set_hypothesis_home_dir(scratch)
+            for e in chosen:
+                result = _grade_one(e, folder, solutions, verbose)
+                out(result.text())
+                all_passed &= result.passed
+    finally:
+        configuration.set_hypothesis_home_dir(home)
+        sys.path.remove(folder)
+        sys.dont_write_bytecode = writes_bytecode
+        for e in EXERCISES:
+            sys.modules.pop(e.module, None)  # a student's module one of their files imported
     return all_passed
+
+
+def _grade_one(e: Exercise, folder: str, solutions: bool, verbose: bool) -> Grade:
+    if solutions:
+        from . import solutions as library
+        return grade(e, library, library.__file__, verbose=verbose)
+    path = os.path.join(folder, e.filename)
+    try:
+        return grade(e, load_student(path), path, verbose=verbose)
+    except LoadError as error:
+        return Grade(e, False, [str(error)])
+    finally:
+        sys.modules.pop("advex_student_" + e.module, None)

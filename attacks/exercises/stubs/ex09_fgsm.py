@@ -32,7 +32,8 @@ import minigrad as mg
 def fgsm(model, x, y, eps, clip=(0.0, 1.0)):
     """x_adv for a batch ``x`` (N, D) with true labels ``y`` (N,): an array of x's shape and dtype.
 
-    Every x_adv[i] is within eps of x[i] in every pixel and inside ``clip`` = (low, high).
+    Every x_adv[i] is within eps of x[i] in every pixel and inside ``clip`` = (low, high);
+    ``clip=None`` does not clip (the paper's setting, which exercise 11 uses).
     ``x`` itself must not change.
     Hint: three lines: the gradient, the step, the clip (``np.clip``).
     """
