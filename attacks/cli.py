@@ -46,6 +46,7 @@ from .checks import check_model_fits
 from .methods import SHORT_PGD_STEP_FRACTION, SHORT_PGD_STEPS, fgsm, noise_attack, pgd
 from .metrics import evaluate, fgsm_preprocessed, linearity
 from .reproduction import FULL, FULL_SIZE, MODELS, QUICK, Reproduction
+from .reproduction import run as reproduction_run, seeds as seeds_module
 from .robustness import Robustness
 from .physical import Physical
 from .transferability import Transferability
@@ -263,6 +264,12 @@ def run_reproduce(args) -> int:
     if args.quick and args.full_size:
         raise CommandError("--quick and --full-size contradict each other: choose one")
     budget = QUICK if args.quick else FULL_SIZE if args.full_size else FULL
+    if args.seeds is not None:
+        return run_seeds(args, budget)
+    if args.summary_only:
+        raise CommandError("--summary-only summarises the runs of --seeds: pass the seeds")
+    args.seed = 0 if args.seed is None else args.seed
+    args.out = "advex-results" if args.out is None else args.out
 
     def make():
         with naming_checksum_file(args):
@@ -271,6 +278,48 @@ def run_reproduce(args) -> int:
                                 cifar_checksums=cifar_checksums(args))
 
     return run_experiment(args, make)
+
+
+def run_seeds(args, budget) -> int:
+    """``advex reproduce --seeds S ...``: each seed's run in OUT/seed-S (checked, then run, each resumable), then
+    OUT/summary.json and summary.md; ``--summary-only`` summarises what is there and trains nothing."""
+    if args.seed is not None:
+        raise CommandError("--seed and --seeds: choose one (--seeds 0 runs seed 0 alone)")
+    seeds_module.check_seeds(args.seeds)
+    args.out = "advex-seeds" if args.out is None else args.out
+    seeds_module.check_seeds_folder(args.out)
+    writable_folder(args.out)
+    started = time.perf_counter()
+
+    def make(seed):
+        with naming_checksum_file(args):
+            return Reproduction(seeds_module.seed_folder(args.out, seed), budget=budget, data=args.data, seed=seed,
+                                progress=not args.quiet, models=args.models, mlp=args.mlp, cifar=args.cifar,
+                                cifar_checksums=cifar_checksums(args))
+
+    if args.summary_only:  # nothing is trained, and no seed folder made: the data only say whether they are MNIST
+        mnist, cifar10 = reproduction_run.load_data(args.data)[0], args.cifar is not None
+    else:
+        for seed in args.seeds:  # every folder checked before any work: one of other settings is refused here
+            try:
+                run = make(seed)
+            except ValueError as error:
+                raise CommandError(f"--seeds: seed {seed}: {error}") from None
+            mnist, cifar10 = run.is_mnist, run.cifar is not None and run.cifar_official
+            del run  # its data: the next seed loads its own
+        for seed in args.seeds:
+            seed_started = time.perf_counter()
+            try:
+                make(seed).run()
+            except models.ModelFileError as error:
+                raise CommandError(f"--seeds: seed {seed}: {error}; remove it, or pass another --out") from None
+            print(f"seed {seed}: done in {time.perf_counter() - seed_started:.0f} s; results in "
+                  f"{seeds_module.seed_folder(args.out, seed)}")
+    summary = seeds_module.summarize(args.out, args.seeds, budget=budget, mnist=mnist, cifar10=cifar10)
+    seeds_module.write_summary(args.out, summary)
+    print(open(os.path.join(args.out, "summary.md")).read())
+    print(f"done in {time.perf_counter() - started:.0f} s; summary in {args.out}")
+    return 0
 
 
 def run_experiment(args, make) -> int:
@@ -401,8 +450,13 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--full-size", action="store_true", help="1600 maxout units per layer and, with --cifar, the "
                            "paper's conv maxout network (hours to days; never in CI)")
     reproduce.add_argument("--data", help="an IDX data set folder (default: MNIST); the paper's numbers show only for MNIST")
-    reproduce.add_argument("--out", default="advex-results", help="output folder; re-running reuses finished stages")
-    reproduce.add_argument("--seed", type=int, default=0)
+    reproduce.add_argument("--out", help="output folder (default advex-results, or advex-seeds with --seeds); re-running "
+                           "reuses finished stages")
+    reproduce.add_argument("--seed", type=int, help="the seed of the models' initialisation and shuffling (default 0)")
+    reproduce.add_argument("--seeds", type=int, nargs="+", metavar="S", help="run once per seed, each in OUT/seed-S "
+                           "(resumable), then write OUT/summary.md and summary.json: each row's mean, sd, min and max")
+    reproduce.add_argument("--summary-only", action="store_true", help="with --seeds: summarise the finished seed runs "
+                           "in OUT (naming the missing ones), training nothing")
     reproduce.add_argument("--models", nargs="+", choices=MODELS,
                            help="train and report only these models (default: all); stages that need another are skipped")
     reproduce.add_argument("--mlp", action="store_true", help="also train and attack a ReLU MLP 784-1200-1200-10")
