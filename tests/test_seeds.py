@@ -137,3 +137,17 @@ def test_a_seeds_folder_holding_something_else_is_refused(synthetic_idx_dir, tmp
     (out / "notes.txt").write_text("mine")
     assert cli.main(argv(synthetic_idx_dir, out, "--seeds", "0")) == 2
     assert "notes.txt" in capsys.readouterr().err and sorted(os.listdir(out)) == ["notes.txt"]
+
+
+def test_the_transfer_drivers_read_a_seeds_folder(synthetic_idx_dir, tmp_path, capsys):
+    from benchmarks.research import transfer_drivers
+
+    out = tmp_path / "seeds"
+    assert cli.main(["reproduce", "--quick", "--quiet", "--data", str(synthetic_idx_dir), "--models", "maxout",
+                     "maxout_adversarial", "--seeds", "0", "1", "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = transfer_drivers.measure(out, 50, synthetic_idx_dir)
+    rows = {(r["id"], r["metric"]): r["ours"] for r in results(out, 1)["rows"]}
+    assert result["cross"][1][1] == pytest.approx(rows[("transfer_orig_to_adv", "error_rate")])  # the diagonal: the row
+    assert set(result["epochs"]) == {0, 1} and "| orig seed 1 |" in transfer_drivers.markdown(result)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # reads, never writes
