@@ -297,16 +297,12 @@ def run_seeds(args, budget) -> int:
                                 progress=not args.quiet, models=args.models, mlp=args.mlp, cifar=args.cifar,
                                 cifar_checksums=cifar_checksums(args))
 
-    if args.summary_only:  # nothing is trained, and no seed folder made: the data only say whether they are MNIST
-        mnist, cifar10 = reproduction_run.load_data(args.data)[0], args.cifar is not None
-    else:
-        for seed in args.seeds:  # every folder checked before any work: one of other settings is refused here
-            try:
-                run = make(seed)
+    if not args.summary_only:
+        for seed in sorted(args.seeds, key=lambda s: not os.path.exists(seeds_module.seed_folder(args.out, s))):
+            try:  # every folder checked before any work, those that exist first: one of other settings is refused
+                make(seed)  # here, before a new seed's folder is made
             except ValueError as error:
                 raise CommandError(f"--seeds: seed {seed}: {error}") from None
-            mnist, cifar10 = run.is_mnist, run.cifar is not None and run.cifar_official
-            del run  # its data: the next seed loads its own
         for seed in args.seeds:
             seed_started = time.perf_counter()
             try:
@@ -315,7 +311,11 @@ def run_seeds(args, budget) -> int:
                 raise CommandError(f"--seeds: seed {seed}: {error}; remove it, or pass another --out") from None
             print(f"seed {seed}: done in {time.perf_counter() - seed_started:.0f} s; results in "
                   f"{seeds_module.seed_folder(args.out, seed)}")
-    summary = seeds_module.summarize(args.out, args.seeds, budget=budget, mnist=mnist, cifar10=cifar10)
+    if not os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out}: no such folder, so no seed run to summarise")
+    with naming_checksum_file(args):
+        sources = reproduction_run.recorded_sources(args.data, args.cifar, cifar_checksums(args))
+    summary = seeds_module.summarize(args.out, args.seeds, budget=budget, **sources)
     seeds_module.write_summary(args.out, summary)
     print(open(os.path.join(args.out, "summary.md")).read())
     print(f"done in {time.perf_counter() - started:.0f} s; summary in {args.out}")

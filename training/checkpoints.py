@@ -95,6 +95,13 @@ def save(path, run, epoch, step, model, optimizer, rng, history, early_stopping)
     atomic_savez(path, arrays)
 
 
+def read_meta(path) -> dict:
+    """What a checkpoint records beside its arrays: the epoch, the history so far, early stopping's record
+    (``best_epoch``), the optimizer's settings, the generator's state."""
+    with np.load(path) as saved:
+        return json.loads(str(saved[_META]))
+
+
 def restore(path, run, model, optimizer, rng, history, early_stopping) -> tuple[int, int]:
     """Put the run saved at ``path`` back into the model, the optimizer, the generator ``rng``, ``history``
     and ``early_stopping``; return the (epoch, step) it had reached.

@@ -315,7 +315,7 @@ def other_run(out, saved: dict, config: dict) -> str:
     """
     differing = sorted(key for key in saved.keys() | config.keys() if saved.get(key) != config.get(key))
     if differing != ["inputs"]:
-        shown = "; ".join(_inputs_differ(saved, config) if key == "inputs" else
+        shown = "; ".join(inputs_differ(saved, config) if key == "inputs" else
                           f"{key}: {saved.get(key)} there, {config.get(key)} here" for key in differing)
         return f"{out} holds a run with other settings ({shown}); nothing was changed: pass another --out to start a new one"
     if "inputs" not in saved:
@@ -332,7 +332,7 @@ def _changed_inputs(saved: dict, config: dict) -> list:
     return sorted(path for path in was.keys() | now.keys() if was.get(path) != now.get(path))
 
 
-def _inputs_differ(saved: dict, config: dict) -> str:
+def inputs_differ(saved: dict, config: dict) -> str:
     """``"inputs: 3 files differ"``: the inputs in a list of differing settings."""
     if "inputs" not in saved:
         return "inputs: not recorded there"

@@ -64,6 +64,16 @@ def _resolve(tolerance, measured):
     return dict(tolerance)
 
 
+def target(tolerance, kind: str) -> str:
+    """A row's target in words: "within 10.0 pts", "at most 1.25%", "must hold" (a yes/no row), or "" for none."""
+    if tolerance is None:
+        return ""
+    if kind == "claim":
+        return "must hold"
+    (how, value), = tolerance.items()
+    return f"within {100 * value:.1f} pts" if how == "within" else f"{how.replace('_', ' ')} {100 * value:.2f}%"
+
+
 TITLE = "Explaining and Harnessing Adversarial Examples: our numbers beside the paper's"
 
 
@@ -104,17 +114,10 @@ def markdown(result_rows, budget, seconds: dict, trained: dict, title: str = TIT
         difference = "" if r["paper"] is None or not numbers or r["kind"] == "value" else \
             f"{100 * (r['ours'] - r['paper']):+.2f} pts"
         claim = r["kind"] == "claim"  # a yes/no row, such as the transfer asymmetry
-        if r["tolerance"] is None:
-            target = ""
-        elif claim:
-            target = "must hold"
-        else:
-            (kind, value), = r["tolerance"].items()
-            target = f"within {100 * value:.1f} pts" if kind == "within" else f"{kind.replace('_', ' ')} {fmt(value)}"
         verdict = "" if r["ok"] is None else "yes" if r["ok"] else "**NO: outside the target**"
         ours = ("yes" if r["ours"] else "no") if claim else fmt(r["ours"], r["kind"])
         lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {ours} | {'' if claim else fmt(r['paper'])} "
-                     f"| {'' if claim else difference} | {target} | {verdict} | {r['n']} |")
+                     f"| {'' if claim else difference} | {target(r['tolerance'], r['kind'])} | {verdict} | {r['n']} |")
     lines += ["", "| model | epochs run | best epoch | seconds per epoch |", "|---|---|---|---|"]
     for name, t in trained.items():
         per_epoch = "" if t["seconds_per_epoch"] is None else f"{t['seconds_per_epoch']:.2f}"

@@ -46,6 +46,12 @@ class Budget:
     n_curve: int = 2000  # test images per point of the eps curves
     n_rubbish: int = 10_000
 
+    def record(self) -> dict:
+        """The budget as a run folder records it (and as JSON gives it back: the tuple a list)."""
+        fields = dataclasses.asdict(self)
+        fields["maxout_hidden"] = list(self.maxout_hidden)
+        return fields
+
 
 FULL = Budget()
 QUICK = Budget(maxout_hidden=(120, 120), maxout_epochs=20, adv_epochs=20, patience=20, softmax_epochs=5,
@@ -109,11 +115,8 @@ class Reproduction:
                           "test": (X_test[: budget.n_test], y_test[: budget.n_test])}
             self.cifar_labels = np.concatenate([y, y_test])  # every label the CIFAR-10 model must have a class for
             self.cifar_official = train_official and test_official  # the paper's numbers only beside its own data
-        config = {"budget": dataclasses.asdict(budget), "seed": seed, "mnist": self.is_mnist,
-                  "data": None if data is None else os.path.abspath(data),
-                  "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums},
-                  "inputs": input_digests([*idx_files(data), *cifar_files])}
-        config["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
+        config = {"budget": budget.record(), "seed": seed, "mnist": self.is_mnist,
+                  **recorded_sources(data, cifar, cifar_checksums), "inputs": input_digests([*idx_files(data), *cifar_files])}
         self.folder = RunFolder(self.out, config)
 
     # --- the stages ---------------------------------------------------------------------------
@@ -205,6 +208,12 @@ class Reproduction:
         history = training.fit(model, *train, val=val, seed=self.seed, progress=self.progress,
                                checkpoint_dir=self.folder.checkpoint_dir(name), resume=True, **fit_kwargs)
         return model, training_record(history)
+
+
+def recorded_sources(data, cifar, cifar_checksums) -> dict:
+    """``--data`` and ``--cifar`` as a run's settings record them: absolute paths (and CIFAR-10's checksums)."""
+    return {"data": None if data is None else os.path.abspath(data),
+            "cifar": None if cifar is None else {"path": os.path.abspath(cifar), "checksums": cifar_checksums}}
 
 
 def run_stages(run, plan, title: str) -> list:

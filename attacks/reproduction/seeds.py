@@ -25,15 +25,15 @@ mistakes when there were none) are left out of the statistics.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import re
 
-from models.io import atomic_write_text
+from models.io import atomic_write_text, foreign_files
 
 from . import report
+from .cache import inputs_differ, read_stages
 from .claims import CLAIMS
 
 SEED_FOLDER = re.compile(r"seed-(\d+)")
@@ -61,36 +61,42 @@ def check_seeds_folder(out) -> None:
     out = os.fspath(out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
-    if not os.path.isdir(out):
-        return
-    foreign = sorted(e for e in os.listdir(out) if not (SEED_FOLDER.fullmatch(e) or e in SUMMARY_FILES or e.startswith(".tmp-")))
+    ours = [e for e in os.listdir(out) if SEED_FOLDER.fullmatch(e)] if os.path.isdir(out) else []
+    foreign = foreign_files(out, (*ours, *SUMMARY_FILES))
     if foreign:
-        raise ValueError(f"{out} holds {', '.join(foreign[:5])}, which advex reproduce --seeds did not write (it writes "
-                         "seed-N folders and the summary); nothing was changed: pass an empty or new --out")
+        raise ValueError(f"{out} holds {', '.join(foreign[:5])}{' and more' if len(foreign) > 5 else ''}, which advex "
+                         "reproduce --seeds did not write (it writes seed-N folders and the summary); nothing was "
+                         "changed: pass an empty or new --out")
 
 
-def read_seed(out, seed: int, expected: dict):
-    """``(results, None)`` for the finished run of ``seed`` in ``out``, or ``(None, why it is left out)``.
-
-    ``expected``: the settings every seed must share (``budget`` and ``mnist``, as
-    results.json records them); the run's own ``seed`` must be ``seed``.
-    """
-    path = os.path.join(seed_folder(out, seed), "results.json")
-    if not os.path.exists(path):
-        return None, "missing (no results.json: not run, or not finished)"
+def read_seed(out, seed: int):
+    """``(results, config, None)`` for the finished run of ``seed`` in ``out`` (its results.json and the settings
+    its stages.json records), or ``(None, None, why it is left out)``."""
+    folder = seed_folder(out, seed)
+    if not os.path.exists(os.path.join(folder, "stages.json")):
+        return None, None, "missing (never run)"
+    if not os.path.exists(os.path.join(folder, "results.json")):
+        return None, None, "unfinished (no results.json yet: run the seeds again to resume it)"
     try:
-        with open(path, encoding="utf-8") as f:
+        config = read_stages(os.path.join(folder, "stages.json"))["config"]
+        with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
             results = json.load(f)
     except (OSError, ValueError) as error:
-        return None, f"unreadable results.json ({error})"
+        return None, None, f"unreadable ({' '.join(str(error).split())})"
     if not isinstance(results, dict) or not isinstance(results.get("rows"), list):
-        return None, "its results.json holds no rows"
-    differing = [key for key in expected if results.get(key) != expected[key]]
-    if results.get("seed") != seed:
-        differing.append(f"seed {results.get('seed')}")
-    if differing:
-        return None, f"made with other settings ({', '.join(differing)})"
-    return results, None
+        return None, None, "its results.json holds no rows"
+    if results.get("seed") != seed or config.get("seed") != seed:
+        return None, None, (f"made with other settings (its results.json says seed {results.get('seed')}, its "
+                            f"stages.json seed {config.get('seed')})")
+    return results, config, None
+
+
+def differences(config: dict, reference: dict) -> list:
+    """The settings in which a run's record ``config`` differs from ``reference``, each as ``key: value there,
+    value here`` (the files' contents only counted: their digests say nothing to a reader)."""
+    keys = sorted(k for k in config.keys() | reference.keys() if config.get(k) != reference.get(k))
+    return [inputs_differ(config, reference) if k == "inputs" else f"{k}: {config.get(k)} there, {reference.get(k)} here"
+            for k in keys]
 
 
 def statistics(values: list) -> dict:
@@ -110,19 +116,35 @@ def number(value):
     return None
 
 
-def summarize(out, seeds, *, budget, mnist: bool, cifar10: bool = False) -> dict:
+def summarize(out, seeds, *, budget, data=None, cifar=None) -> dict:
     """The summary of the seeds' runs in ``out``: ``{"seeds", "included", "excluded", "budget", "mnist", "rows",
-    "training"}``, each row ``id, metric, clip, kind, mean, sd, min, max, values, paper, tolerance, ok, within,
-    judged`` (``ok`` judged on the mean; ``within`` of ``judged`` seeds inside their own target)."""
-    expected = {"budget": dataclasses.asdict(budget), "mnist": mnist}
-    expected["budget"]["maxout_hidden"] = list(budget.maxout_hidden)  # as JSON gives it back
-    runs, excluded = {}, {}
+    "training"}``, each row ``id, metric, clip, kind, mean, sd, min, max, values, seeds, paper, tolerance, ok,
+    within, judged`` (``ok`` judged on the mean; ``within`` of ``judged`` seeds inside their own target).
+
+    ``budget``, ``data``, ``cifar``: what this command asks of every run, the last two as the runs' stages.json
+    record them (:func:`~attacks.reproduction.run.recorded_sources`). A seed whose run is missing, unfinished or was made with other settings is
+    left out and named; so is one whose record differs from the first seed included (other contents of the data
+    files, say). A ValueError when no seed is left: there is nothing to summarise.
+    """
+    settings = {"budget": budget.record(), "data": data, "cifar": cifar}
+    runs, reference, excluded = {}, None, {}
     for seed in seeds:
-        results, why = read_seed(out, seed, expected)
-        if results is None:
-            excluded[seed] = why
+        results, config, why = read_seed(out, seed)
+        if results is not None:
+            wanted = {**settings, "seed": seed}
+            differ = differences({key: config.get(key) for key in wanted}, wanted)  # what this command asks for
+            if not differ and reference is not None:  # and what the first seed included was made from
+                differ = differences({**config, "seed": None}, {**reference, "seed": None})
+            why = f"made with other settings ({'; '.join(differ)})" if differ else None
+        if why is None:
+            runs[seed], reference = results, reference or config
         else:
-            runs[seed] = results
+            excluded[seed] = why
+    if not runs:
+        raise ValueError(f"{out}: no finished seed run to summarise (" + "; ".join(f"seed {s}: {w}" for s, w in excluded.items())
+                         + "); nothing was written")
+    mnist = reference["mnist"]
+    cifar10 = any(r["id"].startswith("cifar") and r["paper"] is not None for r in next(iter(runs.values()))["rows"])
     keys, per_seed = [], {}
     for seed, results in runs.items():
         for row in results["rows"]:
@@ -131,25 +153,27 @@ def summarize(out, seeds, *, budget, mnist: bool, cifar10: bool = False) -> dict
                 keys.append(key)
                 per_seed[key] = {}
             per_seed[key][seed] = row
+    series = {k for k in keys if any(isinstance(r["ours"], (list, dict)) for r in per_seed[k].values())}
     means = [{"id": k[0], "metric": k[1], "ours": statistics(vs)["mean"], "n": None}
              for k in keys if (vs := _values(per_seed[k]))]
     judged_on_mean = {(r["id"], r["metric"]): r for r in report.rows(CLAIMS, means, mnist=mnist, budget=budget,
                                                                          cifar10=cifar10)}
     rows = []
     for key in keys:
-        values = _values(per_seed[key])
-        if not values:
+        if key in series:
             continue
+        values = _values(per_seed[key])
         on_mean = judged_on_mean.get(key[:2], {})
         verdicts = [row["ok"] for row in per_seed[key].values() if row["ok"] is not None]
+        spread = statistics(values) if values else {"mean": None, "sd": None, "min": None, "max": None}
         rows.append({"id": key[0], "metric": key[1], "clip": None if key[2] is None else list(key[2]),
-                     "kind": next(iter(per_seed[key].values()))["kind"], **statistics(values),
+                     "kind": next(iter(per_seed[key].values()))["kind"], **spread,
                      "values": {str(seed): number(row["ours"]) for seed, row in per_seed[key].items()},
-                     "paper": on_mean.get("paper"), "tolerance": on_mean.get("tolerance"), "ok": on_mean.get("ok"),
-                     "within": sum(verdicts), "judged": len(verdicts)})
+                     "seeds": len(values), "paper": on_mean.get("paper"), "tolerance": on_mean.get("tolerance"),
+                     "ok": on_mean.get("ok"), "within": sum(verdicts), "judged": len(verdicts)})
     training = {str(seed): results.get("training", {}) for seed, results in runs.items()}
     return {"seeds": list(seeds), "included": list(runs), "excluded": {str(s): why for s, why in excluded.items()},
-            "budget": expected["budget"], "mnist": mnist, "rows": rows, "training": training}
+            "budget": settings["budget"], "mnist": mnist, "rows": rows, "training": training}
 
 
 def _values(rows_by_seed: dict) -> list:
@@ -175,34 +199,30 @@ def markdown(summary: dict) -> str:
 
     included = summary["included"]
     lines = ["# The reproduction over seeds", "",
-             f"Seeds {', '.join(map(str, included)) or 'none'} ({len(included)} of {len(summary['seeds'])} asked for). "
-             f"Budget: {summary['budget']}. Each row: the mean over the seeds that measured it, its sample standard "
-             "deviation, its range; the verdict is judged on the mean; the last column counts the seeds whose own "
-             "run met the target.", ""]
+             f"Seeds {', '.join(map(str, included))} ({len(included)} of {len(summary['seeds'])} asked for). "
+             f"Budget: {summary['budget']}. Each row: the mean over the seeds that measured it (how many: the seeds "
+             "column), its sample standard deviation, its range; the verdict is judged on the mean (a yes/no row's "
+             "mean is the fraction of seeds where it held, and its target asks for all of them); the last column "
+             "counts the seeds whose own run met the target.", ""]
     for seed, why in summary["excluded"].items():
         lines.append(f"- seed {seed} left out: {why}")
     if summary["excluded"]:
         lines.append("")
-    lines += ["| id | metric | clip | mean | sd | min | max | paper | target | mean within? | seeds within |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| id | metric | clip | mean | sd | min | max | seeds | paper | target | mean within? | seeds within |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["rows"]:
         kind = r["kind"]
-        if r["tolerance"] is None:
-            target = ""
-        elif kind == "claim":
-            target = "must hold"
-        else:
-            (how, value), = r["tolerance"].items()
-            target = f"within {100 * value:.1f} pts" if how == "within" else f"{how.replace('_', ' ')} {pct(value, kind)}"
         verdict = "" if r["ok"] is None else "yes" if r["ok"] else "**NO**"
         within = f"{r['within']} of {r['judged']}" if r["judged"] else ""
-        if kind == "claim":  # a yes/no row: the fraction of seeds where it held
-            lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | held in {100 * r['mean']:.0f}% | | | | | {target} "
-                         f"| {verdict} | {within} |")
-            continue
-        lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {pct(r['mean'], kind)} | {sd(r['sd'], kind)} "
-                     f"| {pct(r['min'], kind)} | {pct(r['max'], kind)} | {pct(r['paper'], kind)} | {target} | {verdict} "
-                     f"| {within} |")
+        if r["mean"] is None:  # NaN in every seed: a confidence on mistakes where there were none
+            numbers = "no value in any seed | | | "
+        elif kind == "claim":
+            numbers = f"held in {100 * r['mean']:.0f}% | | | "
+        else:
+            numbers = f"{pct(r['mean'], kind)} | {sd(r['sd'], kind)} | {pct(r['min'], kind)} | {pct(r['max'], kind)}"
+        lines.append(f"| {r['id']} | {r['metric']} | {r['clip']} | {numbers} | {r['seeds']} | "
+                     f"{'' if kind == 'claim' else pct(r['paper'], kind)} | {report.target(r['tolerance'], kind)} "
+                     f"| {verdict} | {within} |")
     lines += ["", "| seed | model | epochs run | best epoch |", "|---|---|---|---|"]
     for seed, trained in summary["training"].items():
         for name, t in trained.items():

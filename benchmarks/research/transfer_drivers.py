@@ -20,7 +20,8 @@ folders of ``advex reproduce --seeds`` (``SEEDS_DIR/seed-S``), this measures bot
    criterion keeps an epoch that resists transfer.
 
 It prints a Markdown report (``--json PATH`` also writes the numbers). It reads the
-run folders and the test set only (MNIST's, or ``--data``'s), and writes nothing into the folders. About a
+run folders (as they are: check them with ``advex reproduce --seeds ... --summary-only``
+first) and the test set only (MNIST's, or ``--data``'s: pass the runs' own), and writes nothing into the folders. About a
 minute per seed on 2 cores for the full 10,000 test images (``--n`` fewer).
 """
 
@@ -29,22 +30,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 
 import numpy as np
 
 import models
 import training
-from attacks.metrics import transfer_matrix
+from attacks.methods import fgsm
 from attacks.reproduction.claims import EPS
-from training.checkpoints import _META
+from attacks.reproduction.seeds import SEED_FOLDER
+from training.checkpoints import read_meta
 
 
 def seed_runs(folder) -> dict:
     """{seed: its run folder} for every ``seed-S`` folder under ``folder`` holding both maxout networks."""
     runs = {}
     for entry in sorted(os.listdir(folder)):
-        match = re.fullmatch(r"seed-(\d+)", entry)
+        match = SEED_FOLDER.fullmatch(entry)
         path = os.path.join(folder, entry)
         if match and all(os.path.exists(os.path.join(path, "models", f"{name}.npz"))
                          for name in ("maxout", "maxout_adversarial")):
@@ -55,11 +56,16 @@ def seed_runs(folder) -> dict:
 def last_epoch(run_folder):
     """The adversarially trained network at the last epoch it trained (its checkpoint's weights), the
     checkpoint's history (the adversarial validation error of every epoch) and the epoch early stopping kept."""
-    kept = models.load(os.path.join(run_folder, "models", "maxout_adversarial.npz"))
-    with np.load(os.path.join(run_folder, "checkpoints", "maxout_adversarial", "checkpoint.npz")) as saved:
-        meta = json.loads(str(saved[_META]))
-        kept.load_state_dict({key[len("model/"):]: saved[key] for key in saved.files if key.startswith("model/")})
-    return kept, meta["history"], meta["early_stopping"]["best_epoch"]
+    last = models.load(os.path.join(run_folder, "models", "maxout_adversarial.npz"))
+    path = os.path.join(run_folder, "checkpoints", "maxout_adversarial", "checkpoint.npz")
+    with np.load(path) as saved:
+        last.load_state_dict({key[len("model/"):]: saved[key] for key in saved.files if key.startswith("model/")})
+    meta = read_meta(path)
+    return last, meta["history"], meta["early_stopping"]["best_epoch"]
+
+
+def error_rate(model, x, y) -> float:
+    return float((model.predict(x) != y).mean())
 
 
 def measure(folder, n: int, data=None) -> dict:
@@ -71,11 +77,12 @@ def measure(folder, n: int, data=None) -> dict:
     seeds = list(runs)
     originals = [models.load(os.path.join(runs[s], "models", "maxout.npz")) for s in seeds]
     adversarial = [models.load(os.path.join(runs[s], "models", "maxout_adversarial.npz")) for s in seeds]
-    cross = transfer_matrix(originals + adversarial, X, y, EPS, clip=None)["error"][: len(seeds), len(seeds):]
+    crafted = [fgsm(model, X, y, EPS, clip=None) for model in originals]  # each source's examples, crafted once
+    cross = np.array([[error_rate(target, x_adv, y) for target in adversarial] for x_adv in crafted])
     epochs = {}
     for k, s in enumerate(seeds):
         last, history, best = last_epoch(runs[s])
-        on_last = transfer_matrix([originals[k], last], X, y, EPS, clip=None)["error"][0, 1]
+        on_last = error_rate(last, crafted[k], y)
         epochs[s] = {"kept_epoch": best, "last_epoch": history["epoch"][-1],
                      "validation_kept": history["val_error"][history["epoch"].index(best)], "validation_last": history["val_error"][-1],
                      "transfer_kept": float(cross[k, k]), "transfer_last": float(on_last)}
