@@ -260,10 +260,10 @@ def test_the_report_joins_claims_and_measurements_in_the_claims_order():
                                                       ("maxout_fgsm", "error_rate"), ("advmaxout_clean", "error_rate")]
     toy, maxout_clean, maxout_fgsm, adv_clean = rows
     assert toy["paper"] == 0.80 and toy["ok"] is True
-    assert maxout_clean["paper"] == 0.0094 and maxout_clean["tolerance"] == {"at_most": 0.0125} and maxout_clean["ok"]
+    assert maxout_clean["paper"] == 0.0094 and maxout_clean["tolerance"] == {"at_most": 0.014} and maxout_clean["ok"]
     assert maxout_fgsm["ok"] is False  # at least 85% is the target
     assert adv_clean["tolerance"]["at_most"] == 0.0100 + 0.0015 and adv_clean["ok"] is True
-    assert maxout_clean["setup"] == "maxout (120, 120) x 5 pieces, paper recipe, <= 20 epochs"
+    assert maxout_clean["setup"].startswith("maxout (120, 120) x 5 pieces, paper recipe, <= 20 epochs; target: this budget's")
     elsewhere = report.rows(CLAIMS, measured, mnist=False, budget=QUICK)
     assert elsewhere[0]["ok"] is True and all(r["paper"] is None and r["ok"] is None for r in elsewhere[1:])
 

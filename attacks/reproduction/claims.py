@@ -80,7 +80,14 @@ _CONV = "SmallConvNet (Wong et al. 2020), SGD lr 0.05 halved every 3 epochs, mom
 _RBF = "RBF network, class-mean centers, Adam lr 0.01, {rbf_epochs} epochs"
 _ADV = "maxout {maxout_hidden}, adversarial training eps 0.25 alpha 0.5, <= {adv_epochs} epochs"
 _NOISE = "random +-0.25 sign noise, unclipped"
-_TRANSFER = "FGSM eps 0.25 crafted on one maxout network, evaluated on the other; the paper: first < second"
+_TRANSFER = ("FGSM eps 0.25 crafted on one maxout network, evaluated on the other; the paper: first < second; "
+             "over three seeds orig_to_adv spans 24.8-32.0%, mostly with the adversarially trained network (docs/seeds.md)")
+#: The clean maxout network's target is our budget's, not the paper's: the recipe stops at ``maxout_epochs`` and
+#: after ``patience`` epochs without improvement, where the paper waited 100 with no cap, and the validation error
+#: is still falling when ours stops. The seeds behind the number are in docs/seeds.md; the earlier target was
+#: one draw's.
+_MAXOUT_CLEAN_TARGET = ("; target: this budget's (the paper trained without a cap, stopping after 100 epochs without "
+                        "improvement): 1.17-1.37% over three seeds")
 _RUBBISH = "N(0, I) samples counted wrong when the top probability exceeds 0.5"
 _CIFAR = ("ConvMaxoutNetwork {cifar_preset!r} on GCN + ZCA, maxout paper's recipe, {cifar_epochs} epochs; "
           "clean: the maxout paper's 11.68% (no augmentation, its full-size network)")
@@ -107,7 +114,7 @@ CLAIMS = (
     *fgsm_claims("softmax_fgsm", _SOFTMAX, error=(0.999, {"at_least": 0.99}), confidence=(0.793, {"within": 0.10})),
     Claim("softmax_converged_clean", "error_rate", None, {"at_most": 0.08}, _CONVERGED),
     *fgsm_claims("softmax_converged_fgsm", _CONVERGED),
-    Claim("maxout_clean", "error_rate", 0.0094, {"at_most": 0.0125}, _MAXOUT),
+    Claim("maxout_clean", "error_rate", 0.0094, {"at_most": 0.014}, _MAXOUT + _MAXOUT_CLEAN_TARGET),
     *fgsm_claims("maxout_fgsm", _MAXOUT, error=(0.894, {"at_least": 0.85}), confidence=(0.976, {"at_least": 0.90})),
     Claim("mlp_clean", "error_rate", None, {"at_most": 0.018}, _MLP),
     *fgsm_claims("mlp_fgsm", _MLP),

@@ -119,7 +119,8 @@ def number(value):
 def summarize(out, seeds, *, budget, data=None, cifar=None) -> dict:
     """The summary of the seeds' runs in ``out``: ``{"seeds", "included", "excluded", "budget", "mnist", "rows",
     "training"}``, each row ``id, metric, clip, kind, mean, sd, min, max, values, seeds, paper, tolerance, ok,
-    within, judged`` (``ok`` judged on the mean; ``within`` of ``judged`` seeds inside their own target).
+    within, judged`` (``ok`` judged on the mean; ``within`` of ``judged`` seeds inside the target, each seed's value
+    judged by today's claims, whatever its results.json recorded).
 
     ``budget``, ``data``, ``cifar``: what this command asks of every run, the last two as the runs' stages.json
     record them (:func:`~attacks.reproduction.run.recorded_sources`). A seed whose run is missing, unfinished or was made with other settings is
@@ -145,8 +146,11 @@ def summarize(out, seeds, *, budget, data=None, cifar=None) -> dict:
                          + "); nothing was written")
     mnist = reference["mnist"]
     cifar10 = any(r["id"].startswith("cifar") and r["paper"] is not None for r in next(iter(runs.values()))["rows"])
-    keys, per_seed = [], {}
+    keys, per_seed, verdicts = [], {}, {}
     for seed, results in runs.items():
+        measured = [{"id": r["id"], "metric": r["metric"], "ours": r["ours"], "n": r["n"]} for r in results["rows"]]
+        verdicts[seed] = {(r["id"], r["metric"]): r["ok"] for r in report.rows(CLAIMS, measured, mnist=mnist,
+                                                                                budget=budget, cifar10=cifar10)}
         for row in results["rows"]:
             key = (row["id"], row["metric"], None if row["clip"] is None else tuple(row["clip"]))
             if key not in per_seed:
@@ -164,13 +168,14 @@ def summarize(out, seeds, *, budget, data=None, cifar=None) -> dict:
             continue
         values = _values(per_seed[key])
         on_mean = judged_on_mean.get(key[:2], {})
-        verdicts = [row["ok"] for row in per_seed[key].values() if row["ok"] is not None]
+        judged = [verdicts[seed].get(key[:2]) for seed in per_seed[key]]
+        judged = [ok for ok in judged if ok is not None]
         spread = statistics(values) if values else {"mean": None, "sd": None, "min": None, "max": None}
         rows.append({"id": key[0], "metric": key[1], "clip": None if key[2] is None else list(key[2]),
                      "kind": next(iter(per_seed[key].values()))["kind"], **spread,
                      "values": {str(seed): number(row["ours"]) for seed, row in per_seed[key].items()},
                      "seeds": len(values), "paper": on_mean.get("paper"), "tolerance": on_mean.get("tolerance"),
-                     "ok": on_mean.get("ok"), "within": sum(verdicts), "judged": len(verdicts)})
+                     "ok": on_mean.get("ok"), "within": sum(judged), "judged": len(judged)})
     training = {str(seed): results.get("training", {}) for seed, results in runs.items()}
     return {"seeds": list(seeds), "included": list(runs), "excluded": {str(s): why for s, why in excluded.items()},
             "budget": settings["budget"], "mnist": mnist, "rows": rows, "training": training}
