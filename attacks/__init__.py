@@ -30,6 +30,8 @@ Built on :mod:`minigrad`, :mod:`models` and :mod:`training`; nothing below impor
 * :mod:`attacks.toy`: the lecture's 10-dimensional logistic example.
 * :mod:`attacks.reproduction`: ``advex reproduce``, the paper's experiments (claims,
   stages, run folder, report).
+* :mod:`attacks.exercises`: ``advex exercises``, the reading path as twelve exercises for students,
+  graded by the checks the library's own code passes.
 * :mod:`attacks.figures` (needs matplotlib) and :mod:`attacks.cli` (the ``advex`` command).
 """
 

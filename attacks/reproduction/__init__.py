@@ -11,6 +11,7 @@ Read it in this order:
   the stages;
 * :mod:`~attacks.reproduction.cache`: the run folder that lets a re-run reuse them;
 * :mod:`~attacks.reproduction.report`: claims joined with measurements.
+* :mod:`~attacks.reproduction.seeds`: ``--seeds``, one run per seed and each row's spread over them.
 
 A re-run reuses every finished stage and trained model, and resumes an interrupted
 training from its checkpoint (written after an epoch, at most once a minute for the
