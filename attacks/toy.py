@@ -24,10 +24,11 @@ X = np.array([-1, -1, 1, -1, 1, 1, -1, 1, -1, -1], dtype=np.float32)
 EPS = 0.1
 
 
-def toy_model() -> LogisticRegression:
-    """The example's logistic regression: weights w, bias 0."""
-    model = LogisticRegression(len(W), init="zeros")
-    model.linear.weight.data[:, 0] = W
+def toy_model(w=W, b: float = 0.0) -> LogisticRegression:
+    """The example's logistic regression: weights w, bias 0 (or any other ``w`` and ``b``)."""
+    model = LogisticRegression(len(w), init="zeros")
+    model.linear.weight.data[:, 0] = w
+    model.linear.bias.data[:] = b
     return model
 
 

@@ -16,7 +16,6 @@ from scipy import special
 
 import minigrad as mg
 import models
-import training
 
 from ..adversarial_training import AdversarialObjective
 from ..checks import ROUNDING

@@ -21,7 +21,7 @@ import training
 from training.synthetic import strong_and_faint_features
 
 from . import solutions as library
-from .expectations import ATOL, RTOL, expect_array, numeric_vjp, read_only
+from .expectations import expect_array, numeric_vjp, read_only
 from .grader import Check, Mismatch
 
 
@@ -559,7 +559,7 @@ def conv_examples(draw):
 
 
 def check_im2col(student, ex):
-    x, (f, c, kh, kw) = ex["x"], ex["w"].shape
+    x, (kh, kw) = ex["x"], ex["w"].shape[2:]
     shown_inputs = {"x": x, "kh": kh, "kw": kw, "stride": ex["stride"], "padding": ex["padding"]}
     expect_array("im2col(x, kh, kw, stride, padding)", shown_inputs, library.im2col(x, kh, kw, ex["stride"], ex["padding"]),
                  student.im2col(read_only(x), kh, kw, ex["stride"], ex["padding"]), atol=0, rtol=0)

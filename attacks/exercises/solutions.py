@@ -18,6 +18,7 @@ from minigrad.ops import conv
 
 from ..adversarial_training import AdversarialObjective, logistic_adversarial_loss
 from ..methods import fgsm as library_fgsm, pgd as library_pgd
+from ..toy import toy_model
 
 
 def vjp_of(op, inputs, g, index=0, **settings):
@@ -124,24 +125,15 @@ def conv2d_vjp_x(g, x, w, stride=1, padding=0):
 
 # 8. attacks/toy.py, attacks/methods.py: FGSM on a logistic regression whose weights are w
 def best_perturbation(w, eps):
-    model = _logistic(w, 0.0)
+    model = toy_model(w)
     origin = np.zeros((1, len(w)), dtype=np.float32)
     return library_fgsm(model, origin, np.array([0]), eps, clip=None)[0].astype(w.dtype)
 
 
 def new_probability(w, b, x, eps):
-    model = _logistic(w, b)
+    model = toy_model(w, b)
     x_adv = library_fgsm(model, np.asarray(x, np.float32)[None], np.array([0]), eps, clip=None)
     return float(model.predict_proba(x_adv)[0, 1])
-
-
-def _logistic(w, b):
-    from models import LogisticRegression
-
-    model = LogisticRegression(len(w), init="zeros")
-    model.linear.weight.data[:, 0] = w
-    model.linear.bias.data[:] = b
-    return model
 
 
 # 9. attacks/methods.py
